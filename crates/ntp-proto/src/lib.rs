@@ -1,0 +1,27 @@
+//! Sans-IO protocol core of simple-ntpd.
+//!
+//! Everything here is a pure function or a state machine over byte slices and
+//! timestamps handed in by the caller: no sockets, no clock reads, no
+//! allocation on the packet path, and no `unsafe`. The daemon owns the IO and
+//! the clock; this crate owns the wire format and the protocol decisions.
+//!
+//! - [`timestamp`]: 64-bit NTP timestamps (with era handling across the 2036
+//!   rollover), 32-bit short format and signed durations.
+//! - [`packet`]: the 48-byte header codec.
+//! - [`extension`]: RFC 7822 extension fields and the trailing MAC.
+//! - [`server`]: the server's reply decision (answer, or drop with a reason).
+//! - [`kod`]: Kiss-o'-Death codes and replies.
+//! - [`client`]: a one-shot SNTP exchange (request, reply validation,
+//!   offset/delay), used by `simple-ntpd query` and later by sources.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod client;
+pub mod extension;
+pub mod kod;
+pub mod packet;
+pub mod server;
+pub mod timestamp;
+
+pub use packet::{Header, LeapIndicator, Mode, ParseError, ReferenceId, HEADER_LEN};
+pub use timestamp::{NtpDuration, NtpShort, NtpTimestamp};
