@@ -1,0 +1,232 @@
+//! Environment variables: `SIMPLE_NTPD_<SECTION>_<KEY>` for every key of the
+//! key tree (nested tables joined by `_`), the short seed 000 forms such as
+//! `SIMPLE_NTPD_STRATUM`, and the conversion of their text to TOML values.
+
+use std::collections::BTreeMap;
+
+use crate::error::Issue;
+use crate::layer::{Layer, Origin};
+use crate::schema::{self, Kind, LeafType, Node};
+use crate::suggest;
+
+/// Every variable this crate reads starts with this.
+pub const PREFIX: &str = "SIMPLE_NTPD_";
+
+/// Reserved for the daemon (its list of configuration files); ignored here.
+pub const CONFIG_VAR: &str = "SIMPLE_NTPD_CONFIG";
+
+/// Short names from seed 000 and the original simple-ntpd, with the key each
+/// one sets.
+pub const SHORT_FORMS: &[(&str, &str)] = &[
+    ("SIMPLE_NTPD_STRATUM", "ntp_server.stratum"),
+    ("SIMPLE_NTPD_UPSTREAM_SERVERS", "ntp_server.upstream_servers"),
+    ("SIMPLE_NTPD_LISTEN_ADDRESS", "network.listen_address"),
+    ("SIMPLE_NTPD_LISTEN_PORT", "network.listen_port"),
+    ("SIMPLE_NTPD_WORKER_THREADS", "performance.worker_threads"),
+    ("SIMPLE_NTPD_MAX_PACKET_SIZE", "performance.max_packet_size"),
+    ("SIMPLE_NTPD_LOG_LEVEL", "logging.level"),
+    ("SIMPLE_NTPD_LOG_FORMAT", "logging.log_format"),
+    ("SIMPLE_NTPD_LOG_OUTPUT", "logging.output"),
+    ("SIMPLE_NTPD_LOG_FILE", "logging.file"),
+    ("SIMPLE_NTPD_ENABLE_AUTHENTICATION", "security.enable_authentication"),
+    ("SIMPLE_NTPD_ENABLE_RATE_LIMITING", "security.enable_rate_limiting"),
+    ("SIMPLE_NTPD_MAX_QUERIES_PER_MINUTE", "security.max_queries_per_minute"),
+];
+
+/// The long variable name of a key path: `ntp_server.stratum` ->
+/// `SIMPLE_NTPD_NTP_SERVER_STRATUM`.
+pub fn var_name(path: &str) -> String {
+    format!("{PREFIX}{}", path.replace('.', "_").to_ascii_uppercase())
+}
+
+/// Every key that can be set from the environment (values and whole arrays
+/// of tables outside arrays), by long variable name.
+pub(crate) fn long_names() -> BTreeMap<String, String> {
+    schema::all_nodes()
+        .into_iter()
+        .filter(|(_, node, in_array)| !in_array && !matches!(node.kind, Kind::Table(_)))
+        .map(|(path, _, _)| (var_name(&path), path))
+        .collect()
+}
+
+/// The short variable names of a key path.
+pub(crate) fn short_names(path: &str) -> impl Iterator<Item = &'static str> + '_ {
+    SHORT_FORMS.iter().filter(move |(_, p)| *p == path).map(|(v, _)| *v)
+}
+
+/// Builds the environment layer from `SIMPLE_NTPD_*` variables.
+pub(crate) fn env_layer(vars: impl IntoIterator<Item = (String, String)>) -> Result<Layer, Vec<Issue>> {
+    let long = long_names();
+    let mut issues = Vec::new();
+    // path -> (variable, raw value), sorted by variable for determinism.
+    let mut chosen: BTreeMap<String, (String, String)> = BTreeMap::new();
+    let mut vars: Vec<(String, String)> =
+        vars.into_iter().filter(|(k, _)| k.starts_with(PREFIX) && k != CONFIG_VAR).collect();
+    vars.sort();
+    for (var, raw) in vars {
+        let path = long
+            .get(&var)
+            .cloned()
+            .or_else(|| SHORT_FORMS.iter().find(|(v, _)| *v == var).map(|(_, p)| (*p).to_owned()));
+        let Some(path) = path else {
+            issues.push(unknown(&var, &long));
+            continue;
+        };
+        match chosen.get(&path) {
+            Some((other, other_raw)) if *other_raw != raw => issues.push(Issue::new(
+                Some(format!("environment {var}")),
+                Some(&path),
+                format!("{path} is also set by {other} to a different value; set only one of them"),
+            )),
+            Some(_) => {}
+            None => {
+                chosen.insert(path, (var, raw));
+            }
+        }
+    }
+    let mut layer = Layer::default();
+    for (path, (var, raw)) in chosen {
+        let Some(node) = schema::node_at(&path) else {
+            continue;
+        };
+        layer.insert(&path, convert(&raw, node), Origin::env(&var));
+    }
+    if issues.is_empty() {
+        Ok(layer)
+    } else {
+        Err(issues)
+    }
+}
+
+fn unknown(var: &str, long: &BTreeMap<String, String>) -> Issue {
+    let strip = |v: &'static str| v.strip_prefix(PREFIX).unwrap_or(v);
+    let suffix = var.strip_prefix(PREFIX).unwrap_or(var);
+    let tables: Vec<(String, String)> = schema::all_nodes()
+        .into_iter()
+        .filter(|(_, n, in_array)| !in_array && matches!(n.kind, Kind::Table(_)))
+        .map(|(p, _, _)| (var_name(&p), p))
+        .collect();
+    let message = if let Some((_, table)) = tables.iter().find(|(v, _)| v == var) {
+        let example = long
+            .iter()
+            .find(|(_, p)| p.starts_with(&format!("{table}.")))
+            .map(|(v, _)| format!(", e.g. `{v}`"))
+            .unwrap_or_default();
+        format!("names the table [{table}], not a key; set its keys one by one{example}")
+    } else {
+        let candidates: Vec<&str> = long
+            .keys()
+            .map(|v| v.strip_prefix(PREFIX).unwrap_or(v))
+            .chain(SHORT_FORMS.iter().map(|(v, _)| strip(v)))
+            .chain(std::iter::once(strip(CONFIG_VAR)))
+            .collect();
+        match suggest::did_you_mean(suffix, candidates) {
+            Some(s) => format!("unknown simple-ntpd setting (did you mean `{PREFIX}{s}`?)"),
+            None => "unknown simple-ntpd setting; see docs/configuration.md for the variable names".to_owned(),
+        }
+    };
+    Issue::new(Some(format!("environment {var}")), None, message)
+}
+
+/// Parses `raw` as a single TOML value.
+fn toml_value(raw: &str) -> Option<toml::Value> {
+    let mut t = format!("v = {raw}").parse::<toml::Table>().ok()?;
+    if t.len() != 1 {
+        return None;
+    }
+    t.remove("v")
+}
+
+fn quoted(raw: &str) -> Option<String> {
+    let t = raw.trim();
+    if t.starts_with(['"', '\'']) {
+        if let Some(toml::Value::String(s)) = toml_value(t) {
+            return Some(s);
+        }
+    }
+    None
+}
+
+/// Turns the text of a variable into a value for the key `node`: TOML when
+/// it parses, otherwise the text itself; list keys also take `a,b,c`.
+pub(crate) fn convert(raw: &str, node: &Node) -> toml::Value {
+    let ty = match &node.kind {
+        Kind::Leaf(l) => l.ty,
+        _ => LeafType::Other,
+    };
+    match ty {
+        LeafType::String => toml::Value::String(quoted(raw).unwrap_or_else(|| raw.to_owned())),
+        LeafType::StringList | LeafType::StringOrList => {
+            if raw.trim_start().starts_with('[') {
+                if let Some(v @ toml::Value::Array(_)) = toml_value(raw) {
+                    return v;
+                }
+            }
+            toml::Value::Array(
+                raw.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| toml::Value::String(quoted(s).unwrap_or_else(|| s.to_owned())))
+                    .collect(),
+            )
+        }
+        LeafType::Boolean => match raw.trim().to_ascii_lowercase().as_str() {
+            "true" | "yes" | "on" | "1" => toml::Value::Boolean(true),
+            "false" | "no" | "off" | "0" => toml::Value::Boolean(false),
+            _ => toml::Value::String(raw.to_owned()),
+        },
+        _ => toml_value(raw.trim()).unwrap_or_else(|| toml::Value::String(raw.to_owned())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conv(path: &str, raw: &str) -> toml::Value {
+        convert(raw, schema::node_at(path).unwrap())
+    }
+
+    #[test]
+    fn names_are_unambiguous_and_cover_the_documented_examples() {
+        let long = long_names();
+        assert_eq!(
+            long.len(),
+            schema::all_nodes().iter().filter(|(_, n, a)| !a && !matches!(n.kind, Kind::Table(_))).count(),
+            "two keys map to the same variable name"
+        );
+        for (var, path) in [
+            ("SIMPLE_NTPD_NTP_SERVER_STRATUM", "ntp_server.stratum"),
+            ("SIMPLE_NTPD_SECURITY_RATELIMIT_BURST", "security.ratelimit.burst"),
+            ("SIMPLE_NTPD_MONITORING_OFFSET_WARNING_THRESHOLD", "monitoring.offset.warning_threshold"),
+            ("SIMPLE_NTPD_SOURCES_SERVERS", "sources.servers"),
+        ] {
+            assert_eq!(long.get(var).map(String::as_str), Some(path));
+        }
+        for (short, path) in SHORT_FORMS {
+            assert!(schema::node_at(path).is_some(), "{short} -> {path}");
+            assert!(!long.contains_key(*short), "{short} collides with a long name");
+        }
+    }
+
+    #[test]
+    fn conversion() {
+        use toml::Value as V;
+        assert_eq!(conv("ntp_server.stratum", "3"), V::Integer(3));
+        assert_eq!(conv("ntp_server.stratum", "abc"), V::String("abc".into()));
+        assert_eq!(conv("logging.file", "/x/y.log"), V::String("/x/y.log".into()));
+        assert_eq!(conv("logging.level", "\"debug\""), V::String("debug".into()));
+        assert_eq!(
+            conv("network.listen_address", "127.0.0.1,::1"),
+            V::Array(vec![V::String("127.0.0.1".into()), V::String("::1".into())])
+        );
+        assert_eq!(
+            conv("ntp_server.upstream_servers", "[\"a\", \"b\"]"),
+            V::Array(vec![V::String("a".into()), V::String("b".into())])
+        );
+        assert_eq!(conv("network.listen_address", "[::1]:123"), V::Array(vec![V::String("[::1]:123".into())]));
+        assert_eq!(conv("security.nts.enabled", "yes"), V::Boolean(true));
+        assert_eq!(conv("monitoring.offset.warning_threshold", "1.5"), V::Float(1.5));
+        assert_eq!(conv("ntp_server.stratum", "1\nx = 2"), V::String("1\nx = 2".into()));
+    }
+}

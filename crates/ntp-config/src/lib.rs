@@ -1,0 +1,57 @@
+//! The configuration model of simple-ntpd.
+//!
+//! [`load`] reads TOML files (and INI-style files of the early examples),
+//! the `SIMPLE_NTPD_*` environment variables and command-line
+//! [`Overrides`], in that order, into one validated [`Config`]. Errors name
+//! the file, line, column and dotted key path; keys that are accepted but not
+//! implemented yet produce warnings. [`reference_markdown`] renders the
+//! configuration reference from the same structs.
+//!
+//! ```
+//! let loaded = ntp_config::load_from_strs(
+//!     &[("a.toml".to_owned(), "[ntp_server]\nstratum = 3\n".to_owned())],
+//!     [("SIMPLE_NTPD_LISTEN_PORT".to_owned(), "1123".to_owned())],
+//!     &ntp_config::Overrides::default(),
+//! )
+//! .unwrap();
+//! assert_eq!(loaded.config.ntp_server.stratum, 3);
+//! assert_eq!(loaded.config.listen_sockets()[0], "0.0.0.0:1123".parse().unwrap());
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod address;
+mod config;
+mod document;
+mod env;
+mod error;
+mod layer;
+mod lenient;
+mod level;
+mod load;
+mod model;
+mod overrides;
+mod planned;
+mod reference;
+mod schema;
+mod suggest;
+mod validate;
+
+pub use address::ListenAddress;
+pub use config::REDACTED;
+pub use env::{
+    var_name as env_var_name, CONFIG_VAR as ENV_CONFIG_VAR, PREFIX as ENV_PREFIX, SHORT_FORMS as ENV_SHORT_FORMS,
+};
+pub use error::{ConfigError, Issue};
+pub use level::LogLevel;
+pub use load::{load, load_from_strs, Loaded};
+pub use model::*;
+pub use overrides::Overrides;
+pub use planned::{planned, PlannedKey, PLANNED};
+pub use reference::reference_markdown;
+
+/// The JSON schema of [`Config`] (e.g. for a Kubernetes resource definition).
+pub fn json_schema() -> schemars::schema::RootSchema {
+    schemars::schema_for!(Config)
+}

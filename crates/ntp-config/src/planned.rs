@@ -1,0 +1,120 @@
+//! The one list of keys that are accepted but not implemented yet, each with
+//! the feature it waits for, and the warnings for the ones a user sets.
+//! A table or array entry (`sources.servers`) covers everything below it and
+//! warns once.
+
+use crate::layer::{is_within, Layer};
+
+/// A key (or table) that is accepted but has no effect yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlannedKey {
+    /// Dotted key path; covers every key below it.
+    pub path: &'static str,
+    /// The feature that will give it an effect.
+    pub feature: &'static str,
+}
+
+const fn p(path: &'static str, feature: &'static str) -> PlannedKey {
+    PlannedKey { path, feature }
+}
+
+/// Every planned key, in reference order.
+pub const PLANNED: &[PlannedKey] = &[
+    p("ntp_server.upstream_servers", "synchronisation engine"),
+    p("security.enable_authentication", "authentication"),
+    p("security.enable_rate_limiting", "rate limiting"),
+    p("security.max_queries_per_minute", "rate limiting"),
+    p("security.nts", "NTS"),
+    p("security.authentication", "authentication"),
+    p("security.ratelimit", "rate limiting"),
+    p("security.access", "access control"),
+    p("development.enable_hot_reload", "hot reload"),
+    p("development.enable_test_endpoints", "test endpoints"),
+    p("development.enable_debug_endpoints", "debug endpoints"),
+    p("monitoring.enabled", "monitoring endpoint"),
+    p("monitoring.listen", "monitoring endpoint"),
+    p("monitoring.offset", "monitoring endpoint"),
+    p("monitoring.sources_minimum", "monitoring endpoint"),
+    p("sources.pools", "synchronisation engine"),
+    p("sources.servers", "synchronisation engine"),
+    p("sources.hardware", "hardware reference clocks"),
+    p("server.driftfile", "clock discipline"),
+    p("server.makestep", "clock discipline"),
+    p("server.local", "local clock fallback"),
+    p("clock.discipline", "clock discipline"),
+    p("vlan_config", "per-VLAN policies"),
+];
+
+/// The planned entry covering `path` (which may use `[n]` or `[]` for array
+/// positions), if any.
+pub fn planned(path: &str) -> Option<&'static PlannedKey> {
+    PLANNED.iter().find(|k| is_within(path, k.path))
+}
+
+/// One warning per planned entry that any layer sets, at the first place it
+/// is set, ordered by layer and line.
+pub(crate) fn warnings(layers: &[Layer]) -> Vec<String> {
+    let mut found = Vec::new();
+    for key in PLANNED {
+        let first = layers.iter().enumerate().find_map(|(i, layer)| {
+            layer
+                .set
+                .iter()
+                .filter(|(path, _)| is_within(path, key.path))
+                .min_by_key(|(_, o)| o.key)
+                .map(|(_, o)| (i, o))
+        });
+        if let Some((i, origin)) = first {
+            found.push((
+                i,
+                origin.key,
+                format!(
+                    "{}: {} is accepted but not implemented yet ({}); it has no effect",
+                    origin.at_line(),
+                    key.path,
+                    key.feature
+                ),
+            ));
+        }
+    }
+    found.sort_by_key(|(i, pos, _)| (*i, *pos));
+    found.into_iter().map(|(_, _, w)| w).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{self, Kind};
+
+    #[test]
+    fn every_planned_path_is_a_key() {
+        for k in PLANNED {
+            assert!(schema::node_at(k.path).is_some(), "{} is not a key", k.path);
+        }
+    }
+
+    #[test]
+    fn exactly_the_implemented_keys_are_not_planned() {
+        let implemented: Vec<String> = schema::all_nodes()
+            .into_iter()
+            .filter(|(p, n, _)| !matches!(n.kind, Kind::Table(_)) && planned(p).is_none())
+            .map(|(p, _, _)| p)
+            .collect();
+        assert_eq!(
+            implemented,
+            [
+                "network.listen_address",
+                "network.listen_port",
+                "ntp_server.stratum",
+                "logging.level",
+                "logging.output",
+                "logging.file",
+                "logging.log_format",
+                "performance.worker_threads",
+                "performance.max_packet_size",
+                "server.stratum",
+            ],
+            "a key was added: mark it in PLANNED unless the daemon implements it"
+        );
+    }
+}

@@ -1,0 +1,234 @@
+//! Checks of a deserialized [`Config`] that serde's types cannot express:
+//! numeric ranges (read from the schema), address syntax, and relations
+//! between keys. Each problem names its key path; the loader adds the file
+//! and line.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use crate::address::{check_cidr, check_host_port, check_socket_addr};
+use crate::model::{Config, LogOutput};
+use crate::schema::{self, Kind, LeafType, Node};
+
+/// One problem, with the key paths it concerns (the first is the main one).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Problem {
+    pub paths: Vec<String>,
+    pub message: String,
+}
+
+impl Problem {
+    fn new(path: impl Into<String>, message: String) -> Self {
+        Self { paths: vec![path.into()], message }
+    }
+}
+
+/// Which checks to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scope {
+    /// Checks of single values only (for one file or the environment, whose
+    /// other keys are still at their defaults).
+    Values,
+    /// Also relations between keys (for the merged result).
+    All,
+}
+
+pub(crate) fn problems(config: &Config, scope: Scope) -> Vec<Problem> {
+    let mut out = Vec::new();
+    if let Ok(v) = serde_json::to_value(config) {
+        ranges(&v, schema::root(), "", &mut out);
+    }
+    values(config, &mut out);
+    if scope == Scope::All {
+        relations(config, &mut out);
+    }
+    out
+}
+
+/// Integer and number ranges declared in the schema.
+fn ranges(v: &Value, node: &Node, path: &str, out: &mut Vec<Problem>) {
+    match &node.kind {
+        Kind::Table(fields) => {
+            for (name, child) in fields {
+                if let Some(cv) = v.get(name) {
+                    let p = if path.is_empty() { name.clone() } else { format!("{path}.{name}") };
+                    ranges(cv, child, &p, out);
+                }
+            }
+        }
+        Kind::TableArray(elem) => {
+            for (i, item) in v.as_array().into_iter().flatten().enumerate() {
+                ranges(item, elem, &format!("{path}[{i}]"), out);
+            }
+        }
+        Kind::Leaf(leaf) if matches!(leaf.ty, LeafType::Integer | LeafType::Number) => {
+            let Some(n) = v.as_f64() else { return };
+            let below = leaf.min.is_some_and(|m| n < m);
+            let above = leaf.max.is_some_and(|m| n > m);
+            if below || above {
+                let range = schema::range_text(leaf.min, leaf.max).unwrap_or_default();
+                out.push(Problem::new(path, format!("{path} must be {range}, got {v}")));
+            }
+        }
+        Kind::Leaf(_) => {}
+    }
+}
+
+fn check(out: &mut Vec<Problem>, path: String, r: Result<(), String>) {
+    if let Err(e) = r {
+        out.push(Problem::new(path.clone(), format!("{path}: {e}")));
+    }
+}
+
+fn finite(out: &mut Vec<Problem>, path: &str, v: f64) {
+    if !v.is_finite() {
+        out.push(Problem::new(path, format!("{path} must be a finite number, got {v}")));
+    }
+}
+
+/// Syntax of single values.
+fn values(c: &Config, out: &mut Vec<Problem>) {
+    if c.network.listen_address.is_empty() {
+        out.push(Problem::new(
+            "network.listen_address",
+            "network.listen_address must list at least one address".to_owned(),
+        ));
+    }
+    for (i, s) in c.ntp_server.upstream_servers.iter().enumerate() {
+        check(out, format!("ntp_server.upstream_servers[{i}]"), check_host_port(s));
+    }
+    if c.logging.output == LogOutput::File && c.logging.file.as_os_str().is_empty() {
+        out.push(Problem::new(
+            "logging.file",
+            "logging.file must name a file when logging.output = \"file\"".to_owned(),
+        ));
+    }
+    let sec = &c.security;
+    check(out, "security.nts.ke_listen".to_owned(), check_socket_addr(&sec.nts.ke_listen));
+    for (i, k) in sec.authentication.keys.iter().enumerate() {
+        if k.key_type.trim().is_empty() {
+            out.push(Problem::new(
+                format!("security.authentication.keys[{i}].type"),
+                format!("security.authentication.keys[{i}].type must name a MAC algorithm (e.g. \"SHA256\")"),
+            ));
+        }
+        if k.value.is_empty() {
+            out.push(Problem::new(
+                format!("security.authentication.keys[{i}].value"),
+                format!("security.authentication.keys[{i}].value must not be empty"),
+            ));
+        }
+    }
+    for (i, a) in sec.access.iter().enumerate() {
+        check(out, format!("security.access[{i}].network"), check_cidr(&a.network));
+    }
+    check(out, "monitoring.listen".to_owned(), check_socket_addr(&c.monitoring.listen));
+    finite(out, "monitoring.offset.warning_threshold", c.monitoring.offset.warning_threshold);
+    finite(out, "monitoring.offset.critical_threshold", c.monitoring.offset.critical_threshold);
+    finite(out, "server.makestep.threshold", c.server.makestep.threshold);
+    for (i, p) in c.sources.pools.iter().enumerate() {
+        check(out, format!("sources.pools[{i}].name"), check_host_port(&p.name));
+    }
+    for (i, s) in c.sources.servers.iter().enumerate() {
+        check(out, format!("sources.servers[{i}].address"), check_host_port(&s.address));
+        if s.minpoll > s.maxpoll {
+            out.push(Problem::new(
+                format!("sources.servers[{i}].minpoll"),
+                format!("sources.servers[{i}].minpoll ({}) must not be larger than maxpoll ({})", s.minpoll, s.maxpoll),
+            ));
+        }
+    }
+    let mut ids = BTreeSet::new();
+    for (i, k) in sec.authentication.keys.iter().enumerate() {
+        if !ids.insert(k.id) {
+            out.push(Problem::new(
+                format!("security.authentication.keys[{i}].id"),
+                format!("security.authentication.keys[{i}].id: key id {} is used more than once", k.id),
+            ));
+        }
+    }
+    let mut vlans = BTreeSet::new();
+    for (i, v) in c.vlan_config.iter().enumerate() {
+        let path = format!("vlan_config[{i}].vlan_ref");
+        if v.vlan_ref.trim().is_empty() {
+            out.push(Problem::new(path.clone(), format!("{path} must name a VLAN")));
+        } else if !vlans.insert(v.vlan_ref.as_str()) {
+            out.push(Problem::new(path.clone(), format!("{path}: VLAN `{}` is listed more than once", v.vlan_ref)));
+        }
+    }
+}
+
+/// Relations between keys that may come from different files.
+fn relations(c: &Config, out: &mut Vec<Problem>) {
+    if let Some(s) = c.server.stratum {
+        if s != c.ntp_server.stratum {
+            out.push(Problem {
+                paths: vec!["server.stratum".to_owned(), "ntp_server.stratum".to_owned()],
+                message: format!(
+                    "server.stratum = {s} conflicts with ntp_server.stratum = {}; they are two spellings of one setting, set only one",
+                    c.ntp_server.stratum
+                ),
+            });
+        }
+    }
+    let o = &c.monitoring.offset;
+    if o.warning_threshold > o.critical_threshold {
+        out.push(Problem {
+            paths: vec![
+                "monitoring.offset.critical_threshold".to_owned(),
+                "monitoring.offset.warning_threshold".to_owned(),
+            ],
+            message: format!(
+                "monitoring.offset.critical_threshold ({}) must be at least monitoring.offset.warning_threshold ({})",
+                o.critical_threshold, o.warning_threshold
+            ),
+        });
+    }
+}
+
+/// Rewrites serde's `expected u16` and the like into the accepted values of
+/// the key, e.g. `expected an integer 0..=65535`, and prefixes the path.
+pub(crate) fn describe_serde_error(path: &str, message: &str) -> String {
+    let mut msg = message.to_owned();
+    if message.starts_with("invalid type:") || message.starts_with("invalid value:") {
+        if let (Some(node), Some(i)) = (schema::node_at(path), message.find(", expected ")) {
+            msg = format!("{}, expected {}", &message[..i], node.expected());
+        }
+    }
+    if path.is_empty() || path == "." {
+        msg
+    } else {
+        format!("{path}: {msg}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_come_from_the_schema() {
+        let mut c = Config::default();
+        c.ntp_server.stratum = 99;
+        c.performance.max_packet_size = 10;
+        let p = problems(&c, Scope::Values);
+        let msgs: Vec<&str> = p.iter().map(|p| p.message.as_str()).collect();
+        assert!(msgs.contains(&"ntp_server.stratum must be 1..=15, got 99"), "{msgs:?}");
+        assert!(msgs.contains(&"performance.max_packet_size must be 48..=65507, got 10"), "{msgs:?}");
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        assert_eq!(problems(&Config::default(), Scope::All), vec![]);
+    }
+
+    #[test]
+    fn serde_messages_name_the_accepted_values() {
+        assert_eq!(
+            describe_serde_error("network.listen_port", "invalid type: string \"abc\", expected u16"),
+            "network.listen_port: invalid type: string \"abc\", expected an integer 0..=65535"
+        );
+        assert_eq!(describe_serde_error("a.b", "missing field `x`"), "a.b: missing field `x`");
+    }
+}

@@ -1,0 +1,88 @@
+//! Warnings for keys that are accepted but not implemented yet: one per
+//! planned entry the user sets, none for keys left at their defaults.
+
+mod common;
+
+use common::{load, ok};
+
+fn warnings(text: &str) -> Vec<String> {
+    ok(text).warnings
+}
+
+#[test]
+fn no_warnings_for_implemented_or_unset_keys() {
+    assert_eq!(warnings(""), Vec::<String>::new());
+    assert_eq!(
+        warnings("[network]\nlisten_port = 1123\n[ntp_server]\nstratum = 3\n[logging]\nlevel = \"debug\"\n[performance]\nworker_threads = 2\n[security]\n[sources.hardware]\n"),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn each_planned_key_warns_when_set() {
+    assert_eq!(
+        warnings("[security]\n\nenable_rate_limiting = false\n"),
+        ["x.toml:3: security.enable_rate_limiting is accepted but not implemented yet (rate limiting); it has no effect"]
+    );
+    assert_eq!(
+        warnings("[clock]\ndiscipline = \"system\"\n"),
+        ["x.toml:2: clock.discipline is accepted but not implemented yet (clock discipline); it has no effect"]
+    );
+    assert_eq!(
+        warnings("[ntp_server]\nupstream_servers = []\n"),
+        ["x.toml:2: ntp_server.upstream_servers is accepted but not implemented yet (synchronisation engine); it has no effect"]
+    );
+}
+
+#[test]
+fn tables_and_arrays_warn_once() {
+    let w = warnings(
+        "[[sources.servers]]\naddress = \"a.example\"\n[[sources.servers]]\naddress = \"b.example\"\n[security.ratelimit]\nburst = 4\ninterval = 2\n[security.nts]\nenabled = true\nke_listen = \"[::]:4460\"\n",
+    );
+    assert_eq!(
+        w,
+        [
+            "x.toml:1: sources.servers is accepted but not implemented yet (synchronisation engine); it has no effect",
+            "x.toml:6: security.ratelimit is accepted but not implemented yet (rate limiting); it has no effect",
+            "x.toml:9: security.nts is accepted but not implemented yet (NTS); it has no effect",
+        ]
+    );
+    // Inline tables and dotted keys count the same.
+    let w = warnings("sources.hardware.pps = { enabled = true }\nmonitoring.offset.warning_threshold = 5\n");
+    assert_eq!(
+        w,
+        [
+            "x.toml:1: sources.hardware is accepted but not implemented yet (hardware reference clocks); it has no effect",
+            "x.toml:2: monitoring.offset is accepted but not implemented yet (monitoring endpoint); it has no effect",
+        ]
+    );
+}
+
+#[test]
+fn set_in_several_places_warns_once_at_the_first() {
+    let l = load(
+        &[
+            ("a.toml", "[development]\nenable_hot_reload = true\n"),
+            ("b.toml", "[development]\nenable_hot_reload = false\n"),
+        ],
+        &[("SIMPLE_NTPD_DEVELOPMENT_ENABLE_HOT_RELOAD", "true")],
+    )
+    .unwrap();
+    assert_eq!(
+        l.warnings,
+        ["a.toml:2: development.enable_hot_reload is accepted but not implemented yet (hot reload); it has no effect"]
+    );
+    let l = load(&[], &[("SIMPLE_NTPD_SECURITY_RATELIMIT_BURST", "4")]).unwrap();
+    assert_eq!(
+        l.warnings,
+        ["environment SIMPLE_NTPD_SECURITY_RATELIMIT_BURST: security.ratelimit is accepted but not implemented yet (rate limiting); it has no effect"]
+    );
+}
+
+#[test]
+fn planned_lookup() {
+    assert_eq!(ntp_config::planned("sources.servers[0].minpoll").map(|p| p.path), Some("sources.servers"));
+    assert_eq!(ntp_config::planned("security.nts.enabled").map(|p| p.feature), Some("NTS"));
+    assert!(ntp_config::planned("network.listen_port").is_none());
+    assert!(ntp_config::planned("security.ntsx").is_none());
+}
