@@ -1,0 +1,93 @@
+//! The command line: one binary, `simple-ntpd`, with subcommands. `run` is
+//! the default when no subcommand is given.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// simple-ntpd: a network time daemon.
+#[derive(Parser, Debug)]
+#[command(name = "simple-ntpd", version, about, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    /// What to do (default: run).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Options of `run` when no subcommand is named.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the daemon (the default).
+    Run(RunArgs),
+    /// Ask an NTP server for the time once, like `ntpdate -q` (also a health check).
+    Query(QueryArgs),
+    /// Check or show configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Print the version.
+    Version,
+}
+
+/// Where configuration comes from.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ConfigArgs {
+    /// Configuration file (TOML); repeat to layer overlays on a base, later files win.
+    /// Default: $SIMPLE_NTPD_CONFIG (comma-separated), else /etc/simple-ntpd/simple-ntpd.toml if it exists.
+    #[arg(short = 'c', long = "config", value_name = "FILE")]
+    pub config: Vec<PathBuf>,
+}
+
+/// Options of `run`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Serve on ADDR:PORT instead of the configured addresses (repeatable; IPv6 as [::1]:123).
+    #[arg(long = "listen", value_name = "ADDR:PORT")]
+    pub listen: Vec<SocketAddr>,
+    /// Stratum to advertise for the local reference (1-15).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=15))]
+    pub stratum: Option<u8>,
+    /// Log level: TRACE, DEBUG, INFO, WARN, ERROR.
+    #[arg(long = "log-level", value_name = "LEVEL")]
+    pub log_level: Option<String>,
+}
+
+/// Options of `query`.
+#[derive(Args, Debug, Clone)]
+pub struct QueryArgs {
+    /// Server as HOST, HOST:PORT, IPv6 [ADDR]:PORT or bare IPv6 (default port 123).
+    pub server: String,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Seconds to wait for the reply.
+    #[arg(long, default_value_t = 2.0)]
+    pub timeout: f64,
+    /// NTP version to send (1-4).
+    #[arg(long = "ntp-version", default_value_t = 4, value_parser = clap::value_parser!(u8).range(1..=4))]
+    pub ntp_version: u8,
+}
+
+/// `config` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum ConfigCommand {
+    /// Validate configuration files (with SIMPLE_NTPD_* variables applied); exit 1 on error.
+    Check {
+        /// Files, in merge order.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Do not apply SIMPLE_NTPD_* environment variables.
+        #[arg(long)]
+        no_env: bool,
+    },
+    /// Print the effective merged configuration as TOML.
+    Show {
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+}

@@ -1,0 +1,12 @@
+//! simple-ntpd, the daemon: configuration loading (via `ntp-config`),
+//! sockets with kernel timestamps, the serving workers, the published system
+//! state, logging and the command line. The protocol itself lives in the
+//! sans-IO `ntp-proto` crate.
+
+pub mod cli;
+pub mod clock;
+pub mod commands;
+pub mod logging;
+pub mod net;
+pub mod server;
+pub mod state;

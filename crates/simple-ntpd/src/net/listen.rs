@@ -1,0 +1,78 @@
+//! Opening the serving sockets: one UDP socket per (listen address, worker),
+//! all bound to the same address with SO_REUSEPORT so the kernel spreads
+//! clients over the workers and nothing is shared between them.
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+use super::udp;
+
+/// How the serving sockets are set up.
+#[derive(Clone, Debug)]
+pub struct SocketOptions {
+    /// Receive timeout, so workers notice a shutdown request.
+    pub read_timeout: Duration,
+    /// SO_RCVBUF to ask for (the kernel may cap it at net.core.rmem_max).
+    pub recv_buffer: usize,
+    /// SO_SNDBUF to ask for.
+    pub send_buffer: usize,
+}
+
+impl Default for SocketOptions {
+    fn default() -> Self {
+        SocketOptions { read_timeout: Duration::from_millis(200), recv_buffer: 4 << 20, send_buffer: 1 << 20 }
+    }
+}
+
+/// Opens a UDP socket bound to `addr` for serving: SO_REUSEPORT, IPv6-only
+/// for IPv6 addresses (so `0.0.0.0` and `::` coexist), kernel receive
+/// timestamps, packet info, buffers and a read timeout.
+pub fn open_serving_socket(addr: SocketAddr, opts: &SocketOptions) -> io::Result<Socket> {
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    socket.set_reuse_port(true)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    // Buffer sizes are best effort: the kernel caps them silently.
+    let _ = socket.set_recv_buffer_size(opts.recv_buffer);
+    let _ = socket.set_send_buffer_size(opts.send_buffer);
+    udp::enable_rx_metadata(&socket, addr.is_ipv6())?;
+    socket.set_read_timeout(Some(opts.read_timeout))?;
+    socket.bind(&addr.into())?;
+    Ok(socket)
+}
+
+/// True for bind errors that mean "this host has no IPv6" rather than a
+/// configuration mistake, so the default `::` listener may be skipped.
+pub fn is_ipv6_unavailable(addr: SocketAddr, err: &io::Error) -> bool {
+    addr.is_ipv6()
+        && matches!(
+            err.raw_os_error(),
+            Some(libc::EAFNOSUPPORT) | Some(libc::EADDRNOTAVAIL) | Some(libc::EPROTONOSUPPORT)
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_workers_share_one_port() {
+        let opts = SocketOptions::default();
+        let a = open_serving_socket("127.0.0.1:0".parse().unwrap(), &opts).unwrap();
+        let addr = a.local_addr().unwrap().as_socket().unwrap();
+        let b = open_serving_socket(addr, &opts).unwrap();
+        assert_eq!(b.local_addr().unwrap().as_socket().unwrap(), addr);
+    }
+
+    #[test]
+    fn ipv4_and_ipv6_wildcards_coexist_on_one_port() {
+        let opts = SocketOptions::default();
+        let v6 = open_serving_socket("[::]:0".parse().unwrap(), &opts).unwrap();
+        let port = v6.local_addr().unwrap().as_socket().unwrap().port();
+        open_serving_socket(SocketAddr::from(([0, 0, 0, 0], port)), &opts).unwrap();
+    }
+}

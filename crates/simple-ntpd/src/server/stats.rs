@@ -1,0 +1,134 @@
+//! Per-worker packet counters. Each worker owns its counters on its own cache
+//! line and is their only writer (plain load+store, no locked instructions);
+//! readers sum them across workers.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+
+use ntp_proto::server::DropReason;
+
+/// One worker's counters.
+#[repr(align(128))]
+#[derive(Default, Debug)]
+pub struct WorkerStats {
+    received: AtomicU64,
+    replied: AtomicU64,
+    send_errors: AtomicU64,
+    receive_errors: AtomicU64,
+    rx_timestamp_fallback: AtomicU64,
+    dropped: [AtomicU64; DropReason::COUNT],
+}
+
+#[inline]
+fn bump(c: &AtomicU64) {
+    // Single writer: no read-modify-write needed.
+    c.store(c.load(Relaxed).wrapping_add(1), Relaxed);
+}
+
+impl WorkerStats {
+    /// A datagram arrived.
+    #[inline]
+    pub fn received(&self) {
+        bump(&self.received);
+    }
+    /// A reply was sent.
+    #[inline]
+    pub fn replied(&self) {
+        bump(&self.replied);
+    }
+    /// A datagram was not answered.
+    #[inline]
+    pub fn dropped(&self, reason: DropReason) {
+        bump(&self.dropped[reason.index()]);
+    }
+    /// sendmsg failed.
+    #[inline]
+    pub fn send_error(&self) {
+        bump(&self.send_errors);
+    }
+    /// recvmsg failed (other than a timeout).
+    #[inline]
+    pub fn receive_error(&self) {
+        bump(&self.receive_errors);
+    }
+    /// The kernel gave no receive timestamp; the clock was read instead.
+    #[inline]
+    pub fn rx_timestamp_fallback(&self) {
+        bump(&self.rx_timestamp_fallback);
+    }
+}
+
+/// Counters summed over all workers.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Totals {
+    /// Datagrams received.
+    pub received: u64,
+    /// Replies sent.
+    pub replied: u64,
+    /// Failed sends.
+    pub send_errors: u64,
+    /// Failed receives.
+    pub receive_errors: u64,
+    /// Receives without a kernel timestamp.
+    pub rx_timestamp_fallback: u64,
+    /// Drops by reason name.
+    pub dropped: Vec<(&'static str, u64)>,
+}
+
+impl Totals {
+    /// All drops together.
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped.iter().map(|(_, n)| n).sum()
+    }
+}
+
+/// The set of workers' counters.
+#[derive(Clone, Default)]
+pub struct StatsRegistry {
+    workers: Arc<Mutex<Vec<Arc<WorkerStats>>>>,
+}
+
+impl StatsRegistry {
+    /// Adds a worker's counters.
+    pub fn register(&self, w: Arc<WorkerStats>) {
+        self.workers.lock().unwrap_or_else(|e| e.into_inner()).push(w);
+    }
+
+    /// Sums every worker's counters.
+    pub fn totals(&self) -> Totals {
+        let workers = self.workers.lock().unwrap_or_else(|e| e.into_inner());
+        let mut t = Totals { dropped: DropReason::ALL.iter().map(|r| (r.name(), 0)).collect(), ..Totals::default() };
+        for w in workers.iter() {
+            t.received += w.received.load(Relaxed);
+            t.replied += w.replied.load(Relaxed);
+            t.send_errors += w.send_errors.load(Relaxed);
+            t.receive_errors += w.receive_errors.load(Relaxed);
+            t.rx_timestamp_fallback += w.rx_timestamp_fallback.load(Relaxed);
+            for (slot, c) in t.dropped.iter_mut().zip(w.dropped.iter()) {
+                slot.1 += c.load(Relaxed);
+            }
+        }
+        t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn totals_sum_over_workers() {
+        let reg = StatsRegistry::default();
+        let a = Arc::new(WorkerStats::default());
+        let b = Arc::new(WorkerStats::default());
+        reg.register(a.clone());
+        reg.register(b.clone());
+        a.received();
+        b.received();
+        b.replied();
+        a.dropped(DropReason::ControlMode);
+        let t = reg.totals();
+        assert_eq!((t.received, t.replied, t.dropped_total()), (2, 1, 1));
+        assert_eq!(t.dropped.iter().find(|(n, _)| *n == "control_mode").unwrap().1, 1);
+    }
+}

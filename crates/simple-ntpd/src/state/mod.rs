@@ -1,0 +1,102 @@
+//! The system state the serving path publishes in every reply, and how it
+//! gets there.
+//!
+//! A single producer (today the [`local`] reference or the unsynchronised
+//! placeholder; later the synchronisation engine) builds a [`Snapshot`] and
+//! stores it in a [`StateCell`]. Workers load it per packet without locks or
+//! contended writes (arc-swap). Replacing the producer never touches the
+//! serving path.
+
+pub mod local;
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use ntp_proto::server::ServerState;
+use ntp_proto::{NtpDuration, NtpTimestamp};
+
+/// How served time differs from the system clock: `served = t + offset +
+/// freq * (t - base)`. The identity while the daemon trusts the system clock;
+/// the virtual-clock discipline (a later issue) fills it in.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Correction {
+    /// Constant offset added to every reading.
+    pub offset: NtpDuration,
+    /// Reference point for the frequency term.
+    pub base: NtpTimestamp,
+    /// Fractional frequency correction (1e-6 = 1 ppm).
+    pub freq: f64,
+}
+
+impl Correction {
+    /// No correction.
+    pub const IDENTITY: Correction = Correction { offset: NtpDuration::ZERO, base: NtpTimestamp::ZERO, freq: 0.0 };
+
+    /// Applies the correction to a system-clock reading.
+    #[inline]
+    pub fn apply(&self, t: NtpTimestamp) -> NtpTimestamp {
+        if self.freq == 0.0 {
+            return t + self.offset;
+        }
+        let drift = NtpDuration::from_seconds(t.since(self.base).to_seconds() * self.freq);
+        t + (self.offset + drift)
+    }
+}
+
+/// Everything a worker needs from the rest of the daemon to answer a request.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Snapshot {
+    /// Header fields for replies.
+    pub server: ServerState,
+    /// Correction from the system clock to served time.
+    pub correction: Correction,
+}
+
+/// The shared, atomically replaced snapshot.
+#[derive(Clone)]
+pub struct StateCell(Arc<ArcSwap<Snapshot>>);
+
+impl StateCell {
+    /// A cell holding `initial`.
+    pub fn new(initial: Snapshot) -> Self {
+        StateCell(Arc::new(ArcSwap::from_pointee(initial)))
+    }
+
+    /// Replaces the snapshot; readers see either the old or the new one.
+    pub fn publish(&self, snapshot: Snapshot) {
+        self.0.store(Arc::new(snapshot));
+    }
+
+    /// The current snapshot (a cheap guard; hold it only briefly).
+    #[inline]
+    pub fn load(&self) -> arc_swap::Guard<Arc<Snapshot>> {
+        self.0.load()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn correction_applies_offset_and_frequency() {
+        let base = NtpTimestamp::from_unix(1_000, 0);
+        let c = Correction { offset: NtpDuration::from_seconds(0.5), base, freq: 10e-6 };
+        let t = NtpTimestamp::from_unix(1_100, 0);
+        let served = c.apply(t);
+        let diff = served.since(t).to_seconds();
+        assert!((diff - (0.5 + 100.0 * 10e-6)).abs() < 1e-9, "{diff}");
+        assert_eq!(Correction::IDENTITY.apply(t), t);
+    }
+
+    #[test]
+    fn readers_see_published_state() {
+        let cell =
+            StateCell::new(Snapshot { server: ServerState::unsynchronised(-20), correction: Correction::IDENTITY });
+        let reader = cell.clone();
+        let mut s = **cell.load();
+        s.server.stratum = 4;
+        cell.publish(s);
+        assert_eq!(reader.load().server.stratum, 4);
+    }
+}

@@ -1,0 +1,70 @@
+//! `simple-ntpd query` against a real chronyd, against nothing, and against
+//! an unsynchronised server; exit codes are the health-check contract.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use ntp_test_support::{chronyd_path, free_udp_port, peer_or_skip, ChronydServer, ChronydServerOpts};
+
+#[test]
+fn query_reports_chronyds_stratum() {
+    if peer_or_skip("chronyd", chronyd_path()).unwrap().is_none() {
+        return;
+    }
+    let ip = "127.0.0.1".parse().unwrap();
+    let server = ChronydServer::start(ChronydServerOpts {
+        bind_ip: ip,
+        port: free_udp_port(ip),
+        local_stratum: 7,
+        extra_config_lines: vec![],
+    })
+    .unwrap();
+    let out = common::cli(&["query", "--json", &server.addr().to_string()]);
+    assert!(out.success(), "{}\n{}", out.describe(), server.log());
+    let v: serde_json::Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    assert_eq!(v["stratum"], 7);
+    assert!(v["offset"].as_f64().unwrap().abs() < 1e-3);
+    // Text output names the stratum too.
+    let out = common::cli(&["query", &server.addr().to_string()]);
+    assert!(out.success());
+    assert!(out.stdout.contains("stratum 7"), "{}", out.stdout);
+}
+
+#[test]
+fn query_against_silence_fails_within_its_timeout() {
+    let port = free_udp_port("127.0.0.1".parse().unwrap());
+    let started = Instant::now();
+    let out = common::cli(&["query", "--timeout", "0.5", "--json", &format!("127.0.0.1:{port}")]);
+    let took = started.elapsed();
+    assert!(!out.success());
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+    assert!(out.stderr.contains("no reply"), "{}", out.stderr);
+    let v: serde_json::Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    assert!(v["error"].is_string());
+}
+
+#[test]
+fn query_rejects_an_unsynchronised_server() {
+    // Upstream sources configured but no engine yet: served as leap 3, stratum 0.
+    let run = common::start("127.0.0.1".parse().unwrap(), 0, 3, "");
+    drop(run);
+    let ip = "127.0.0.1".parse().unwrap();
+    let port = free_udp_port(ip);
+    let dir = ntp_test_support::TempDir::new("unsync").unwrap();
+    let file = dir
+        .write(
+            "c.toml",
+            &format!("[network]\nlisten_address = \"127.0.0.1\"\nlisten_port = {port}\n[ntp_server]\nupstream_servers = [\"192.0.2.1\"]\n"),
+        )
+        .unwrap();
+    let mut daemon =
+        ntp_test_support::DaemonProcess::spawn(common::bin(), ["run", "-c", file.to_str().unwrap()]).unwrap();
+    let r = daemon.wait_until_serving(std::net::SocketAddr::new(ip, port), Duration::from_secs(10)).unwrap();
+    assert_eq!(r.li, 3);
+    assert_eq!(r.stratum, 0);
+    let out = common::cli(&["query", &format!("127.0.0.1:{port}")]);
+    assert_eq!(out.status.and_then(|s| s.code()), Some(1), "{}", out.describe());
+    assert!(out.stderr.contains("not synchronised"), "{}", out.stderr);
+    assert!(daemon.log().contains("not implemented yet"), "{}", daemon.log());
+}

@@ -1,0 +1,123 @@
+//! Bad input gets no reply, is counted and never stops the server; replies
+//! never exceed requests; SIGTERM shuts down cleanly.
+
+mod common;
+
+use std::time::Duration;
+
+use ntp_test_support::{build_request, send_raw, sntp_probe};
+
+const NO_REPLY_WAIT: Duration = Duration::from_millis(300);
+
+fn request(version: u8, mode: u8) -> Vec<u8> {
+    let mut r = build_request(4, 0x1234_5678_9abc_def0).to_vec();
+    r[0] = (version << 3) | mode;
+    r
+}
+
+fn ext_field(ty: u16, len: usize) -> Vec<u8> {
+    let mut f = vec![0x5a; len];
+    f[..2].copy_from_slice(&ty.to_be_bytes());
+    f[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+    f
+}
+
+#[test]
+fn garbage_gets_no_reply_and_serving_continues() {
+    let run = common::start("127.0.0.1".parse().unwrap(), 0, 3, "");
+    let mut cases: Vec<(&str, Vec<u8>)> = vec![
+        ("empty", vec![]),
+        ("short", request(4, 3)[..47].to_vec()),
+        ("one byte", vec![0x23]),
+        ("version 0", request(0, 3)),
+        ("version 7", request(7, 3)),
+        ("version 5", request(5, 3)),
+    ];
+    for mode in [0u8, 1, 2, 4, 5, 6, 7] {
+        cases.push(("mode", request(4, mode)));
+    }
+    // Malformed extension fields: zero length, unaligned, too short, overlong, stray bytes.
+    let mut zero_len = request(4, 3);
+    zero_len.extend(ext_field(0x7000, 28));
+    zero_len[48 + 3] = 0;
+    zero_len[48 + 2] = 0;
+    let mut unaligned = request(4, 3);
+    unaligned.extend(ext_field(0x7000, 32));
+    unaligned[48 + 3] = 30;
+    let mut overlong = request(4, 3);
+    overlong.extend(ext_field(0x7000, 32));
+    overlong[48 + 2] = 2;
+    let mut stray = request(4, 3);
+    stray.extend([1, 2, 3]);
+    cases.extend([
+        ("ext zero length", zero_len),
+        ("ext unaligned", unaligned),
+        ("ext overlong", overlong),
+        ("stray bytes", stray),
+    ]);
+    // Control and private mode probes (ntpq, monlist) are classic amplifiers.
+    let mut monlist = vec![0x17, 0x00, 0x03, 0x2a];
+    monlist.resize(48, 0);
+    cases.push(("mode 7 monlist", monlist));
+    cases.push(("mode 6 readvar", vec![0x16, 0x02, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 0]));
+
+    for (name, bytes) in &cases {
+        assert!(send_raw(run.addr, bytes, NO_REPLY_WAIT).is_none(), "{name}: got a reply to {bytes:02x?}");
+        let ok = sntp_probe(run.addr, 4, Duration::from_secs(2))
+            .unwrap_or_else(|e| panic!("after {name}: {e}\n{}", run.daemon.log()));
+        assert!(ok.origin_matches);
+    }
+}
+
+#[test]
+fn unknown_extension_fields_get_a_reply_no_larger_than_the_request() {
+    let run = common::start("127.0.0.1".parse().unwrap(), 0, 3, "");
+    let mut req = request(4, 3);
+    req.extend(ext_field(0x7777, 400));
+    req.extend(ext_field(0x7778, 200));
+    let reply = send_raw(run.addr, &req, Duration::from_secs(2)).expect("a reply");
+    assert!(reply.len() <= req.len());
+    assert_eq!(&reply[24..32], &req[40..48], "origin echoed");
+    assert_eq!(reply[0] & 7, 4);
+}
+
+#[test]
+fn ntpv3_request_gets_ntpv3_reply_and_v1_is_served() {
+    let run = common::start("127.0.0.1".parse().unwrap(), 0, 3, "");
+    let reply = send_raw(run.addr, &request(3, 3), Duration::from_secs(2)).expect("v3 reply");
+    assert_eq!((reply[0] >> 3) & 7, 3);
+    assert_eq!(reply[0] & 7, 4);
+    // NTPv1 had no mode field (mode 0); it is answered as a client request.
+    let reply = send_raw(run.addr, &request(1, 0), Duration::from_secs(2)).expect("v1 reply");
+    assert_eq!((reply[0] >> 3) & 7, 1);
+}
+
+#[test]
+fn oversized_datagrams_are_dropped() {
+    let run = common::start("127.0.0.1".parse().unwrap(), 0, 3, "[performance]\nmax_packet_size = 128\n");
+    let mut req = request(4, 3);
+    req.extend(ext_field(0x7777, 200));
+    assert!(send_raw(run.addr, &req, NO_REPLY_WAIT).is_none());
+    assert!(sntp_probe(run.addr, 4, Duration::from_secs(2)).is_ok());
+}
+
+#[test]
+fn sigterm_shuts_down_cleanly() {
+    let mut run = common::start("127.0.0.1".parse().unwrap(), 0, 3, "");
+    sntp_probe(run.addr, 4, Duration::from_secs(2)).unwrap();
+    run.daemon.signal("TERM").unwrap();
+    let status = run.daemon.wait_exit(Duration::from_secs(5)).unwrap();
+    assert!(status.success(), "exit status {status}\n{}", run.daemon.log());
+    let log = run.daemon.log();
+    assert!(log.contains("simple-ntpd stopped"), "{log}");
+    assert!(log.contains("replied=1") || log.contains("replied=2"), "{log}");
+}
+
+#[test]
+fn sighup_does_not_kill_the_daemon() {
+    let mut run = common::start("127.0.0.1".parse().unwrap(), 0, 3, "");
+    run.daemon.signal("HUP").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(run.daemon.is_running(), "{}", run.daemon.log());
+    assert!(sntp_probe(run.addr, 4, Duration::from_secs(2)).is_ok());
+}
