@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs every test of simple-ntpd, as CI does: installs the real NTP peers the
+# interoperability tests talk to (idempotent), checks formatting and lints,
+# then runs the whole workspace's tests with missing peers counted as failures.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-test-deps.sh
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== cargo test"
+NTPD_TEST_REQUIRE_PEERS=1 cargo test --workspace --locked
