@@ -170,6 +170,20 @@ pub(crate) fn convert(raw: &str, node: &Node) -> toml::Value {
                     .collect(),
             )
         }
+        LeafType::IntegerList => {
+            if let Some(v @ toml::Value::Array(_)) = toml_value(raw) {
+                return v;
+            }
+            toml::Value::Array(
+                raw.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| {
+                        s.parse::<i64>().map(toml::Value::Integer).unwrap_or_else(|_| toml::Value::String(s.to_owned()))
+                    })
+                    .collect(),
+            )
+        }
         LeafType::Boolean => match raw.trim().to_ascii_lowercase().as_str() {
             "true" | "yes" | "on" | "1" => toml::Value::Boolean(true),
             "false" | "no" | "off" | "0" => toml::Value::Boolean(false),
@@ -182,6 +196,13 @@ pub(crate) fn convert(raw: &str, node: &Node) -> toml::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn integer_lists_take_commas() {
+        let node = crate::schema::node_at("performance.cpu_affinity").unwrap();
+        assert_eq!(convert("0, 1", node), toml::Value::Array(vec![toml::Value::Integer(0), toml::Value::Integer(1)]));
+        assert_eq!(convert("[2]", node), toml::Value::Array(vec![toml::Value::Integer(2)]));
+    }
 
     fn conv(path: &str, raw: &str) -> toml::Value {
         convert(raw, schema::node_at(path).unwrap())

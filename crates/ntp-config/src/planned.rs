@@ -112,6 +112,11 @@ mod tests {
                 "logging.log_format",
                 "performance.worker_threads",
                 "performance.max_packet_size",
+                "performance.recv_batch",
+                "performance.batch_send",
+                "performance.cpu_affinity",
+                "performance.socket_receive_buffer",
+                "performance.socket_send_buffer",
                 "server.stratum",
             ],
             "a key was added: mark it in PLANNED unless the daemon implements it"

@@ -201,6 +201,7 @@ fn type_text(node: &Node) -> String {
                 ),
                 LeafType::String => "string".to_owned(),
                 LeafType::StringList => "list of strings".to_owned(),
+                LeafType::IntegerList => "list of integers".to_owned(),
                 LeafType::StringOrList => "string or list of strings".to_owned(),
                 LeafType::Other => "value".to_owned(),
             }

@@ -51,6 +51,7 @@ pub(crate) enum LeafType {
     Number,
     Boolean,
     StringList,
+    IntegerList,
     StringOrList,
     Other,
 }
@@ -91,6 +92,7 @@ impl Node {
                 ),
                 LeafType::String => "a string".to_owned(),
                 LeafType::StringList => "a list of strings".to_owned(),
+                LeafType::IntegerList => "a list of integers".to_owned(),
                 LeafType::StringOrList => "a string or a list of strings".to_owned(),
                 LeafType::Other => "a value of the documented type".to_owned(),
             },
@@ -289,6 +291,9 @@ fn build(s: &SchemaObject, defs: &Defs, depth: usize) -> Node {
                 }
                 Some(Node { kind: Kind::Leaf(Leaf { ty: LeafType::String, .. }), .. }) => {
                     leaf(description, default, LeafType::StringList, None, None, vec![])
+                }
+                Some(Node { kind: Kind::Leaf(Leaf { ty: LeafType::Integer, .. }), .. }) => {
+                    leaf(description, default, LeafType::IntegerList, None, None, vec![])
                 }
                 _ => other(description, default),
             }

@@ -47,7 +47,7 @@ fn reference_documents_every_key() {
         assert!(md.contains(needle), "reference lacks {needle:?}");
     }
     let implemented = md.matches("- Status: implemented").count();
-    assert_eq!(implemented, 10);
+    assert_eq!(implemented, 15);
     for p in ntp_config::PLANNED {
         assert!(md.contains(&format!("`{}`", p.path)), "{} undocumented", p.path);
     }
