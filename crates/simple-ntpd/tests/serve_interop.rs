@@ -123,3 +123,21 @@ fn wildcard_listen_replies_from_the_arrival_address() {
         assert!(r.origin_matches);
     }
 }
+
+#[test]
+fn batch_send_and_pinning_still_serve_correct_replies() {
+    let run = common::start(
+        "127.0.0.1".parse().unwrap(),
+        0,
+        4,
+        "[performance]\nworker_threads = 2\nbatch_send = true\nrecv_batch = 8\ncpu_affinity = [0]\n",
+    );
+    assert!(run.daemon.log().contains("batch_send is on"), "{}", run.daemon.log());
+    for _ in 0..20 {
+        assert_good_reply(run.addr, 4, 4);
+    }
+    if peer_or_skip("python3-ntplib", ntplib_python()).unwrap().is_some() {
+        let r = ntplib_query(run.addr.ip(), run.addr.port(), 4, 2 * SECOND).unwrap();
+        assert_eq!(r.stratum, 4);
+    }
+}

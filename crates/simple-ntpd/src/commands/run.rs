@@ -15,7 +15,7 @@ use crate::clock::{system::measure_precision, Clock, SystemClock};
 use crate::commands::config::config_files;
 use crate::logging;
 use crate::net::listen::SocketOptions;
-use crate::server::{Server, ServerSettings};
+use crate::server::{Server, ServerSettings, ServingOptions};
 use crate::state::local::{unsynchronised, LocalReference};
 use crate::state::StateCell;
 
@@ -90,10 +90,23 @@ fn serve(config: &Config, default_listen: bool) -> anyhow::Result<()> {
     let settings = ServerSettings {
         listen: config.listen_sockets(),
         workers: config.worker_threads(),
-        max_packet_size: config.performance.max_packet_size,
-        socket: SocketOptions::default(),
+        worker: ServingOptions {
+            max_packet_size: config.performance.max_packet_size,
+            recv_batch: config.performance.recv_batch,
+            batch_send: config.performance.batch_send,
+            cpu: None,
+        },
+        cpu_affinity: config.performance.cpu_affinity.clone(),
+        socket: SocketOptions {
+            recv_buffer: config.performance.socket_receive_buffer,
+            send_buffer: config.performance.socket_send_buffer,
+            ..SocketOptions::default()
+        },
         default_listen,
     };
+    if config.performance.batch_send {
+        warn!("performance.batch_send is on: replies are stamped per batch, so transmit timestamps can be tens of microseconds early");
+    }
     let server = Server::start(&settings, state.clone(), shutdown.clone())?;
 
     let mut next_publish = Instant::now() + STATE_PERIOD;

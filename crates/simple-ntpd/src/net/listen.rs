@@ -36,13 +36,33 @@ pub fn open_serving_socket(addr: SocketAddr, opts: &SocketOptions) -> io::Result
     if addr.is_ipv6() {
         socket.set_only_v6(true)?;
     }
-    // Buffer sizes are best effort: the kernel caps them silently.
-    let _ = socket.set_recv_buffer_size(opts.recv_buffer);
-    let _ = socket.set_send_buffer_size(opts.send_buffer);
+    set_buffers(&socket, opts);
     udp::enable_rx_metadata(&socket, addr.is_ipv6())?;
     socket.set_read_timeout(Some(opts.read_timeout))?;
     socket.bind(&addr.into())?;
     Ok(socket)
+}
+
+/// Asks for the configured buffer sizes. The kernel caps SO_RCVBUF/SO_SNDBUF
+/// at net.core.{r,w}mem_max; when it did, the FORCE variants (root or
+/// CAP_NET_ADMIN) lift the cap. Best effort either way: a small buffer only
+/// costs drops under bursts, which are counted.
+fn set_buffers(socket: &Socket, opts: &SocketOptions) {
+    use std::os::fd::AsRawFd;
+    let fd = socket.as_raw_fd();
+    let _ = socket.set_recv_buffer_size(opts.recv_buffer);
+    // Linux reports twice the value it granted (bookkeeping overhead).
+    if socket.recv_buffer_size().map(|s| s < opts.recv_buffer).unwrap_or(false) {
+        let _ = udp::setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, clamp_int(opts.recv_buffer));
+    }
+    let _ = socket.set_send_buffer_size(opts.send_buffer);
+    if socket.send_buffer_size().map(|s| s < opts.send_buffer).unwrap_or(false) {
+        let _ = udp::setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, clamp_int(opts.send_buffer));
+    }
+}
+
+fn clamp_int(v: usize) -> libc::c_int {
+    v.min(libc::c_int::MAX as usize) as libc::c_int
 }
 
 /// True for bind errors that mean "this host has no IPv6" rather than a
@@ -58,6 +78,16 @@ pub fn is_ipv6_unavailable(addr: SocketAddr, err: &io::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn buffers_are_at_least_what_was_asked_for_as_root() {
+        let opts = SocketOptions { recv_buffer: 8 << 20, ..SocketOptions::default() };
+        let s = open_serving_socket("127.0.0.1:0".parse().unwrap(), &opts).unwrap();
+        let got = s.recv_buffer_size().unwrap();
+        if nix::unistd::geteuid().is_root() {
+            assert!(got >= 8 << 20, "SO_RCVBUFFORCE should lift the cap: got {got}");
+        }
+    }
 
     #[test]
     fn two_workers_share_one_port() {

@@ -2,5 +2,6 @@
 //! timestamps and packet info ([`udp`]), and the listen-socket setup
 //! ([`listen`]).
 
+pub mod batch;
 pub mod listen;
 pub mod udp;

@@ -40,11 +40,11 @@ pub struct RecvMeta {
 }
 
 /// Space for one timestamp and one IPv6 pktinfo control message.
-const CMSG_BUF_LEN: usize = 128;
+pub(crate) const CMSG_BUF_LEN: usize = 128;
 
 /// A reusable control-message buffer, aligned for `cmsghdr`.
 #[repr(C, align(8))]
-pub struct CmsgBuf([u8; CMSG_BUF_LEN]);
+pub struct CmsgBuf(pub(crate) [u8; CMSG_BUF_LEN]);
 
 impl Default for CmsgBuf {
     fn default() -> Self {
@@ -64,7 +64,7 @@ pub fn enable_rx_metadata(socket: &Socket, ipv6: bool) -> io::Result<()> {
     }
 }
 
-fn setsockopt_int(fd: RawFd, level: libc::c_int, name: libc::c_int, value: libc::c_int) -> io::Result<()> {
+pub(crate) fn setsockopt_int(fd: RawFd, level: libc::c_int, name: libc::c_int, value: libc::c_int) -> io::Result<()> {
     // SAFETY: `value` is a live c_int for the duration of the call and we pass
     // its exact size; `fd` is an open socket owned by the caller.
     let rc = unsafe {
@@ -111,33 +111,7 @@ pub fn recv(socket: &Socket, buf: &mut [u8], cmsg: &mut CmsgBuf) -> io::Result<R
         local: None,
         kernel_time: None,
     };
-    // SAFETY: `hdr` was filled by recvmsg; CMSG_FIRSTHDR/NXTHDR walk only
-    // within msg_control[..msg_controllen], and each cmsg's data is read with
-    // read_unaligned after checking its level, type and length.
-    unsafe {
-        let mut c = libc::CMSG_FIRSTHDR(&hdr);
-        while !c.is_null() {
-            let data = libc::CMSG_DATA(c);
-            let data_len = (*c).cmsg_len as usize - (data as usize - c as usize);
-            match ((*c).cmsg_level, (*c).cmsg_type) {
-                (libc::SOL_SOCKET, libc::SCM_TIMESTAMPNS) if data_len >= size_of::<libc::timespec>() => {
-                    let ts: libc::timespec = std::ptr::read_unaligned(data.cast());
-                    meta.kernel_time = Some(KernelTime { secs: ts.tv_sec, nanos: ts.tv_nsec as u32 });
-                }
-                (libc::IPPROTO_IP, libc::IP_PKTINFO) if data_len >= size_of::<libc::in_pktinfo>() => {
-                    let pi: libc::in_pktinfo = std::ptr::read_unaligned(data.cast());
-                    let ip = Ipv4Addr::from(u32::from_be(pi.ipi_addr.s_addr));
-                    meta.local = Some((IpAddr::V4(ip), pi.ipi_ifindex as u32));
-                }
-                (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO) if data_len >= size_of::<libc::in6_pktinfo>() => {
-                    let pi: libc::in6_pktinfo = std::ptr::read_unaligned(data.cast());
-                    meta.local = Some((IpAddr::V6(Ipv6Addr::from(pi.ipi6_addr.s6_addr)), pi.ipi6_ifindex));
-                }
-                _ => {}
-            }
-            c = libc::CMSG_NXTHDR(&hdr, c);
-        }
-    }
+    parse_cmsgs(&hdr, &mut meta);
     Ok(meta)
 }
 
@@ -155,39 +129,8 @@ pub fn send(socket: &Socket, data: &[u8], dest: SocketAddr, local: Option<(IpAdd
     hdr.msg_iov = &mut iov;
     hdr.msg_iovlen = 1;
     if let Some((ip, ifindex)) = local {
-        // SAFETY: the cmsg buffer is aligned and large enough for one
-        // in_pktinfo/in6_pktinfo message (CMSG_SPACE checked by the assert);
-        // the header and data are written within it.
-        unsafe {
-            let (level, ty, len) = match ip {
-                IpAddr::V4(_) => (libc::IPPROTO_IP, libc::IP_PKTINFO, size_of::<libc::in_pktinfo>()),
-                IpAddr::V6(_) => (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO, size_of::<libc::in6_pktinfo>()),
-            };
-            let space = libc::CMSG_SPACE(len as u32) as usize;
-            debug_assert!(space <= CMSG_BUF_LEN);
-            hdr.msg_control = cmsg.0.as_mut_ptr().cast();
-            hdr.msg_controllen = space as _;
-            let c = libc::CMSG_FIRSTHDR(&hdr);
-            (*c).cmsg_level = level;
-            (*c).cmsg_type = ty;
-            (*c).cmsg_len = libc::CMSG_LEN(len as u32) as _;
-            let data_ptr = libc::CMSG_DATA(c);
-            match ip {
-                IpAddr::V4(v4) => {
-                    let pi = libc::in_pktinfo {
-                        ipi_ifindex: 0,
-                        ipi_spec_dst: libc::in_addr { s_addr: u32::from(v4).to_be() },
-                        ipi_addr: libc::in_addr { s_addr: 0 },
-                    };
-                    std::ptr::write_unaligned(data_ptr.cast(), pi);
-                }
-                IpAddr::V6(v6) => {
-                    let pi =
-                        libc::in6_pktinfo { ipi6_addr: libc::in6_addr { s6_addr: v6.octets() }, ipi6_ifindex: ifindex };
-                    std::ptr::write_unaligned(data_ptr.cast(), pi);
-                }
-            }
-        }
+        hdr.msg_controllen = write_pktinfo(&mut cmsg, ip, ifindex) as _;
+        hdr.msg_control = cmsg.0.as_mut_ptr().cast();
     }
     // SAFETY: `hdr` points at live buffers (`addr`, `data` via `iov`, `cmsg`)
     // that outlive the call; sendmsg only reads them.
@@ -199,7 +142,80 @@ pub fn send(socket: &Socket, data: &[u8], dest: SocketAddr, local: Option<(IpAdd
     }
 }
 
-fn sockaddr_to_std(addr: &libc::sockaddr_storage) -> Option<SocketAddr> {
+/// Reads the kernel receive timestamp and destination pktinfo out of the
+/// control messages of a `msghdr` that recvmsg/recvmmsg filled.
+pub(crate) fn parse_cmsgs(hdr: &libc::msghdr, meta: &mut RecvMeta) {
+    if hdr.msg_control.is_null() || (hdr.msg_controllen as usize) < size_of::<libc::cmsghdr>() {
+        return;
+    }
+    // SAFETY: `hdr` was filled by the kernel; CMSG_FIRSTHDR/NXTHDR walk only
+    // within msg_control[..msg_controllen], and each cmsg's data is read with
+    // read_unaligned after checking its level, type and length.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(hdr);
+        while !c.is_null() {
+            let data = libc::CMSG_DATA(c);
+            let data_len = ((*c).cmsg_len as usize).saturating_sub(data as usize - c as usize);
+            match ((*c).cmsg_level, (*c).cmsg_type) {
+                (libc::SOL_SOCKET, libc::SCM_TIMESTAMPNS) if data_len >= size_of::<libc::timespec>() => {
+                    let ts: libc::timespec = std::ptr::read_unaligned(data.cast());
+                    meta.kernel_time = Some(KernelTime { secs: ts.tv_sec, nanos: ts.tv_nsec as u32 });
+                }
+                (libc::IPPROTO_IP, libc::IP_PKTINFO) if data_len >= size_of::<libc::in_pktinfo>() => {
+                    let pi: libc::in_pktinfo = std::ptr::read_unaligned(data.cast());
+                    let ip = Ipv4Addr::from(u32::from_be(pi.ipi_addr.s_addr));
+                    meta.local = Some((IpAddr::V4(ip), pi.ipi_ifindex as u32));
+                }
+                (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO) if data_len >= size_of::<libc::in6_pktinfo>() => {
+                    let pi: libc::in6_pktinfo = std::ptr::read_unaligned(data.cast());
+                    meta.local = Some((IpAddr::V6(Ipv6Addr::from(pi.ipi6_addr.s6_addr)), pi.ipi6_ifindex));
+                }
+                _ => {}
+            }
+            c = libc::CMSG_NXTHDR(hdr, c);
+        }
+    }
+}
+
+/// Writes one IP_PKTINFO / IPV6_PKTINFO control message selecting the source
+/// address `ip` (and interface, for IPv6) into `cmsg`; returns the control
+/// length to put in `msg_controllen`.
+pub(crate) fn write_pktinfo(cmsg: &mut CmsgBuf, ip: IpAddr, ifindex: u32) -> usize {
+    let (level, ty, len) = match ip {
+        IpAddr::V4(_) => (libc::IPPROTO_IP, libc::IP_PKTINFO, size_of::<libc::in_pktinfo>()),
+        IpAddr::V6(_) => (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO, size_of::<libc::in6_pktinfo>()),
+    };
+    // SAFETY: CMSG_SPACE/CMSG_LEN are pure arithmetic.
+    let (space, cmsg_len) = unsafe { (libc::CMSG_SPACE(len as u32) as usize, libc::CMSG_LEN(len as u32) as usize) };
+    assert!(space <= CMSG_BUF_LEN, "pktinfo control message fits the buffer");
+    cmsg.0[..space].fill(0);
+    let hdr = libc::cmsghdr { cmsg_len: cmsg_len as _, cmsg_level: level, cmsg_type: ty };
+    // SAFETY: the buffer is 8-aligned and at least `space` bytes long (asserted
+    // above); the header goes at its start and the data at the CMSG_DATA
+    // offset, which is CMSG_LEN(0) bytes in, both within `space`.
+    unsafe {
+        let base = cmsg.0.as_mut_ptr();
+        std::ptr::write_unaligned(base.cast::<libc::cmsghdr>(), hdr);
+        let data = base.add(libc::CMSG_LEN(0) as usize);
+        match ip {
+            IpAddr::V4(v4) => std::ptr::write_unaligned(
+                data.cast(),
+                libc::in_pktinfo {
+                    ipi_ifindex: 0,
+                    ipi_spec_dst: libc::in_addr { s_addr: u32::from(v4).to_be() },
+                    ipi_addr: libc::in_addr { s_addr: 0 },
+                },
+            ),
+            IpAddr::V6(v6) => std::ptr::write_unaligned(
+                data.cast(),
+                libc::in6_pktinfo { ipi6_addr: libc::in6_addr { s6_addr: v6.octets() }, ipi6_ifindex: ifindex },
+            ),
+        }
+    }
+    space
+}
+
+pub(crate) fn sockaddr_to_std(addr: &libc::sockaddr_storage) -> Option<SocketAddr> {
     match i32::from(addr.ss_family) {
         libc::AF_INET => {
             // SAFETY: the family says this storage holds a sockaddr_in.
@@ -225,7 +241,7 @@ fn sockaddr_to_std(addr: &libc::sockaddr_storage) -> Option<SocketAddr> {
     }
 }
 
-fn std_to_sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+pub(crate) fn std_to_sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
     // SAFETY: all-zero is a valid sockaddr_storage.
     let mut storage: libc::sockaddr_storage = unsafe { zeroed() };
     let len = match addr {

@@ -4,6 +4,8 @@
 pub mod stats;
 pub mod worker;
 
+pub use worker::WorkerOptions as ServingOptions;
+
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -15,7 +17,7 @@ use tracing::{info, warn};
 use crate::net::listen::{is_ipv6_unavailable, open_serving_socket, SocketOptions};
 use crate::state::StateCell;
 use stats::{StatsRegistry, WorkerStats};
-use worker::Worker;
+use worker::{Worker, WorkerOptions};
 
 /// What the server needs to start.
 pub struct ServerSettings {
@@ -23,8 +25,10 @@ pub struct ServerSettings {
     pub listen: Vec<SocketAddr>,
     /// Worker threads per listen address.
     pub workers: usize,
-    /// Largest datagram answered.
-    pub max_packet_size: usize,
+    /// Per-worker serving options (cpu is assigned per worker from `cpu_affinity`).
+    pub worker: WorkerOptions,
+    /// Cores to pin workers to, round-robin; empty = no pinning.
+    pub cpu_affinity: Vec<usize>,
     /// Socket options.
     pub socket: SocketOptions,
     /// True when `listen` is the built-in default, where a missing IPv6
@@ -80,7 +84,11 @@ impl Server {
         for (n, (addr, socket)) in sockets.into_iter().enumerate() {
             let worker_stats = Arc::new(WorkerStats::default());
             stats.register(worker_stats.clone());
-            let worker = Worker::new(socket, addr, state.clone(), worker_stats, settings.max_packet_size);
+            let mut options = settings.worker.clone();
+            if !settings.cpu_affinity.is_empty() {
+                options.cpu = Some(settings.cpu_affinity[n % settings.cpu_affinity.len()]);
+            }
+            let worker = Worker::new(socket, addr, state.clone(), worker_stats, options);
             let shutdown = shutdown.clone();
             let handle = std::thread::Builder::new()
                 .name(format!("ntp-worker-{n}"))
