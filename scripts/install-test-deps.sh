@@ -24,6 +24,7 @@ CACHE_DIR=${SIMPLE_NTPD_PEERS_CACHE:-/var/cache/simple-ntpd-peers}
 CHRONY_DIR="$PEERS_DIR/chrony"
 CHRONYD="$CHRONY_DIR/usr/sbin/chronyd"
 CHRONYC="$CHRONY_DIR/usr/bin/chronyc"
+PROMTOOL="$PEERS_DIR/prometheus/usr/bin/promtool"
 DEB_PACKAGES=(ntpsec ntpsec-ntpdig python3-ntplib iproute2)
 
 export DEBIAN_FRONTEND=noninteractive
@@ -179,6 +180,34 @@ else
     fi
     chrony_works || die "$CHRONYD does not run: $("$CHRONYD" -v 2>&1 || true)"
     say "chronyd works: $("$CHRONYD" -v 2>&1 | head -n 1)"
+fi
+
+# ---------------------------------------------------------------- promtool (unpacked)
+# Only promtool (a static binary) is needed to lint /metrics; the Debian
+# package would also install and start a Prometheus server, so unpack it.
+if [ -x "$PROMTOOL" ] && "$PROMTOOL" --version >/dev/null 2>&1; then
+    say "found promtool at $PROMTOOL"
+else
+    "${SUDO[@]}" mkdir -p "$CACHE_DIR"
+    PDEB=$(ls -1t "$CACHE_DIR"/prometheus_*.deb 2>/dev/null | head -n 1 || true)
+    if [ -z "$PDEB" ]; then
+        say "downloading prometheus .deb (for promtool) into $CACHE_DIR"
+        if ! (cd "$CACHE_DIR" && "${SUDO[@]}" apt-get download -qq -o APT::Sandbox::User=root prometheus); then
+            apt_update_once
+            (cd "$CACHE_DIR" && "${SUDO[@]}" apt-get download -qq -o APT::Sandbox::User=root prometheus) \
+                || die "apt-get download prometheus failed"
+        fi
+        PDEB=$(ls -1t "$CACHE_DIR"/prometheus_*.deb 2>/dev/null | head -n 1 || true)
+        [ -n "$PDEB" ] || die "no prometheus_*.deb in $CACHE_DIR after apt-get download"
+    fi
+    TMP_EXTRACT="$PEERS_DIR/.prometheus.tmp.$$"
+    "${SUDO[@]}" rm -rf "$TMP_EXTRACT"
+    "${SUDO[@]}" mkdir -p "$TMP_EXTRACT"
+    "${SUDO[@]}" dpkg-deb -x "$PDEB" "$TMP_EXTRACT" || die "dpkg-deb -x $PDEB failed"
+    "${SUDO[@]}" rm -rf "$PEERS_DIR/prometheus"
+    "${SUDO[@]}" mv "$TMP_EXTRACT" "$PEERS_DIR/prometheus"
+    "$PROMTOOL" --version >/dev/null 2>&1 || die "$PROMTOOL does not run"
+    say "unpacked promtool: $("$PROMTOOL" --version 2>&1 | head -n 1)"
 fi
 
 # ---------------------------------------------------------------- warnings

@@ -50,11 +50,21 @@ impl Config {
     /// The effective configuration as TOML (for `config show`), with secrets
     /// (authentication key values) replaced by `"<redacted>"`.
     pub fn to_toml(&self) -> String {
+        toml::to_string(&self.redacted())
+            .unwrap_or_else(|e| format!("# the configuration cannot be shown as TOML: {e}\n"))
+    }
+
+    /// A copy with every secret (authentication key values, the monitoring
+    /// token) replaced by `"<redacted>"`, for display.
+    pub fn redacted(&self) -> Config {
         let mut shown = self.clone();
         for key in &mut shown.security.authentication.keys {
             key.value = REDACTED.to_owned();
         }
-        toml::to_string(&shown).unwrap_or_else(|e| format!("# the configuration cannot be shown as TOML: {e}\n"))
+        if shown.monitoring.token.is_some() {
+            shown.monitoring.token = Some(REDACTED.to_owned());
+        }
+        shown
     }
 
     /// Checks ranges, address syntax and relations between keys, as

@@ -124,6 +124,14 @@ fn values(c: &Config, out: &mut Vec<Problem>) {
         check(out, format!("security.access[{i}].network"), check_cidr(&a.network));
     }
     check(out, "monitoring.listen".to_owned(), check_socket_addr(&c.monitoring.listen));
+    for (i, a) in c.monitoring.allow.iter().enumerate() {
+        check(out, format!("monitoring.allow[{i}]"), check_cidr(a));
+    }
+    if c.monitoring.token.as_deref().is_some_and(|t| t.trim().is_empty()) {
+        out.push(Problem::new("monitoring.token", "monitoring.token must not be empty when set".to_owned()));
+    }
+    finite(out, "monitoring.jitter_warning_threshold", c.monitoring.jitter_warning_threshold);
+    finite(out, "monitoring.frequency_warning_threshold", c.monitoring.frequency_warning_threshold);
     finite(out, "monitoring.offset.warning_threshold", c.monitoring.offset.warning_threshold);
     finite(out, "monitoring.offset.critical_threshold", c.monitoring.offset.critical_threshold);
     finite(out, "server.makestep.threshold", c.server.makestep.threshold);
@@ -170,6 +178,20 @@ fn relations(c: &Config, out: &mut Vec<Problem>) {
                     c.ntp_server.stratum
                 ),
             });
+        }
+    }
+    let m = &c.monitoring;
+    if m.enabled && m.allow.is_empty() && m.token.is_none() {
+        if let Ok(addr) = m.listen.parse::<std::net::SocketAddr>() {
+            if !addr.ip().is_loopback() {
+                out.push(Problem {
+                    paths: vec!["monitoring.listen".to_owned()],
+                    message: format!(
+                        "monitoring.listen = \"{}\" is not a loopback address: set monitoring.allow (networks that may connect) or monitoring.token (a bearer token), or listen on 127.0.0.1",
+                        m.listen
+                    ),
+                });
+            }
         }
     }
     let o = &c.monitoring.offset;

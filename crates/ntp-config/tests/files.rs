@@ -49,9 +49,9 @@ fn seed_development() {
     assert!(l.config.development.enable_hot_reload);
     assert!(l.config.development.enable_test_endpoints);
     assert!(l.config.development.enable_debug_endpoints);
-    assert_eq!(l.warnings.len(), 3, "{:#?}", l.warnings);
+    assert_eq!(l.warnings.len(), 2, "{:#?}", l.warnings);
     assert!(l.warnings[0].ends_with(
-        "development.conf:6: development.enable_hot_reload is accepted but not implemented yet (hot reload); it has no effect"
+        "development.conf:7: development.enable_test_endpoints is accepted but not implemented yet (test endpoints); it has no effect"
     ));
 }
 
@@ -384,9 +384,6 @@ fn seed_002_resource_as_toml() {
             "security.ratelimit",
             "security.access",
             "vlan_config",
-            "monitoring.enabled",
-            "monitoring.sources_minimum",
-            "monitoring.offset",
         ]
     );
 }

@@ -48,12 +48,12 @@ fn tables_and_arrays_warn_once() {
         ]
     );
     // Inline tables and dotted keys count the same.
-    let w = warnings("sources.hardware.pps = { enabled = true }\nmonitoring.offset.warning_threshold = 5\n");
+    let w = warnings("sources.hardware.pps = { enabled = true }\nserver.makestep.limit = 5\n");
     assert_eq!(
         w,
         [
             "x.toml:1: sources.hardware is accepted but not implemented yet (hardware reference clocks); it has no effect",
-            "x.toml:2: monitoring.offset is accepted but not implemented yet (monitoring endpoint); it has no effect",
+            "x.toml:2: server.makestep is accepted but not implemented yet (clock discipline); it has no effect",
         ]
     );
 }
@@ -62,15 +62,15 @@ fn tables_and_arrays_warn_once() {
 fn set_in_several_places_warns_once_at_the_first() {
     let l = load(
         &[
-            ("a.toml", "[development]\nenable_hot_reload = true\n"),
-            ("b.toml", "[development]\nenable_hot_reload = false\n"),
+            ("a.toml", "[development]\nenable_debug_endpoints = true\n"),
+            ("b.toml", "[development]\nenable_debug_endpoints = false\n"),
         ],
-        &[("SIMPLE_NTPD_DEVELOPMENT_ENABLE_HOT_RELOAD", "true")],
+        &[("SIMPLE_NTPD_DEVELOPMENT_ENABLE_DEBUG_ENDPOINTS", "true")],
     )
     .unwrap();
     assert_eq!(
         l.warnings,
-        ["a.toml:2: development.enable_hot_reload is accepted but not implemented yet (hot reload); it has no effect"]
+        ["a.toml:2: development.enable_debug_endpoints is accepted but not implemented yet (debug endpoints); it has no effect"]
     );
     let l = load(&[], &[("SIMPLE_NTPD_SECURITY_RATELIMIT_BURST", "4")]).unwrap();
     assert_eq!(

@@ -25,6 +25,14 @@ pub enum Command {
     Run(RunArgs),
     /// Ask an NTP server for the time once, like `ntpdate -q` (also a health check).
     Query(QueryArgs),
+    /// Show what the running daemon serves and how well (via its API).
+    Status(ApiArgs),
+    /// List the running daemon's upstream sources.
+    Sources(ApiArgs),
+    /// List the busiest clients of the running daemon.
+    Clients(ClientsArgs),
+    /// Show the running daemon's server counters.
+    Serverstats(ApiArgs),
     /// Check or show configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -90,4 +98,33 @@ pub enum ConfigCommand {
         #[command(flatten)]
         config: ConfigArgs,
     },
+}
+
+/// How to reach a running daemon's management API.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ApiArgs {
+    /// API address HOST:PORT (default: [monitoring] listen from the configuration, else 127.0.0.1:9559).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub api: Option<String>,
+    /// Bearer token (default: [monitoring] token from the configuration).
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
+    /// Print the JSON document instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Seconds to wait for the daemon.
+    #[arg(long, default_value_t = 3.0)]
+    pub timeout: f64,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// Options of `clients`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ClientsArgs {
+    #[command(flatten)]
+    pub api: ApiArgs,
+    /// How many clients to list.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
 }

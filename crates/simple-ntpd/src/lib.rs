@@ -3,10 +3,13 @@
 //! state, logging and the command line. The protocol itself lives in the
 //! sans-IO `ntp-proto` crate.
 
+pub mod api;
 pub mod cli;
 pub mod clock;
 pub mod commands;
+pub mod daemon;
 pub mod logging;
 pub mod net;
 pub mod server;
 pub mod state;
+pub mod status;

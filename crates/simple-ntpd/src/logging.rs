@@ -1,6 +1,7 @@
 //! Logging setup from `[logging]`: level, console or file output, text or
-//! JSON lines. `RUST_LOG`, when set, overrides the level with a full
-//! tracing filter (for debugging a single module).
+//! JSON lines. The level can change at runtime (configuration reload);
+//! output and format take effect at start. `RUST_LOG`, when set, overrides
+//! the level with a full tracing filter (for debugging a single module).
 
 use std::fs::OpenOptions;
 use std::path::Path;
@@ -8,29 +9,49 @@ use std::path::Path;
 use anyhow::Context;
 use ntp_config::{LogFormat, LogLevel, LogOutput, LoggingConfig};
 use tracing_appender::non_blocking::WorkerGuard;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{reload, EnvFilter, Layer, Registry};
 
-/// Keeps the background log writer alive; drop it last to flush.
-pub struct LogGuard(#[allow(dead_code)] Option<WorkerGuard>);
+/// Keeps the background log writer alive (drop it last to flush) and lets
+/// the level change at runtime.
+pub struct LogHandle {
+    _guard: WorkerGuard,
+    filter: reload::Handle<EnvFilter, Registry>,
+    /// The settings the logger was built with.
+    pub started_with: LoggingConfig,
+}
 
-fn filter_for(level: LogLevel) -> EnvFilter {
-    if let Ok(f) = EnvFilter::try_from_env("RUST_LOG") {
-        return f;
+impl LogHandle {
+    /// Changes the level (ignored while `RUST_LOG` is set).
+    pub fn set_level(&self, level: LogLevel) -> anyhow::Result<()> {
+        if std::env::var_os("RUST_LOG").is_some() {
+            return Ok(());
+        }
+        self.filter.reload(filter_for(level)).map_err(|e| anyhow::anyhow!("cannot change the log level: {e}"))
     }
-    let directive = match level {
+}
+
+fn directive(level: LogLevel) -> &'static str {
+    match level {
         LogLevel::Trace => "trace",
         LogLevel::Debug => "debug",
         LogLevel::Info => "info",
         LogLevel::Warn => "warn",
         LogLevel::Error => "error",
         LogLevel::Off => "off",
-    };
-    EnvFilter::new(directive)
+    }
+}
+
+fn filter_for(level: LogLevel) -> EnvFilter {
+    if let Ok(f) = EnvFilter::try_from_env("RUST_LOG") {
+        return f;
+    }
+    EnvFilter::new(directive(level))
 }
 
 /// Installs the global subscriber. Call once.
-pub fn init(cfg: &LoggingConfig) -> anyhow::Result<LogGuard> {
-    let filter = filter_for(cfg.level());
+pub fn init(cfg: &LoggingConfig) -> anyhow::Result<LogHandle> {
     let (writer, guard) = match cfg.output {
         LogOutput::Console => tracing_appender::non_blocking(std::io::stderr()),
         LogOutput::File => {
@@ -48,11 +69,15 @@ pub fn init(cfg: &LoggingConfig) -> anyhow::Result<LogGuard> {
         }
     };
     let ansi = matches!(cfg.output, LogOutput::Console) && std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);
-    let result = match cfg.log_format {
-        LogFormat::Json => builder.json().with_current_span(false).try_init(),
-        LogFormat::Text => builder.with_ansi(ansi).try_init(),
+    let (filter, handle) = reload::Layer::new(filter_for(cfg.level()));
+    let fmt_layer = match cfg.log_format {
+        LogFormat::Json => tracing_subscriber::fmt::layer().json().with_current_span(false).with_writer(writer).boxed(),
+        LogFormat::Text => tracing_subscriber::fmt::layer().with_ansi(ansi).with_writer(writer).boxed(),
     };
-    result.map_err(|e| anyhow::anyhow!("cannot install the logger: {e}"))?;
-    Ok(LogGuard(Some(guard)))
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt_layer)
+        .try_init()
+        .map_err(|e| anyhow::anyhow!("cannot install the logger: {e}"))?;
+    Ok(LogHandle { _guard: guard, filter: handle, started_with: cfg.clone() })
 }

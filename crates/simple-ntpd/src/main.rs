@@ -13,6 +13,10 @@ fn main() -> ExitCode {
         Some(Command::Run(args)) => commands::run::run(args),
         Some(Command::Query(args)) => commands::query::run(args),
         Some(Command::Config(cmd)) => commands::config::run(cmd),
+        Some(Command::Status(args)) => commands::status::status(args),
+        Some(Command::Sources(args)) => commands::status::sources(args),
+        Some(Command::Clients(args)) => commands::status::clients(args),
+        Some(Command::Serverstats(args)) => commands::status::serverstats(args),
         Some(Command::Version) => {
             println!("simple-ntpd {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS

@@ -4,8 +4,7 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::time::Duration;
 
 use simple_ntpd::net::listen::SocketOptions;
@@ -54,10 +53,10 @@ fn allocations_while_serving(batch_send: bool) -> u64 {
         worker: ServingOptions { max_packet_size: 2048, recv_batch: 32, batch_send, cpu: None },
         cpu_affinity: vec![],
         socket: SocketOptions::default(),
+        client_log_size: 4096,
         default_listen: false,
     };
-    let shutdown = Arc::new(AtomicBool::new(false));
-    let server = Server::start(&settings, state, shutdown.clone()).unwrap();
+    let server = Server::start(&settings, state).unwrap();
     let addr = server.bound_addresses()[0];
     let client = UdpSocket::bind("127.0.0.1:0").unwrap();
     client.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
@@ -75,8 +74,7 @@ fn allocations_while_serving(batch_send: bool) -> u64 {
         exchange(&client, addr, &req, &mut buf);
     }
     let after = ALLOCATIONS.load(SeqCst);
-    shutdown.store(true, SeqCst);
-    let totals = server.join().totals();
+    let totals = server.stop().totals();
     assert_eq!(totals.replied, 5200);
     after - before
 }

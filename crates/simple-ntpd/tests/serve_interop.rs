@@ -46,11 +46,17 @@ fn ipv4_clients_accept_the_reply() {
 
     if peer_or_skip("python3-ntplib", ntplib_python()).unwrap().is_some() {
         for version in [3, 4] {
-            let r = ntplib_query(addr.ip(), addr.port(), version, 2 * SECOND).unwrap();
+            // ntplib timestamps in Python userspace: on a busy machine a
+            // descheduled client skews one sample, so judge the
+            // minimum-delay sample of three, as NTP's clock filter does.
+            let r = (0..3)
+                .map(|_| ntplib_query(addr.ip(), addr.port(), version, 2 * SECOND).unwrap())
+                .min_by(|a, b| a.delay.total_cmp(&b.delay))
+                .unwrap();
             assert_eq!(r.stratum, 3);
             assert_eq!(r.version, version);
             assert_eq!(r.leap, 0);
-            assert!(r.offset.abs() < 1e-3, "ntplib offset {}", r.offset);
+            assert!(r.offset.abs() < 1e-3, "ntplib offset {} (delay {})", r.offset, r.delay);
         }
     }
     if peer_or_skip("chronyd", chronyd_path()).unwrap().is_some() {

@@ -3,3 +3,5 @@
 pub mod config;
 pub mod query;
 pub mod run;
+pub mod status;
+pub mod table;

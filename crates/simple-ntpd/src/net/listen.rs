@@ -11,7 +11,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use super::udp;
 
 /// How the serving sockets are set up.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SocketOptions {
     /// Receive timeout, so workers notice a shutdown request.
     pub read_timeout: Duration,

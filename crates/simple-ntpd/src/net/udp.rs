@@ -145,7 +145,10 @@ pub fn send(socket: &Socket, data: &[u8], dest: SocketAddr, local: Option<(IpAdd
 /// Reads the kernel receive timestamp and destination pktinfo out of the
 /// control messages of a `msghdr` that recvmsg/recvmmsg filled.
 pub(crate) fn parse_cmsgs(hdr: &libc::msghdr, meta: &mut RecvMeta) {
-    if hdr.msg_control.is_null() || (hdr.msg_controllen as usize) < size_of::<libc::cmsghdr>() {
+    // msg_controllen is usize on glibc and socklen_t on musl.
+    #[allow(clippy::unnecessary_cast)]
+    let control_len = hdr.msg_controllen as usize;
+    if hdr.msg_control.is_null() || control_len < size_of::<libc::cmsghdr>() {
         return;
     }
     // SAFETY: `hdr` was filled by the kernel; CMSG_FIRSTHDR/NXTHDR walk only

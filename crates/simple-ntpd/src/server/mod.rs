@@ -1,14 +1,20 @@
-//! The NTP server: opens the listen sockets, runs one worker thread per
-//! (listen address, worker) pair and stops them on shutdown.
+//! The NTP server: a set of listeners, each one listen address served by
+//! `workers` threads with one SO_REUSEPORT socket each.
+//!
+//! [`Server::reconfigure`] applies a new configuration without a service gap:
+//! listeners whose settings did not change keep running; new or changed
+//! ones are bound and started first (SO_REUSEPORT lets old and new sockets
+//! share the port), and only then are the old ones stopped.
 
+pub mod client_log;
 pub mod stats;
 pub mod worker;
 
 pub use worker::WorkerOptions as ServingOptions;
 
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use anyhow::{bail, Context};
@@ -16,10 +22,12 @@ use tracing::{info, warn};
 
 use crate::net::listen::{is_ipv6_unavailable, open_serving_socket, SocketOptions};
 use crate::state::StateCell;
+use client_log::ClientLog;
 use stats::{StatsRegistry, WorkerStats};
 use worker::{Worker, WorkerOptions};
 
 /// What the server needs to start.
+#[derive(Clone, Debug, PartialEq)]
 pub struct ServerSettings {
     /// Addresses to serve on.
     pub listen: Vec<SocketAddr>,
@@ -31,92 +39,232 @@ pub struct ServerSettings {
     pub cpu_affinity: Vec<usize>,
     /// Socket options.
     pub socket: SocketOptions,
+    /// Client-log slots per worker (0 = off).
+    pub client_log_size: usize,
     /// True when `listen` is the built-in default, where a missing IPv6
     /// stack is not an error.
     pub default_listen: bool,
 }
 
+impl ServerSettings {
+    /// Everything except the address list: a listener restarts when this
+    /// changes.
+    fn listener_params(&self) -> (usize, &WorkerOptions, &[usize], &SocketOptions, usize) {
+        (self.workers, &self.worker, &self.cpu_affinity, &self.socket, self.client_log_size)
+    }
+}
+
+/// Client logs, each tagged with the id of the listener that owns it.
+type TaggedLogs = Vec<(u64, Arc<ClientLog>)>;
+
+/// The live client logs, for the management API.
+#[derive(Clone, Default)]
+pub struct ClientLogs(Arc<Mutex<TaggedLogs>>);
+
+impl ClientLogs {
+    /// The logs of every running worker.
+    pub fn logs(&self) -> Vec<Arc<ClientLog>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).iter().map(|(_, l)| l.clone()).collect()
+    }
+
+    fn add(&self, listener: u64, log: Arc<ClientLog>) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).push((listener, log));
+    }
+
+    fn remove_listener(&self, listener: u64) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).retain(|(id, _)| *id != listener);
+    }
+}
+
+struct Listener {
+    id: u64,
+    configured: SocketAddr,
+    bound: SocketAddr,
+    shutdown: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+}
+
 /// A running server.
 pub struct Server {
-    threads: Vec<JoinHandle<()>>,
+    listeners: Vec<Listener>,
+    settings: ServerSettings,
+    state: StateCell,
     stats: StatsRegistry,
-    bound: Vec<SocketAddr>,
+    clients: ClientLogs,
+    next_id: u64,
 }
 
 impl Server {
-    /// Binds every socket, then starts the workers. Fails without starting
-    /// anything if a configured address cannot be bound.
-    pub fn start(settings: &ServerSettings, state: StateCell, shutdown: Arc<AtomicBool>) -> anyhow::Result<Server> {
-        let mut sockets = Vec::new();
-        let mut bound = Vec::new();
+    /// Binds every socket, then starts the workers. Fails without leaving
+    /// anything running if a configured address cannot be bound.
+    pub fn start(settings: &ServerSettings, state: StateCell) -> anyhow::Result<Server> {
+        let mut server = Server {
+            listeners: Vec::new(),
+            settings: settings.clone(),
+            state,
+            stats: StatsRegistry::default(),
+            clients: ClientLogs::default(),
+            next_id: 0,
+        };
+        let mut started = Vec::new();
         for &addr in &settings.listen {
-            let mut addr_actual = addr;
-            for i in 0..settings.workers.max(1) {
-                match open_serving_socket(addr_actual, &settings.socket) {
-                    Ok(s) => {
-                        if i == 0 {
-                            // Port 0 binds an ephemeral port; the other workers join it.
-                            addr_actual = s.local_addr()?.as_socket().context("bound socket has no IP address")?;
-                            bound.push(addr_actual);
-                        }
-                        sockets.push((addr_actual, s));
-                    }
-                    Err(e) if settings.default_listen && is_ipv6_unavailable(addr, &e) => {
-                        warn!(address = %addr, error = %e, "IPv6 is not available here; not serving on it");
-                        break;
-                    }
-                    Err(e) => {
-                        let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
-                            " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
-                        } else {
-                            ""
-                        };
-                        bail!("cannot listen on {addr}: {e}{hint}");
-                    }
+            match server.start_listener(addr, settings) {
+                Ok(Some(l)) => started.push(l),
+                Ok(None) => {}
+                Err(e) => {
+                    server.stop_listeners(started);
+                    return Err(e);
                 }
             }
         }
-        if sockets.is_empty() {
+        if started.is_empty() {
             bail!("no listen address could be bound");
         }
-        let stats = StatsRegistry::default();
+        server.listeners = started;
+        Ok(server)
+    }
+
+    /// Applies new settings: unchanged listeners keep serving, new and
+    /// changed ones start before the old ones stop. On error nothing changes.
+    pub fn reconfigure(&mut self, settings: &ServerSettings) -> anyhow::Result<()> {
+        let params_changed = settings.listener_params() != self.settings.listener_params();
+        let mut keep = Vec::new();
+        let mut retire = Vec::new();
+        for l in std::mem::take(&mut self.listeners) {
+            if !params_changed && settings.listen.contains(&l.configured) {
+                keep.push(l);
+            } else {
+                retire.push(l);
+            }
+        }
+        let mut started = Vec::new();
+        for &addr in &settings.listen {
+            if keep.iter().any(|l| l.configured == addr) {
+                continue;
+            }
+            match self.start_listener(addr, settings) {
+                Ok(Some(l)) => started.push(l),
+                Ok(None) => {}
+                Err(e) => {
+                    self.stop_listeners(started);
+                    keep.extend(retire);
+                    self.listeners = keep;
+                    return Err(e);
+                }
+            }
+        }
+        if keep.is_empty() && started.is_empty() {
+            keep.extend(retire);
+            self.listeners = keep;
+            bail!("the new configuration has no listen address that could be bound");
+        }
+        for l in &retire {
+            info!(address = %l.bound, "stopping listener");
+        }
+        self.stop_listeners(retire);
+        keep.extend(started);
+        self.listeners = keep;
+        self.settings = settings.clone();
+        Ok(())
+    }
+
+    fn start_listener(&mut self, addr: SocketAddr, settings: &ServerSettings) -> anyhow::Result<Option<Listener>> {
+        let mut sockets = Vec::new();
+        let mut bound = addr;
+        for i in 0..settings.workers.max(1) {
+            match open_serving_socket(bound, &settings.socket) {
+                Ok(s) => {
+                    if i == 0 {
+                        // Port 0 binds an ephemeral port; the other workers join it.
+                        bound = s.local_addr()?.as_socket().context("bound socket has no IP address")?;
+                    }
+                    sockets.push(s);
+                }
+                Err(e) if settings.default_listen && is_ipv6_unavailable(addr, &e) => {
+                    warn!(address = %addr, error = %e, "IPv6 is not available here; not serving on it");
+                    return Ok(None);
+                }
+                Err(e) => {
+                    let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
+                        " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
+                    } else {
+                        ""
+                    };
+                    bail!("cannot listen on {addr}: {e}{hint}");
+                }
+            }
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        let shutdown = Arc::new(AtomicBool::new(false));
         let mut threads = Vec::new();
-        for (n, (addr, socket)) in sockets.into_iter().enumerate() {
+        let seed = listener_seed(id);
+        for (n, socket) in sockets.into_iter().enumerate() {
             let worker_stats = Arc::new(WorkerStats::default());
-            stats.register(worker_stats.clone());
+            self.stats.register(bound, worker_stats.clone());
+            let clients = Arc::new(ClientLog::new(settings.client_log_size, seed ^ n as u64));
+            self.clients.add(id, clients.clone());
             let mut options = settings.worker.clone();
             if !settings.cpu_affinity.is_empty() {
                 options.cpu = Some(settings.cpu_affinity[n % settings.cpu_affinity.len()]);
             }
-            let worker = Worker::new(socket, addr, state.clone(), worker_stats, options);
-            let shutdown = shutdown.clone();
+            let worker = Worker::new(socket, bound, self.state.clone(), worker_stats, clients, options);
+            let flag = shutdown.clone();
             let handle = std::thread::Builder::new()
-                .name(format!("ntp-worker-{n}"))
-                .spawn(move || worker.run(&shutdown))
+                .name(format!("ntp-worker-{id}-{n}"))
+                .spawn(move || worker.run(&flag))
                 .context("cannot start a worker thread")?;
             threads.push(handle);
         }
-        for addr in &bound {
-            info!(address = %addr, workers = settings.workers, "serving NTP");
+        info!(address = %bound, workers = threads.len(), "serving NTP");
+        Ok(Some(Listener { id, configured: addr, bound, shutdown, threads }))
+    }
+
+    fn stop_listeners(&self, listeners: Vec<Listener>) {
+        for l in &listeners {
+            l.shutdown.store(true, Ordering::Relaxed);
         }
-        Ok(Server { threads, stats, bound })
+        for l in listeners {
+            for t in l.threads {
+                let _ = t.join();
+            }
+            self.clients.remove_listener(l.id);
+        }
     }
 
     /// The addresses actually bound (ephemeral ports resolved).
-    pub fn bound_addresses(&self) -> &[SocketAddr] {
-        &self.bound
+    pub fn bound_addresses(&self) -> Vec<SocketAddr> {
+        self.listeners.iter().map(|l| l.bound).collect()
     }
 
-    /// Live counters, summed over workers when read.
-    pub fn stats(&self) -> &StatsRegistry {
-        &self.stats
+    /// The settings in force.
+    pub fn settings(&self) -> &ServerSettings {
+        &self.settings
     }
 
-    /// Waits for every worker to finish (after shutdown was requested).
-    pub fn join(self) -> StatsRegistry {
-        for t in self.threads {
-            let _ = t.join();
-        }
-        self.stats
+    /// Live counters, summed over workers when read (stopped workers' counts
+    /// are kept so counters never go backwards).
+    pub fn stats(&self) -> StatsRegistry {
+        self.stats.clone()
     }
+
+    /// The running workers' client logs.
+    pub fn client_logs(&self) -> ClientLogs {
+        self.clients.clone()
+    }
+
+    /// Stops every worker and waits for them; returns the final counters.
+    pub fn stop(mut self) -> StatsRegistry {
+        let listeners = std::mem::take(&mut self.listeners);
+        self.stop_listeners(listeners);
+        self.stats.clone()
+    }
+}
+
+fn listener_seed(id: u64) -> u64 {
+    let mut b = [0u8; 8];
+    if getrandom::getrandom(&mut b).is_err() {
+        b = (std::process::id() as u64 ^ id.rotate_left(17)).to_ne_bytes();
+    }
+    u64::from_ne_bytes(b) ^ id
 }

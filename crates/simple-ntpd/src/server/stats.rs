@@ -2,6 +2,7 @@
 //! line and is their only writer (plain load+store, no locked instructions);
 //! readers sum them across workers.
 
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
@@ -82,34 +83,53 @@ impl Totals {
     }
 }
 
-/// The set of workers' counters.
+/// Workers' counters, each tagged with its listen address.
+type TaggedStats = Vec<(SocketAddr, Arc<WorkerStats>)>;
+
+/// The set of workers' counters, each tagged with its listen address.
 #[derive(Clone, Default)]
 pub struct StatsRegistry {
-    workers: Arc<Mutex<Vec<Arc<WorkerStats>>>>,
+    workers: Arc<Mutex<TaggedStats>>,
 }
 
 impl StatsRegistry {
     /// Adds a worker's counters.
-    pub fn register(&self, w: Arc<WorkerStats>) {
-        self.workers.lock().unwrap_or_else(|e| e.into_inner()).push(w);
+    pub fn register(&self, addr: SocketAddr, w: Arc<WorkerStats>) {
+        self.workers.lock().unwrap_or_else(|e| e.into_inner()).push((addr, w));
     }
 
     /// Sums every worker's counters.
     pub fn totals(&self) -> Totals {
         let workers = self.workers.lock().unwrap_or_else(|e| e.into_inner());
-        let mut t = Totals { dropped: DropReason::ALL.iter().map(|r| (r.name(), 0)).collect(), ..Totals::default() };
-        for w in workers.iter() {
-            t.received += w.received.load(Relaxed);
-            t.replied += w.replied.load(Relaxed);
-            t.send_errors += w.send_errors.load(Relaxed);
-            t.receive_errors += w.receive_errors.load(Relaxed);
-            t.rx_timestamp_fallback += w.rx_timestamp_fallback.load(Relaxed);
-            for (slot, c) in t.dropped.iter_mut().zip(w.dropped.iter()) {
-                slot.1 += c.load(Relaxed);
-            }
-        }
-        t
+        sum(workers.iter().map(|(_, w)| w.as_ref()))
     }
+
+    /// Counters summed per listen address, in address order.
+    pub fn by_address(&self) -> Vec<(SocketAddr, Totals)> {
+        let workers = self.workers.lock().unwrap_or_else(|e| e.into_inner());
+        let mut addrs: Vec<SocketAddr> = workers.iter().map(|(a, _)| *a).collect();
+        addrs.sort();
+        addrs.dedup();
+        addrs
+            .into_iter()
+            .map(|a| (a, sum(workers.iter().filter(|(wa, _)| *wa == a).map(|(_, w)| w.as_ref()))))
+            .collect()
+    }
+}
+
+fn sum<'a>(workers: impl Iterator<Item = &'a WorkerStats>) -> Totals {
+    let mut t = Totals { dropped: DropReason::ALL.iter().map(|r| (r.name(), 0)).collect(), ..Totals::default() };
+    for w in workers {
+        t.received += w.received.load(Relaxed);
+        t.replied += w.replied.load(Relaxed);
+        t.send_errors += w.send_errors.load(Relaxed);
+        t.receive_errors += w.receive_errors.load(Relaxed);
+        t.rx_timestamp_fallback += w.rx_timestamp_fallback.load(Relaxed);
+        for (slot, c) in t.dropped.iter_mut().zip(w.dropped.iter()) {
+            slot.1 += c.load(Relaxed);
+        }
+    }
+    t
 }
 
 #[cfg(test)]
@@ -121,8 +141,8 @@ mod tests {
         let reg = StatsRegistry::default();
         let a = Arc::new(WorkerStats::default());
         let b = Arc::new(WorkerStats::default());
-        reg.register(a.clone());
-        reg.register(b.clone());
+        reg.register("127.0.0.1:1".parse().unwrap(), a.clone());
+        reg.register("127.0.0.1:2".parse().unwrap(), b.clone());
         a.received();
         b.received();
         b.replied();
@@ -130,5 +150,8 @@ mod tests {
         let t = reg.totals();
         assert_eq!((t.received, t.replied, t.dropped_total()), (2, 1, 1));
         assert_eq!(t.dropped.iter().find(|(n, _)| *n == "control_mode").unwrap().1, 1);
+        let per = reg.by_address();
+        assert_eq!(per.len(), 2);
+        assert_eq!(per[1].1.replied, 1);
     }
 }

@@ -19,6 +19,7 @@ use ntp_proto::NtpTimestamp;
 use socket2::Socket;
 use tracing::{debug, trace, warn};
 
+use super::client_log::ClientLog;
 use super::stats::WorkerStats;
 use crate::clock::{Clock, SystemClock};
 use crate::net::batch::{RecvBatch, SendBatch};
@@ -30,7 +31,7 @@ use crate::state::{Snapshot, StateCell};
 const REPLY_BUF: usize = 1024;
 
 /// How a worker serves.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WorkerOptions {
     /// Largest datagram answered.
     pub max_packet_size: usize,
@@ -49,6 +50,7 @@ pub struct Worker {
     wildcard: bool,
     state: StateCell,
     stats: Arc<WorkerStats>,
+    clients: Arc<ClientLog>,
     options: WorkerOptions,
 }
 
@@ -59,9 +61,10 @@ impl Worker {
         addr: SocketAddr,
         state: StateCell,
         stats: Arc<WorkerStats>,
+        clients: Arc<ClientLog>,
         options: WorkerOptions,
     ) -> Self {
-        Worker { socket, wildcard: addr.ip().is_unspecified(), state, stats, options }
+        Worker { socket, wildcard: addr.ip().is_unspecified(), state, stats, clients, options }
     }
 
     /// Serves until `shutdown` is set (checked at least every socket read
@@ -132,10 +135,18 @@ impl Worker {
         }
     }
 
-    /// Counts the datagram and writes the reply (without its transmit
-    /// timestamp) into `out`, or counts why there is none.
+    /// Counts the datagram, logs the client and writes the reply (without
+    /// its transmit timestamp) into `out`, or counts why there is none.
     #[inline]
     fn prepare(&self, data: &[u8], meta: &RecvMeta, snapshot: &Snapshot, out: &mut [u8]) -> Option<PreparedReply> {
+        let reply = self.decide(data, meta, snapshot, out);
+        let now = meta.kernel_time.map(|k| k.secs.max(0) as u64).unwrap_or(0);
+        self.clients.record(meta.source.ip(), now, reply.is_some());
+        reply
+    }
+
+    #[inline]
+    fn decide(&self, data: &[u8], meta: &RecvMeta, snapshot: &Snapshot, out: &mut [u8]) -> Option<PreparedReply> {
         self.stats.received();
         if meta.truncated || meta.len > self.options.max_packet_size {
             self.stats.dropped(DropReason::TooLong);

@@ -45,3 +45,49 @@ pub fn cli(args: &[&str]) -> CommandOutput {
     cmd.args(args).env_remove("SIMPLE_NTPD_CONFIG");
     run_bounded(&mut cmd, Duration::from_secs(30)).expect("run simple-ntpd CLI")
 }
+
+/// Starts a daemon on 127.0.0.1 (free NTP port) with the monitoring API on a
+/// free TCP port; returns it and the API address.
+pub fn start_with_api(stratum: u8, extra_toml: &str) -> (Running, SocketAddr) {
+    let ip: IpAddr = "127.0.0.1".parse().unwrap();
+    let api = SocketAddr::new(ip, ntp_test_support::free_tcp_port(ip));
+    let run = start(ip, 0, stratum, &format!("[monitoring]\nenabled = true\nlisten = \"{api}\"\n{extra_toml}"));
+    wait_for_http(api);
+    (run, api)
+}
+
+/// Waits (bounded) until the API accepts connections.
+pub fn wait_for_http(api: SocketAddr) {
+    for _ in 0..100 {
+        if std::net::TcpStream::connect_timeout(&api, Duration::from_millis(100)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("API at {api} never came up");
+}
+
+/// GET `path` from the API: (status code, body).
+pub fn http_get(api: SocketAddr, path: &str, token: Option<&str>) -> (u16, String) {
+    let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(5)).build();
+    let mut req = agent.get(&format!("http://{api}{path}"));
+    if let Some(t) = token {
+        req = req.set("Authorization", &format!("Bearer {t}"));
+    }
+    match req.call() {
+        Ok(r) => (r.status(), r.into_string().unwrap()),
+        Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap_or_default()),
+        Err(e) => panic!("GET {path}: {e}"),
+    }
+}
+
+/// Validates `doc` against `#/components/schemas/<schema>` of docs/openapi.yaml.
+pub fn assert_matches_openapi(schema: &str, doc: &serde_json::Value) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/openapi.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut root: serde_json::Value = serde_yaml::from_str(&text).unwrap();
+    root["$ref"] = serde_json::Value::String(format!("#/components/schemas/{schema}"));
+    let validator = jsonschema::validator_for(&root).unwrap_or_else(|e| panic!("openapi.yaml: {e}"));
+    let errors: Vec<String> = validator.iter_errors(doc).map(|e| format!("{} at {}", e, e.instance_path)).collect();
+    assert!(errors.is_empty(), "{schema} does not match docs/openapi.yaml: {errors:#?}\n{doc:#}");
+}

@@ -1,0 +1,211 @@
+//! `/metrics`: the Prometheus text exposition, built per scrape from the
+//! [`StatusHub`]. Names follow Prometheus conventions (base units, `_total`
+//! counters, a `*_build_info`); seed 002's millisecond metrics become
+//! seconds (`ntp_offset_milliseconds` → `ntp_offset_seconds`). No client
+//! address is ever a label: cardinality is bounded by configuration
+//! (sources, listen addresses, drop reasons).
+
+use prometheus::core::Collector;
+use prometheus::{Encoder, Gauge, GaugeVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder};
+
+use crate::api::model::SourceState;
+use crate::status::{views, StatusHub};
+
+/// Content type of the text exposition format.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+struct Builder {
+    registry: Registry,
+}
+
+impl Builder {
+    fn register(&self, c: impl Collector + 'static) {
+        // Names are fixed and unique in this file; a failure is a bug we
+        // would rather see as a missing metric than as a failed scrape.
+        if let Err(e) = self.registry.register(Box::new(c)) {
+            tracing::error!(error = %e, "metric registration failed");
+        }
+    }
+
+    fn gauge(&self, name: &str, help: &str, value: f64) {
+        if let Ok(g) = Gauge::with_opts(Opts::new(name, help)) {
+            g.set(value);
+            self.register(g);
+        }
+    }
+
+    fn counter(&self, name: &str, help: &str, value: u64) {
+        if let Ok(c) = IntCounter::with_opts(Opts::new(name, help)) {
+            c.inc_by(value);
+            self.register(c);
+        }
+    }
+
+    fn gauge_vec(&self, name: &str, help: &str, labels: &[&str], rows: &[(Vec<String>, f64)]) {
+        if let Ok(g) = GaugeVec::new(Opts::new(name, help), labels) {
+            for (values, v) in rows {
+                let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+                g.with_label_values(&refs).set(*v);
+            }
+            self.register(g);
+        }
+    }
+
+    fn counter_vec(&self, name: &str, help: &str, labels: &[&str], rows: &[(Vec<String>, u64)]) {
+        if let Ok(c) = IntCounterVec::new(Opts::new(name, help), labels) {
+            for (values, v) in rows {
+                let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+                c.with_label_values(&refs).inc_by(*v);
+            }
+            self.register(c);
+        }
+    }
+}
+
+/// Renders every metric.
+pub fn render(hub: &StatusHub) -> String {
+    let b = Builder { registry: Registry::new() };
+    let status = views::status(hub);
+    let sync = hub.sync();
+
+    b.gauge_vec(
+        "ntp_build_info",
+        "Build information; always 1.",
+        &["version"],
+        &[(vec![env!("CARGO_PKG_VERSION").to_owned()], 1.0)],
+    );
+    b.gauge(
+        "ntp_offset_seconds",
+        "Estimated offset of the served clock from its reference, in seconds.",
+        status.offset_seconds,
+    );
+    b.gauge("ntp_jitter_seconds", "Jitter of the offset estimate, in seconds.", status.jitter_seconds);
+    b.gauge("ntp_stratum", "Stratum served (0 while unsynchronised).", f64::from(status.stratum));
+    b.gauge(
+        "ntp_sync",
+        "1 when the daemon serves usable time (synchronised or a configured local reference), else 0.",
+        if status.synchronised { 1.0 } else { 0.0 },
+    );
+    b.gauge(
+        "ntp_frequency_drift_ppm",
+        "Frequency correction applied to the clock, in parts per million.",
+        status.frequency_ppm,
+    );
+    b.gauge("ntp_root_delay_seconds", "Root delay served, in seconds.", status.root_delay_seconds);
+    b.gauge("ntp_root_dispersion_seconds", "Root dispersion served, in seconds.", status.root_dispersion_seconds);
+    b.gauge(
+        "ntp_leap_indicator",
+        "Leap indicator served: 0 none, 1 insert, 2 delete, 3 unsynchronised.",
+        f64::from(status.leap),
+    );
+    b.gauge(
+        "ntp_health_status",
+        "Health from the [monitoring] thresholds: 0 ok, 1 warning, 2 critical.",
+        f64::from(status.health.state.level()),
+    );
+    b.gauge("ntp_sources", "Sources configured.", status.sources_total as f64);
+    b.gauge("ntp_sources_selectable", "Sources usable for synchronisation now.", status.sources_selectable as f64);
+
+    let label = |s: &crate::api::model::Source| vec![s.name.clone(), s.address.clone().unwrap_or_default()];
+    let per_source = |f: &dyn Fn(&crate::api::model::Source) -> f64| -> Vec<(Vec<String>, f64)> {
+        sync.sources.iter().map(|s| (label(s), f(s))).collect()
+    };
+    let src_labels = ["name", "address"];
+    b.gauge_vec(
+        "ntp_source_offset_seconds",
+        "Offset of each source (source minus us), in seconds.",
+        &src_labels,
+        &per_source(&|s| s.offset_seconds),
+    );
+    b.gauge_vec(
+        "ntp_source_jitter_seconds",
+        "Jitter of each source, in seconds.",
+        &src_labels,
+        &per_source(&|s| s.jitter_seconds),
+    );
+    b.gauge_vec(
+        "ntp_source_delay_seconds",
+        "Round-trip delay to each source, in seconds.",
+        &src_labels,
+        &per_source(&|s| s.delay_seconds),
+    );
+    b.gauge_vec("ntp_source_stratum", "Stratum of each source.", &src_labels, &per_source(&|s| f64::from(s.stratum)));
+    b.gauge_vec(
+        "ntp_source_reachability",
+        "Reachability register of each source (0-255).",
+        &src_labels,
+        &per_source(&|s| f64::from(s.reachability)),
+    );
+    b.gauge_vec(
+        "ntp_source_poll_interval_seconds",
+        "Poll interval of each source, in seconds.",
+        &src_labels,
+        &per_source(&|s| s.poll_seconds),
+    );
+    let states = [
+        (SourceState::Selected, "selected"),
+        (SourceState::Candidate, "candidate"),
+        (SourceState::Falseticker, "falseticker"),
+        (SourceState::Outlier, "outlier"),
+        (SourceState::Unreachable, "unreachable"),
+    ];
+    let mut rows = Vec::new();
+    for s in &sync.sources {
+        for (st, name) in states {
+            let mut l = label(s);
+            l.push(name.to_owned());
+            rows.push((l, if s.state == st { 1.0 } else { 0.0 }));
+        }
+    }
+    b.gauge_vec(
+        "ntp_source_state",
+        "Selection state of each source: 1 for its current state.",
+        &["name", "address", "state"],
+        &rows,
+    );
+
+    let stats = views::server_stats(hub);
+    let per_listener = hub.stats().by_address();
+    b.counter_vec(
+        "ntp_client_requests_total",
+        "NTP datagrams received from clients, per listen address.",
+        &["listen_address"],
+        &per_listener.iter().map(|(a, t)| (vec![a.to_string()], t.received)).collect::<Vec<_>>(),
+    );
+    b.counter_vec(
+        "ntp_server_replies_total",
+        "Replies sent, per listen address.",
+        &["listen_address"],
+        &per_listener.iter().map(|(a, t)| (vec![a.to_string()], t.replied)).collect::<Vec<_>>(),
+    );
+    b.counter_vec(
+        "ntp_server_dropped_total",
+        "Datagrams not answered, by reason (malformed, denied, rate_limited, authentication_failed, nts, ...).",
+        &["reason"],
+        &stats.dropped.iter().map(|(r, n)| (vec![r.clone()], *n)).collect::<Vec<_>>(),
+    );
+    b.counter("ntp_server_send_errors_total", "Replies the kernel refused to send.", stats.send_errors);
+    b.counter("ntp_server_receive_errors_total", "Failed receives.", stats.receive_errors);
+    b.counter(
+        "ntp_server_rx_timestamp_fallback_total",
+        "Requests without a kernel receive timestamp (the clock was read instead).",
+        stats.rx_timestamp_fallback,
+    );
+    let clients = views::clients(hub, 0);
+    b.gauge("ntp_clients_tracked", "Distinct client addresses in the bounded client log.", clients.tracked as f64);
+    let (reloads, last_error) = hub.reloads();
+    b.counter("ntp_config_reloads_total", "Successful configuration reloads.", reloads);
+    b.gauge(
+        "ntp_config_last_reload_successful",
+        "0 when the last configuration reload was refused, else 1.",
+        if last_error.is_some() { 0.0 } else { 1.0 },
+    );
+    b.gauge("ntp_uptime_seconds", "Seconds since the daemon started.", hub.uptime());
+    b.register(prometheus::process_collector::ProcessCollector::for_self());
+
+    let mut out = Vec::new();
+    if let Err(e) = TextEncoder::new().encode(&b.registry.gather(), &mut out) {
+        tracing::error!(error = %e, "metrics encoding failed");
+    }
+    String::from_utf8(out).unwrap_or_default()
+}

@@ -1,0 +1,190 @@
+//! The management HTTP endpoint (`[monitoring]`): Prometheus `/metrics`,
+//! `/healthz`, `/readyz` and the JSON API under `/api/v1/`.
+//!
+//! Access: loopback clients always, other clients only from
+//! `monitoring.allow` networks (403 otherwise); with `monitoring.token` set,
+//! every request except the two probes must carry `Authorization: Bearer
+//! <token>` (401 otherwise). Binding a non-loopback address without either is
+//! refused by configuration validation.
+
+pub mod metrics;
+pub mod model;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Query, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use ipnet::IpNet;
+use serde::Deserialize;
+use tokio::sync::oneshot;
+use tracing::{info, warn};
+
+use crate::status::{views, StatusHub};
+
+#[derive(Clone)]
+struct ApiState {
+    hub: Arc<StatusHub>,
+    allow: Arc<Vec<IpNet>>,
+    token: Option<Arc<str>>,
+}
+
+/// A running HTTP endpoint; dropping the handle leaves it running, `stop`
+/// ends it.
+pub struct ApiServer {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl ApiServer {
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting and waits for the server task to end.
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        let _ = self.task.await;
+    }
+}
+
+/// Access settings parsed from `[monitoring]`.
+pub fn parse_allow(allow: &[String]) -> anyhow::Result<Vec<IpNet>> {
+    allow
+        .iter()
+        .map(|a| {
+            a.parse::<IpNet>()
+                .or_else(|_| a.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| anyhow::anyhow!("monitoring.allow: `{a}` is not a network"))
+        })
+        .collect()
+}
+
+/// Binds `addr` and serves the API from the current runtime.
+pub async fn start(
+    hub: Arc<StatusHub>,
+    addr: SocketAddr,
+    allow: Vec<IpNet>,
+    token: Option<String>,
+) -> anyhow::Result<ApiServer> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen for the monitoring API on {addr}: {e}"))?;
+    let bound = listener.local_addr()?;
+    let state = ApiState { hub, allow: Arc::new(allow), token: token.map(Arc::from) };
+    let app = Router::new()
+        .route("/metrics", get(metrics_handler))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/api/v1/status", get(status))
+        .route("/api/v1/sources", get(sources))
+        .route("/api/v1/clients", get(clients))
+        .route("/api/v1/serverstats", get(serverstats))
+        .route("/api/v1/config", get(config))
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
+        .with_state(state);
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let serve = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                let _ = stop_rx.await;
+            });
+        if let Err(e) = serve.await {
+            warn!(error = %e, "monitoring API stopped with an error");
+        }
+    });
+    info!(address = %bound, "monitoring API listening");
+    Ok(ApiServer { addr: bound, stop: Some(stop_tx), task })
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, Json(serde_json::json!({ "error": message }))).into_response()
+}
+
+fn token_matches(expected: &str, headers: &HeaderMap) -> bool {
+    let Some(given) =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return false;
+    };
+    // Constant-time comparison of equal-length strings.
+    given.len() == expected.len() && given.bytes().zip(expected.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+}
+
+async fn guard(
+    State(st): State<ApiState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let ip = peer.ip();
+    let ip = match ip {
+        std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map(std::net::IpAddr::V4).unwrap_or(ip),
+        v4 => v4,
+    };
+    if !ip.is_loopback() && !st.allow.iter().any(|n| n.contains(&ip)) {
+        return error(StatusCode::FORBIDDEN, "client address not allowed by monitoring.allow");
+    }
+    let probe = matches!(request.uri().path(), "/healthz" | "/readyz");
+    if let Some(t) = &st.token {
+        if !probe && !token_matches(t, request.headers()) {
+            return error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token (monitoring.token)");
+        }
+    }
+    next.run(request).await
+}
+
+async fn not_found() -> Response {
+    error(StatusCode::NOT_FOUND, "no such endpoint; see docs/openapi.yaml")
+}
+
+async fn metrics_handler(State(st): State<ApiState>) -> Response {
+    ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], metrics::render(&st.hub)).into_response()
+}
+
+async fn healthz(State(st): State<ApiState>) -> Response {
+    (StatusCode::OK, Json(views::liveness(&st.hub))).into_response()
+}
+
+async fn readyz(State(st): State<ApiState>) -> Response {
+    let probe = views::readiness(&st.hub);
+    let code = if probe.ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (code, Json(probe)).into_response()
+}
+
+async fn status(State(st): State<ApiState>) -> Json<model::Status> {
+    Json(views::status(&st.hub))
+}
+
+async fn sources(State(st): State<ApiState>) -> Json<model::Sources> {
+    Json(model::Sources { sources: st.hub.sync().sources.clone() })
+}
+
+#[derive(Deserialize)]
+struct ClientsQuery {
+    limit: Option<usize>,
+}
+
+async fn clients(State(st): State<ApiState>, Query(q): Query<ClientsQuery>) -> Json<model::Clients> {
+    Json(views::clients(&st.hub, q.limit.unwrap_or(50).min(10_000)))
+}
+
+async fn serverstats(State(st): State<ApiState>) -> Json<model::ServerStats> {
+    Json(views::server_stats(&st.hub))
+}
+
+async fn config(State(st): State<ApiState>) -> Response {
+    match serde_json::to_value(st.hub.config().redacted()) {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &format!("configuration cannot be shown: {e}")),
+    }
+}

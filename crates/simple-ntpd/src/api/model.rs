@@ -1,0 +1,204 @@
+//! The JSON documents of the management API (`/api/v1/*`, `/healthz`,
+//! `/readyz`). One set of types serves the HTTP handlers and the CLI that
+//! reads them, and `docs/openapi.yaml` describes them (tests check the
+//! responses against it).
+
+use serde::{Deserialize, Serialize};
+
+/// Overall health, from the thresholds in `[monitoring]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthState {
+    /// Everything within thresholds.
+    Ok,
+    /// A warning threshold is crossed.
+    Warning,
+    /// A critical threshold is crossed, or no usable time.
+    Critical,
+}
+
+impl HealthState {
+    /// 0 ok, 1 warning, 2 critical (the `ntp_health_status` metric).
+    pub fn level(self) -> u8 {
+        match self {
+            HealthState::Ok => 0,
+            HealthState::Warning => 1,
+            HealthState::Critical => 2,
+        }
+    }
+}
+
+/// Health state with the reasons for it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Health {
+    /// The worst state of all checks.
+    pub state: HealthState,
+    /// One line per crossed threshold (empty when ok).
+    pub reasons: Vec<String>,
+}
+
+/// `GET /api/v1/status`: what the daemon serves and how well.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    /// Daemon version.
+    pub version: String,
+    /// Seconds since start.
+    pub uptime_seconds: f64,
+    /// `local_reference`, `synchronised` or `unsynchronised`.
+    pub mode: String,
+    /// True when replies carry usable time.
+    pub synchronised: bool,
+    /// Leap indicator served (3 = unsynchronised).
+    pub leap: u8,
+    /// Stratum served (0 = unsynchronised).
+    pub stratum: u8,
+    /// Reference id served: dotted quad, or text for stratum 0/1.
+    pub reference_id: String,
+    /// Reference time as Unix seconds (null when unknown).
+    pub reference_time: Option<f64>,
+    /// Root delay served, seconds.
+    pub root_delay_seconds: f64,
+    /// Root dispersion served (now), seconds.
+    pub root_dispersion_seconds: f64,
+    /// Clock precision, log2 seconds.
+    pub precision: i8,
+    /// Estimated offset of the served clock from true time, seconds.
+    pub offset_seconds: f64,
+    /// Jitter of the offset estimate, seconds.
+    pub jitter_seconds: f64,
+    /// Frequency correction applied, ppm.
+    pub frequency_ppm: f64,
+    /// How the clock is disciplined.
+    pub discipline: String,
+    /// Addresses being served.
+    pub listen: Vec<String>,
+    /// Sources configured.
+    pub sources_total: usize,
+    /// Sources usable for synchronisation now.
+    pub sources_selectable: usize,
+    /// Health with reasons.
+    pub health: Health,
+    /// Successful configuration reloads since start.
+    pub reloads: u64,
+    /// The last reload failure, if the last reload failed.
+    pub last_reload_error: Option<String>,
+}
+
+/// The selection state of a source.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceState {
+    /// Used as the system peer.
+    Selected,
+    /// Agrees with the selected source; combined.
+    Candidate,
+    /// Disagrees with the majority; rejected.
+    Falseticker,
+    /// Reachable but not usable yet (too few samples, too far, unsynchronised).
+    Outlier,
+    /// No reply recently.
+    Unreachable,
+}
+
+/// One upstream source.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Source {
+    /// Configured name (host, or pool member).
+    pub name: String,
+    /// Resolved address, if any.
+    pub address: Option<String>,
+    /// Its stratum.
+    pub stratum: u8,
+    /// Reachability register (8 bits, as in `chronyc sources`, shown octal by the CLI).
+    pub reachability: u8,
+    /// Current poll interval, seconds.
+    pub poll_seconds: f64,
+    /// Offset (source minus us), seconds.
+    pub offset_seconds: f64,
+    /// Round-trip delay, seconds.
+    pub delay_seconds: f64,
+    /// Jitter, seconds.
+    pub jitter_seconds: f64,
+    /// Selection state.
+    pub state: SourceState,
+    /// Seconds since the last valid reply (null when none yet).
+    pub last_response_seconds_ago: Option<f64>,
+}
+
+/// `GET /api/v1/sources`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Sources {
+    /// Every configured source.
+    pub sources: Vec<Source>,
+}
+
+/// One client from the bounded client log.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Client {
+    /// Client address.
+    pub address: String,
+    /// Requests seen.
+    pub requests: u64,
+    /// Requests not answered.
+    pub dropped: u64,
+    /// Seconds since its last request.
+    pub last_seen_seconds_ago: f64,
+}
+
+/// `GET /api/v1/clients`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Clients {
+    /// Busiest clients first.
+    pub clients: Vec<Client>,
+    /// Distinct clients currently in the log.
+    pub tracked: usize,
+    /// Log capacity (slots over all workers).
+    pub capacity: usize,
+}
+
+/// Counters of one listen address.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ListenerStats {
+    /// The listen address.
+    pub address: String,
+    /// Datagrams received.
+    pub received: u64,
+    /// Replies sent.
+    pub replied: u64,
+    /// Datagrams not answered.
+    pub dropped: u64,
+}
+
+/// `GET /api/v1/serverstats`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServerStats {
+    /// Datagrams received.
+    pub received: u64,
+    /// Replies sent.
+    pub replied: u64,
+    /// Datagrams not answered, all reasons.
+    pub dropped_total: u64,
+    /// Datagrams not answered, by reason.
+    pub dropped: std::collections::BTreeMap<String, u64>,
+    /// Failed sends.
+    pub send_errors: u64,
+    /// Failed receives.
+    pub receive_errors: u64,
+    /// Receives without a kernel timestamp.
+    pub rx_timestamp_fallback: u64,
+    /// Per listen address.
+    pub listeners: Vec<ListenerStats>,
+}
+
+/// `GET /healthz` and `GET /readyz`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Probe {
+    /// True when the probe passes (HTTP 200; 503 otherwise).
+    pub ok: bool,
+    /// Why, in words.
+    pub reason: String,
+    /// Serving mode (see `Status::mode`).
+    pub mode: String,
+    /// Health with reasons.
+    pub health: Health,
+}

@@ -1,0 +1,196 @@
+//! `simple-ntpd status | sources | clients | serverstats`: read the running
+//! daemon's management API and print aligned tables (or `--json`). Exit 0 on
+//! success, 2 with "cannot reach the daemon at ..." when it does not answer.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+
+use super::config::config_files;
+use super::table::{key_values, render};
+use crate::api::model::{Clients, ServerStats, Sources, Status};
+use crate::cli::{ApiArgs, ClientsArgs};
+
+/// The API base URL and token from the flags, else the configuration.
+fn endpoint(args: &ApiArgs) -> (String, Option<String>) {
+    let config = ntp_config::load(&config_files(&args.config), std::env::vars(), &ntp_config::Overrides::default())
+        .map(|l| l.config)
+        .unwrap_or_default();
+    let addr = args.api.clone().unwrap_or_else(|| config.monitoring.listen.clone());
+    let token = args.token.clone().or(config.monitoring.token.clone());
+    (format!("http://{addr}"), token)
+}
+
+fn fetch<T: DeserializeOwned>(args: &ApiArgs, path: &str) -> Result<(T, serde_json::Value), String> {
+    let (base, token) = endpoint(args);
+    let timeout =
+        Duration::from_secs_f64(if args.timeout.is_finite() && args.timeout > 0.0 { args.timeout } else { 3.0 });
+    let agent = ureq::AgentBuilder::new().timeout(timeout).build();
+    let mut req = agent.get(&format!("{base}{path}"));
+    if let Some(t) = token {
+        req = req.set("Authorization", &format!("Bearer {t}"));
+    }
+    let resp = match req.call() {
+        Ok(r) => r,
+        Err(ureq::Error::Status(code, r)) => {
+            let body = r.into_string().unwrap_or_default();
+            return Err(format!("the daemon at {base} answered HTTP {code}: {}", body.trim()));
+        }
+        Err(e) => {
+            return Err(format!(
+                "cannot reach the daemon at {base}: {e} (is simple-ntpd running with [monitoring] enabled? use --api HOST:PORT)"
+            ))
+        }
+    };
+    let raw: serde_json::Value =
+        resp.into_json().map_err(|e| format!("the daemon at {base} sent invalid JSON: {e}"))?;
+    let typed =
+        serde_json::from_value(raw.clone()).map_err(|e| format!("unexpected document from {base}{path}: {e}"))?;
+    Ok((typed, raw))
+}
+
+fn show<T: DeserializeOwned>(args: &ApiArgs, path: &str, text: impl FnOnce(&T) -> String) -> ExitCode {
+    match fetch::<T>(args, path) {
+        Ok((typed, raw)) => {
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&raw).unwrap_or_default());
+            } else {
+                print!("{}", text(&typed));
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("simple-ntpd: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn secs(v: f64) -> String {
+    format!("{v:+.9} s")
+}
+
+/// `status`.
+pub fn status(args: ApiArgs) -> ExitCode {
+    show::<Status>(&args, "/api/v1/status", |s| {
+        let mut pairs = vec![
+            ("Mode", s.mode.clone()),
+            ("Synchronised", if s.synchronised { "yes".into() } else { "no".into() }),
+            ("Stratum", s.stratum.to_string()),
+            ("Leap", s.leap.to_string()),
+            ("Reference ID", s.reference_id.clone()),
+            ("Reference time", s.reference_time.map(|t| format!("{t:.3} (Unix)")).unwrap_or_else(|| "-".into())),
+            ("Offset", secs(s.offset_seconds)),
+            ("Jitter", format!("{:.9} s", s.jitter_seconds)),
+            ("Frequency", format!("{:+.3} ppm", s.frequency_ppm)),
+            ("Root delay", format!("{:.9} s", s.root_delay_seconds)),
+            ("Root dispersion", format!("{:.9} s", s.root_dispersion_seconds)),
+            ("Precision", format!("2^{} s", s.precision)),
+            ("Discipline", s.discipline.clone()),
+            ("Sources", format!("{} configured, {} usable", s.sources_total, s.sources_selectable)),
+            ("Listening on", s.listen.join(", ")),
+            ("Health", format!("{:?}", s.health.state).to_lowercase()),
+        ];
+        for r in &s.health.reasons {
+            pairs.push(("  reason", r.clone()));
+        }
+        pairs.push(("Uptime", format!("{:.0} s", s.uptime_seconds)));
+        pairs.push(("Reloads", s.reloads.to_string()));
+        if let Some(e) = &s.last_reload_error {
+            pairs.push(("Last reload error", e.clone()));
+        }
+        pairs.push(("Version", s.version.clone()));
+        key_values(&pairs)
+    })
+}
+
+/// `sources`.
+pub fn sources(args: ApiArgs) -> ExitCode {
+    show::<Sources>(&args, "/api/v1/sources", |s| {
+        if s.sources.is_empty() {
+            return "no upstream sources configured (serving a local reference)\n".to_owned();
+        }
+        let rows: Vec<Vec<String>> = s
+            .sources
+            .iter()
+            .map(|x| {
+                vec![
+                    format!("{:?}", x.state).to_lowercase(),
+                    x.name.clone(),
+                    x.address.clone().unwrap_or_else(|| "-".into()),
+                    x.stratum.to_string(),
+                    format!("{:o}", x.reachability),
+                    format!("{:.0}", x.poll_seconds),
+                    format!("{:+.6}", x.offset_seconds),
+                    format!("{:.6}", x.delay_seconds),
+                    format!("{:.6}", x.jitter_seconds),
+                    x.last_response_seconds_ago.map(|v| format!("{v:.0}")).unwrap_or_else(|| "-".into()),
+                ]
+            })
+            .collect();
+        render(
+            &[
+                "State",
+                "Name",
+                "Address",
+                "Stratum",
+                "Reach",
+                "Poll(s)",
+                "Offset(s)",
+                "Delay(s)",
+                "Jitter(s)",
+                "Last(s)",
+            ],
+            &rows,
+        )
+    })
+}
+
+/// `clients`.
+pub fn clients(args: ClientsArgs) -> ExitCode {
+    let path = format!("/api/v1/clients?limit={}", args.limit);
+    show::<Clients>(&args.api, &path, |c| {
+        let rows: Vec<Vec<String>> = c
+            .clients
+            .iter()
+            .map(|x| {
+                vec![
+                    x.address.clone(),
+                    x.requests.to_string(),
+                    x.dropped.to_string(),
+                    format!("{:.0}", x.last_seen_seconds_ago),
+                ]
+            })
+            .collect();
+        let mut out = render(&["Address", "Requests", "Dropped", "Last seen (s ago)"], &rows);
+        out.push_str(&format!("{} distinct clients tracked (log capacity {})\n", c.tracked, c.capacity));
+        out
+    })
+}
+
+/// `serverstats`.
+pub fn serverstats(args: ApiArgs) -> ExitCode {
+    show::<ServerStats>(&args, "/api/v1/serverstats", |s| {
+        let mut pairs = vec![
+            ("Packets received", s.received.to_string()),
+            ("Replies sent", s.replied.to_string()),
+            ("Dropped", s.dropped_total.to_string()),
+        ];
+        for (reason, n) in s.dropped.iter().filter(|(_, n)| **n > 0) {
+            pairs.push(("  dropped", format!("{n} {reason}")));
+        }
+        pairs.push(("Send errors", s.send_errors.to_string()));
+        pairs.push(("Receive errors", s.receive_errors.to_string()));
+        pairs.push(("No kernel RX timestamp", s.rx_timestamp_fallback.to_string()));
+        let mut out = key_values(&pairs);
+        let rows: Vec<Vec<String>> = s
+            .listeners
+            .iter()
+            .map(|l| vec![l.address.clone(), l.received.to_string(), l.replied.to_string(), l.dropped.to_string()])
+            .collect();
+        out.push('\n');
+        out.push_str(&render(&["Listen address", "Received", "Replied", "Dropped"], &rows));
+        out
+    })
+}

@@ -1,0 +1,292 @@
+//! The running daemon: owns the server, the published state, the status hub
+//! and the management API, and drives them from one event loop (a
+//! current-thread tokio runtime; the NTP workers are plain threads and never
+//! wait on it).
+//!
+//! Events: SIGTERM/SIGINT stop; SIGHUP (and, with
+//! `[development] enable_hot_reload`, a change to a configuration file)
+//! reload; a 1 s tick republishes the local reference; a 60 s tick logs
+//! aggregated drop storms.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context;
+use ntp_config::{Config, Loaded, MonitoringConfig, Overrides};
+use tokio::signal::unix::{signal, SignalKind};
+use tracing::{error, info, warn};
+
+use crate::api::{self, ApiServer};
+use crate::clock::{system::measure_precision, Clock, SystemClock};
+use crate::logging::LogHandle;
+use crate::net::listen::SocketOptions;
+use crate::server::stats::Totals;
+use crate::server::{Server, ServerSettings, ServingOptions};
+use crate::state::local::{unsynchronised, LocalReference};
+use crate::state::{Snapshot, StateCell};
+use crate::status::{StatusHub, SyncReport};
+
+/// Drops of one reason within a minute that make a "storm" worth a log line.
+const STORM_THRESHOLD: u64 = 100;
+
+/// Where the configuration came from, to load it again on reload.
+pub struct ConfigSource {
+    /// Files in merge order.
+    pub files: Vec<PathBuf>,
+    /// Command-line overrides.
+    pub overrides: Overrides,
+}
+
+impl ConfigSource {
+    /// Loads files + environment + overrides.
+    pub fn load(&self) -> Result<Loaded, ntp_config::ConfigError> {
+        ntp_config::load(&self.files, std::env::vars(), &self.overrides)
+    }
+}
+
+/// Server settings for `config`.
+pub fn server_settings(config: &Config, overrides: &Overrides) -> ServerSettings {
+    ServerSettings {
+        listen: config.listen_sockets(),
+        workers: config.worker_threads(),
+        worker: ServingOptions {
+            max_packet_size: config.performance.max_packet_size,
+            recv_batch: config.performance.recv_batch,
+            batch_send: config.performance.batch_send,
+            cpu: None,
+        },
+        cpu_affinity: config.performance.cpu_affinity.clone(),
+        socket: SocketOptions {
+            recv_buffer: config.performance.socket_receive_buffer,
+            send_buffer: config.performance.socket_send_buffer,
+            ..SocketOptions::default()
+        },
+        client_log_size: config.monitoring.client_log_size,
+        default_listen: overrides.listen.is_none()
+            && config.network.listen_address == ntp_config::NetworkConfig::default().listen_address,
+    }
+}
+
+/// The state producer for a configuration: a local reference, or
+/// unsynchronised until the synchronisation engine delivers time.
+fn time_source(config: &Config, precision: i8) -> Option<LocalReference> {
+    config.is_local_reference().then_some(LocalReference { stratum: config.ntp_server.stratum, precision })
+}
+
+fn initial_snapshot(local: &Option<LocalReference>, precision: i8) -> Snapshot {
+    match local {
+        Some(l) => l.snapshot(SystemClock.now()),
+        None => unsynchronised(precision),
+    }
+}
+
+struct Daemon {
+    source: ConfigSource,
+    config: Config,
+    hub: Arc<StatusHub>,
+    server: Server,
+    state: StateCell,
+    precision: i8,
+    local: Option<LocalReference>,
+    log: LogHandle,
+    api: Option<ApiServer>,
+    mtimes: Vec<Option<SystemTime>>,
+    last_totals: Totals,
+}
+
+/// Runs the daemon until SIGTERM/SIGINT.
+pub fn run(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyhow::Result<()> {
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the event loop")?;
+    runtime.block_on(run_async(source, loaded, log))
+}
+
+async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyhow::Result<()> {
+    let config = loaded.config;
+    let precision = measure_precision();
+    let local = time_source(&config, precision);
+    match &local {
+        Some(l) => info!(stratum = l.stratum, precision, "no upstream sources configured: serving the local clock as reference"),
+        None => warn!("upstream sources are configured but the synchronisation engine is not implemented yet: serving as unsynchronised (leap 3, stratum 0) so no client is misled"),
+    }
+    let state = StateCell::new(initial_snapshot(&local, precision));
+    if config.performance.batch_send {
+        warn!("performance.batch_send is on: replies are stamped per batch, so transmit timestamps can be tens of microseconds early");
+    }
+    let server = Server::start(&server_settings(&config, &source.overrides), state.clone())?;
+    let hub = StatusHub::new(config.clone(), state.clone(), server.stats(), server.client_logs());
+    hub.set_serving(server.bound_addresses(), true);
+    hub.set_sync(SyncReport {
+        discipline: if local.is_some() { "local".into() } else { "none".into() },
+        ..SyncReport::default()
+    });
+    let api = start_api(&hub, &config.monitoring, true).await?;
+    let mtimes = file_mtimes(&source.files);
+    let mut d = Daemon {
+        source,
+        config,
+        hub,
+        server,
+        state,
+        precision,
+        local,
+        log,
+        api,
+        mtimes,
+        last_totals: Totals::default(),
+    };
+    d.last_totals = d.hub.stats().totals();
+
+    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    let mut hup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut storm_tick = tokio::time::interval(Duration::from_secs(60));
+    storm_tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = hup.recv() => d.reload("SIGHUP").await,
+            _ = tick.tick() => {
+                if let Some(l) = &d.local {
+                    d.state.publish(l.snapshot(SystemClock.now()));
+                }
+                if d.config.development.enable_hot_reload {
+                    let now = file_mtimes(&d.source.files);
+                    if now != d.mtimes {
+                        d.mtimes = now;
+                        d.reload("configuration file changed").await;
+                    }
+                }
+            }
+            _ = storm_tick.tick() => d.log_drop_storms(),
+        }
+    }
+    info!("shutdown requested; stopping workers");
+    if let Some(api) = d.api.take() {
+        api.stop().await;
+    }
+    d.hub.set_serving(Vec::new(), false);
+    let totals = d.server.stop().totals();
+    info!(
+        received = totals.received,
+        replied = totals.replied,
+        dropped = totals.dropped_total(),
+        send_errors = totals.send_errors,
+        "simple-ntpd stopped"
+    );
+    Ok(())
+}
+
+/// Starts the API if enabled. With the built-in monitoring settings a busy
+/// port (another instance on this host) is a warning; an explicitly
+/// configured address that cannot be bound is an error at start.
+async fn start_api(hub: &Arc<StatusHub>, m: &MonitoringConfig, at_start: bool) -> anyhow::Result<Option<ApiServer>> {
+    if !m.enabled {
+        return Ok(None);
+    }
+    let addr: SocketAddr =
+        m.listen.parse().with_context(|| format!("monitoring.listen `{}` is not a socket address", m.listen))?;
+    let allow = api::parse_allow(&m.allow)?;
+    match api::start(hub.clone(), addr, allow, m.token.clone()).await {
+        Ok(a) => Ok(Some(a)),
+        Err(e) if at_start && m.listen == MonitoringConfig::default().listen => {
+            warn!("{e:#}; running without the monitoring API (set [monitoring] listen to another address)");
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn file_mtimes(files: &[PathBuf]) -> Vec<Option<SystemTime>> {
+    files.iter().map(|f| std::fs::metadata(f).and_then(|m| m.modified()).ok()).collect()
+}
+
+impl Daemon {
+    /// Loads and applies the configuration again. A configuration that does
+    /// not validate, or listeners that cannot be bound, leave the running
+    /// configuration in force.
+    async fn reload(&mut self, why: &str) {
+        info!(trigger = why, "reloading configuration");
+        let loaded = match self.source.load() {
+            Ok(l) => l,
+            Err(e) => {
+                error!("configuration reload refused, the running configuration stays: {e}");
+                self.hub.record_reload(Err(e.to_string()));
+                return;
+            }
+        };
+        for w in &loaded.warnings {
+            warn!("{w}");
+        }
+        let new = loaded.config;
+        let settings = server_settings(&new, &self.source.overrides);
+        if &settings != self.server.settings() {
+            if let Err(e) = self.server.reconfigure(&settings) {
+                error!("configuration reload refused, the running configuration stays: {e:#}");
+                self.hub.record_reload(Err(format!("{e:#}")));
+                return;
+            }
+        }
+        let mut changes = Vec::new();
+        if new.logging.level() != self.config.logging.level() {
+            match self.log.set_level(new.logging.level()) {
+                Ok(()) => changes.push(format!("log level {}", new.logging.level().as_str())),
+                Err(e) => warn!("{e:#}"),
+            }
+        }
+        let l = &self.log.started_with;
+        if new.logging.output != l.output || new.logging.file != l.file || new.logging.log_format != l.log_format {
+            warn!("logging.output, logging.file and logging.log_format take effect at the next restart");
+        }
+        let local = time_source(&new, self.precision);
+        if local.map(|l| l.stratum) != self.local.map(|l| l.stratum) || local.is_some() != self.local.is_some() {
+            changes.push(match &local {
+                Some(l) => format!("local reference stratum {}", l.stratum),
+                None => "unsynchronised (sources configured)".to_owned(),
+            });
+            self.state.publish(initial_snapshot(&local, self.precision));
+            self.local = local;
+        }
+        if settings.listen != self.config.listen_sockets() {
+            changes.push(format!("listen {:?}", self.server.bound_addresses()));
+        }
+        if new.monitoring.enabled != self.config.monitoring.enabled
+            || new.monitoring.listen != self.config.monitoring.listen
+            || new.monitoring.allow != self.config.monitoring.allow
+            || new.monitoring.token != self.config.monitoring.token
+        {
+            if let Some(api) = self.api.take() {
+                api.stop().await;
+            }
+            match start_api(&self.hub, &new.monitoring, false).await {
+                Ok(a) => {
+                    self.api = a;
+                    changes.push("monitoring endpoint".to_owned());
+                }
+                Err(e) => error!("monitoring API not restarted: {e:#}"),
+            }
+        }
+        self.hub.set_serving(self.server.bound_addresses(), true);
+        self.hub.set_config(new.clone());
+        self.config = new;
+        self.hub.record_reload(Ok(()));
+        info!(changes = ?changes, "configuration reloaded");
+    }
+
+    /// Logs, once a minute and aggregated by reason, drops that exceed
+    /// [`STORM_THRESHOLD`] (floods, scans, rate-limit or ACL storms).
+    fn log_drop_storms(&mut self) {
+        let now = self.hub.stats().totals();
+        for ((reason, n), (_, before)) in now.dropped.iter().zip(self.last_totals.dropped.iter()) {
+            let delta = n.saturating_sub(*before);
+            if delta >= STORM_THRESHOLD {
+                warn!(reason = *reason, dropped = delta, "many requests dropped in the last minute");
+            }
+        }
+        self.last_totals = now;
+    }
+}

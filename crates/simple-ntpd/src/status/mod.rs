@@ -1,0 +1,143 @@
+//! What the daemon knows about itself, gathered in one place for the
+//! management API, the metrics and the logs: the configuration in force, the
+//! published system state, the synchronisation report, the server counters
+//! and client logs, reload outcomes.
+//!
+//! Producers (the run loop, the reload logic, later the sync engine) write
+//! here; [`views`] turns it into the API documents and [`health`] judges it.
+
+pub mod health;
+pub mod views;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use arc_swap::ArcSwap;
+use ntp_config::Config;
+
+use crate::api::model::Source;
+use crate::server::stats::StatsRegistry;
+use crate::server::ClientLogs;
+use crate::state::StateCell;
+
+/// The synchronisation side's report: estimates and sources.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SyncReport {
+    /// Estimated offset of the served clock from true time, seconds.
+    pub offset: f64,
+    /// Jitter of that estimate, seconds.
+    pub jitter: f64,
+    /// Frequency correction applied, ppm.
+    pub frequency_ppm: f64,
+    /// How the clock is disciplined (e.g. `local`, `virtual`, `system`).
+    pub discipline: String,
+    /// Every configured source.
+    pub sources: Vec<Source>,
+}
+
+/// Shared status of the running daemon.
+pub struct StatusHub {
+    started: Instant,
+    config: ArcSwap<Config>,
+    state: StateCell,
+    sync: ArcSwap<SyncReport>,
+    stats: StatsRegistry,
+    clients: ClientLogs,
+    listen: ArcSwap<Vec<SocketAddr>>,
+    serving: AtomicBool,
+    reloads: AtomicU64,
+    last_reload_error: Mutex<Option<String>>,
+}
+
+impl StatusHub {
+    /// A hub for a daemon that starts now.
+    pub fn new(config: Config, state: StateCell, stats: StatsRegistry, clients: ClientLogs) -> Arc<StatusHub> {
+        Arc::new(StatusHub {
+            started: Instant::now(),
+            config: ArcSwap::from_pointee(config),
+            state,
+            sync: ArcSwap::from_pointee(SyncReport::default()),
+            stats,
+            clients,
+            listen: ArcSwap::from_pointee(Vec::new()),
+            serving: AtomicBool::new(false),
+            reloads: AtomicU64::new(0),
+            last_reload_error: Mutex::new(None),
+        })
+    }
+
+    /// Seconds since start.
+    pub fn uptime(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> Arc<Config> {
+        self.config.load_full()
+    }
+
+    /// Replaces the configuration in force (after a successful reload).
+    pub fn set_config(&self, config: Config) {
+        self.config.store(Arc::new(config));
+    }
+
+    /// The published system state.
+    pub fn state(&self) -> &StateCell {
+        &self.state
+    }
+
+    /// The latest synchronisation report.
+    pub fn sync(&self) -> Arc<SyncReport> {
+        self.sync.load_full()
+    }
+
+    /// Publishes a synchronisation report.
+    pub fn set_sync(&self, report: SyncReport) {
+        self.sync.store(Arc::new(report));
+    }
+
+    /// Server counters.
+    pub fn stats(&self) -> &StatsRegistry {
+        &self.stats
+    }
+
+    /// Client logs of the running workers.
+    pub fn clients(&self) -> &ClientLogs {
+        &self.clients
+    }
+
+    /// Addresses being served.
+    pub fn listen(&self) -> Arc<Vec<SocketAddr>> {
+        self.listen.load_full()
+    }
+
+    /// Records the addresses being served and that serving is up.
+    pub fn set_serving(&self, listen: Vec<SocketAddr>, serving: bool) {
+        self.listen.store(Arc::new(listen));
+        self.serving.store(serving, Ordering::Relaxed);
+    }
+
+    /// True while workers are running.
+    pub fn is_serving(&self) -> bool {
+        self.serving.load(Ordering::Relaxed)
+    }
+
+    /// Records a reload outcome.
+    pub fn record_reload(&self, result: Result<(), String>) {
+        let mut last = self.last_reload_error.lock().unwrap_or_else(|e| e.into_inner());
+        match result {
+            Ok(()) => {
+                self.reloads.fetch_add(1, Ordering::Relaxed);
+                *last = None;
+            }
+            Err(e) => *last = Some(e),
+        }
+    }
+
+    /// Successful reloads, and the last failure if the last reload failed.
+    pub fn reloads(&self) -> (u64, Option<String>) {
+        (self.reloads.load(Ordering::Relaxed), self.last_reload_error.lock().unwrap_or_else(|e| e.into_inner()).clone())
+    }
+}
