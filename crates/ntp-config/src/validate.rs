@@ -123,6 +123,15 @@ fn values(c: &Config, out: &mut Vec<Problem>) {
     for (i, a) in sec.access.iter().enumerate() {
         check(out, format!("security.access[{i}].network"), check_cidr(&a.network));
     }
+    for (i, a) in sec.authentication.require_for.iter().enumerate() {
+        check(out, format!("security.authentication.require_for[{i}]"), check_cidr(a));
+    }
+    if sec.user.trim().is_empty() {
+        out.push(Problem::new(
+            "security.user",
+            "security.user must name a user (or `root` to keep privileges)".to_owned(),
+        ));
+    }
     check(out, "monitoring.listen".to_owned(), check_socket_addr(&c.monitoring.listen));
     for (i, a) in c.monitoring.allow.iter().enumerate() {
         check(out, format!("monitoring.allow[{i}]"), check_cidr(a));

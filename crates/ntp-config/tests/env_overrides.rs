@@ -76,9 +76,6 @@ fn short_forms_override_files() {
         env_warnings,
         [
             "environment SIMPLE_NTPD_UPSTREAM_SERVERS: ntp_server.upstream_servers is accepted but not implemented yet (synchronisation engine); it has no effect",
-            "environment SIMPLE_NTPD_ENABLE_AUTHENTICATION: security.enable_authentication is accepted but not implemented yet (authentication); it has no effect",
-            "environment SIMPLE_NTPD_ENABLE_RATE_LIMITING: security.enable_rate_limiting is accepted but not implemented yet (rate limiting); it has no effect",
-            "environment SIMPLE_NTPD_MAX_QUERIES_PER_MINUTE: security.max_queries_per_minute is accepted but not implemented yet (rate limiting); it has no effect",
         ]
     );
 }

@@ -21,8 +21,8 @@ fn no_warnings_for_implemented_or_unset_keys() {
 #[test]
 fn each_planned_key_warns_when_set() {
     assert_eq!(
-        warnings("[security]\n\nenable_rate_limiting = false\n"),
-        ["x.toml:3: security.enable_rate_limiting is accepted but not implemented yet (rate limiting); it has no effect"]
+        warnings("[security]\n\nnts.enabled = false\n"),
+        ["x.toml:3: security.nts is accepted but not implemented yet (NTS); it has no effect"]
     );
     assert_eq!(
         warnings("[clock]\ndiscipline = \"system\"\n"),
@@ -37,13 +37,13 @@ fn each_planned_key_warns_when_set() {
 #[test]
 fn tables_and_arrays_warn_once() {
     let w = warnings(
-        "[[sources.servers]]\naddress = \"a.example\"\n[[sources.servers]]\naddress = \"b.example\"\n[security.ratelimit]\nburst = 4\ninterval = 2\n[security.nts]\nenabled = true\nke_listen = \"[::]:4460\"\n",
+        "[[sources.servers]]\naddress = \"a.example\"\n[[sources.servers]]\naddress = \"b.example\"\n[server.makestep]\nlimit = 4\nthreshold = 2.0\n[security.nts]\nenabled = true\nke_listen = \"[::]:4460\"\n",
     );
     assert_eq!(
         w,
         [
             "x.toml:1: sources.servers is accepted but not implemented yet (synchronisation engine); it has no effect",
-            "x.toml:6: security.ratelimit is accepted but not implemented yet (rate limiting); it has no effect",
+            "x.toml:6: server.makestep is accepted but not implemented yet (clock discipline); it has no effect",
             "x.toml:9: security.nts is accepted but not implemented yet (NTS); it has no effect",
         ]
     );
@@ -72,10 +72,10 @@ fn set_in_several_places_warns_once_at_the_first() {
         l.warnings,
         ["a.toml:2: development.enable_debug_endpoints is accepted but not implemented yet (debug endpoints); it has no effect"]
     );
-    let l = load(&[], &[("SIMPLE_NTPD_SECURITY_RATELIMIT_BURST", "4")]).unwrap();
+    let l = load(&[], &[("SIMPLE_NTPD_SERVER_MAKESTEP_LIMIT", "4")]).unwrap();
     assert_eq!(
         l.warnings,
-        ["environment SIMPLE_NTPD_SECURITY_RATELIMIT_BURST: security.ratelimit is accepted but not implemented yet (rate limiting); it has no effect"]
+        ["environment SIMPLE_NTPD_SERVER_MAKESTEP_LIMIT: server.makestep is accepted but not implemented yet (clock discipline); it has no effect"]
     );
 }
 

@@ -33,8 +33,19 @@ fn full_config() -> Config {
         enabled: true,
         key_file: Some("/etc/ntpd/keys".into()),
         keys: vec![AuthKey { id: 7, key_type: "SHA256".into(), value: "AVerySecureKeyString".into() }],
+        require_for: vec!["192.0.2.0/24".into()],
     };
-    c.security.ratelimit = RateLimitConfig { enabled: true, interval: -2, burst: 16, leak: 3 };
+    c.security.ratelimit = RateLimitConfig {
+        enabled: true,
+        interval: -2,
+        burst: 16,
+        leak: 3,
+        kod: true,
+        table_size: 1024,
+        ipv6_prefix: 56,
+    };
+    c.security.deny_kod = true;
+    c.security.user = "ntp".into();
     c.security.access = vec![AccessRule { network: "10.0.0.0/8".into(), permission: Permission::Deny }];
     c.performance.worker_threads = 6;
     c.performance.max_packet_size = 1500;

@@ -36,6 +36,8 @@ pub enum Command {
     /// Check or show configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Print new symmetric keys in chrony's key-file format (`ID TYPE HEX:...`).
+    Keygen(KeygenArgs),
     /// Print the version.
     Version,
 }
@@ -79,6 +81,26 @@ pub struct QueryArgs {
     /// NTP version to send (1-4).
     #[arg(long = "ntp-version", default_value_t = 4, value_parser = clap::value_parser!(u8).range(1..=4))]
     pub ntp_version: u8,
+    /// Authenticate with a symmetric key from this chrony-format key file (with --key-id).
+    #[arg(long = "key-file", value_name = "FILE", requires = "key_id")]
+    pub key_file: Option<PathBuf>,
+    /// Id of the key in --key-file.
+    #[arg(long = "key-id", value_name = "ID", requires = "key_file")]
+    pub key_id: Option<u32>,
+}
+
+/// Options of `keygen`.
+#[derive(Args, Debug, Clone)]
+pub struct KeygenArgs {
+    /// MAC type: MD5, SHA1, SHA256, SHA384, SHA512, AES128 or AES256 (AES-CMAC, RFC 8573 recommends it).
+    #[arg(long = "type", default_value = "AES128")]
+    pub key_type: String,
+    /// Id of the first key.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub id: u32,
+    /// How many keys (consecutive ids).
+    #[arg(long, default_value_t = 1)]
+    pub count: u32,
 }
 
 /// `config` subcommands.

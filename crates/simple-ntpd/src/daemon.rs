@@ -22,6 +22,7 @@ use crate::api::{self, ApiServer};
 use crate::clock::{system::measure_precision, Clock, SystemClock};
 use crate::logging::LogHandle;
 use crate::net::listen::SocketOptions;
+use crate::security::{privileges, PolicyCell, SecurityPolicy};
 use crate::server::stats::Totals;
 use crate::server::{Server, ServerSettings, ServingOptions};
 use crate::state::local::{unsynchronised, LocalReference};
@@ -88,6 +89,7 @@ struct Daemon {
     hub: Arc<StatusHub>,
     server: Server,
     state: StateCell,
+    policy: PolicyCell,
     precision: i8,
     local: Option<LocalReference>,
     log: LogHandle,
@@ -115,7 +117,14 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
     if config.performance.batch_send {
         warn!("performance.batch_send is on: replies are stamped per batch, so transmit timestamps can be tens of microseconds early");
     }
-    let server = Server::start(&server_settings(&config, &source.overrides), state.clone())?;
+    let (compiled, security_warnings) =
+        SecurityPolicy::from_config(&config).map_err(|e| anyhow::anyhow!("security configuration: {e}"))?;
+    for w in &security_warnings {
+        warn!("{w}");
+    }
+    log_security(&compiled);
+    let policy = PolicyCell::new(compiled);
+    let server = Server::start(&server_settings(&config, &source.overrides), state.clone(), policy.clone())?;
     let hub = StatusHub::new(config.clone(), state.clone(), server.stats(), server.client_logs());
     hub.set_serving(server.bound_addresses(), true);
     hub.set_sync(SyncReport {
@@ -123,6 +132,8 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
         ..SyncReport::default()
     });
     let api = start_api(&hub, &config.monitoring, true).await?;
+    // Everything privileged (binding) is done: become an ordinary user.
+    privileges::drop_privileges(&config.security.user, needs_low_ports(&config), false)?;
     let mtimes = file_mtimes(&source.files);
     let mut d = Daemon {
         source,
@@ -130,6 +141,7 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
         hub,
         server,
         state,
+        policy,
         precision,
         local,
         log,
@@ -201,6 +213,18 @@ async fn start_api(hub: &Arc<StatusHub>, m: &MonitoringConfig, at_start: bool) -
     }
 }
 
+/// True when a configured port needs CAP_NET_BIND_SERVICE to be bound
+/// again on reload.
+fn needs_low_ports(config: &Config) -> bool {
+    let api_low = config.monitoring.enabled
+        && config.monitoring.listen.parse::<SocketAddr>().map(|a| a.port() < 1024).unwrap_or(false);
+    api_low || config.listen_sockets().iter().any(|a| a.port() != 0 && a.port() < 1024)
+}
+
+fn log_security(p: &SecurityPolicy) {
+    info!(rate_limit = p.rate.is_some(), keys = p.keys.len(), deny_kod = p.deny_kod, "security policy in force");
+}
+
 fn file_mtimes(files: &[PathBuf]) -> Vec<Option<SystemTime>> {
     files.iter().map(|f| std::fs::metadata(f).and_then(|m| m.modified()).ok()).collect()
 }
@@ -223,6 +247,19 @@ impl Daemon {
             warn!("{w}");
         }
         let new = loaded.config;
+        let policy = match SecurityPolicy::from_config(&new) {
+            Ok((p, warnings)) => {
+                for w in &warnings {
+                    warn!("{w}");
+                }
+                p
+            }
+            Err(e) => {
+                error!("configuration reload refused, the running configuration stays: security configuration: {e}");
+                self.hub.record_reload(Err(format!("security configuration: {e}")));
+                return;
+            }
+        };
         let settings = server_settings(&new, &self.source.overrides);
         if &settings != self.server.settings() {
             if let Err(e) = self.server.reconfigure(&settings) {
@@ -232,6 +269,11 @@ impl Daemon {
             }
         }
         let mut changes = Vec::new();
+        if new.security != self.config.security {
+            log_security(&policy);
+            changes.push("security".to_owned());
+        }
+        self.policy.publish(policy);
         if new.logging.level() != self.config.logging.level() {
             match self.log.set_level(new.logging.level()) {
                 Ok(()) => changes.push(format!("log level {}", new.logging.level().as_str())),

@@ -17,6 +17,7 @@ fn main() -> ExitCode {
         Some(Command::Sources(args)) => commands::status::sources(args),
         Some(Command::Clients(args)) => commands::status::clients(args),
         Some(Command::Serverstats(args)) => commands::status::serverstats(args),
+        Some(Command::Keygen(args)) => commands::keygen::run(args),
         Some(Command::Version) => {
             println!("simple-ntpd {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::time::Duration;
 
 use simple_ntpd::net::listen::SocketOptions;
+use simple_ntpd::security::{PolicyCell, SecurityPolicy};
 use simple_ntpd::server::{Server, ServerSettings, ServingOptions};
 use simple_ntpd::state::local::LocalReference;
 use simple_ntpd::state::StateCell;
@@ -56,7 +57,7 @@ fn allocations_while_serving(batch_send: bool) -> u64 {
         client_log_size: 4096,
         default_listen: false,
     };
-    let server = Server::start(&settings, state).unwrap();
+    let server = Server::start(&settings, state, PolicyCell::new(SecurityPolicy::default())).unwrap();
     let addr = server.bound_addresses()[0];
     let client = UdpSocket::bind("127.0.0.1:0").unwrap();
     client.set_read_timeout(Some(Duration::from_secs(2))).unwrap();

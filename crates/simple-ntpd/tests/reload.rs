@@ -84,6 +84,7 @@ fn sighup_reloads_under_load_and_refuses_a_bad_config() {
     let api = SocketAddr::new(ip, ntp_test_support::free_tcp_port(ip));
     let mon = format!("[monitoring]\nlisten = \"{api}\"\n");
     let dir = ntp_test_support::TempDir::new("reload").unwrap();
+    common::readable_like_etc(dir.path());
     let file = dir.join("simple-ntpd.toml");
     write_config(&file, port, 3, &mon);
     let mut d = ntp_test_support::DaemonProcess::spawn(common::bin(), ["run", "-c", file.to_str().unwrap()]).unwrap();
@@ -125,6 +126,7 @@ fn reload_moves_listeners_without_a_gap() {
     let ip = "127.0.0.1".parse().unwrap();
     let (p1, p2) = (free_udp_port(ip), free_udp_port(ip));
     let dir = ntp_test_support::TempDir::new("relisten").unwrap();
+    common::readable_like_etc(dir.path());
     let file = dir.join("c.toml");
     let mon = "[monitoring]\nenabled = false\n";
     write_config(&file, p1, 3, mon);
@@ -158,6 +160,7 @@ fn hot_reload_follows_file_changes_without_a_signal() {
     let ip = "127.0.0.1".parse().unwrap();
     let port = free_udp_port(ip);
     let dir = ntp_test_support::TempDir::new("hot").unwrap();
+    common::readable_like_etc(dir.path());
     let file = dir.join("c.toml");
     let extra = "[development]\nenable_hot_reload = true\n[monitoring]\nenabled = false\n[logging]\nlevel = \"INFO\"\n";
     write_config(&file, port, 3, extra);

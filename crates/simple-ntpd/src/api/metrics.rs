@@ -185,6 +185,12 @@ pub fn render(hub: &StatusHub) -> String {
         &stats.dropped.iter().map(|(r, n)| (vec![r.clone()], *n)).collect::<Vec<_>>(),
     );
     b.counter("ntp_server_send_errors_total", "Replies the kernel refused to send.", stats.send_errors);
+    b.counter("ntp_server_kod_sent_total", "Kiss-o'-death replies sent (DENY, RATE).", stats.kod_sent);
+    b.counter(
+        "ntp_server_authenticated_replies_total",
+        "Replies authenticated with a symmetric-key MAC.",
+        stats.authenticated,
+    );
     b.counter("ntp_server_receive_errors_total", "Failed receives.", stats.receive_errors);
     b.counter(
         "ntp_server_rx_timestamp_fallback_total",

@@ -186,6 +186,10 @@ pub struct ServerStats {
     pub receive_errors: u64,
     /// Receives without a kernel timestamp.
     pub rx_timestamp_fallback: u64,
+    /// Kiss-o'-death replies sent (DENY, RATE).
+    pub kod_sent: u64,
+    /// Replies authenticated with a MAC.
+    pub authenticated: u64,
     /// Per listen address.
     pub listeners: Vec<ListenerStats>,
 }

@@ -9,7 +9,9 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use ntp_proto::auth::SymmetricKey;
 use ntp_proto::client::{measure, write_request, Measurement};
+use ntp_proto::extension::Trailer;
 use ntp_proto::kod::KissCode;
 use ntp_proto::packet::LeapIndicator;
 use ntp_proto::NtpTimestamp;
@@ -70,6 +72,8 @@ pub struct QueryReport {
     pub synchronised: bool,
     /// Kiss-o'-death code, if the reply was one.
     pub kiss_code: Option<String>,
+    /// True when the reply carried a valid MAC with our key.
+    pub authenticated: bool,
 }
 
 fn refid_text(m: &Measurement) -> String {
@@ -82,7 +86,7 @@ fn refid_text(m: &Measurement) -> String {
     format!("{}.{}.{}.{}", id.0[0], id.0[1], id.0[2], id.0[3])
 }
 
-fn report(server: SocketAddr, m: &Measurement, now_unix: i64) -> QueryReport {
+fn report(server: SocketAddr, m: &Measurement, authenticated: bool, now_unix: i64) -> QueryReport {
     let h = &m.header;
     let synchronised = h.leap != LeapIndicator::Unknown && (1..=15).contains(&h.stratum);
     let kiss = if h.stratum == 0 { KissCode::from_reference_id(h.reference_id) } else { None };
@@ -101,11 +105,29 @@ fn report(server: SocketAddr, m: &Measurement, now_unix: i64) -> QueryReport {
         reference_time: if h.reference_time.is_zero() { 0.0 } else { h.reference_time.to_unix_f64_near(now_unix) },
         synchronised,
         kiss_code: kiss.map(|k| String::from_utf8_lossy(&k.reference_id().0).into_owned()),
+        authenticated,
     }
 }
 
-/// One exchange with `server`, waiting at most `timeout`.
-pub fn exchange(server: SocketAddr, version: u8, timeout: Duration) -> Result<Measurement, String> {
+/// True when `reply` ends in a valid MAC by `key`.
+fn reply_authenticated(reply: &[u8], version: u8, key: &SymmetricKey) -> bool {
+    let Ok(trailer) = Trailer::parse(reply, version) else { return false };
+    match trailer.mac() {
+        Some(mac) if mac.key_id == key.id() && !mac.is_crypto_nak() => {
+            key.verify(&reply[..reply.len() - 4 - mac.digest.len()], mac.digest)
+        }
+        _ => false,
+    }
+}
+
+/// One exchange with `server`, waiting at most `timeout`; with a key, the
+/// request carries a MAC and the result says whether the reply did.
+pub fn exchange(
+    server: SocketAddr,
+    version: u8,
+    timeout: Duration,
+    key: Option<&SymmetricKey>,
+) -> Result<(Measurement, bool), String> {
     let domain = Domain::for_address(server);
     let socket = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP)).map_err(|e| format!("socket: {e}"))?;
     udp::enable_rx_metadata(&socket, server.is_ipv6()).map_err(|e| format!("socket options: {e}"))?;
@@ -114,12 +136,15 @@ pub fn exchange(server: SocketAddr, version: u8, timeout: Duration) -> Result<Me
     let mut cookie_bytes = [0u8; 8];
     getrandom::getrandom(&mut cookie_bytes).map_err(|e| format!("random: {e}"))?;
     let cookie = NtpTimestamp::from_bits(u64::from_ne_bytes(cookie_bytes));
-    let mut req = [0u8; 48];
-    write_request(version, 6, cookie, &mut req).ok_or("request buffer too small")?;
+    let mut req = [0u8; 128];
+    let mut req_len = write_request(version, 6, cookie, &mut req).ok_or("request buffer too small")?;
+    if let Some(k) = key {
+        req_len = k.append_mac(&mut req, req_len, k.packet_digest_len(version)).ok_or("request buffer too small")?;
+    }
     let clock = SystemClock;
     let deadline = Instant::now() + timeout;
     let t1 = clock.now();
-    udp::send(&socket, &req, server, None).map_err(|e| format!("cannot send to {server}: {e}"))?;
+    udp::send(&socket, &req[..req_len], server, None).map_err(|e| format!("cannot send to {server}: {e}"))?;
     let mut buf = [0u8; 1024];
     let mut cmsg = CmsgBuf::default();
     loop {
@@ -144,7 +169,8 @@ pub fn exchange(server: SocketAddr, version: u8, timeout: Duration) -> Result<Me
         }
         // Anything that is not the answer to our request is ignored (spoofed or stale).
         if let Ok(m) = measure(&buf[..meta.len], cookie, t1, t4) {
-            return Ok(m);
+            let authenticated = key.is_some_and(|k| reply_authenticated(&buf[..meta.len], m.header.version, k));
+            return Ok((m, authenticated));
         }
     }
 }
@@ -165,17 +191,46 @@ pub fn run(args: QueryArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(e, 2),
     };
-    let m = match exchange(server, args.ntp_version, Duration::from_secs_f64(args.timeout)) {
-        Ok(m) => m,
-        Err(e) => return fail(e, 2),
+    let key = match (&args.key_file, args.key_id) {
+        (Some(file), Some(id)) => {
+            let keys = match std::fs::read_to_string(file)
+                .map_err(|e| format!("cannot read {}: {e}", file.display()))
+                .and_then(|t| ntp_proto::auth::parse_keyfile(&t).map_err(|e| format!("{}: {e}", file.display())))
+            {
+                Ok(k) => k,
+                Err(e) => return fail(e, 2),
+            };
+            match keys.into_iter().find(|k| k.id() == id) {
+                Some(k) => Some(k),
+                None => return fail(format!("key {id} is not in {}", file.display()), 2),
+            }
+        }
+        _ => None,
     };
-    let r = report(server, &m, SystemClock::unix_now().0);
+    let (m, authenticated) =
+        match exchange(server, args.ntp_version, Duration::from_secs_f64(args.timeout), key.as_ref()) {
+            Ok(m) => m,
+            Err(e) => return fail(e, 2),
+        };
+    let r = report(server, &m, authenticated, SystemClock::unix_now().0);
     if args.json {
         println!("{}", serde_json::to_string(&r).expect("report serialises"));
     } else {
         println!(
             "server {}, stratum {}, offset {:+.6} s, delay {:.6} s\n  leap {}, refid {}, root delay {:.6} s, root dispersion {:.6} s, precision 2^{} s, version {}",
             r.server, r.stratum, r.offset, r.delay, r.leap, r.refid, r.root_delay, r.root_dispersion, r.precision, r.version
+        );
+        if key.is_some() {
+            println!("  authenticated: {}", if r.authenticated { "yes" } else { "no" });
+        }
+    }
+    if key.is_some() && !r.authenticated {
+        return fail(
+            format!(
+                "the reply from {server} is not authenticated with key {}",
+                key.as_ref().map(|k| k.id()).unwrap_or(0)
+            ),
+            1,
         );
     }
     if let Some(k) = &r.kiss_code {

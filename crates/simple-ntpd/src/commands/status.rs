@@ -180,6 +180,8 @@ pub fn serverstats(args: ApiArgs) -> ExitCode {
         for (reason, n) in s.dropped.iter().filter(|(_, n)| **n > 0) {
             pairs.push(("  dropped", format!("{n} {reason}")));
         }
+        pairs.push(("Kiss-o'-death sent", s.kod_sent.to_string()));
+        pairs.push(("Authenticated replies", s.authenticated.to_string()));
         pairs.push(("Send errors", s.send_errors.to_string()));
         pairs.push(("Receive errors", s.receive_errors.to_string()));
         pairs.push(("No kernel RX timestamp", s.rx_timestamp_fallback.to_string()));

@@ -23,7 +23,7 @@ pub struct SocketOptions {
 
 impl Default for SocketOptions {
     fn default() -> Self {
-        SocketOptions { read_timeout: Duration::from_millis(200), recv_buffer: 4 << 20, send_buffer: 1 << 20 }
+        SocketOptions { read_timeout: Duration::from_millis(200), recv_buffer: 256 << 10, send_buffer: 1 << 20 }
     }
 }
 

@@ -21,6 +21,7 @@ use anyhow::{bail, Context};
 use tracing::{info, warn};
 
 use crate::net::listen::{is_ipv6_unavailable, open_serving_socket, SocketOptions};
+use crate::security::PolicyCell;
 use crate::state::StateCell;
 use client_log::ClientLog;
 use stats::{StatsRegistry, WorkerStats};
@@ -89,6 +90,7 @@ pub struct Server {
     listeners: Vec<Listener>,
     settings: ServerSettings,
     state: StateCell,
+    policy: PolicyCell,
     stats: StatsRegistry,
     clients: ClientLogs,
     next_id: u64,
@@ -97,11 +99,12 @@ pub struct Server {
 impl Server {
     /// Binds every socket, then starts the workers. Fails without leaving
     /// anything running if a configured address cannot be bound.
-    pub fn start(settings: &ServerSettings, state: StateCell) -> anyhow::Result<Server> {
+    pub fn start(settings: &ServerSettings, state: StateCell, policy: PolicyCell) -> anyhow::Result<Server> {
         let mut server = Server {
             listeners: Vec::new(),
             settings: settings.clone(),
             state,
+            policy,
             stats: StatsRegistry::default(),
             clients: ClientLogs::default(),
             next_id: 0,
@@ -208,7 +211,16 @@ impl Server {
             if !settings.cpu_affinity.is_empty() {
                 options.cpu = Some(settings.cpu_affinity[n % settings.cpu_affinity.len()]);
             }
-            let worker = Worker::new(socket, bound, self.state.clone(), worker_stats, clients, options);
+            let worker = Worker::new(
+                socket,
+                bound,
+                self.state.clone(),
+                self.policy.clone(),
+                worker_stats,
+                clients,
+                options,
+                seed.rotate_left(n as u32 + 7),
+            );
             let flag = shutdown.clone();
             let handle = std::thread::Builder::new()
                 .name(format!("ntp-worker-{id}-{n}"))

@@ -17,6 +17,8 @@ pub struct WorkerStats {
     send_errors: AtomicU64,
     receive_errors: AtomicU64,
     rx_timestamp_fallback: AtomicU64,
+    kod_sent: AtomicU64,
+    authenticated: AtomicU64,
     dropped: [AtomicU64; DropReason::COUNT],
 }
 
@@ -52,6 +54,16 @@ impl WorkerStats {
     pub fn receive_error(&self) {
         bump(&self.receive_errors);
     }
+    /// A kiss-o'-death was sent instead of time.
+    #[inline]
+    pub fn kod_sent(&self) {
+        bump(&self.kod_sent);
+    }
+    /// A reply carried a MAC.
+    #[inline]
+    pub fn authenticated(&self) {
+        bump(&self.authenticated);
+    }
     /// The kernel gave no receive timestamp; the clock was read instead.
     #[inline]
     pub fn rx_timestamp_fallback(&self) {
@@ -72,6 +84,10 @@ pub struct Totals {
     pub receive_errors: u64,
     /// Receives without a kernel timestamp.
     pub rx_timestamp_fallback: u64,
+    /// Kiss-o'-death replies sent (DENY, RATE).
+    pub kod_sent: u64,
+    /// Replies authenticated with a MAC.
+    pub authenticated: u64,
     /// Drops by reason name.
     pub dropped: Vec<(&'static str, u64)>,
 }
@@ -125,6 +141,8 @@ fn sum<'a>(workers: impl Iterator<Item = &'a WorkerStats>) -> Totals {
         t.send_errors += w.send_errors.load(Relaxed);
         t.receive_errors += w.receive_errors.load(Relaxed);
         t.rx_timestamp_fallback += w.rx_timestamp_fallback.load(Relaxed);
+        t.kod_sent += w.kod_sent.load(Relaxed);
+        t.authenticated += w.authenticated.load(Relaxed);
         for (slot, c) in t.dropped.iter_mut().zip(w.dropped.iter()) {
             slot.1 += c.load(Relaxed);
         }

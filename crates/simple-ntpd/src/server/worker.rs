@@ -1,20 +1,22 @@
 //! One serving thread: take a batch of datagrams from the kernel (recvmmsg,
-//! each with its kernel receive timestamp), decide each, and reply from the
-//! address it arrived on.
+//! each with its kernel receive timestamp), decide each — parse, access
+//! rules, rate limit, MAC — and reply from the address it arrived on.
 //!
 //! By default every reply's transmit timestamp is read immediately before
-//! that reply's own send, so it is honest to within the cost of one send.
-//! With `batch_send` (opt-in) replies are stamped together and sent with one
-//! sendmmsg: more throughput, later replies leave tens of microseconds after
-//! their timestamp. Allocation-free after start; nothing is logged per packet
-//! above trace level.
+//! that reply's own send (and its MAC computed after), so it is honest to
+//! within the cost of one send. With `batch_send` (opt-in) replies are
+//! stamped together and sent with one sendmmsg: more throughput, later
+//! replies leave tens of microseconds after their timestamp.
+//! Allocation-free after start; nothing is logged per packet above trace
+//! level.
 
 use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use ntp_proto::server::{parse_request, write_reply, DropReason, PreparedReply};
+use ntp_proto::kod::{write_kod, KissCode};
+use ntp_proto::server::{parse_request, write_reply, ClientRequest, DropReason, PreparedReply};
 use ntp_proto::NtpTimestamp;
 use socket2::Socket;
 use tracing::{debug, trace, warn};
@@ -24,10 +26,11 @@ use super::stats::WorkerStats;
 use crate::clock::{Clock, SystemClock};
 use crate::net::batch::{RecvBatch, SendBatch};
 use crate::net::udp::{self, RecvMeta};
+use crate::security::ratelimit::{RateLimiter, Verdict};
+use crate::security::{PolicyCell, SecurityPolicy};
 use crate::state::{Snapshot, StateCell};
 
-/// Reply buffer size: replies are never larger than their request, and
-/// today never larger than a header plus room for later MACs and NTS fields.
+/// Reply buffer size: replies are never larger than their request.
 const REPLY_BUF: usize = 1024;
 
 /// How a worker serves.
@@ -43,28 +46,44 @@ pub struct WorkerOptions {
     pub cpu: Option<usize>,
 }
 
+/// What to send for one request.
+#[derive(Clone, Copy, Debug)]
+enum Outcome {
+    /// Time: finish with T3, then append a MAC with (key id, digest length).
+    Reply(PreparedReply, Option<(u32, usize)>),
+    /// A complete kiss-o'-death of this length.
+    Kod(usize),
+    /// Nothing.
+    Drop,
+}
+
 /// A serving thread's state.
 pub struct Worker {
     socket: Socket,
     /// Reply from the arrival address only when bound to a wildcard.
     wildcard: bool,
     state: StateCell,
+    policy: PolicyCell,
     stats: Arc<WorkerStats>,
     clients: Arc<ClientLog>,
     options: WorkerOptions,
+    seed: u64,
 }
 
 impl Worker {
     /// A worker serving `socket` (bound to `addr`).
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         socket: Socket,
         addr: SocketAddr,
         state: StateCell,
+        policy: PolicyCell,
         stats: Arc<WorkerStats>,
         clients: Arc<ClientLog>,
         options: WorkerOptions,
+        seed: u64,
     ) -> Self {
-        Worker { socket, wildcard: addr.ip().is_unspecified(), state, stats, clients, options }
+        Worker { socket, wildcard: addr.ip().is_unspecified(), state, policy, stats, clients, options, seed }
     }
 
     /// Serves until `shutdown` is set (checked at least every socket read
@@ -78,8 +97,9 @@ impl Worker {
         let mut tx = self
             .options
             .batch_send
-            .then(|| (SendBatch::new(rx.capacity(), REPLY_BUF), Vec::with_capacity(rx.capacity())));
+            .then(|| (SendBatch::new(rx.capacity(), REPLY_BUF), Vec::<Outcome>::with_capacity(rx.capacity())));
         let mut out = [0u8; REPLY_BUF];
+        let mut limiter: Option<RateLimiter> = None;
         while !shutdown.load(Ordering::Relaxed) {
             let n = match rx.recv(&self.socket) {
                 Ok(n) => n,
@@ -93,6 +113,14 @@ impl Worker {
                 }
             };
             let snapshot = self.state.load();
+            let policy = self.policy.load();
+            // The limiter table is allocated once and only rebuilt when a
+            // reload changes its size.
+            match (&policy.rate, &limiter) {
+                (Some(p), Some(l)) if l.capacity() >= p.table_size.next_power_of_two() => {}
+                (Some(p), _) => limiter = Some(RateLimiter::new(p.table_size, self.seed)),
+                (None, _) => {}
+            }
             match &mut tx {
                 None => {
                     for i in 0..n {
@@ -100,28 +128,42 @@ impl Worker {
                             self.stats.receive_error();
                             continue;
                         };
-                        if let Some(prepared) = self.prepare(data, &meta, &snapshot, &mut out) {
-                            // The transmit timestamp is read as late as possible: right here.
-                            let len = prepared.finish(&mut out, snapshot.correction.apply(SystemClock.now()));
-                            self.send_one(&out[..len], &meta);
+                        match self.prepare(data, &meta, &snapshot, &policy, limiter.as_mut(), &mut out) {
+                            Outcome::Reply(prepared, mac) => {
+                                // The transmit timestamp is read as late as possible: right here.
+                                let len = prepared.finish(&mut out, snapshot.correction.apply(SystemClock.now()));
+                                if let Some(len) = self.append_mac(&policy, &mut out, len, mac) {
+                                    self.send_one(&out[..len], &meta, false);
+                                }
+                            }
+                            Outcome::Kod(len) => self.send_one(&out[..len], &meta, true),
+                            Outcome::Drop => {}
                         }
                     }
                 }
-                Some((batch, prepared_list)) => {
-                    prepared_list.clear();
+                Some((batch, outcomes)) => {
+                    outcomes.clear();
                     for i in 0..n {
                         let Some((data, meta)) = rx.get(i) else {
                             self.stats.receive_error();
                             continue;
                         };
-                        if let Some(prepared) = self.prepare(data, &meta, &snapshot, batch.next_buf()) {
-                            batch.commit(prepared.len(), meta.source, self.reply_source(&meta));
-                            prepared_list.push(prepared);
-                        }
+                        let outcome = self.prepare(data, &meta, &snapshot, &policy, limiter.as_mut(), batch.next_buf());
+                        let len = match outcome {
+                            Outcome::Reply(p, _) => p.len(),
+                            Outcome::Kod(len) => len,
+                            Outcome::Drop => continue,
+                        };
+                        batch.commit(len, meta.source, self.reply_source(&meta));
+                        outcomes.push(outcome);
                     }
                     let t3 = snapshot.correction.apply(SystemClock.now());
-                    for (buf, prepared) in batch.queued_bufs().zip(prepared_list.iter()) {
-                        prepared.finish(buf, t3);
+                    for (buf, outcome) in batch.queued_bufs().zip(outcomes.iter()) {
+                        if let Outcome::Reply(p, mac) = outcome {
+                            let len = p.finish(buf, t3);
+                            // The MAC length was checked against the request; it fits.
+                            let _ = self.append_mac(&policy, buf, len, *mac);
+                        }
                     }
                     let (sent, failed) = batch.flush(&self.socket);
                     for _ in 0..sent {
@@ -136,49 +178,119 @@ impl Worker {
     }
 
     /// Counts the datagram, logs the client and writes the reply (without
-    /// its transmit timestamp) into `out`, or counts why there is none.
+    /// its transmit timestamp) or kiss-o'-death into `out`, or counts why
+    /// there is none.
     #[inline]
-    fn prepare(&self, data: &[u8], meta: &RecvMeta, snapshot: &Snapshot, out: &mut [u8]) -> Option<PreparedReply> {
-        let reply = self.decide(data, meta, snapshot, out);
+    fn prepare(
+        &self,
+        data: &[u8],
+        meta: &RecvMeta,
+        snapshot: &Snapshot,
+        policy: &SecurityPolicy,
+        limiter: Option<&mut RateLimiter>,
+        out: &mut [u8],
+    ) -> Outcome {
+        let outcome = self.decide(data, meta, snapshot, policy, limiter, out);
         let now = meta.kernel_time.map(|k| k.secs.max(0) as u64).unwrap_or(0);
-        self.clients.record(meta.source.ip(), now, reply.is_some());
-        reply
+        self.clients.record(meta.source.ip(), now, matches!(outcome, Outcome::Reply(..)));
+        outcome
     }
 
     #[inline]
-    fn decide(&self, data: &[u8], meta: &RecvMeta, snapshot: &Snapshot, out: &mut [u8]) -> Option<PreparedReply> {
+    fn decide(
+        &self,
+        data: &[u8],
+        meta: &RecvMeta,
+        snapshot: &Snapshot,
+        policy: &SecurityPolicy,
+        limiter: Option<&mut RateLimiter>,
+        out: &mut [u8],
+    ) -> Outcome {
         self.stats.received();
         if meta.truncated || meta.len > self.options.max_packet_size {
-            self.stats.dropped(DropReason::TooLong);
-            return None;
+            return self.drop(DropReason::TooLong);
         }
-        let rx_system = match meta.kernel_time {
-            Some(k) => NtpTimestamp::from_unix(k.secs, k.nanos),
+        let (rx_system, rx_secs) = match meta.kernel_time {
+            Some(k) => (NtpTimestamp::from_unix(k.secs, k.nanos), k.secs as f64 + f64::from(k.nanos) * 1e-9),
             None => {
                 self.stats.rx_timestamp_fallback();
-                SystemClock.now()
+                let (s, n) = SystemClock::unix_now();
+                (NtpTimestamp::from_unix(s, n), s as f64 + f64::from(n) * 1e-9)
             }
         };
         let request = match parse_request(data, meta.source.port()) {
             Ok(r) => r,
             Err(reason) => {
-                self.stats.dropped(reason);
                 trace!(source = %meta.source, reason = reason.name(), "dropped");
-                return None;
+                return self.drop(reason);
             }
         };
+        let ip = meta.source.ip();
         let rx = snapshot.correction.apply(rx_system);
-        match write_reply(&request, rx, &snapshot.server, out) {
-            Ok(p) if p.len() <= meta.len => Some(p),
-            Ok(_) => {
-                self.stats.dropped(DropReason::ReplyTooLarge);
-                None
-            }
-            Err(reason) => {
-                self.stats.dropped(reason);
-                None
+        if !policy.access.allows(ip) {
+            self.stats.dropped(DropReason::Denied);
+            return if policy.deny_kod { self.kod(&request, KissCode::Deny, snapshot, rx, out) } else { Outcome::Drop };
+        }
+        if let (Some(params), Some(limiter)) = (&policy.rate, limiter) {
+            if limiter.check(ip, rx_secs, params) == Verdict::Limit {
+                self.stats.dropped(DropReason::RateLimited);
+                return if params.kod { self.kod(&request, KissCode::Rate, snapshot, rx, out) } else { Outcome::Drop };
             }
         }
+        let mac = match request.trailer.mac() {
+            Some(mac) => {
+                let covered = &data[..data.len() - 4 - mac.digest.len()];
+                match policy.keys.get(&mac.key_id) {
+                    Some(key) if !mac.is_crypto_nak() && key.verify(covered, mac.digest) => {
+                        Some((mac.key_id, mac.digest.len()))
+                    }
+                    _ => return self.drop(DropReason::AuthenticationFailed),
+                }
+            }
+            None if policy.must_authenticate(ip) => return self.drop(DropReason::AuthenticationFailed),
+            None => None,
+        };
+        match write_reply(&request, rx, &snapshot.server, out) {
+            Ok(p) if p.len() + mac.map(|(_, d)| 4 + d).unwrap_or(0) <= meta.len => Outcome::Reply(p, mac),
+            Ok(_) => self.drop(DropReason::ReplyTooLarge),
+            Err(reason) => self.drop(reason),
+        }
+    }
+
+    #[inline]
+    fn drop(&self, reason: DropReason) -> Outcome {
+        self.stats.dropped(reason);
+        Outcome::Drop
+    }
+
+    fn kod(
+        &self,
+        request: &ClientRequest<'_>,
+        code: KissCode,
+        snapshot: &Snapshot,
+        now: NtpTimestamp,
+        out: &mut [u8],
+    ) -> Outcome {
+        match write_kod(request, code, snapshot.server.precision, now, out) {
+            Ok(len) if len <= request.len => Outcome::Kod(len),
+            _ => Outcome::Drop,
+        }
+    }
+
+    /// Appends the MAC (if the request was authenticated); None when the key
+    /// vanished in a reload between decision and send.
+    #[inline]
+    fn append_mac(
+        &self,
+        policy: &SecurityPolicy,
+        out: &mut [u8],
+        len: usize,
+        mac: Option<(u32, usize)>,
+    ) -> Option<usize> {
+        let Some((id, digest_len)) = mac else { return Some(len) };
+        let key = policy.keys.get(&id)?;
+        self.stats.authenticated();
+        key.append_mac(out, len, digest_len)
     }
 
     #[inline]
@@ -191,8 +303,9 @@ impl Worker {
     }
 
     #[inline]
-    fn send_one(&self, reply: &[u8], meta: &RecvMeta) {
+    fn send_one(&self, reply: &[u8], meta: &RecvMeta, kod: bool) {
         match udp::send(&self.socket, reply, meta.source, self.reply_source(meta)) {
+            Ok(_) if kod => self.stats.kod_sent(),
             Ok(_) => self.stats.replied(),
             Err(e) => {
                 self.stats.send_error();

@@ -94,6 +94,8 @@ pub fn server_stats(hub: &StatusHub) -> ServerStats {
         send_errors: t.send_errors,
         receive_errors: t.receive_errors,
         rx_timestamp_fallback: t.rx_timestamp_fallback,
+        kod_sent: t.kod_sent,
+        authenticated: t.authenticated,
         listeners: hub
             .stats()
             .by_address()

@@ -91,3 +91,10 @@ pub fn assert_matches_openapi(schema: &str, doc: &serde_json::Value) {
     let errors: Vec<String> = validator.iter_errors(doc).map(|e| format!("{} at {}", e, e.instance_path)).collect();
     assert!(errors.is_empty(), "{schema} does not match docs/openapi.yaml: {errors:#?}\n{doc:#}");
 }
+
+/// Makes a config directory readable like /etc/simple-ntpd (0755), so the
+/// daemon can read its files again after dropping root privileges.
+pub fn readable_like_etc(dir: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+}

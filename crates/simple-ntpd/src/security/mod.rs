@@ -1,0 +1,125 @@
+//! The server's protections, compiled from `[security]` into a
+//! [`SecurityPolicy`] that workers read per batch (an atomically swapped
+//! snapshot, replaced on reload): access control ([`acl`]), per-client rate
+//! limiting ([`ratelimit`], the table itself is per worker), symmetric-key
+//! authentication ([`keys`]), and the privilege drop after binding
+//! ([`privileges`]).
+
+pub mod acl;
+pub mod keys;
+pub mod netset;
+pub mod privileges;
+pub mod ratelimit;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use ntp_config::Config;
+
+use acl::AccessList;
+use keys::KeyStore;
+use netset::{parse_net, NetSet};
+use ratelimit::RateParams;
+
+/// Everything a worker checks before answering.
+#[derive(Debug, Default)]
+pub struct SecurityPolicy {
+    /// Access rules.
+    pub access: AccessList,
+    /// Answer denied clients with DENY KoD.
+    pub deny_kod: bool,
+    /// Rate limits, when enabled.
+    pub rate: Option<RateParams>,
+    /// Keys for MAC authentication (empty when authentication is off).
+    pub keys: KeyStore,
+    /// Networks that must authenticate.
+    pub require_auth: NetSet<()>,
+}
+
+impl SecurityPolicy {
+    /// Compiles the policy; returns it with warnings (e.g. key file mode).
+    pub fn from_config(c: &Config) -> Result<(SecurityPolicy, Vec<String>), String> {
+        let s = &c.security;
+        let mut warnings = Vec::new();
+        let rl = &s.ratelimit;
+        let rate = if rl.enabled {
+            Some(RateParams {
+                interval_secs: 2f64.powi(rl.interval),
+                burst: rl.burst,
+                leak: rl.leak,
+                kod: rl.kod,
+                table_size: rl.table_size,
+                ipv6_prefix: rl.ipv6_prefix,
+            })
+        } else if s.enable_rate_limiting {
+            // Seed 000: an average of max_queries_per_minute, bursts as configured.
+            Some(RateParams {
+                interval_secs: 60.0 / f64::from(s.max_queries_per_minute.max(1)),
+                burst: rl.burst,
+                leak: rl.leak,
+                kod: rl.kod,
+                table_size: rl.table_size,
+                ipv6_prefix: rl.ipv6_prefix,
+            })
+        } else {
+            None
+        };
+        let auth_on = s.authentication.enabled || s.enable_authentication;
+        let keys = if auth_on {
+            let (keys, w) = keys::load(&s.authentication)?;
+            warnings.extend(w);
+            if keys.is_empty() {
+                warnings.push("authentication is enabled but no keys are configured: every MAC will fail".to_owned());
+            }
+            keys
+        } else {
+            if s.authentication.key_file.is_some() || !s.authentication.keys.is_empty() {
+                warnings.push("keys are configured but security.authentication.enabled is false: requests with a MAC are not answered".to_owned());
+            }
+            KeyStore::new()
+        };
+        let mut require_auth = NetSet::default();
+        for n in &s.authentication.require_for {
+            require_auth.insert(parse_net(n)?, ());
+        }
+        if !require_auth.is_empty() && !auth_on {
+            warnings.push(
+                "security.authentication.require_for is set but authentication is off: those clients get no answers"
+                    .to_owned(),
+            );
+        }
+        Ok((
+            SecurityPolicy { access: AccessList::new(&s.access)?, deny_kod: s.deny_kod, rate, keys, require_auth },
+            warnings,
+        ))
+    }
+
+    /// True when requests from `ip` must carry a valid MAC.
+    #[inline]
+    pub fn must_authenticate(&self, ip: IpAddr) -> bool {
+        !self.require_auth.is_empty() && self.require_auth.longest_match(ip).is_some()
+    }
+}
+
+/// The shared, atomically replaced policy.
+#[derive(Clone)]
+pub struct PolicyCell(Arc<ArcSwap<SecurityPolicy>>);
+
+impl PolicyCell {
+    /// A cell holding `policy`.
+    pub fn new(policy: SecurityPolicy) -> Self {
+        PolicyCell(Arc::new(ArcSwap::from_pointee(policy)))
+    }
+
+    /// Replaces the policy (reload).
+    pub fn publish(&self, policy: SecurityPolicy) {
+        self.0.store(Arc::new(policy));
+    }
+
+    /// The current policy.
+    #[inline]
+    pub fn load(&self) -> arc_swap::Guard<Arc<SecurityPolicy>> {
+        self.0.load()
+    }
+}

@@ -1,0 +1,91 @@
+//! Dropping privileges after the sockets are bound: a daemon started as root
+//! switches to `[security] user` and keeps only the capabilities it still
+//! needs — CAP_NET_BIND_SERVICE (to bind a port below 1024 again on reload)
+//! and, when it steers the system clock, CAP_SYS_TIME. Everything else is
+//! removed from the permitted, effective, inheritable, ambient and bounding
+//! sets. A daemon started as a non-root user (for example with only
+//! CAP_NET_BIND_SERVICE granted by systemd or `setpriv`) is left as it is.
+//!
+//! Thread note: glibc applies setresuid/setresgid to every thread; the other
+//! threads do not keep capabilities across it, so only the main thread (the
+//! event loop, which performs reloads) holds the retained set.
+
+use anyhow::{bail, Context};
+use caps::{CapSet, Capability, CapsHashSet};
+use nix::unistd::{Gid, Uid, User};
+use tracing::{info, warn};
+
+/// The default user; `nobody` stands in when it does not exist.
+pub const DEFAULT_USER: &str = "simple-ntpd";
+
+/// What was done.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Not root to begin with: nothing to drop.
+    NotRoot,
+    /// `user = "root"`: privileges kept on purpose.
+    KeptRoot,
+    /// Switched to this user, keeping these capabilities.
+    Dropped {
+        /// User name.
+        user: String,
+        /// Capabilities kept.
+        kept: Vec<String>,
+    },
+}
+
+/// Drops privileges as described in the module docs.
+pub fn drop_privileges(user: &str, keep_net_bind: bool, keep_sys_time: bool) -> anyhow::Result<Outcome> {
+    if !nix::unistd::geteuid().is_root() {
+        info!(uid = nix::unistd::geteuid().as_raw(), "not started as root: no privileges to drop");
+        return Ok(Outcome::NotRoot);
+    }
+    if user == "root" {
+        warn!("security.user = \"root\": keeping all root privileges (not recommended)");
+        return Ok(Outcome::KeptRoot);
+    }
+    let account = match User::from_name(user).context("cannot look up users")? {
+        Some(u) => u,
+        None if user == DEFAULT_USER => {
+            let nobody = User::from_name("nobody")
+                .context("cannot look up users")?
+                .context("neither user simple-ntpd nor nobody exists")?;
+            warn!(
+                "user {DEFAULT_USER} does not exist; running as nobody (create a dedicated user, or set security.user)"
+            );
+            nobody
+        }
+        None => bail!("security.user: user `{user}` does not exist"),
+    };
+    let mut keep = CapsHashSet::new();
+    if keep_net_bind {
+        keep.insert(Capability::CAP_NET_BIND_SERVICE);
+    }
+    if keep_sys_time {
+        keep.insert(Capability::CAP_SYS_TIME);
+    }
+    // Bounding set first: it needs CAP_SETPCAP, which goes away with root.
+    for cap in caps::all() {
+        if !keep.contains(&cap) {
+            caps::drop(None, CapSet::Bounding, cap)
+                .with_context(|| format!("cannot drop {cap} from the bounding set"))?;
+        }
+    }
+    nix::sys::prctl::set_keepcaps(true).context("prctl(PR_SET_KEEPCAPS)")?;
+    let (uid, gid): (Uid, Gid) = (account.uid, account.gid);
+    nix::unistd::setgroups(&[gid]).context("setgroups")?;
+    nix::unistd::setresgid(gid, gid, gid).context("setresgid")?;
+    nix::unistd::setresuid(uid, uid, uid).context("setresuid")?;
+    nix::sys::prctl::set_keepcaps(false).context("prctl(PR_SET_KEEPCAPS, 0)")?;
+    caps::set(None, CapSet::Permitted, &keep).context("cannot set the permitted capabilities")?;
+    caps::set(None, CapSet::Effective, &keep).context("cannot set the effective capabilities")?;
+    caps::clear(None, CapSet::Inheritable).context("cannot clear the inheritable capabilities")?;
+    caps::clear(None, CapSet::Ambient).context("cannot clear the ambient capabilities")?;
+    if nix::unistd::geteuid().is_root() || nix::unistd::getuid().is_root() {
+        bail!("still root after setresuid: refusing to run");
+    }
+    let mut kept: Vec<String> = keep.iter().map(|c| c.to_string()).collect();
+    kept.sort();
+    info!(user = %account.name, uid = uid.as_raw(), gid = gid.as_raw(), kept = ?kept, "dropped root privileges");
+    Ok(Outcome::Dropped { user: account.name, kept })
+}
