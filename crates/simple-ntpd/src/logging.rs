@@ -52,8 +52,14 @@ fn filter_for(level: LogLevel) -> EnvFilter {
 
 /// Installs the global subscriber. Call once.
 pub fn init(cfg: &LoggingConfig) -> anyhow::Result<LogHandle> {
+    // The default channel preallocates 128k line slots (~4 MB resident);
+    // a daemon that never logs per packet needs far fewer. When full, lines
+    // are dropped rather than blocking the event loop.
+    let non_blocking = |w: Box<dyn std::io::Write + Send>| {
+        tracing_appender::non_blocking::NonBlockingBuilder::default().buffered_lines_limit(1024).lossy(true).finish(w)
+    };
     let (writer, guard) = match cfg.output {
-        LogOutput::Console => tracing_appender::non_blocking(std::io::stderr()),
+        LogOutput::Console => non_blocking(Box::new(std::io::stderr())),
         LogOutput::File => {
             let path: &Path = &cfg.file;
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -65,7 +71,7 @@ pub fn init(cfg: &LoggingConfig) -> anyhow::Result<LogHandle> {
                 .append(true)
                 .open(path)
                 .with_context(|| format!("cannot open log file {}", path.display()))?;
-            tracing_appender::non_blocking(file)
+            non_blocking(Box::new(file))
         }
     };
     let ansi = matches!(cfg.output, LogOutput::Console) && std::io::IsTerminal::is_terminal(&std::io::stderr());
