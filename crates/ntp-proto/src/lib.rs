@@ -22,6 +22,7 @@ pub mod extension;
 pub mod kod;
 pub mod packet;
 pub mod server;
+pub mod source;
 pub mod timestamp;
 
 pub use packet::{Header, LeapIndicator, Mode, ParseError, ReferenceId, HEADER_LEN};

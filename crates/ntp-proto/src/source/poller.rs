@@ -1,0 +1,357 @@
+//! [`SourcePoller`]: the client-side state machine of one upstream server.
+//!
+//! The daemon drives it with timestamps it reads itself:
+//!
+//! ```text
+//! loop {
+//!     at poller.next_poll_at():   n = poller.build_request(now, random_cookie, &mut buf)  → send buf[..n]
+//!     on a datagram from it:      poller.handle_response(bytes, t1, t4, now)
+//!                                     Ok(sample)  → engine.on_sample(id, &sample, clock) → poller.advise_poll(..)
+//!                                     Err(reason) → count / log the reason
+//!     at poller.timeout_at():     poller.handle_timeout(now)
+//!     after the clock is stepped: poller.clock_stepped(offset)
+//! }
+//! ```
+//!
+//! `t1` is the local time the request left (use [`SourcePoller::transmit_time`]
+//! unless a kernel transmit timestamp is at hand) and `t4` the kernel receive
+//! timestamp of the reply. The request carries a random cookie in its
+//! transmit field, never the send time; a reply is accepted only if its
+//! origin echoes the cookie of the one outstanding request, once.
+
+use super::filter::{ClockFilter, FilterStats};
+use super::poll::{PollConfig, PollState};
+use super::reach::Reach;
+use super::sample::Sample;
+use super::validate::{validate_reply, Reject};
+use super::PHI;
+use crate::client::write_request;
+use crate::kod::KissCode;
+use crate::packet::Header;
+use crate::timestamp::{NtpDuration, NtpTimestamp};
+
+/// Settings of one upstream source.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SourceConfig {
+    /// Poll interval settings.
+    pub poll: PollConfig,
+    /// NTP version of our requests (default 4).
+    pub version: u8,
+    /// Seconds after sending when an unanswered request is abandoned
+    /// (default 2; a later reply is then rejected).
+    pub response_timeout: f64,
+    /// The local clock's precision (log2 s), for dispersion and for the
+    /// negative-delay tolerance.
+    pub local_precision: i8,
+}
+
+impl Default for SourceConfig {
+    fn default() -> Self {
+        SourceConfig { poll: PollConfig::default(), version: 4, response_timeout: 2.0, local_precision: -20 }
+    }
+}
+
+/// Whether the source is still polled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PollerState {
+    /// Polled normally.
+    Active,
+    /// Stopped for good by a DENY or RSTR kiss-o'-death.
+    Demobilised(KissCode),
+}
+
+/// A snapshot of the source for status displays.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SourceStatus {
+    /// Active or demobilised.
+    pub state: PollerState,
+    /// Reachability register.
+    pub reach: Reach,
+    /// Current poll exponent (log2 s).
+    pub poll: i8,
+    /// True while a burst is being sent.
+    pub in_burst: bool,
+    /// Clock-filter figures.
+    pub filter: FilterStats,
+    /// Local time of the last accepted sample.
+    pub last_sample: Option<NtpTimestamp>,
+    /// Requests sent.
+    pub requests: u64,
+    /// Replies accepted as samples.
+    pub accepted: u64,
+    /// Datagrams rejected (any reason, kiss codes included).
+    pub rejected: u64,
+    /// Kiss-o'-death replies received (any code).
+    pub kisses: u64,
+    /// The last rejection reason.
+    pub last_reject: Option<Reject>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Outstanding {
+    cookie: NtpTimestamp,
+    sent_at: NtpTimestamp,
+    poll: i8,
+}
+
+/// The poll state machine of one upstream server.
+#[derive(Clone, Debug)]
+pub struct SourcePoller {
+    config: SourceConfig,
+    poll: PollState,
+    reach: Reach,
+    filter: ClockFilter,
+    next_poll: NtpTimestamp,
+    outstanding: Option<Outstanding>,
+    state: PollerState,
+    last_sample: Option<NtpTimestamp>,
+    requests: u64,
+    accepted: u64,
+    rejected: u64,
+    kisses: u64,
+    last_reject: Option<Reject>,
+}
+
+fn after(t: NtpTimestamp, secs: f64) -> NtpTimestamp {
+    t + NtpDuration::from_seconds(secs)
+}
+
+fn exp2(e: i8) -> f64 {
+    2f64.powi(i32::from(e))
+}
+
+impl SourcePoller {
+    /// A poller whose first request is due `first_delay_s` after `now` (the
+    /// daemon spreads sources with a small random delay).
+    pub fn new(config: SourceConfig, now: NtpTimestamp, first_delay_s: f64) -> Self {
+        let config = SourceConfig {
+            poll: config.poll.sanitised(),
+            version: config.version.clamp(1, 4),
+            response_timeout: if config.response_timeout.is_finite() {
+                config.response_timeout.clamp(0.01, 60.0)
+            } else {
+                2.0
+            },
+            ..config
+        };
+        SourcePoller {
+            config,
+            poll: PollState::new(config.poll),
+            reach: Reach::new(),
+            filter: ClockFilter::new(),
+            next_poll: after(now, if first_delay_s.is_finite() { first_delay_s.max(0.0) } else { 0.0 }),
+            outstanding: None,
+            state: PollerState::Active,
+            last_sample: None,
+            requests: 0,
+            accepted: 0,
+            rejected: 0,
+            kisses: 0,
+            last_reject: None,
+        }
+    }
+
+    /// The settings in force.
+    pub fn config(&self) -> &SourceConfig {
+        &self.config
+    }
+
+    /// When the next request is due; `None` once demobilised.
+    pub fn next_poll_at(&self) -> Option<NtpTimestamp> {
+        match self.state {
+            PollerState::Active => Some(self.next_poll),
+            PollerState::Demobilised(_) => None,
+        }
+    }
+
+    /// When the outstanding request, if any, should be given up.
+    pub fn timeout_at(&self) -> Option<NtpTimestamp> {
+        self.outstanding.map(|o| after(o.sent_at, self.config.response_timeout))
+    }
+
+    /// The local time the outstanding request was built (adjusted for clock
+    /// steps): the T1 to hand to [`Self::handle_response`] when no kernel
+    /// transmit timestamp is available.
+    pub fn transmit_time(&self) -> Option<NtpTimestamp> {
+        self.outstanding.map(|o| o.sent_at)
+    }
+
+    /// The reachability register.
+    pub fn reach(&self) -> Reach {
+        self.reach
+    }
+
+    /// The current poll exponent (log2 s).
+    pub fn poll(&self) -> i8 {
+        self.poll.poll()
+    }
+
+    /// Writes the next request into `buf` with transmit `cookie` (random,
+    /// from the caller's CSPRNG) and schedules the one after. Returns the
+    /// length to send, or `None` when demobilised or `buf` is shorter than 48
+    /// bytes. A previous request still unanswered counts as lost.
+    pub fn build_request(&mut self, now: NtpTimestamp, cookie: NtpTimestamp, buf: &mut [u8]) -> Option<usize> {
+        if let PollerState::Demobilised(_) = self.state {
+            return None;
+        }
+        let poll = self.poll.poll();
+        let n = write_request(self.config.version, poll, cookie, buf)?;
+        if self.requests > 0 && self.reach.missed_in_a_row() >= 3 {
+            self.filter.insert_missing(now);
+        }
+        let unreachable = self.reach.is_unreachable();
+        self.reach.on_transmit();
+        self.requests += 1;
+        self.outstanding = Some(Outstanding { cookie, sent_at: now, poll });
+        self.next_poll = after(now, self.poll.on_transmit(unreachable));
+        Some(n)
+    }
+
+    /// Gives up on the outstanding request once its timeout has passed (a
+    /// later reply is then rejected as having no request outstanding).
+    pub fn handle_timeout(&mut self, now: NtpTimestamp) {
+        if let Some(deadline) = self.timeout_at() {
+            if now.since(deadline).to_bits() >= 0 {
+                self.outstanding = None;
+            }
+        }
+    }
+
+    /// The engine's poll advice (see `ntp_sync::Engine::on_sample`).
+    pub fn advise_poll(&mut self, desired: i8) {
+        self.poll.advise(desired);
+    }
+
+    /// The local clock was stepped by `offset_s`: shifts every stored local
+    /// time so intervals and the outstanding T1 stay right.
+    pub fn clock_stepped(&mut self, offset_s: f64) {
+        if !offset_s.is_finite() {
+            return;
+        }
+        let d = NtpDuration::from_seconds(offset_s);
+        self.next_poll = self.next_poll + d;
+        if let Some(o) = self.outstanding.as_mut() {
+            o.sent_at = o.sent_at + d;
+        }
+        if let Some(t) = self.last_sample.as_mut() {
+            *t = *t + d;
+        }
+        self.filter.clock_stepped(offset_s);
+    }
+
+    /// Handles a datagram from this source: `t1` local send time of the
+    /// request, `t4` local (kernel) receive time, `now` the current time.
+    /// Returns the sample, or why the datagram is not one. Kiss codes are
+    /// acted on before they are returned: RATE slows polling, DENY and RSTR
+    /// demobilise the source.
+    pub fn handle_response(
+        &mut self,
+        bytes: &[u8],
+        t1: NtpTimestamp,
+        t4: NtpTimestamp,
+        now: NtpTimestamp,
+    ) -> Result<Sample, Reject> {
+        let result = self.accept(bytes, t1, t4, now);
+        if let Err(reason) = result {
+            self.rejected += 1;
+            self.last_reject = Some(reason);
+        }
+        result
+    }
+
+    fn accept(
+        &mut self,
+        bytes: &[u8],
+        t1: NtpTimestamp,
+        t4: NtpTimestamp,
+        now: NtpTimestamp,
+    ) -> Result<Sample, Reject> {
+        if let PollerState::Demobilised(_) = self.state {
+            return Err(Reject::Demobilised);
+        }
+        let out = self.outstanding.ok_or(Reject::NoRequestOutstanding)?;
+        let v = match validate_reply(bytes, out.cookie, t1, t4, self.config.local_precision) {
+            Ok(v) => v,
+            // Not the answer to our request: keep waiting for the real one.
+            Err(e @ (Reject::Parse(_) | Reject::NotServerMode(_) | Reject::BadVersion(_) | Reject::OriginMismatch)) => {
+                return Err(e)
+            }
+            Err(e) => {
+                // The answer to our request, but not usable time.
+                self.outstanding = None;
+                if let Reject::Kiss(code) = e {
+                    self.on_kiss(code, bytes, now);
+                }
+                return Err(e);
+            }
+        };
+        self.outstanding = None;
+        let was_unreachable = self.reach.is_unreachable();
+        self.reach.on_reply();
+        self.poll.on_reply(was_unreachable);
+        if was_unreachable {
+            // Polling restarts at minpoll after an outage.
+            let restart = after(now, exp2(self.poll.poll()));
+            if self.next_poll.since(restart).to_bits() > 0 {
+                self.next_poll = restart;
+            }
+        }
+        let h = v.header;
+        let dispersion =
+            exp2(self.config.local_precision.clamp(-32, 0)) + exp2(h.precision.clamp(-32, 0)) + PHI * v.delay;
+        let time = t1 + NtpDuration::from_bits(t4.since(t1).to_bits() / 2);
+        let filter = self.filter.insert(v.offset, v.delay, dispersion, time);
+        self.accepted += 1;
+        self.last_sample = Some(time);
+        Ok(Sample {
+            offset: v.offset,
+            delay: v.delay,
+            dispersion,
+            time,
+            leap: h.leap,
+            stratum: h.stratum,
+            reference_id: h.reference_id,
+            reference_time: h.reference_time,
+            root_delay: h.root_delay.to_seconds(),
+            root_dispersion: h.root_dispersion.to_seconds(),
+            precision: h.precision,
+            poll: out.poll,
+            filter,
+        })
+    }
+
+    fn on_kiss(&mut self, code: KissCode, bytes: &[u8], now: NtpTimestamp) {
+        self.kisses += 1;
+        match code {
+            KissCode::Rate => {
+                let server_poll = Header::decode(bytes).map(|h| h.poll).unwrap_or(0);
+                self.poll.on_rate_kiss(server_poll);
+                let earliest = after(now, exp2(self.poll.poll()));
+                if earliest.since(self.next_poll).to_bits() > 0 {
+                    self.next_poll = earliest;
+                }
+            }
+            KissCode::Deny | KissCode::Restricted => self.state = PollerState::Demobilised(code),
+        }
+    }
+
+    /// A snapshot for status displays.
+    pub fn status(&self) -> SourceStatus {
+        SourceStatus {
+            state: self.state,
+            reach: self.reach,
+            poll: self.poll.poll(),
+            in_burst: self.poll.in_burst(),
+            filter: self.filter.stats(),
+            last_sample: self.last_sample,
+            requests: self.requests,
+            accepted: self.accepted,
+            rejected: self.rejected,
+            kisses: self.kisses,
+            last_reject: self.last_reject,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,106 @@
+//! The event queue of one run: events ordered by true time, ties broken by
+//! insertion order so runs are deterministic.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+/// Something that happens at a true time.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// Source `src`'s poll may be due (stale unless `gen` is current).
+    Poll {
+        /// Source index.
+        src: usize,
+        /// Schedule generation.
+        gen: u64,
+    },
+    /// Source `src`'s request may have timed out.
+    Timeout {
+        /// Source index.
+        src: usize,
+    },
+    /// A request reaches server `src`.
+    ServerRx {
+        /// Server index.
+        src: usize,
+        /// The datagram.
+        packet: Vec<u8>,
+    },
+    /// A reply from server `src` reaches the client.
+    ClientRx {
+        /// Server index.
+        src: usize,
+        /// The datagram.
+        packet: Vec<u8>,
+    },
+    /// The engine's tick (stale unless `gen` is current).
+    Tick {
+        /// Schedule generation.
+        gen: u64,
+    },
+}
+
+struct Entry {
+    at: f64,
+    seq: u64,
+    event: Event,
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Entry {}
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Entry {
+    fn cmp(&self, other: &Self) -> Ordering {
+        // Reversed: the heap pops the earliest first.
+        other.at.total_cmp(&self.at).then(other.seq.cmp(&self.seq))
+    }
+}
+
+/// The queue.
+#[derive(Default)]
+pub struct Queue {
+    heap: BinaryHeap<Entry>,
+    seq: u64,
+}
+
+impl Queue {
+    /// Schedules `event` at true time `at`.
+    pub fn push(&mut self, at: f64, event: Event) {
+        self.seq += 1;
+        self.heap.push(Entry { at, seq: self.seq, event });
+    }
+
+    /// The earliest event, if any.
+    pub fn pop(&mut self) -> Option<(f64, Event)> {
+        self.heap.pop().map(|e| (e.at, e.event))
+    }
+
+    /// The time of the earliest event.
+    pub fn peek_time(&self) -> Option<f64> {
+        self.heap.peek().map(|e| e.at)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pops_in_time_then_insertion_order() {
+        let mut q = Queue::default();
+        q.push(2.0, Event::Tick { gen: 1 });
+        q.push(1.0, Event::Tick { gen: 2 });
+        q.push(1.0, Event::Tick { gen: 3 });
+        assert_eq!(q.pop(), Some((1.0, Event::Tick { gen: 2 })));
+        assert_eq!(q.pop(), Some((1.0, Event::Tick { gen: 3 })));
+        assert_eq!(q.peek_time(), Some(2.0));
+    }
+}

@@ -1,0 +1,34 @@
+//! `ntp-sim`: a deterministic, faster-than-real-time simulator of one NTP
+//! client running the real synchronisation engine (`ntp-sync`) and the real
+//! packet code (`ntp-proto`: the client's `SourcePoller`, the servers'
+//! `server::write_reply`) against modelled clocks and networks, in the
+//! manner of clknetsim.
+//!
+//! - [`clock`]: the client clock (frequency error, random-walk wander, the
+//!   engine's corrections and steps).
+//! - [`server`]: servers on true time, optionally offset (falsetickers).
+//! - [`network`]: base delay + exponential jitter per direction, asymmetry,
+//!   loss, periodic outages.
+//! - [`scenario`]: the scenarios of chrony's published comparison.
+//! - [`run`]: one run's event loop and its error measurement.
+//! - [`stats`], [`report`], [`args`]: aggregation and output.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod args;
+pub mod clock;
+pub mod events;
+pub mod network;
+pub mod report;
+pub mod rng;
+pub mod run;
+pub mod scenario;
+pub mod server;
+pub mod stats;
+
+/// Runs `runs` runs of `scenario` with `seed` and summarises them.
+pub fn simulate(sc: &scenario::Scenario, seed: u64, runs: usize) -> (Vec<run::RunResult>, stats::Summary) {
+    let results: Vec<run::RunResult> = (0..runs as u64).map(|i| run::run(sc, seed, i)).collect();
+    let summary = stats::summarise(&results);
+    (results, summary)
+}

@@ -1,0 +1,75 @@
+//! Output: a human summary, and the one-line JSON object that is the last
+//! line with `--json`.
+
+use crate::run::RunResult;
+use crate::scenario::Scenario;
+use crate::stats::Summary;
+use std::fmt::Write;
+
+/// The human-readable report.
+pub fn human(sc: &Scenario, jitter: f64, seed: u64, results: &[RunResult], s: &Summary) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "scenario {}: {}", sc.name, sc.description);
+    let _ = writeln!(
+        out,
+        "network jitter {:.0} us (exponential, per direction), {} runs, seed {}, {:.0} s simulated per run, measured from {:.0} s",
+        jitter * 1e6,
+        results.len(),
+        seed,
+        sc.duration,
+        sc.settle
+    );
+    let _ = writeln!(out, "run   rms_us    max_us  sync_s  steps  requests  mean_poll_s  falseticker");
+    for (i, r) in results.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "{:>3} {:>8.2} {:>9.2} {:>7.0} {:>6} {:>9} {:>12.1}  {}",
+            i,
+            r.rms * 1e6,
+            r.max_abs * 1e6,
+            r.sync_time,
+            r.steps,
+            r.requests,
+            r.mean_poll_interval,
+            if r.falseticker_selected { "SELECTED" } else { "-" }
+        );
+    }
+    let _ = writeln!(
+        out,
+        "mean RMS error {:.2} us (sd {:.2}), max |error| {:.2} us, synchronised (|error| < {:.0} us) after at most {:.0} s (mean {:.1} s), falseticker selected in {} run(s), mean poll interval {:.1} s",
+        s.rms_mean_us,
+        s.rms_sd_us,
+        s.max_abs_us,
+        sc.sync_threshold * 1e6,
+        s.sync_time_s,
+        s.sync_time_mean_s,
+        s.falseticker_selected,
+        s.mean_poll_interval_s
+    );
+    out
+}
+
+/// The JSON summary object, on one line.
+pub fn json(sc: &Scenario, jitter: f64, seed: u64, s: &Summary) -> String {
+    format!(
+        concat!(
+            "{{\"scenario\":\"{}\",\"jitter_s\":{:e},\"runs\":{},\"seed\":{},\"duration_s\":{},\"settle_s\":{},",
+            "\"rms_mean_us\":{:.3},\"rms_sd_us\":{:.3},\"max_abs_us\":{:.3},\"sync_time_s\":{},",
+            "\"sync_time_mean_s\":{:.1},\"falseticker_selected\":{},\"mean_poll_interval_s\":{:.1},\"steps_mean\":{:.2}}}"
+        ),
+        sc.name,
+        jitter,
+        s.runs,
+        seed,
+        sc.duration,
+        sc.settle,
+        s.rms_mean_us,
+        s.rms_sd_us,
+        s.max_abs_us,
+        s.sync_time_s,
+        s.sync_time_mean_s,
+        s.falseticker_selected,
+        s.mean_poll_interval_s,
+        s.steps_mean
+    )
+}

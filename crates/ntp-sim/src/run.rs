@@ -1,0 +1,241 @@
+//! One simulated run: the real `SourcePoller`s and `Engine` against the
+//! model clock, servers and network, driven by an event queue in true
+//! time. The clock's true error is sampled at every whole true second
+//! (when the frequency wander also takes its step, as in clknetsim).
+
+use crate::clock::{seconds, timestamp, SimClock};
+use crate::events::{Event, Queue};
+use crate::rng::Rng;
+use crate::scenario::Scenario;
+use ntp_proto::source::{SourceConfig, SourcePoller};
+use ntp_proto::NtpTimestamp;
+use ntp_sync::{Clock, ClockAction, Engine, SelectionState, SourceId, SourceParams};
+
+/// Housekeeping tick interval when the engine asks for none sooner, s.
+const TICK_EVERY: f64 = 16.0;
+
+/// What one run measured.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunResult {
+    /// RMS of the true clock error over the measured window, s.
+    pub rms: f64,
+    /// Largest |error| over the measured window, s.
+    pub max_abs: f64,
+    /// First second from which |error| stayed below the sync threshold to
+    /// the end (the duration if it never did), s.
+    pub sync_time: f64,
+    /// True if a falseticker was ever selected or combined.
+    pub falseticker_selected: bool,
+    /// Requests sent, all sources.
+    pub requests: u64,
+    /// Samples the engine accepted.
+    pub samples: u64,
+    /// Clock steps.
+    pub steps: u32,
+    /// Mean interval between requests per source, s.
+    pub mean_poll_interval: f64,
+}
+
+struct Source {
+    poller: SourcePoller,
+    id: SourceId,
+    gen: u64,
+}
+
+struct Sim<'a> {
+    sc: &'a Scenario,
+    rng: Rng,
+    clock: SimClock,
+    engine: Engine,
+    sources: Vec<Source>,
+    queue: Queue,
+    tick_gen: u64,
+    falseticker_selected: bool,
+    samples: u64,
+}
+
+/// Runs `sc` once with random stream `index` of `seed`.
+pub fn run(sc: &Scenario, seed: u64, index: u64) -> RunResult {
+    let mut rng = Rng::new(seed, index);
+    let clock = SimClock::new(sc.initial_error, sc.initial_drift);
+    let mut engine = Engine::new(sc.engine);
+    let config = SourceConfig { poll: sc.poll, local_precision: sc.engine.precision, ..SourceConfig::default() };
+    let mut sources = Vec::new();
+    for (i, _) in sc.servers.iter().enumerate() {
+        let id =
+            engine.add_source(SourceParams { address: Some([192, 0, 2, i as u8 + 1].into()), ..Default::default() });
+        let first = rng.range(0.0, 1.0);
+        sources.push(Source { poller: SourcePoller::new(config, clock.now(), first), id, gen: 0 });
+    }
+    let mut sim = Sim {
+        sc,
+        rng,
+        clock,
+        engine,
+        sources,
+        queue: Queue::default(),
+        tick_gen: 0,
+        falseticker_selected: false,
+        samples: 0,
+    };
+    for i in 0..sim.sources.len() {
+        sim.schedule_poll(i);
+    }
+    sim.schedule_tick();
+    sim.run()
+}
+
+impl Sim<'_> {
+    fn at_local(&self, ts: NtpTimestamp) -> f64 {
+        let t = self.clock.true_time_of(seconds(ts)) + 1e-7;
+        t.max(self.clock.true_time())
+    }
+
+    fn schedule_poll(&mut self, i: usize) {
+        let s = &mut self.sources[i];
+        s.gen += 1;
+        if let Some(at) = s.poller.next_poll_at() {
+            let (src, gen) = (i, s.gen);
+            let t = self.at_local(at);
+            self.queue.push(t, Event::Poll { src, gen });
+        }
+    }
+
+    fn schedule_tick(&mut self) {
+        self.tick_gen += 1;
+        let housekeeping = self.clock.true_time() + TICK_EVERY;
+        let t = self.engine.next_tick_at().map_or(housekeeping, |at| self.at_local(at).min(housekeeping));
+        self.queue.push(t, Event::Tick { gen: self.tick_gen });
+    }
+
+    fn check_falsetickers(&mut self) {
+        if self.sc.servers.iter().all(|s| !s.is_falseticker()) {
+            return;
+        }
+        let now = self.clock.now();
+        for (r, server) in self.engine.sources(now).iter().zip(&self.sc.servers) {
+            if server.is_falseticker() && matches!(r.state, SelectionState::Selected | SelectionState::Combined) {
+                self.falseticker_selected = true;
+            }
+        }
+    }
+
+    fn run(mut self) -> RunResult {
+        let sc = self.sc;
+        let (mut sum_sq, mut n, mut max_abs) = (0.0, 0u64, 0.0f64);
+        let mut last_bad = 0.0f64;
+        let mut second = 0.0f64;
+        let end = sc.duration;
+        while second <= end {
+            let next_event = self.queue.peek_time().unwrap_or(f64::INFINITY);
+            if next_event > second {
+                // Whole seconds first: measure, then let the frequency wander.
+                self.clock.advance_to(second);
+                let e = self.clock.error();
+                if second >= sc.settle {
+                    sum_sq += e * e;
+                    n += 1;
+                    max_abs = max_abs.max(e.abs());
+                }
+                if e.abs() >= sc.sync_threshold {
+                    last_bad = second + 1.0;
+                }
+                if sc.wander > 0.0 {
+                    let w = sc.wander * self.rng.normal();
+                    self.clock.wander(w);
+                }
+                second += 1.0;
+                continue;
+            }
+            let Some((t, event)) = self.queue.pop() else { break };
+            self.clock.advance_to(t);
+            self.handle(t, event);
+        }
+        let requests: u64 = self.sources.iter().map(|s| s.poller.status().requests).sum();
+        RunResult {
+            rms: if n > 0 { (sum_sq / n as f64).sqrt() } else { 0.0 },
+            max_abs,
+            sync_time: last_bad.min(end),
+            falseticker_selected: self.falseticker_selected,
+            requests,
+            samples: self.samples,
+            steps: self.clock.steps,
+            mean_poll_interval: end * self.sources.len() as f64 / requests.max(1) as f64,
+        }
+    }
+
+    fn handle(&mut self, t: f64, event: Event) {
+        match event {
+            Event::Poll { src, gen } => {
+                if gen != self.sources[src].gen {
+                    return;
+                }
+                let now = self.clock.now();
+                let due = self.sources[src].poller.next_poll_at();
+                if due.is_some_and(|d| d.since(now).to_seconds() > 1e-6) {
+                    self.schedule_poll(src);
+                    return;
+                }
+                let cookie = NtpTimestamp::from_bits(self.rng.next_u64());
+                let mut buf = [0u8; 48];
+                let s = &mut self.sources[src];
+                if let Some(n) = s.poller.build_request(now, cookie, &mut buf) {
+                    self.engine.update_reach(s.id, s.poller.reach());
+                    if let Some(d) = self.sc.network.delay(t, true, &mut self.rng) {
+                        self.queue.push(t + d, Event::ServerRx { src, packet: buf[..n].to_vec() });
+                    }
+                    if let Some(at) = s.poller.timeout_at() {
+                        let when = self.at_local(at);
+                        self.queue.push(when, Event::Timeout { src });
+                    }
+                }
+                self.schedule_poll(src);
+            }
+            Event::Timeout { src } => {
+                let now = self.clock.now();
+                self.sources[src].poller.handle_timeout(now);
+            }
+            Event::ServerRx { src, packet } => {
+                if let Some(reply) = self.sc.servers[src].answer(&packet, t) {
+                    let leaves = t + crate::server::PROCESSING;
+                    if let Some(d) = self.sc.network.delay(leaves, false, &mut self.rng) {
+                        self.queue.push(leaves + d, Event::ClientRx { src, packet: reply });
+                    }
+                }
+            }
+            Event::ClientRx { src, packet } => self.on_reply(src, &packet),
+            Event::Tick { gen } => {
+                if gen != self.tick_gen {
+                    return;
+                }
+                self.engine.tick(&mut self.clock);
+                self.check_falsetickers();
+                self.schedule_tick();
+            }
+        }
+    }
+
+    fn on_reply(&mut self, src: usize, packet: &[u8]) {
+        let t4 = self.clock.now();
+        let s = &mut self.sources[src];
+        let t1 = s.poller.transmit_time().unwrap_or(timestamp(0.0));
+        let result = s.poller.handle_response(packet, t1, t4, t4);
+        self.engine.update_reach(s.id, s.poller.reach());
+        let Ok(sample) = result else { return };
+        let update = self.engine.on_sample(s.id, &sample, &mut self.clock);
+        self.sources[src].poller.advise_poll(update.poll_advice);
+        if update.accepted {
+            self.samples += 1;
+        }
+        if let Some(ClockAction::Stepped { offset }) = update.action {
+            for s in &mut self.sources {
+                s.poller.clock_stepped(offset);
+            }
+        }
+        for i in 0..self.sources.len() {
+            self.schedule_poll(i);
+        }
+        self.check_falsetickers();
+        self.schedule_tick();
+    }
+}

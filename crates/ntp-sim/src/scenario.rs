@@ -1,0 +1,141 @@
+//! The scenarios, mirroring chrony's published clknetsim comparison. Every
+//! scenario starts the client clock 0.1 s and 100 ppm off (chrony's test
+//! defaults) and measures only after its settling period; servers are
+//! stratum 1 on true time unless a falseticker; the network has a 100 µs
+//! base delay each way plus exponential jitter of the given mean.
+
+use crate::network::{Network, Outages};
+use crate::server::SimServer;
+use ntp_proto::source::PollConfig;
+use ntp_sync::{EngineConfig, MakeStep};
+
+/// Names accepted by `--scenario`.
+pub const NAMES: [&str; 5] = ["stable", "wander", "intermittent", "falseticker", "startup"];
+
+/// Everything one scenario fixes.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// Its name.
+    pub name: &'static str,
+    /// One line saying what it models.
+    pub description: &'static str,
+    /// The upstream servers.
+    pub servers: Vec<SimServer>,
+    /// The path to each server (same model for all).
+    pub network: Network,
+    /// The client's poll settings per source.
+    pub poll: PollConfig,
+    /// The engine's settings.
+    pub engine: EngineConfig,
+    /// Frequency random walk: standard deviation of the per-second step,
+    /// s/s (1e-9 = "1 ppb/s").
+    pub wander: f64,
+    /// Initial clock error, s (reading minus true time).
+    pub initial_error: f64,
+    /// Initial frequency error, s/s.
+    pub initial_drift: f64,
+    /// Simulated time per run, s.
+    pub duration: f64,
+    /// Errors before this time are not counted in RMS and maximum, s.
+    pub settle: f64,
+    /// "Synchronised" means |error| below this, s.
+    pub sync_threshold: f64,
+}
+
+const HOUR: f64 = 3600.0;
+const DAY: f64 = 86_400.0;
+
+/// The scenario `name` with network jitter `jitter` (s) and, if given, a
+/// different duration (the settling period shrinks with it, to at most a
+/// quarter of the run).
+pub fn scenario(name: &str, jitter: f64, duration: Option<f64>) -> Result<Scenario, String> {
+    if !(jitter.is_finite() && jitter >= 0.0) {
+        return Err(format!("jitter must be a non-negative number of seconds, not {jitter}"));
+    }
+    let network = Network { base_delay: 1e-4, jitter, asymmetry: 0.0, loss: 0.0, outages: None };
+    let engine = EngineConfig { precision: -24, ..EngineConfig::default() };
+    let one = vec![SimServer { offset: 0.0, stratum: 1 }];
+    let default_poll = PollConfig { minpoll: 6, maxpoll: 10, ..PollConfig::default() };
+    let mut s = Scenario {
+        name: "stable",
+        description: "one server, default polling (minpoll 6, maxpoll 10), 1 ppb/s wander",
+        servers: one.clone(),
+        network,
+        poll: default_poll,
+        engine,
+        wander: 1e-9,
+        initial_error: 0.1,
+        initial_drift: 1e-4,
+        duration: 4.0 * DAY,
+        settle: 12.0 * HOUR,
+        sync_threshold: 1e-3,
+    };
+    match name {
+        "stable" => {}
+        "wander" => {
+            s.name = "wander";
+            s.description = "one server, poll fixed at 64 s, 10 ppb/s wander";
+            s.poll = PollConfig { minpoll: 6, maxpoll: 6, ..PollConfig::default() };
+            s.wander = 1e-8;
+            s.duration = 2.0 * DAY;
+            s.settle = 6.0 * HOUR;
+        }
+        "intermittent" => {
+            s.name = "intermittent";
+            s.description = "one server, default polling, 1 ppb/s wander, network up 30 min per 24 h";
+            s.network.outages = Some(Outages { period: DAY, up: 30.0 * 60.0 });
+            s.duration = 10.0 * DAY;
+            s.settle = DAY;
+        }
+        "falseticker" => {
+            s.name = "falseticker";
+            s.description = "four servers, one of them 1 s off, default polling, 1 ppb/s wander";
+            s.servers = vec![
+                SimServer { offset: 0.0, stratum: 1 },
+                SimServer { offset: 0.0, stratum: 1 },
+                SimServer { offset: 0.0, stratum: 1 },
+                SimServer { offset: 1.0, stratum: 1 },
+            ];
+            s.duration = 2.0 * DAY;
+            s.settle = 6.0 * HOUR;
+        }
+        "startup" => {
+            s.name = "startup";
+            s.description = "one server, iburst, clock 0.1 s and 100 ppm off: synchronised within 60 s?";
+            s.poll.iburst = true;
+            s.engine.makestep = MakeStep { threshold: s.engine.makestep.threshold, limit: 3 };
+            s.duration = HOUR;
+            s.settle = 60.0;
+        }
+        other => return Err(format!("unknown scenario {other:?}; one of {}", NAMES.join(", "))),
+    }
+    if let Some(d) = duration {
+        if !(d.is_finite() && d > 0.0) {
+            return Err(format!("duration must be a positive number of seconds, not {d}"));
+        }
+        s.settle = s.settle.min(d / 4.0);
+        s.duration = d;
+    }
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_builds_and_unknown_names_fail() {
+        for n in NAMES {
+            let s = scenario(n, 1e-4, None).unwrap();
+            assert_eq!(s.name, n);
+            assert!(s.settle < s.duration);
+        }
+        assert!(scenario("nope", 1e-4, None).is_err());
+        assert!(scenario("stable", -1.0, None).is_err());
+        assert_eq!(scenario("stable", 1e-4, Some(4000.0)).unwrap().settle, 1000.0);
+        assert_eq!(
+            scenario("falseticker", 1e-4, None).unwrap().servers.iter().filter(|s| s.is_falseticker()).count(),
+            1
+        );
+    }
+}

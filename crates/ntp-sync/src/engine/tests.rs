@@ -1,0 +1,271 @@
+//! Engine tests with a hand-driven model clock: makestep, panic, selection
+//! with one to four sources, holdover and the served state.
+
+use super::*;
+use crate::clock::ClockError;
+use crate::config::MakeStep;
+use ntp_proto::source::FilterStats;
+use ntp_proto::ReferenceId;
+
+/// A model clock: `error` = reading − true time, drifting at `drift` plus
+/// the correction.
+struct ModelClock {
+    t: f64,
+    error: f64,
+    drift: f64,
+    freq_ppm: f64,
+    steps: Vec<f64>,
+}
+
+const BASE: f64 = 3_900_000_000.0;
+
+impl ModelClock {
+    fn new(error: f64, drift: f64) -> Self {
+        ModelClock { t: 0.0, error, drift, freq_ppm: 0.0, steps: Vec::new() }
+    }
+    fn advance(&mut self, dt: f64) {
+        self.error += (self.drift + self.freq_ppm * 1e-6) * dt;
+        self.t += dt;
+    }
+    fn ts(&self, local: f64) -> NtpTimestamp {
+        NtpTimestamp::from_bits(((BASE + local) * 4_294_967_296.0) as u64)
+    }
+    /// A sample from a server whose time is `true + server_offset`.
+    fn sample(&self, server_offset: f64, delay: f64) -> Sample {
+        let offset = server_offset - self.error;
+        Sample {
+            offset,
+            delay,
+            dispersion: 1e-6,
+            time: self.now(),
+            leap: LeapIndicator::NoWarning,
+            stratum: 1,
+            reference_id: ReferenceId::from_ascii("GPS"),
+            reference_time: self.now(),
+            root_delay: 0.0,
+            root_dispersion: 1e-5,
+            precision: -20,
+            poll: 6,
+            filter: FilterStats { offset, delay, dispersion: 1e-6, jitter: 1e-5, samples: 1, time: self.now() },
+        }
+    }
+}
+
+impl Clock for ModelClock {
+    fn now(&self) -> NtpTimestamp {
+        self.ts(self.t + self.error)
+    }
+    fn frequency_ppm(&self) -> f64 {
+        self.freq_ppm
+    }
+    fn set_frequency(&mut self, ppm: f64) -> Result<(), ClockError> {
+        self.freq_ppm = ppm;
+        Ok(())
+    }
+    fn step(&mut self, offset_s: f64) -> Result<(), ClockError> {
+        self.error += offset_s;
+        self.steps.push(offset_s);
+        Ok(())
+    }
+}
+
+fn source(engine: &mut Engine, last_octet: u8) -> SourceId {
+    engine.add_source(SourceParams { address: Some([192, 0, 2, last_octet].into()), ..Default::default() })
+}
+
+/// Feeds `rounds` polls of `interval` s from every source (offsets given
+/// per source), ticking in between. Returns the last update per round.
+fn run(engine: &mut Engine, clock: &mut ModelClock, ids: &[(SourceId, f64)], rounds: usize, interval: f64) {
+    for _ in 0..rounds {
+        for &(id, off) in ids {
+            let s = clock.sample(off, 0.001);
+            engine.update_reach(id, Reach::from_bits(0xff));
+            engine.on_sample(id, &s, clock);
+        }
+        let mut left = interval;
+        while left > 0.0 {
+            let dt = left.min(1.0);
+            clock.advance(dt);
+            left -= dt;
+            engine.tick(clock);
+        }
+    }
+}
+
+#[test]
+fn one_source_steps_then_tracks_offset_and_frequency() {
+    let mut e = Engine::new(EngineConfig::default());
+    let id = source(&mut e, 1);
+    let mut c = ModelClock::new(-0.5, 20e-6);
+    run(&mut e, &mut c, &[(id, 0.0)], 1, 16.0);
+    assert_eq!(c.steps.len(), 1);
+    assert!((c.steps[0] - 0.5).abs() < 1e-3);
+    run(&mut e, &mut c, &[(id, 0.0)], 40, 16.0);
+    assert!(c.error.abs() < 1e-5, "error {}", c.error);
+    assert!((c.freq_ppm + 20.0).abs() < 0.5, "freq {}", c.freq_ppm);
+    let st = e.system_state();
+    assert_eq!(st.status, SyncStatus::Synchronised);
+    assert_eq!(st.stratum, 2);
+    assert_eq!(st.reference_id.0, [192, 0, 2, 1]);
+    assert_eq!(st.system_peer, Some(id));
+    let ss = e.server_state();
+    assert!(ss.is_synchronised());
+    assert_eq!(ss.stratum, 2);
+    assert_eq!(e.sources(c.now())[0].state, SelectionState::Selected);
+}
+
+#[test]
+fn small_offsets_are_slewed_not_stepped() {
+    let mut e = Engine::new(EngineConfig::default());
+    let id = source(&mut e, 1);
+    let mut c = ModelClock::new(0.015, 0.0);
+    run(&mut e, &mut c, &[(id, 0.0)], 20, 64.0);
+    assert!(c.steps.is_empty());
+    assert!(c.error.abs() < 1e-5, "error {}", c.error);
+}
+
+#[test]
+fn two_disagreeing_sources_are_not_trusted_two_agreeing_are() {
+    let mut e = Engine::new(EngineConfig::default());
+    let a = source(&mut e, 1);
+    let b = source(&mut e, 2);
+    let mut c = ModelClock::new(0.0, 0.0);
+    run(&mut e, &mut c, &[(a, 0.0), (b, 1.0)], 5, 16.0);
+    assert_eq!(e.system_state().status, SyncStatus::Starting);
+    assert!(e.sources(c.now()).iter().all(|s| s.state == SelectionState::Falseticker));
+    assert!(!e.server_state().is_synchronised());
+
+    let mut e = Engine::new(EngineConfig::default());
+    let a = source(&mut e, 1);
+    let b = source(&mut e, 2);
+    let mut c = ModelClock::new(0.0, 0.0);
+    run(&mut e, &mut c, &[(a, 0.0), (b, 0.0005)], 5, 16.0);
+    assert_eq!(e.system_state().status, SyncStatus::Synchronised);
+}
+
+#[test]
+fn a_falseticker_among_four_is_never_selected() {
+    let mut e = Engine::new(EngineConfig::default());
+    let ids: Vec<SourceId> = (1..=4).map(|i| source(&mut e, i)).collect();
+    let mut c = ModelClock::new(0.0, 0.0);
+    // The falseticker answers first and alone: not selected.
+    let s = c.sample(1.0, 0.001);
+    e.on_sample(ids[3], &s, &mut c);
+    assert!(c.steps.is_empty());
+    assert_eq!(e.system_state().status, SyncStatus::Starting);
+    let offs = [(ids[0], 0.0), (ids[1], 0.0002), (ids[2], -0.0002), (ids[3], 1.0)];
+    run(&mut e, &mut c, &offs, 10, 16.0);
+    let reports = e.sources(c.now());
+    assert_eq!(reports[3].state, SelectionState::Falseticker);
+    assert!(c.error.abs() < 1e-3, "{}", c.error);
+    assert!(c.steps.iter().all(|s| s.abs() < 0.1));
+}
+
+#[test]
+fn three_sources_need_two_in_agreement() {
+    let mut e = Engine::new(EngineConfig::default());
+    let ids: Vec<SourceId> = (1..=3).map(|i| source(&mut e, i)).collect();
+    let mut c = ModelClock::new(0.0, 0.0);
+    run(&mut e, &mut c, &[(ids[0], 0.0), (ids[1], 2.0), (ids[2], 0.0003)], 4, 16.0);
+    assert_eq!(e.system_state().status, SyncStatus::Synchronised);
+    assert_eq!(e.sources(c.now())[1].state, SelectionState::Falseticker);
+}
+
+#[test]
+fn unreachable_sources_stop_counting() {
+    let mut e = Engine::new(EngineConfig::default());
+    let a = source(&mut e, 1);
+    let b = source(&mut e, 2);
+    e.update_reach(b, Reach::from_bits(0));
+    let mut c = ModelClock::new(0.0, 0.0);
+    run(&mut e, &mut c, &[(a, 0.0)], 3, 16.0);
+    assert_eq!(e.system_state().status, SyncStatus::Synchronised);
+    assert_eq!(e.sources(c.now())[1].state, SelectionState::Unreachable);
+}
+
+#[test]
+fn panic_threshold_refuses_after_start_and_serves_unsynchronised() {
+    let cfg = EngineConfig {
+        panic_threshold: Some(10.0),
+        makestep: MakeStep { threshold: 0.1, limit: 1 },
+        ..Default::default()
+    };
+    let mut e = Engine::new(cfg);
+    let id = source(&mut e, 1);
+    let mut c = ModelClock::new(-100.0, 0.0);
+    run(&mut e, &mut c, &[(id, 0.0)], 5, 16.0);
+    assert_eq!(c.steps.len(), 1, "the first update may step past the panic threshold");
+    assert!(c.error.abs() < 1e-3);
+    // The source jumps by 60 s: a lasting change the estimator accepts
+    // after a few samples, and the discipline refuses.
+    c.error -= 60.0;
+    run(&mut e, &mut c, &[(id, 0.0)], 6, 16.0);
+    assert_eq!(c.steps.len(), 1);
+    assert!(matches!(e.system_state().last_action, Some(ClockAction::PanicRefused { .. })));
+    assert_eq!(e.system_state().status, SyncStatus::Panic);
+    assert!(!e.server_state().is_synchronised());
+}
+
+#[test]
+fn holdover_then_unsynchronised_when_distance_exceeds_the_bound() {
+    let cfg = EngineConfig { max_root_distance: 0.01, ..Default::default() };
+    let mut e = Engine::new(cfg);
+    let id = source(&mut e, 1);
+    let mut c = ModelClock::new(0.0, 0.0);
+    run(&mut e, &mut c, &[(id, 0.0)], 5, 16.0);
+    assert_eq!(e.system_state().status, SyncStatus::Synchronised);
+    e.update_reach(id, Reach::from_bits(0));
+    c.advance(1.0);
+    e.tick(&mut c);
+    assert_eq!(e.system_state().status, SyncStatus::Holdover(NoSourceReason::NoSelectableSource));
+    assert!(e.server_state().is_synchronised(), "holdover still serves time");
+    // 10 ms at 15 ppm: about 670 s.
+    c.advance(1000.0);
+    e.tick(&mut c);
+    assert_eq!(e.system_state().status, SyncStatus::Unsynchronised);
+    assert!(!e.server_state().is_synchronised());
+    assert!(!e.clock_status(c.now()).synchronised);
+}
+
+#[test]
+fn unknown_source_and_bad_samples_are_ignored() {
+    let mut e = Engine::new(EngineConfig::default());
+    let id = source(&mut e, 1);
+    let mut c = ModelClock::new(0.0, 0.0);
+    let mut s = c.sample(0.0, 0.001);
+    assert!(!e.on_sample(SourceId(99), &s, &mut c).accepted);
+    s.offset = f64::NAN;
+    assert!(!e.on_sample(id, &s, &mut c).accepted);
+    s.offset = 0.0;
+    s.stratum = 16;
+    assert!(!e.on_sample(id, &s, &mut c).accepted);
+    assert!(e.remove_source(id));
+    assert!(!e.remove_source(id));
+}
+
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn any_sample_sequence_keeps_the_clock_sane(
+            samples in proptest::collection::vec((-1e4f64..1e4, 0.0f64..2.0, 0.0f64..5000.0, 0usize..3), 1..60),
+        ) {
+            let mut e = Engine::new(EngineConfig::default());
+            let ids: Vec<SourceId> = (1..=3).map(|i| source(&mut e, i)).collect();
+            let mut c = ModelClock::new(0.0, 0.0);
+            for (offset, delay, wait, src) in samples {
+                let mut s = c.sample(0.0, delay);
+                s.offset = offset;
+                e.on_sample(ids[src], &s, &mut c);
+                c.advance(wait);
+                e.tick(&mut c);
+                prop_assert!(c.freq_ppm.abs() <= 500.0 + 1e-6, "{}", c.freq_ppm);
+                prop_assert!(c.error.is_finite());
+                let st = e.system_state();
+                prop_assert!(st.root_dispersion.is_finite() && st.root_delay.is_finite());
+            }
+        }
+    }
+}

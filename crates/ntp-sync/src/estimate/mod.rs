@@ -1,0 +1,244 @@
+//! Per-source estimation: every raw sample of a source goes through a
+//! Kalman filter ([`kalman`]) whose measurement variance comes from the
+//! sample's excess delay ([`noise`]) and whose process noise (the local
+//! oscillator's wander) is learnt from its residuals ([`wander`]). The
+//! result is the source's offset and offset rate at any time, with their
+//! variances, and the poll interval the source deserves.
+
+pub mod kalman;
+pub mod noise;
+pub mod wander;
+
+use kalman::OffsetFilter;
+use noise::DelayWindow;
+use wander::WanderEstimator;
+
+/// Samples before a source's estimate counts as settled (poll advice stays
+/// at the settling poll until then).
+pub const SETTLE_SAMPLES: u64 = 8;
+
+/// Residuals beyond this many standard deviations are outliers (popcorn
+/// spikes) and skipped …
+pub const OUTLIER_SIGMAS: f64 = 6.0;
+/// … unless this many come in a row: then the change is taken as real.
+pub const OUTLIERS_ACCEPTED_AFTER: u32 = 1;
+
+/// A source's estimate at some time.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Estimate {
+    /// Offset (source minus local), s.
+    pub offset: f64,
+    /// Its variance, s².
+    pub offset_var: f64,
+    /// Offset rate under the current frequency correction, s/s.
+    pub rate: f64,
+    /// Its variance.
+    pub rate_var: f64,
+}
+
+/// What became of a sample.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Used.
+    Accepted,
+    /// Skipped as a spike.
+    Outlier,
+}
+
+/// The estimator of one source.
+#[derive(Clone, Debug)]
+pub struct SourceEstimator {
+    filter: Option<OffsetFilter>,
+    delays: DelayWindow,
+    wander: WanderEstimator,
+    samples: u64,
+    outliers_in_row: u32,
+    precision_var: f64,
+    initial_rate_var: f64,
+    jitter_var: f64,
+}
+
+impl SourceEstimator {
+    /// A new estimator; `precision_var` is the variance floor of a sample's
+    /// timestamps, `initial_rate_var` the prior variance of the frequency.
+    pub fn new(precision_var: f64, initial_rate_var: f64) -> Self {
+        SourceEstimator {
+            filter: None,
+            delays: DelayWindow::new(),
+            wander: WanderEstimator::default(),
+            samples: 0,
+            outliers_in_row: 0,
+            precision_var,
+            initial_rate_var,
+            jitter_var: 0.0,
+        }
+    }
+
+    /// Samples accepted so far.
+    pub fn samples(&self) -> u64 {
+        self.samples
+    }
+
+    /// The current wander estimate, (s/s)²/s.
+    pub fn wander(&self) -> f64 {
+        self.wander.q()
+    }
+
+    /// RMS of recent residuals, s.
+    pub fn jitter(&self) -> f64 {
+        self.jitter_var.sqrt()
+    }
+
+    /// The smallest recent delay, s.
+    pub fn min_delay(&self) -> f64 {
+        self.delays.min()
+    }
+
+    /// Incorporates a sample: offset `z` (s) measured at engine time `t`
+    /// with round-trip `delay`; `floor` is the sample's own variance floor
+    /// (precisions), added to the configured one.
+    pub fn on_sample(&mut self, t: f64, z: f64, delay: f64, floor: f64) -> Verdict {
+        if !(t.is_finite() && z.is_finite() && delay.is_finite()) {
+            return Verdict::Outlier;
+        }
+        self.delays.push(delay);
+        let var_z = self.delays.variance(delay, self.precision_var + floor);
+        let q = self.wander.q();
+        let Some(f) = self.filter.as_mut() else {
+            self.filter = Some(OffsetFilter::new(t, z, var_z, self.initial_rate_var));
+            self.samples = 1;
+            return Verdict::Accepted;
+        };
+        // A sample taken before the filter's time (a control was applied
+        // while it was in flight) is carried forward along the rate.
+        let z = if t < f.t { z + f.r * (f.t - t) } else { z };
+        f.predict(t, q);
+        let predicted_var = f.pxx + var_z;
+        let residual = z - f.x;
+        if residual * residual > OUTLIER_SIGMAS * OUTLIER_SIGMAS * predicted_var {
+            self.outliers_in_row += 1;
+            if self.outliers_in_row <= OUTLIERS_ACCEPTED_AFTER {
+                return Verdict::Outlier;
+            }
+            // A real change (route, server, clock): restart the offset.
+            f.reset(z, var_z.max(residual * residual), self.initial_rate_var);
+            self.outliers_in_row = 0;
+            self.samples += 1;
+            return Verdict::Accepted;
+        }
+        self.outliers_in_row = 0;
+        let innovation = f.update(z, var_z);
+        self.samples += 1;
+        if self.samples > 2 {
+            self.wander.observe(innovation.normalised_sq());
+            self.jitter_var += (innovation.residual * innovation.residual - self.jitter_var) / 8.0;
+        }
+        Verdict::Accepted
+    }
+
+    /// Moves the filter forward to `t` (before a control is applied).
+    pub fn advance(&mut self, t: f64) {
+        let q = self.wander.q();
+        if let Some(f) = self.filter.as_mut() {
+            f.predict(t, q);
+        }
+    }
+
+    /// The estimate at `t` (the filter is not moved).
+    pub fn estimate_at(&self, t: f64) -> Option<Estimate> {
+        let f = self.filter.as_ref()?;
+        let q = self.wander.q();
+        let (offset, offset_var) = f.predict_at(t, q);
+        let dt = (t - f.t).max(0.0);
+        Some(Estimate { offset, offset_var, rate: f.r, rate_var: f.prr + q * dt })
+    }
+
+    /// The clock's frequency correction changed by `df` (s/s).
+    pub fn control_frequency(&mut self, df: f64) {
+        if let Some(f) = self.filter.as_mut() {
+            f.control_frequency(df);
+        }
+    }
+
+    /// The clock was stepped forward by `d` s.
+    pub fn control_step(&mut self, d: f64) {
+        if let Some(f) = self.filter.as_mut() {
+            f.control_step(d);
+        }
+    }
+
+    /// The poll exponent this source deserves: the largest power of two T
+    /// with `q·T³/3 ≤ R / target` (R: the information-equivalent measurement
+    /// variance), i.e. the oscillator wanders less over one poll than a
+    /// `target`-th of one sample's noise, so the filter keeps averaging many
+    /// samples; and with `var(rate)·T² ≤ R`, so the poll grows only once the
+    /// frequency is known well enough to bridge it (after a start or an
+    /// outage the rate is uncertain and polling stays fast). `settling`
+    /// while the estimate has too few samples.
+    pub fn desired_poll(&self, target: f64, settling: i8) -> i8 {
+        let Some(f) = self.filter.as_ref() else { return settling };
+        // Settling: too few samples, or the residuals say the filter's
+        // model does not fit (yet).
+        if self.samples < SETTLE_SAMPLES || self.wander.mean_nis() > 2.0 {
+            return settling;
+        }
+        let r = self.delays.effective_variance(self.precision_var);
+        let t_wander = (3.0 * r / (target.max(1e-3) * self.wander.q())).cbrt();
+        let t_rate = (r / f.prr.max(1e-30)).sqrt();
+        let t = t_wander.min(t_rate);
+        if !t.is_finite() || t < 1.0 {
+            return 0;
+        }
+        t.log2().floor().clamp(0.0, 17.0) as i8
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_spike_is_skipped_but_a_lasting_change_is_taken() {
+        let mut e = SourceEstimator::new(1e-14, 1e-10);
+        for i in 0..20 {
+            assert_eq!(e.on_sample(i as f64 * 64.0, 1e-4, 0.01, 0.0), Verdict::Accepted);
+        }
+        assert_eq!(e.on_sample(20.0 * 64.0, 0.5, 0.01, 0.0), Verdict::Outlier);
+        for i in 21..24 {
+            let _ = e.on_sample(i as f64 * 64.0, 0.2, 0.01, 0.0);
+        }
+        assert_eq!(e.on_sample(24.0 * 64.0, 0.2, 0.01, 0.0), Verdict::Accepted);
+        let est = e.estimate_at(24.0 * 64.0).unwrap();
+        assert!((est.offset - 0.2).abs() < 0.01, "{}", est.offset);
+    }
+
+    #[test]
+    fn noisier_sources_get_longer_polls_and_new_ones_settle_first() {
+        let feed = |step: f64| {
+            let mut e = SourceEstimator::new(1e-14, 1e-10);
+            assert_eq!(e.desired_poll(32.0, 6), 6, "settling");
+            for i in 0..40 {
+                e.on_sample(i as f64 * 64.0, 0.0, 0.001 + (i as f64 * 0.618).fract() * 7.0 * step, 0.0);
+            }
+            e.wander = WanderEstimator::default();
+            e
+        };
+        let (quiet, noisy) = (feed(1e-6), feed(1e-3));
+        let (pq, pn) = (quiet.desired_poll(32.0, 6), noisy.desired_poll(32.0, 6));
+        assert!(
+            pn > pq,
+            "{pn} vs {pq}: {} {}",
+            noisy.delays.effective_variance(1e-14),
+            quiet.delays.effective_variance(1e-14)
+        );
+        assert!(noisy.desired_poll(1.0, 6) > noisy.desired_poll(1000.0, 6), "a higher target polls faster");
+    }
+
+    #[test]
+    fn bad_input_is_rejected_without_panic() {
+        let mut e = SourceEstimator::new(1e-14, 1e-10);
+        assert_eq!(e.on_sample(f64::NAN, 0.0, 0.0, 0.0), Verdict::Outlier);
+        assert_eq!(e.on_sample(0.0, f64::INFINITY, 0.0, 0.0), Verdict::Outlier);
+        assert!(e.estimate_at(0.0).is_none());
+    }
+}

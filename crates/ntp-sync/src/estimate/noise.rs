@@ -1,0 +1,119 @@
+//! Measurement noise of one source, from its delays.
+//!
+//! The offset error of an exchange is half the difference of the two
+//! one-way delays, so it is bounded by half the round trip's *excess* delay
+//! over the path's minimum. If the excess is split at random between the
+//! two directions, the error is uniform within ±excess/2 and its variance
+//! is `excess² / 12`. The minimum is the smallest delay of the last
+//! [`WINDOW`] samples; since that is itself above the true minimum, an
+//! allowance is added to every excess: the larger of the gap between the two
+//! smallest delays and `0.7 × median excess / √n` (the expected distance of
+//! the least of n delays from the true minimum, which shrinks as 1/√n when
+//! the delay density rises linearly from the minimum, as it does for two
+//! exponential one-way delays). With few samples the allowance is large
+//! and the estimator does not over-trust the smallest delay seen so far.
+
+use std::collections::VecDeque;
+
+/// Samples over which the minimum delay is taken.
+pub const WINDOW: usize = 64;
+
+/// The recent delays of one source.
+#[derive(Clone, Debug, Default)]
+pub struct DelayWindow {
+    delays: VecDeque<f64>,
+    min: f64,
+    gap: f64,
+}
+
+impl DelayWindow {
+    /// An empty window.
+    pub fn new() -> Self {
+        DelayWindow { delays: VecDeque::with_capacity(WINDOW), min: f64::INFINITY, gap: 0.0 }
+    }
+
+    /// Records a delay (seconds; negative values count as zero).
+    pub fn push(&mut self, delay: f64) {
+        if !delay.is_finite() {
+            return;
+        }
+        if self.delays.len() == WINDOW {
+            self.delays.pop_front();
+        }
+        self.delays.push_back(delay.max(0.0));
+        let mut sorted: Vec<f64> = self.delays.iter().copied().collect();
+        sorted.sort_by(f64::total_cmp);
+        let (a, n) = (sorted[0], sorted.len());
+        let second_gap = sorted.get(1).map_or(a, |b| b - a);
+        let median_excess = sorted[n / 2] - a;
+        self.min = a;
+        self.gap = second_gap.max(0.7 * median_excess / (n as f64).sqrt());
+    }
+
+    /// The smallest recent delay (infinite when empty).
+    pub fn min(&self) -> f64 {
+        self.min
+    }
+
+    /// Number of delays held.
+    pub fn len(&self) -> usize {
+        self.delays.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.delays.is_empty()
+    }
+
+    /// The offset variance of a sample with round-trip `delay`, given the
+    /// variance `floor` of its timestamps (clock precisions).
+    pub fn variance(&self, delay: f64, floor: f64) -> f64 {
+        let excess = if self.min.is_finite() { (delay - self.min).max(0.0) } else { delay.max(0.0) };
+        let e = excess + self.gap;
+        floor + e * e / 12.0
+    }
+
+    /// The information-equivalent variance of one recent sample: the
+    /// harmonic mean of the samples' variances (the low-delay samples
+    /// dominate it, as they dominate the estimate).
+    pub fn effective_variance(&self, floor: f64) -> f64 {
+        if self.delays.is_empty() {
+            return f64::INFINITY;
+        }
+        let info: f64 = self.delays.iter().map(|&d| 1.0 / self.variance(d, floor)).sum();
+        self.delays.len() as f64 / info
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variance_grows_with_excess_delay() {
+        let mut w = DelayWindow::new();
+        for d in [0.010, 0.011, 0.020, 0.030] {
+            w.push(d);
+        }
+        assert_eq!(w.min(), 0.010);
+        let v_min = w.variance(0.010, 1e-12);
+        let v_big = w.variance(0.030, 1e-12);
+        // Allowance: max(gap 1 ms, 0.7 × median excess 10 ms / √4 = 3.5 ms).
+        assert!((v_min - (1e-12 + 0.0035f64.powi(2) / 12.0)).abs() < 1e-15, "{v_min}");
+        assert!(v_big > 20.0 * v_min);
+        let eff = w.effective_variance(1e-12);
+        assert!(eff > v_min && eff < v_big);
+    }
+
+    #[test]
+    fn old_minimum_expires() {
+        let mut w = DelayWindow::new();
+        w.push(0.001);
+        for _ in 0..WINDOW {
+            w.push(0.005);
+        }
+        assert_eq!(w.min(), 0.005);
+        w.push(f64::NAN);
+        assert_eq!(w.len(), WINDOW);
+    }
+}

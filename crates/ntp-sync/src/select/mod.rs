@@ -1,0 +1,151 @@
+//! Source selection: which sources tell the truth, and what they say
+//! together.
+//!
+//! 1. [`intersect`]: Marzullo intersection of the candidates' correctness
+//!    intervals; candidates outside it are falsetickers.
+//! 2. The agreement rule: the survivors must number at least
+//!    `max(min_sources, ⌊N/2⌋ + 1)`, N being every source that counts
+//!    (reachable, or not yet polled enough to tell — see
+//!    [`ntp_proto::source::Reach`]). So one source is used alone; two must
+//!    agree (two that disagree cannot both be trusted, and nothing says
+//!    which one lies); three need two; four need three. A source that has
+//!    not answered yet still counts, so a falseticker that answers first is
+//!    never selected alone.
+//! 3. [`cluster`]: drop survivors far from the others.
+//! 4. `prefer`: if a preferred source survives, only preferred ones are
+//!    combined.
+//! 5. [`combine`]: weighted combination; the system peer (whose stratum and
+//!    reference id we advertise) is the combined source with the smallest
+//!    root distance.
+
+pub mod cluster;
+pub mod combine;
+pub mod intersect;
+
+use combine::{Combined, Contribution};
+use ntp_proto::LeapIndicator;
+
+/// A source offered to selection.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Candidate {
+    /// Offset estimate, s.
+    pub offset: f64,
+    /// Its variance.
+    pub offset_var: f64,
+    /// Offset rate estimate, s/s.
+    pub rate: f64,
+    /// Its variance.
+    pub rate_var: f64,
+    /// Root distance (half-width of the correctness interval), s.
+    pub distance: f64,
+    /// Jitter, s.
+    pub jitter: f64,
+    /// The server's own uncertainty (root delay / 2 + root dispersion), s.
+    pub server_error: f64,
+    /// Configured `prefer`.
+    pub prefer: bool,
+    /// The server's leap indicator.
+    pub leap: LeapIndicator,
+}
+
+/// What selection made of one candidate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Outside the majority's intersection.
+    Falseticker,
+    /// Survived the intersection but dropped by clustering or `prefer`.
+    Candidate,
+    /// Combined into the system estimate.
+    Combined,
+    /// Combined, and the system peer.
+    SystemPeer,
+}
+
+/// Why nothing was selected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoSelection {
+    /// No candidate at all.
+    NoCandidates,
+    /// Too few candidates agree.
+    NoMajority {
+        /// The largest group that agrees.
+        agreeing: usize,
+        /// How many are needed.
+        needed: usize,
+    },
+}
+
+/// The outcome of selection.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Selection {
+    /// One verdict per candidate, in input order.
+    pub verdicts: Vec<Verdict>,
+    /// The combined estimate and the system peer's index, or why not.
+    pub result: Result<(Combined, usize), NoSelection>,
+}
+
+/// Sources that must agree out of `population` counting sources.
+pub fn needed(population: usize, min_sources: usize) -> usize {
+    (population / 2 + 1).max(min_sources).max(1)
+}
+
+/// Runs selection over `candidates`, `population` sources counting towards
+/// the majority (at least `candidates.len()`).
+pub fn select(candidates: &[Candidate], population: usize, min_sources: usize) -> Selection {
+    let n = candidates.len();
+    let needed = needed(population.max(n), min_sources);
+    let mut verdicts = vec![Verdict::Falseticker; n];
+    if n == 0 {
+        return Selection { verdicts, result: Err(NoSelection::NoCandidates) };
+    }
+    let intervals: Vec<(f64, f64)> = candidates.iter().map(|c| (c.offset, c.distance)).collect();
+    let Some((low, high)) = intersect::intersect(&intervals) else {
+        return Selection { verdicts, result: Err(NoSelection::NoMajority { agreeing: 0, needed }) };
+    };
+    let survivors: Vec<usize> = (0..n)
+        .filter(|&i| {
+            let c = &candidates[i];
+            c.offset - c.distance <= high && c.offset + c.distance >= low
+        })
+        .collect();
+    if survivors.len() < needed {
+        return Selection { verdicts, result: Err(NoSelection::NoMajority { agreeing: survivors.len(), needed }) };
+    }
+    let points: Vec<(f64, f64)> = survivors.iter().map(|&i| (candidates[i].offset, candidates[i].jitter)).collect();
+    let keep = cluster::cluster(&points);
+    let mut chosen: Vec<usize> = survivors.iter().zip(&keep).filter(|(_, &k)| k).map(|(&i, _)| i).collect();
+    for &i in &survivors {
+        verdicts[i] = Verdict::Candidate;
+    }
+    if chosen.iter().any(|&i| candidates[i].prefer) {
+        chosen.retain(|&i| candidates[i].prefer);
+    }
+    let parts: Vec<Contribution> = chosen
+        .iter()
+        .map(|&i| {
+            let c = &candidates[i];
+            Contribution {
+                offset: c.offset,
+                offset_var: c.offset_var + c.server_error * c.server_error,
+                rate: c.rate,
+                rate_var: c.rate_var,
+                leap: c.leap,
+            }
+        })
+        .collect();
+    let Some(combined) = combine::combine(&parts) else {
+        return Selection { verdicts, result: Err(NoSelection::NoCandidates) };
+    };
+    let mut peer = chosen[0];
+    for &i in &chosen {
+        verdicts[i] = Verdict::Combined;
+        if candidates[i].distance < candidates[peer].distance {
+            peer = i;
+        }
+    }
+    verdicts[peer] = Verdict::SystemPeer;
+    Selection { verdicts, result: Ok((combined, peer)) }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,92 @@
+//! Selection rules with one, two, three and four sources, falsetickers and
+//! `prefer`.
+
+use super::*;
+
+fn cand(offset: f64) -> Candidate {
+    Candidate {
+        offset,
+        offset_var: 1e-10,
+        rate: 0.0,
+        rate_var: 1e-16,
+        distance: 0.005,
+        jitter: 1e-4,
+        server_error: 0.0,
+        prefer: false,
+        leap: LeapIndicator::NoWarning,
+    }
+}
+
+fn peer(s: &Selection) -> Option<usize> {
+    s.result.as_ref().ok().map(|(_, p)| *p)
+}
+
+#[test]
+fn one_source_is_used_alone() {
+    let s = select(&[cand(0.3)], 1, 1);
+    assert_eq!(peer(&s), Some(0));
+    assert!((s.result.unwrap().0.offset - 0.3).abs() < 1e-12);
+}
+
+#[test]
+fn two_disagreeing_sources_are_both_untrusted() {
+    let s = select(&[cand(0.0), cand(1.0)], 2, 1);
+    assert!(matches!(s.result, Err(NoSelection::NoMajority { needed: 2, .. })));
+    assert_eq!(s.verdicts, vec![Verdict::Falseticker, Verdict::Falseticker]);
+}
+
+#[test]
+fn two_agreeing_sources_are_combined() {
+    let s = select(&[cand(0.0), cand(0.002)], 2, 1);
+    let (c, _) = s.result.unwrap();
+    assert!((c.offset - 0.001).abs() < 1e-9);
+    assert!(s.verdicts.iter().all(|v| matches!(v, Verdict::Combined | Verdict::SystemPeer)));
+}
+
+#[test]
+fn three_sources_outvote_one_falseticker() {
+    let s = select(&[cand(0.0), cand(1.0), cand(0.001)], 3, 1);
+    assert_eq!(s.verdicts[1], Verdict::Falseticker);
+    assert!(s.result.is_ok());
+    // Three all disagreeing: nothing.
+    assert!(select(&[cand(0.0), cand(1.0), cand(2.0)], 3, 1).result.is_err());
+}
+
+#[test]
+fn a_lone_answer_cannot_win_while_others_are_pending() {
+    // Four configured sources, only the falseticker has answered yet.
+    let s = select(&[cand(1.0)], 4, 1);
+    assert!(matches!(s.result, Err(NoSelection::NoMajority { agreeing: 1, needed: 3 })));
+    // Two of four agreeing is not enough either.
+    assert!(select(&[cand(1.0), cand(0.0), cand(0.001)], 4, 1).result.is_err());
+    assert!(select(&[cand(1.0), cand(0.0), cand(0.001), cand(0.002)], 4, 1).result.is_ok());
+}
+
+#[test]
+fn min_sources_raises_the_bar() {
+    assert!(select(&[cand(0.0)], 1, 2).result.is_err());
+    assert_eq!(needed(1, 1), 1);
+    assert_eq!(needed(2, 1), 2);
+    assert_eq!(needed(3, 1), 2);
+    assert_eq!(needed(4, 1), 3);
+    assert_eq!(needed(5, 4), 4);
+}
+
+#[test]
+fn prefer_restricts_combining_and_becomes_peer() {
+    let mut p = cand(0.003);
+    p.prefer = true;
+    p.distance = 0.01;
+    let s = select(&[cand(0.0), p, cand(0.001)], 3, 1);
+    assert_eq!(peer(&s), Some(1));
+    assert!((s.result.unwrap().0.offset - 0.003).abs() < 1e-12);
+    assert_eq!(s.verdicts[0], Verdict::Candidate);
+}
+
+#[test]
+fn system_peer_has_the_smallest_distance() {
+    let mut a = cand(0.0);
+    a.distance = 0.004;
+    let s = select(&[cand(0.0), a, cand(0.0)], 3, 1);
+    assert_eq!(peer(&s), Some(1));
+}
