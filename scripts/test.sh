@@ -11,4 +11,6 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
+# Tests never steer the real clock; this interlock makes any attempt fail.
+export NTPD_TEST_READ_ONLY_CLOCK=1
 NTPD_TEST_REQUIRE_PEERS=1 cargo test --workspace --locked

@@ -20,24 +20,41 @@ const fn p(path: &'static str, feature: &'static str) -> PlannedKey {
 
 /// Every planned key, in reference order.
 pub const PLANNED: &[PlannedKey] = &[
-    p("ntp_server.upstream_servers", "synchronisation engine"),
     p("security.nts", "NTS"),
     p("development.enable_test_endpoints", "test endpoints"),
     p("development.enable_debug_endpoints", "debug endpoints"),
-    p("sources.pools", "synchronisation engine"),
-    p("sources.servers", "synchronisation engine"),
+    p("sources.servers[].nts", "NTS client"),
+    p("sources.servers[].ca", "NTS client"),
     p("sources.hardware", "hardware reference clocks"),
-    p("server.driftfile", "clock discipline"),
-    p("server.makestep", "clock discipline"),
-    p("server.local", "local clock fallback"),
-    p("clock.discipline", "clock discipline"),
     p("vlan_config", "per-VLAN policies"),
 ];
 
 /// The planned entry covering `path` (which may use `[n]` or `[]` for array
 /// positions), if any.
 pub fn planned(path: &str) -> Option<&'static PlannedKey> {
-    PLANNED.iter().find(|k| is_within(path, k.path))
+    let path = without_indices(path);
+    PLANNED.iter().find(|k| is_within(&path, k.path))
+}
+
+/// `a.b[3].c` → `a.b[].c`, so planned entries can name keys inside arrays.
+fn without_indices(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut in_brackets = false;
+    for c in path.chars() {
+        match c {
+            '[' => {
+                in_brackets = true;
+                out.push('[');
+            }
+            ']' => {
+                in_brackets = false;
+                out.push(']');
+            }
+            _ if in_brackets => {}
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 /// One warning per planned entry that any layer sets, at the first place it
@@ -49,7 +66,7 @@ pub(crate) fn warnings(layers: &[Layer]) -> Vec<String> {
             layer
                 .set
                 .iter()
-                .filter(|(path, _)| is_within(path, key.path))
+                .filter(|(path, _)| is_within(&without_indices(path), key.path))
                 .min_by_key(|(_, o)| o.key)
                 .map(|(_, o)| (i, o))
         });
@@ -95,6 +112,7 @@ mod tests {
                 "network.listen_address",
                 "network.listen_port",
                 "ntp_server.stratum",
+                "ntp_server.upstream_servers",
                 "logging.level",
                 "logging.output",
                 "logging.file",
@@ -140,7 +158,27 @@ mod tests {
                 "monitoring.stratum_critical_above",
                 "monitoring.jitter_warning_threshold",
                 "monitoring.frequency_warning_threshold",
+                "sources.pools",
+                "sources.pools[].name",
+                "sources.pools[].servers",
+                "sources.pools[].iburst",
+                "sources.pools[].prefer",
+                "sources.servers",
+                "sources.servers[].address",
+                "sources.servers[].iburst",
+                "sources.servers[].prefer",
+                "sources.servers[].minpoll",
+                "sources.servers[].maxpoll",
+                "sources.servers[].key",
                 "server.stratum",
+                "server.driftfile",
+                "server.makestep.threshold",
+                "server.makestep.limit",
+                "server.local.enabled",
+                "server.local.stratum",
+                "clock.discipline",
+                "clock.panic_threshold",
+                "clock.min_sources",
             ],
             "a key was added: mark it in PLANNED unless the daemon implements it"
         );

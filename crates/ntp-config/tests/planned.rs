@@ -13,7 +13,7 @@ fn warnings(text: &str) -> Vec<String> {
 fn no_warnings_for_implemented_or_unset_keys() {
     assert_eq!(warnings(""), Vec::<String>::new());
     assert_eq!(
-        warnings("[network]\nlisten_port = 1123\n[ntp_server]\nstratum = 3\n[logging]\nlevel = \"debug\"\n[performance]\nworker_threads = 2\n[security]\n[sources.hardware]\n"),
+        warnings("[network]\nlisten_port = 1123\n[ntp_server]\nstratum = 3\n[logging]\nlevel = \"debug\"\n[performance]\nworker_threads = 2\n[security]\n[sources.hardware]\n[clock]\ndiscipline = \"virtual\"\n[[sources.servers]]\naddress = \"127.0.0.1\"\nminpoll = 0\n"),
         Vec::<String>::new()
     );
 }
@@ -25,37 +25,32 @@ fn each_planned_key_warns_when_set() {
         ["x.toml:3: security.nts is accepted but not implemented yet (NTS); it has no effect"]
     );
     assert_eq!(
-        warnings("[clock]\ndiscipline = \"system\"\n"),
-        ["x.toml:2: clock.discipline is accepted but not implemented yet (clock discipline); it has no effect"]
-    );
-    assert_eq!(
-        warnings("[ntp_server]\nupstream_servers = []\n"),
-        ["x.toml:2: ntp_server.upstream_servers is accepted but not implemented yet (synchronisation engine); it has no effect"]
+        warnings("[[vlan_config]]\nvlan_ref = \"vlan-10\"\n"),
+        ["x.toml:1: vlan_config is accepted but not implemented yet (per-VLAN policies); it has no effect"]
     );
 }
 
 #[test]
-fn tables_and_arrays_warn_once() {
-    let w = warnings(
-        "[[sources.servers]]\naddress = \"a.example\"\n[[sources.servers]]\naddress = \"b.example\"\n[server.makestep]\nlimit = 4\nthreshold = 2.0\n[security.nts]\nenabled = true\nke_listen = \"[::]:4460\"\n",
+fn keys_inside_array_elements_can_be_planned() {
+    assert_eq!(
+        warnings("[[sources.servers]]\naddress = \"a.example\"\n[[sources.servers]]\naddress = \"b.example\"\nnts = true\n"),
+        ["x.toml:5: sources.servers[].nts is accepted but not implemented yet (NTS client); it has no effect"]
     );
+}
+
+#[test]
+fn tables_warn_once() {
+    let w = warnings("[sources.hardware.pps]\nenabled = true\ndevice = \"/dev/pps1\"\n[security.nts]\nenabled = true\nke_listen = \"[::]:4460\"\n");
     assert_eq!(
         w,
         [
-            "x.toml:1: sources.servers is accepted but not implemented yet (synchronisation engine); it has no effect",
-            "x.toml:6: server.makestep is accepted but not implemented yet (clock discipline); it has no effect",
-            "x.toml:9: security.nts is accepted but not implemented yet (NTS); it has no effect",
+            "x.toml:2: sources.hardware is accepted but not implemented yet (hardware reference clocks); it has no effect",
+            "x.toml:5: security.nts is accepted but not implemented yet (NTS); it has no effect",
         ]
     );
     // Inline tables and dotted keys count the same.
-    let w = warnings("sources.hardware.pps = { enabled = true }\nserver.makestep.limit = 5\n");
-    assert_eq!(
-        w,
-        [
-            "x.toml:1: sources.hardware is accepted but not implemented yet (hardware reference clocks); it has no effect",
-            "x.toml:2: server.makestep is accepted but not implemented yet (clock discipline); it has no effect",
-        ]
-    );
+    let w = warnings("sources.hardware.gps = { enabled = true }\n");
+    assert_eq!(w, ["x.toml:1: sources.hardware is accepted but not implemented yet (hardware reference clocks); it has no effect"]);
 }
 
 #[test]
@@ -72,16 +67,17 @@ fn set_in_several_places_warns_once_at_the_first() {
         l.warnings,
         ["a.toml:2: development.enable_debug_endpoints is accepted but not implemented yet (debug endpoints); it has no effect"]
     );
-    let l = load(&[], &[("SIMPLE_NTPD_SERVER_MAKESTEP_LIMIT", "4")]).unwrap();
+    let l = load(&[], &[("SIMPLE_NTPD_SECURITY_NTS_ENABLED", "true")]).unwrap();
     assert_eq!(
         l.warnings,
-        ["environment SIMPLE_NTPD_SERVER_MAKESTEP_LIMIT: server.makestep is accepted but not implemented yet (clock discipline); it has no effect"]
+        ["environment SIMPLE_NTPD_SECURITY_NTS_ENABLED: security.nts is accepted but not implemented yet (NTS); it has no effect"]
     );
 }
 
 #[test]
 fn planned_lookup() {
-    assert_eq!(ntp_config::planned("sources.servers[0].minpoll").map(|p| p.path), Some("sources.servers"));
+    assert_eq!(ntp_config::planned("sources.servers[0].nts").map(|p| p.path), Some("sources.servers[].nts"));
+    assert!(ntp_config::planned("sources.servers[0].minpoll").is_none());
     assert_eq!(ntp_config::planned("security.nts.enabled").map(|p| p.feature), Some("NTS"));
     assert!(ntp_config::planned("network.listen_port").is_none());
     assert!(ntp_config::planned("security.ntsx").is_none());

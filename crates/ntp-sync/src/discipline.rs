@@ -158,7 +158,11 @@ impl Discipline {
         } else {
             let max_slew = config.max_slew_ppm.abs().max(1e-3) * 1e-6;
             let tau = config.min_slew_time.max(1e-3).max(x.abs() / max_slew);
-            let rate = (x / tau).clamp(-limit - new_base, limit - new_base);
+            // The base frequency stays within max_frequency_ppm (a real
+            // oscillator's error); a deliberate slew may go up to
+            // max_slew_ppm on top when the clock allows more (virtual).
+            let total = limit.max(max_slew);
+            let rate = (x / tau).clamp(-total - new_base, total - new_base);
             if rate == 0.0 {
                 (0.0, 0.0)
             } else {

@@ -26,8 +26,11 @@ use crate::security::{privileges, PolicyCell, SecurityPolicy};
 use crate::server::stats::Totals;
 use crate::server::{Server, ServerSettings, ServingOptions};
 use crate::state::local::{unsynchronised, LocalReference};
-use crate::state::{Snapshot, StateCell};
+use crate::state::StateCell;
 use crate::status::{StatusHub, SyncReport};
+use crate::sync::drivers::{choose, Discipline};
+use crate::sync::task::{SyncHandle, SyncSettings};
+use crate::sync::{host, spec};
 
 /// Drops of one reason within a minute that make a "storm" worth a log line.
 const STORM_THRESHOLD: u64 = 100;
@@ -70,16 +73,126 @@ pub fn server_settings(config: &Config, overrides: &Overrides) -> ServerSettings
     }
 }
 
-/// The state producer for a configuration: a local reference, or
-/// unsynchronised until the synchronisation engine delivers time.
-fn time_source(config: &Config, precision: i8) -> Option<LocalReference> {
-    config.is_local_reference().then_some(LocalReference { stratum: config.ntp_server.stratum, precision })
+/// Where served time comes from, decided from the configuration.
+#[derive(Clone, Debug)]
+enum Plan {
+    /// No sources: this host's clock at a configured stratum.
+    Local(LocalReference),
+    /// `discipline = "none"`: the host clock as the kernel describes it.
+    Host { stratum: u8 },
+    /// Upstream sources through the synchronisation engine.
+    Sync(Box<SyncSettings>),
 }
 
-fn initial_snapshot(local: &Option<LocalReference>, precision: i8) -> Snapshot {
-    match local {
-        Some(l) => l.snapshot(SystemClock.now()),
-        None => unsynchronised(precision),
+impl Plan {
+    fn from_config(config: &Config, precision: i8) -> Plan {
+        let (discipline, why) = choose(config.clock.discipline);
+        if discipline == Discipline::None {
+            if !config.is_local_reference() {
+                warn!("clock.discipline = \"none\": the configured sources are not used; serving the host clock as the kernel describes it");
+            }
+            return Plan::Host { stratum: config.ntp_server.stratum };
+        }
+        if config.is_local_reference() {
+            return Plan::Local(LocalReference { stratum: config.ntp_server.stratum, precision });
+        }
+        let keys = match crate::security::keys::load(&config.security.authentication) {
+            Ok((k, _)) => k,
+            Err(e) => {
+                warn!("source keys not available: {e}");
+                Default::default()
+            }
+        };
+        info!(discipline = discipline.name(), reason = why, "clock discipline");
+        Plan::Sync(Box::new(SyncSettings {
+            specs: spec::sources(config),
+            discipline,
+            makestep: (config.server.makestep.threshold, config.server.makestep.limit),
+            panic_threshold: config.clock.panic_threshold,
+            min_sources: config.clock.min_sources,
+            local_fallback: config.server.local.enabled.then_some(config.server.local.stratum),
+            driftfile: config.server.driftfile.clone(),
+            keys,
+            precision,
+        }))
+    }
+
+    /// Same time source (a reload need not restart it).
+    fn same_as(&self, other: &Plan) -> bool {
+        match (self, other) {
+            (Plan::Local(a), Plan::Local(b)) => a.stratum == b.stratum,
+            (Plan::Host { stratum: a }, Plan::Host { stratum: b }) => a == b,
+            (Plan::Sync(a), Plan::Sync(b)) => {
+                a.specs == b.specs
+                    && a.discipline == b.discipline
+                    && a.makestep == b.makestep
+                    && a.panic_threshold == b.panic_threshold
+                    && a.min_sources == b.min_sources
+                    && a.local_fallback == b.local_fallback
+                    && a.driftfile == b.driftfile
+                    && a.keys.keys().collect::<std::collections::BTreeSet<_>>() == b.keys.keys().collect()
+            }
+            _ => false,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Plan::Local(l) => format!("local reference stratum {}", l.stratum),
+            Plan::Host { stratum } => format!("host clock (discipline none) at stratum {stratum}"),
+            Plan::Sync(s) => format!("{} source(s), discipline {}", s.specs.len(), s.discipline.name()),
+        }
+    }
+
+    fn discipline_name(&self) -> &'static str {
+        match self {
+            Plan::Local(_) => "local",
+            Plan::Host { .. } => "none",
+            Plan::Sync(s) => s.discipline.name(),
+        }
+    }
+}
+
+/// The running time source.
+enum Running {
+    Local(LocalReference),
+    Host { stratum: u8 },
+    Sync(SyncHandle),
+}
+
+fn start_plan(
+    plan: &Plan,
+    state: &StateCell,
+    hub: &Arc<StatusHub>,
+    precision: i8,
+    previous: Option<crate::state::Correction>,
+) -> Running {
+    hub.set_sync(SyncReport { discipline: plan.discipline_name().into(), ..SyncReport::default() });
+    match plan {
+        Plan::Local(l) => {
+            state.publish(l.snapshot(SystemClock.now()));
+            Running::Local(*l)
+        }
+        Plan::Host { stratum } => {
+            state.publish(host::snapshot(*stratum, precision));
+            Running::Host { stratum: *stratum }
+        }
+        Plan::Sync(settings) => {
+            if previous.is_none() {
+                state.publish(unsynchronised(precision));
+            }
+            Running::Sync(crate::sync::task::start((**settings).clone(), state.clone(), hub.clone(), previous))
+        }
+    }
+}
+
+impl Running {
+    /// Stops it; a virtual clock's correction is handed back for a successor.
+    async fn stop(self) -> Option<crate::state::Correction> {
+        match self {
+            Running::Sync(h) => h.stop().await,
+            _ => None,
+        }
     }
 }
 
@@ -91,7 +204,8 @@ struct Daemon {
     state: StateCell,
     policy: PolicyCell,
     precision: i8,
-    local: Option<LocalReference>,
+    plan: Plan,
+    running: Option<Running>,
     log: LogHandle,
     api: Option<ApiServer>,
     mtimes: Vec<Option<SystemTime>>,
@@ -108,12 +222,9 @@ pub fn run(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyhow::Resu
 async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyhow::Result<()> {
     let config = loaded.config;
     let precision = measure_precision();
-    let local = time_source(&config, precision);
-    match &local {
-        Some(l) => info!(stratum = l.stratum, precision, "no upstream sources configured: serving the local clock as reference"),
-        None => warn!("upstream sources are configured but the synchronisation engine is not implemented yet: serving as unsynchronised (leap 3, stratum 0) so no client is misled"),
-    }
-    let state = StateCell::new(initial_snapshot(&local, precision));
+    let plan = Plan::from_config(&config, precision);
+    info!(time_source = %plan.describe(), precision, "time source");
+    let state = StateCell::new(unsynchronised(precision));
     if config.performance.batch_send {
         warn!("performance.batch_send is on: replies are stamped per batch, so transmit timestamps can be tens of microseconds early");
     }
@@ -127,13 +238,12 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
     let server = Server::start(&server_settings(&config, &source.overrides), state.clone(), policy.clone())?;
     let hub = StatusHub::new(config.clone(), state.clone(), server.stats(), server.client_logs());
     hub.set_serving(server.bound_addresses(), true);
-    hub.set_sync(SyncReport {
-        discipline: if local.is_some() { "local".into() } else { "none".into() },
-        ..SyncReport::default()
-    });
     let api = start_api(&hub, &config.monitoring, true).await?;
-    // Everything privileged (binding) is done: become an ordinary user.
-    privileges::drop_privileges(&config.security.user, needs_low_ports(&config), false)?;
+    // Everything privileged (binding) is done: become an ordinary user,
+    // keeping CAP_SYS_TIME only when steering the system clock.
+    let steers_system = matches!(&plan, Plan::Sync(s) if s.discipline == Discipline::System);
+    privileges::drop_privileges(&config.security.user, needs_low_ports(&config), steers_system)?;
+    let running = Some(start_plan(&plan, &state, &hub, precision, None));
     let mtimes = file_mtimes(&source.files);
     let mut d = Daemon {
         source,
@@ -143,7 +253,8 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
         state,
         policy,
         precision,
-        local,
+        plan,
+        running,
         log,
         api,
         mtimes,
@@ -163,8 +274,10 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
             _ = int.recv() => break,
             _ = hup.recv() => d.reload("SIGHUP").await,
             _ = tick.tick() => {
-                if let Some(l) = &d.local {
-                    d.state.publish(l.snapshot(SystemClock.now()));
+                match &d.running {
+                    Some(Running::Local(l)) => d.state.publish(l.snapshot(SystemClock.now())),
+                    Some(Running::Host { stratum }) => d.state.publish(host::snapshot(*stratum, d.precision)),
+                    _ => {}
                 }
                 if d.config.development.enable_hot_reload {
                     let now = file_mtimes(&d.source.files);
@@ -178,6 +291,9 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
         }
     }
     info!("shutdown requested; stopping workers");
+    if let Some(r) = d.running.take() {
+        r.stop().await;
+    }
     if let Some(api) = d.api.take() {
         api.stop().await;
     }
@@ -284,14 +400,15 @@ impl Daemon {
         if new.logging.output != l.output || new.logging.file != l.file || new.logging.log_format != l.log_format {
             warn!("logging.output, logging.file and logging.log_format take effect at the next restart");
         }
-        let local = time_source(&new, self.precision);
-        if local.map(|l| l.stratum) != self.local.map(|l| l.stratum) || local.is_some() != self.local.is_some() {
-            changes.push(match &local {
-                Some(l) => format!("local reference stratum {}", l.stratum),
-                None => "unsynchronised (sources configured)".to_owned(),
-            });
-            self.state.publish(initial_snapshot(&local, self.precision));
-            self.local = local;
+        let plan = Plan::from_config(&new, self.precision);
+        if !plan.same_as(&self.plan) {
+            changes.push(plan.describe());
+            let previous = match self.running.take() {
+                Some(r) => r.stop().await,
+                None => None,
+            };
+            self.running = Some(start_plan(&plan, &self.state, &self.hub, self.precision, previous));
+            self.plan = plan;
         }
         if settings.listen != self.config.listen_sockets() {
             changes.push(format!("listen {:?}", self.server.bound_addresses()));

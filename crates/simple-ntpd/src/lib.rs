@@ -14,3 +14,4 @@ pub mod security;
 pub mod server;
 pub mod state;
 pub mod status;
+pub mod sync;

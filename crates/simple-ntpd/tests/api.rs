@@ -90,7 +90,10 @@ fn readiness_fails_while_unsynchronised() {
     let file = dir
         .write(
             "c.toml",
-            &format!("[network]\nlisten_address = \"127.0.0.1\"\nlisten_port = {port}\n[ntp_server]\nupstream_servers = [\"192.0.2.1\"]\n[monitoring]\nlisten = \"{api}\"\n"),
+            &format!(
+                "[network]\nlisten_address = \"127.0.0.1\"\nlisten_port = {port}\n[ntp_server]\nupstream_servers = [\"127.0.0.1:{}\"]\n[clock]\ndiscipline = \"virtual\"\n[monitoring]\nlisten = \"{api}\"\n",
+                ntp_test_support::free_udp_port(ip)
+            ),
         )
         .unwrap();
     let mut d = ntp_test_support::DaemonProcess::spawn(common::bin(), ["run", "-c", file.to_str().unwrap()]).unwrap();

@@ -46,14 +46,17 @@ fn query_against_silence_fails_within_its_timeout() {
 
 #[test]
 fn query_rejects_an_unsynchronised_server() {
-    // Upstream sources configured but no engine yet: served as leap 3, stratum 0.
+    // A source that never answers (a silent loopback port): served as leap 3, stratum 0.
     let ip = "127.0.0.1".parse().unwrap();
     let port = free_udp_port(ip);
     let dir = ntp_test_support::TempDir::new("unsync").unwrap();
     let file = dir
         .write(
             "c.toml",
-            &format!("[network]\nlisten_address = \"127.0.0.1\"\nlisten_port = {port}\n[ntp_server]\nupstream_servers = [\"192.0.2.1\"]\n"),
+            &format!(
+                "[network]\nlisten_address = \"127.0.0.1\"\nlisten_port = {port}\n[ntp_server]\nupstream_servers = [\"127.0.0.1:{}\"]\n[clock]\ndiscipline = \"virtual\"\n[monitoring]\nenabled = false\n",
+                free_udp_port(ip)
+            ),
         )
         .unwrap();
     let mut daemon =
@@ -64,5 +67,5 @@ fn query_rejects_an_unsynchronised_server() {
     let out = common::cli(&["query", &format!("127.0.0.1:{port}")]);
     assert_eq!(out.status.and_then(|s| s.code()), Some(1), "{}", out.describe());
     assert!(out.stderr.contains("not synchronised"), "{}", out.stderr);
-    assert!(daemon.log().contains("not implemented yet"), "{}", daemon.log());
+    assert!(daemon.log().contains("discipline=\"virtual\""), "{}", daemon.log());
 }

@@ -23,10 +23,24 @@ impl<F: Fn() -> NtpTimestamp> VirtualClock<F> {
         VirtualClock { system, base, offset: 0.0, frequency: 0.0 }
     }
 
+    /// A virtual clock continuing a previous one's transform (see
+    /// [`VirtualClock::parameters`]), so a restarted engine does not make
+    /// served time jump.
+    pub fn with_parameters(system: F, base: NtpTimestamp, offset: f64, frequency: f64) -> Self {
+        VirtualClock { system, base, offset, frequency }
+    }
+
     /// The served time for a system-clock reading `system`.
     pub fn correct(&self, system: NtpTimestamp) -> NtpTimestamp {
         let elapsed = system.since(self.base).to_seconds();
         system + NtpDuration::from_seconds(self.offset + self.frequency * elapsed)
+    }
+
+    /// The transform in force: `(base, offset_s, frequency)` such that
+    /// served = system + offset + frequency × (system − base). The daemon
+    /// publishes exactly this to its serving threads.
+    pub fn parameters(&self) -> (NtpTimestamp, f64, f64) {
+        (self.base, self.offset, self.frequency)
     }
 
     /// Served minus system time now, seconds.

@@ -144,10 +144,12 @@ pub fn render(hub: &StatusHub) -> String {
     );
     let states = [
         (SourceState::Selected, "selected"),
+        (SourceState::Combined, "combined"),
         (SourceState::Candidate, "candidate"),
         (SourceState::Falseticker, "falseticker"),
         (SourceState::Outlier, "outlier"),
         (SourceState::Unreachable, "unreachable"),
+        (SourceState::Pending, "pending"),
     ];
     let mut rows = Vec::new();
     for s in &sync.sources {

@@ -90,14 +90,18 @@ pub struct Status {
 pub enum SourceState {
     /// Used as the system peer.
     Selected,
-    /// Agrees with the selected source; combined.
+    /// Combined into the time estimate with the selected source.
+    Combined,
+    /// Agrees with the majority but not combined.
     Candidate,
     /// Disagrees with the majority; rejected.
     Falseticker,
-    /// Reachable but not usable yet (too few samples, too far, unsynchronised).
+    /// Reachable but not usable (too far, or configured not to be selected).
     Outlier,
-    /// No reply recently.
+    /// No reply recently, or its name does not resolve.
     Unreachable,
+    /// No sample yet.
+    Pending,
 }
 
 /// One upstream source.

@@ -3,6 +3,7 @@
 //! simulated one. Tests never step or slew the real clock: the system clock
 //! driver here only reads.
 
+pub mod kernel;
 pub mod system;
 
 use ntp_proto::NtpTimestamp;

@@ -85,7 +85,7 @@ pub(crate) fn setsockopt_int(fd: RawFd, level: libc::c_int, name: libc::c_int, v
 
 /// Receives one datagram into `buf`. Blocks according to the socket's
 /// timeout; a timeout returns `ErrorKind::WouldBlock`/`TimedOut`.
-pub fn recv(socket: &Socket, buf: &mut [u8], cmsg: &mut CmsgBuf) -> io::Result<RecvMeta> {
+pub fn recv(socket: &impl AsRawFd, buf: &mut [u8], cmsg: &mut CmsgBuf) -> io::Result<RecvMeta> {
     // SAFETY: all-zero is a valid bit pattern for these plain C structs.
     let mut addr: libc::sockaddr_storage = unsafe { zeroed() };
     let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
@@ -118,7 +118,7 @@ pub fn recv(socket: &Socket, buf: &mut [u8], cmsg: &mut CmsgBuf) -> io::Result<R
 /// Sends `data` to `dest`, from local address `local` when given (the address
 /// the request arrived on), so replies from wildcard-bound sockets leave from
 /// the right address on multihomed hosts.
-pub fn send(socket: &Socket, data: &[u8], dest: SocketAddr, local: Option<(IpAddr, u32)>) -> io::Result<usize> {
+pub fn send(socket: &impl AsRawFd, data: &[u8], dest: SocketAddr, local: Option<(IpAddr, u32)>) -> io::Result<usize> {
     let (mut addr, addr_len) = std_to_sockaddr(dest);
     let mut iov = libc::iovec { iov_base: data.as_ptr() as *mut libc::c_void, iov_len: data.len() };
     let mut cmsg = CmsgBuf::default();

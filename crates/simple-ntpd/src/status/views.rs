@@ -41,7 +41,11 @@ fn health(hub: &StatusHub) -> Health {
 }
 
 fn selectable(hub: &StatusHub) -> usize {
-    hub.sync().sources.iter().filter(|s| matches!(s.state, SourceState::Selected | SourceState::Candidate)).count()
+    hub.sync()
+        .sources
+        .iter()
+        .filter(|s| matches!(s.state, SourceState::Selected | SourceState::Combined | SourceState::Candidate))
+        .count()
 }
 
 /// `/api/v1/status`.

@@ -1,0 +1,17 @@
+//! Keeping time from upstream sources: the glue between the sans-IO
+//! `ntp_proto::source` pollers and `ntp_sync::Engine` on one side and
+//! sockets, DNS, the clock and the published state on the other.
+//!
+//! - [`spec`]: which sources the configuration names.
+//! - [`net`]: one socket per source with kernel receive timestamps.
+//! - [`drivers`]: the clocks the engine steers (virtual, system).
+//! - [`host`]: `discipline = "none"`, the host clock as the kernel describes it.
+//! - [`driftfile`]: the frequency kept across restarts.
+//! - [`task`]: the loop that ties them together.
+
+pub mod driftfile;
+pub mod drivers;
+pub mod host;
+pub mod net;
+pub mod spec;
+pub mod task;

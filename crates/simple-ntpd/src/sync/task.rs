@@ -1,0 +1,526 @@
+//! The synchronisation loop: resolves sources (pools too), polls each with
+//! its `SourcePoller`, feeds samples to the `ntp_sync::Engine`, steers the
+//! chosen clock and publishes the result — the snapshot every reply carries
+//! and the report the API shows. Runs on the daemon's event loop.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ntp_proto::auth::SymmetricKey;
+use ntp_proto::extension::Trailer;
+use ntp_proto::source::{PollConfig, SourceConfig, SourcePoller};
+use ntp_proto::{NtpDuration, NtpTimestamp};
+use ntp_sync::{ClockAction, Engine, EngineConfig, MakeStep, SelectionState, SourceId, SourceParams, SyncStatus};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, error, info, warn};
+
+use super::driftfile;
+use super::drivers::{Discipline, DriverClock, KernelDriver, VirtualDriver};
+use super::net::{Incoming, UpstreamSocket};
+use super::spec::SourceSpec;
+use crate::api::model::{Source, SourceState};
+use crate::state::local::LocalReference;
+use crate::state::{Correction, Snapshot, StateCell};
+use crate::status::{StatusHub, SyncReport};
+
+/// Everything the loop needs from the configuration.
+#[derive(Clone, Debug)]
+pub struct SyncSettings {
+    /// Sources.
+    pub specs: Vec<SourceSpec>,
+    /// Resolved discipline (system or virtual).
+    pub discipline: Discipline,
+    /// makestep threshold (s) and limit (updates).
+    pub makestep: (f64, u32),
+    /// Panic threshold, s (0 = off).
+    pub panic_threshold: f64,
+    /// Fewest agreeing sources.
+    pub min_sources: usize,
+    /// Local fallback stratum.
+    pub local_fallback: Option<u8>,
+    /// Drift file.
+    pub driftfile: Option<PathBuf>,
+    /// Keys for sources with `key`.
+    pub keys: HashMap<u32, SymmetricKey>,
+    /// Measured clock precision.
+    pub precision: i8,
+}
+
+/// A running loop.
+pub struct SyncHandle {
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Option<Correction>>,
+}
+
+impl SyncHandle {
+    /// Stops the loop (writing the drift file) and returns the virtual
+    /// clock's correction, so a successor can continue it.
+    pub async fn stop(mut self) -> Option<Correction> {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        self.task.await.ok().flatten()
+    }
+}
+
+/// Starts the loop on the current runtime.
+pub fn start(
+    settings: SyncSettings,
+    state: StateCell,
+    hub: Arc<StatusHub>,
+    previous: Option<Correction>,
+) -> SyncHandle {
+    let (stop_tx, stop_rx) = oneshot::channel();
+    let task = tokio::spawn(run(settings, state, hub, previous, stop_rx));
+    SyncHandle { stop: Some(stop_tx), task }
+}
+
+struct Upstream {
+    key: u64,
+    name: String,
+    spec: usize,
+    addr: SocketAddr,
+    poller: SourcePoller,
+    id: SourceId,
+    socket: UpstreamSocket,
+    mac: Option<SymmetricKey>,
+    sent_at: Option<NtpTimestamp>,
+    reachable: bool,
+}
+
+struct Pending {
+    spec: usize,
+    next_try: Instant,
+    backoff: Duration,
+}
+
+const DRIFT_WRITE_EVERY: Duration = Duration::from_secs(3600);
+const POOL_CHECK_EVERY: Duration = Duration::from_secs(600);
+
+fn to_duration(d: NtpDuration) -> Duration {
+    Duration::from_secs_f64(d.to_seconds().clamp(0.0, 3600.0))
+}
+
+fn cookie() -> NtpTimestamp {
+    let mut b = [0u8; 8];
+    if getrandom::getrandom(&mut b).is_err() {
+        // No randomness: a time-derived cookie still matches replies.
+        return crate::clock::Clock::now(&crate::clock::SystemClock);
+    }
+    NtpTimestamp::from_bits(u64::from_ne_bytes(b))
+}
+
+struct Loop {
+    settings: SyncSettings,
+    clock: Box<dyn DriverClock>,
+    engine: Engine,
+    ups: Vec<Upstream>,
+    pending: Vec<Pending>,
+    tx: mpsc::Sender<Incoming>,
+    next_key: u64,
+    state: StateCell,
+    hub: Arc<StatusHub>,
+    last_status: Option<SyncStatus>,
+    last_peer: Option<SourceId>,
+}
+
+async fn run(
+    settings: SyncSettings,
+    state: StateCell,
+    hub: Arc<StatusHub>,
+    previous: Option<Correction>,
+    mut stop: oneshot::Receiver<()>,
+) -> Option<Correction> {
+    let drift = settings.driftfile.as_deref().and_then(driftfile::read);
+    if let (Some((f, _)), Some(p)) = (drift, &settings.driftfile) {
+        info!(frequency_ppm = f, file = %p.display(), "read drift file");
+    }
+    let clock: Box<dyn DriverClock> = match settings.discipline {
+        Discipline::System => Box::new(KernelDriver::new()),
+        _ => Box::new(VirtualDriver::new(previous)),
+    };
+    let engine = Engine::new(EngineConfig {
+        makestep: MakeStep { threshold: settings.makestep.0, limit: settings.makestep.1 },
+        panic_threshold: (settings.panic_threshold > 0.0).then_some(settings.panic_threshold),
+        min_sources: settings.min_sources.max(1),
+        initial_frequency_ppm: if previous.is_some() { None } else { drift.map(|d| d.0) },
+        initial_frequency_sd_ppm: drift.map(|d| d.1.max(0.05)).unwrap_or(100.0),
+        precision: settings.precision,
+        // The kernel's frequency interface stops at 500 ppm; a virtual clock
+        // can slew as fast as chrony's default maximum (83333 ppm).
+        max_slew_ppm: if settings.discipline == Discipline::System { 500.0 } else { 83_333.0 },
+        ..EngineConfig::default()
+    });
+    let (tx, mut rx) = mpsc::channel(256);
+    let pending = (0..settings.specs.len())
+        .map(|spec| Pending { spec, next_try: Instant::now(), backoff: Duration::from_secs(2) })
+        .collect();
+    let mut l = Loop {
+        settings,
+        clock,
+        engine,
+        ups: Vec::new(),
+        pending,
+        tx,
+        next_key: 0,
+        state,
+        hub,
+        last_status: None,
+        last_peer: None,
+    };
+    let mut last_tick = Instant::now();
+    let mut last_drift = Instant::now();
+    let mut last_pool_check = Instant::now();
+    loop {
+        l.resolve_due().await;
+        let now = l.clock.now();
+        l.poll_due(now);
+        if last_tick.elapsed() >= Duration::from_secs(1)
+            || l.engine.next_tick_at().is_some_and(|t| now.since(t).to_bits() >= 0)
+        {
+            last_tick = Instant::now();
+            let action = l.engine.tick(l.clock.as_mut());
+            l.on_action(action);
+            let status = l.engine.clock_status(l.clock.now());
+            l.clock.set_status(&status);
+        }
+        if last_pool_check.elapsed() >= POOL_CHECK_EVERY {
+            last_pool_check = Instant::now();
+            l.replace_dead_pool_members();
+        }
+        if last_drift.elapsed() >= DRIFT_WRITE_EVERY {
+            last_drift = Instant::now();
+            l.write_drift();
+        }
+        l.publish();
+        let sleep = l.next_wakeup();
+        tokio::select! {
+            _ = &mut stop => break,
+            msg = rx.recv() => if let Some(msg) = msg { l.on_datagram(msg) },
+            _ = tokio::time::sleep(sleep) => {}
+        }
+    }
+    l.write_drift();
+    (l.clock.discipline() == Discipline::Virtual).then(|| l.clock.correction())
+}
+
+impl Loop {
+    async fn resolve_due(&mut self) {
+        let now = Instant::now();
+        let due: Vec<usize> =
+            self.pending.iter().enumerate().filter(|(_, p)| p.next_try <= now).map(|(i, _)| i).collect();
+        for i in due.into_iter().rev() {
+            let p = self.pending.remove(i);
+            let spec = self.settings.specs[p.spec].clone();
+            let wanted = spec.pool.unwrap_or(1) as usize;
+            let have = self.ups.iter().filter(|u| u.spec == p.spec).count();
+            let lookup =
+                tokio::time::timeout(Duration::from_secs(5), tokio::net::lookup_host((spec.host.as_str(), spec.port)))
+                    .await;
+            let addrs: Vec<SocketAddr> = match lookup {
+                Ok(Ok(it)) => it.collect(),
+                Ok(Err(e)) => {
+                    warn!(source = %spec.host, error = %e, retry_s = p.backoff.as_secs(), "cannot resolve source");
+                    Vec::new()
+                }
+                Err(_) => {
+                    warn!(source = %spec.host, retry_s = p.backoff.as_secs(), "resolving source timed out");
+                    Vec::new()
+                }
+            };
+            let mut added = have;
+            for addr in addrs {
+                if added >= wanted {
+                    break;
+                }
+                if self.ups.iter().any(|u| u.addr == addr) {
+                    continue;
+                }
+                match self.add_upstream(p.spec, &spec, addr) {
+                    Ok(()) => added += 1,
+                    Err(e) => {
+                        warn!(source = %spec.host, address = %addr, error = %e, "cannot open a socket for source")
+                    }
+                }
+            }
+            if added < wanted {
+                let backoff = (p.backoff * 2).min(Duration::from_secs(600));
+                self.pending.push(Pending { spec: p.spec, next_try: Instant::now() + p.backoff, backoff });
+            }
+        }
+    }
+
+    fn add_upstream(&mut self, spec_idx: usize, spec: &SourceSpec, addr: SocketAddr) -> std::io::Result<()> {
+        let mac = match spec.key {
+            Some(id) => match self.settings.keys.get(&id) {
+                Some(k) => Some(k.clone()),
+                None => {
+                    error!(source = %spec.host, key = id, "source names a key that is not configured; not polling it");
+                    return Ok(());
+                }
+            },
+            None => None,
+        };
+        let key = self.next_key;
+        self.next_key += 1;
+        let socket = UpstreamSocket::open(addr, key, self.tx.clone())?;
+        let poll = PollConfig {
+            minpoll: spec.minpoll,
+            maxpoll: spec.maxpoll.max(spec.minpoll),
+            iburst: spec.iburst,
+            ..PollConfig::default()
+        }
+        .sanitised();
+        let now = self.clock.now();
+        let poller = SourcePoller::new(
+            SourceConfig { poll, version: 4, response_timeout: 1.0, local_precision: self.settings.precision },
+            now,
+            // Spread the first polls of many sources a little.
+            (key % 8) as f64 * 0.05,
+        );
+        let id = self.engine.add_source(SourceParams {
+            address: Some(addr.ip()),
+            prefer: spec.prefer,
+            ..SourceParams::default()
+        });
+        info!(source = %spec.host, address = %addr, authenticated = mac.is_some(), "source added");
+        self.ups.push(Upstream {
+            key,
+            name: spec.host.clone(),
+            spec: spec_idx,
+            addr,
+            poller,
+            id,
+            socket,
+            mac,
+            sent_at: None,
+            reachable: false,
+        });
+        Ok(())
+    }
+
+    fn poll_due(&mut self, now: NtpTimestamp) {
+        let mut buf = [0u8; 128];
+        for u in &mut self.ups {
+            if u.poller.timeout_at().is_some_and(|t| now.since(t).to_bits() >= 0) {
+                u.poller.handle_timeout(now);
+            }
+            if u.poller.next_poll_at().is_some_and(|t| now.since(t).to_bits() >= 0) {
+                let t1 = self.clock.now();
+                let Some(mut n) = u.poller.build_request(t1, cookie(), &mut buf) else { continue };
+                if let Some(k) = &u.mac {
+                    match k.append_mac(&mut buf, n, k.packet_digest_len(4)) {
+                        Some(len) => n = len,
+                        None => continue,
+                    }
+                }
+                u.sent_at = Some(t1);
+                if let Err(e) = u.socket.send(&buf[..n], u.addr) {
+                    debug!(source = %u.name, error = %e, "send failed");
+                }
+                self.engine.update_reach(u.id, u.poller.reach());
+            }
+            let reachable = u.poller.reach().is_reachable();
+            if reachable != u.reachable {
+                u.reachable = reachable;
+                if reachable {
+                    info!(source = %u.name, address = %u.addr, "source reachable");
+                } else {
+                    warn!(source = %u.name, address = %u.addr, "source unreachable");
+                }
+            }
+        }
+    }
+
+    fn on_datagram(&mut self, msg: Incoming) {
+        let Some(i) = self.ups.iter().position(|u| u.key == msg.key) else { return };
+        let t4 = self.clock.correction().apply(msg.rx_system);
+        let now = self.clock.now();
+        let u = &mut self.ups[i];
+        if let Some(k) = &u.mac {
+            let ok = match ntp_proto::Header::decode(&msg.data)
+                .ok()
+                .and_then(|h| Trailer::parse(&msg.data, h.version).ok())
+                .and_then(|t| t.mac())
+            {
+                Some(mac) if mac.key_id == k.id() && !mac.is_crypto_nak() => {
+                    k.verify(&msg.data[..msg.data.len() - 4 - mac.digest.len()], mac.digest)
+                }
+                _ => false,
+            };
+            if !ok {
+                debug!(source = %u.name, "reply without a valid MAC ignored");
+                return;
+            }
+        }
+        let t1 = u.sent_at.unwrap_or(now);
+        match u.poller.handle_response(&msg.data, t1, t4, now) {
+            Ok(sample) => {
+                let id = u.id;
+                self.engine.update_reach(id, u.poller.reach());
+                let update = self.engine.on_sample(id, &sample, self.clock.as_mut());
+                if let Some(u) = self.ups.iter_mut().find(|u| u.id == id) {
+                    u.poller.advise_poll(update.poll_advice);
+                }
+                self.on_action(update.action);
+            }
+            Err(reject) => debug!(source = %u.name, reason = ?reject, "reply rejected"),
+        }
+    }
+
+    fn on_action(&mut self, action: Option<ClockAction>) {
+        match action {
+            Some(ClockAction::Stepped { offset }) => {
+                warn!(offset_s = offset, discipline = self.clock.discipline().name(), "clock stepped");
+                for u in &mut self.ups {
+                    u.poller.clock_stepped(offset);
+                }
+            }
+            Some(ClockAction::PanicRefused { offset }) => {
+                error!(offset_s = offset, threshold_s = self.settings.panic_threshold, "offset beyond the panic threshold refused: not steering towards it (check the sources, or raise [clock] panic_threshold)");
+            }
+            Some(ClockAction::Failed(e)) => error!(error = %e, "the clock refused an adjustment"),
+            Some(ClockAction::Slewed { offset, duration }) => {
+                debug!(offset_s = offset, duration_s = duration, "slewing")
+            }
+            None => {}
+        }
+    }
+
+    fn replace_dead_pool_members(&mut self) {
+        let dead: Vec<usize> = self
+            .ups
+            .iter()
+            .enumerate()
+            .filter(|(_, u)| {
+                self.settings.specs[u.spec].pool.is_some()
+                    && u.poller.reach().bits() == 0
+                    && u.poller.reach().sent() >= 8
+            })
+            .map(|(i, _)| i)
+            .collect();
+        for i in dead.into_iter().rev() {
+            let u = self.ups.remove(i);
+            self.engine.remove_source(u.id);
+            warn!(pool = %u.name, address = %u.addr, "replacing an unreachable pool member");
+            if !self.pending.iter().any(|p| p.spec == u.spec) {
+                self.pending.push(Pending { spec: u.spec, next_try: Instant::now(), backoff: Duration::from_secs(2) });
+            }
+        }
+    }
+
+    fn write_drift(&self) {
+        let Some(path) = &self.settings.driftfile else { return };
+        let st = self.engine.system_state();
+        if st.updates == 0 {
+            return;
+        }
+        if let Err(e) = driftfile::write(path, st.frequency_ppm, st.frequency_sd_ppm) {
+            warn!(file = %path.display(), error = %e, "cannot write the drift file");
+        }
+    }
+
+    fn next_wakeup(&self) -> Duration {
+        let now = self.clock.now();
+        let mut next = Duration::from_secs(1);
+        for u in &self.ups {
+            for t in [u.poller.next_poll_at(), u.poller.timeout_at()].into_iter().flatten() {
+                next = next.min(to_duration(t.since(now)));
+            }
+        }
+        if let Some(t) = self.engine.next_tick_at() {
+            next = next.min(to_duration(t.since(now)));
+        }
+        next.max(Duration::from_millis(1))
+    }
+
+    fn publish(&mut self) {
+        let now = self.clock.now();
+        let st = self.engine.system_state().clone();
+        let synced = matches!(st.status, SyncStatus::Synchronised);
+        let server = match self.settings.local_fallback {
+            Some(stratum) if !synced => {
+                LocalReference { stratum, precision: self.settings.precision }.snapshot(now).server
+            }
+            _ => self.engine.server_state(),
+        };
+        self.state.publish(Snapshot { server, correction: self.clock.correction() });
+        if self.last_status != Some(st.status) {
+            match st.status {
+                SyncStatus::Synchronised => info!(stratum = st.stratum, offset_s = st.offset, "synchronised"),
+                SyncStatus::Starting => {}
+                other => {
+                    warn!(status = ?other, local_fallback = ?self.settings.local_fallback, "not synchronised to any source")
+                }
+            }
+            self.last_status = Some(st.status);
+        }
+        if self.last_peer != st.system_peer {
+            if let Some(u) = st.system_peer.and_then(|p| self.ups.iter().find(|u| u.id == p)) {
+                info!(source = %u.name, address = %u.addr, "selected source changed");
+            }
+            self.last_peer = st.system_peer;
+        }
+        let reports = self.engine.sources(now);
+        let mut sources: Vec<Source> = self
+            .ups
+            .iter()
+            .map(|u| {
+                let r = reports.iter().find(|r| r.id == u.id);
+                let status = u.poller.status();
+                Source {
+                    name: u.name.clone(),
+                    address: Some(u.addr.to_string()),
+                    stratum: r.map(|r| r.stratum).unwrap_or(0),
+                    reachability: u.poller.reach().bits(),
+                    poll_seconds: 2f64.powi(i32::from(u.poller.poll())),
+                    offset_seconds: r.map(|r| r.offset).unwrap_or(0.0),
+                    delay_seconds: r.map(|r| r.delay).unwrap_or(0.0).max(0.0),
+                    jitter_seconds: r.map(|r| r.jitter).unwrap_or(0.0).max(0.0),
+                    state: r.map(|r| map_state(r.state)).unwrap_or(SourceState::Pending),
+                    last_response_seconds_ago: status.last_sample.map(|t| now.since(t).to_seconds().max(0.0)),
+                }
+            })
+            .collect();
+        for p in &self.pending {
+            let spec = &self.settings.specs[p.spec];
+            if !self.ups.iter().any(|u| u.spec == p.spec) {
+                sources.push(Source {
+                    name: spec.host.clone(),
+                    address: None,
+                    stratum: 0,
+                    reachability: 0,
+                    poll_seconds: 0.0,
+                    offset_seconds: 0.0,
+                    delay_seconds: 0.0,
+                    jitter_seconds: 0.0,
+                    state: SourceState::Unreachable,
+                    last_response_seconds_ago: None,
+                });
+            }
+        }
+        self.hub.set_sync(SyncReport {
+            offset: if synced { st.offset } else { 0.0 },
+            jitter: st.jitter.max(0.0),
+            frequency_ppm: self.clock.frequency_ppm(),
+            discipline: self.clock.discipline().name().to_owned(),
+            sources,
+        });
+    }
+}
+
+fn map_state(s: SelectionState) -> SourceState {
+    match s {
+        SelectionState::Selected => SourceState::Selected,
+        SelectionState::Combined => SourceState::Combined,
+        SelectionState::Candidate => SourceState::Candidate,
+        SelectionState::Falseticker => SourceState::Falseticker,
+        SelectionState::TooFar => SourceState::Outlier,
+        SelectionState::Unreachable => SourceState::Unreachable,
+        SelectionState::Pending => SourceState::Pending,
+        SelectionState::NoSelect => SourceState::Outlier,
+    }
+}

@@ -1,0 +1,205 @@
+//! Keeping time from upstream sources through the real daemon (virtual
+//! clock; the system clock is never touched): an upstream that runs fast and
+//! ahead, a real chronyd, and a falseticker among honest servers.
+
+mod common;
+
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ntp_proto::packet::{LeapIndicator, ReferenceId};
+use ntp_proto::server::{parse_request, write_reply, ServerState};
+use ntp_proto::{NtpDuration, NtpShort, NtpTimestamp};
+use ntp_test_support::{chronyd_path, free_udp_port, peer_or_skip, sntp_probe, ChronydServer, ChronydServerOpts};
+
+/// A stratum-1 server on loopback whose clock is the system clock plus
+/// `offset` seconds, running `ppm` fast from its start.
+struct FakeUpstream {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+fn system_now() -> NtpTimestamp {
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    NtpTimestamp::from_unix(d.as_secs() as i64, d.subsec_nanos())
+}
+
+impl FakeUpstream {
+    fn start(offset: f64, ppm: f64) -> FakeUpstream {
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+        let addr = sock.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let start = system_now();
+        let thread = std::thread::spawn(move || {
+            let fake =
+                |t: NtpTimestamp| t + NtpDuration::from_seconds(offset + ppm * 1e-6 * t.since(start).to_seconds());
+            let mut buf = [0u8; 512];
+            let mut out = [0u8; 512];
+            let deadline = Instant::now() + Duration::from_secs(300);
+            while !flag.load(Ordering::Relaxed) && Instant::now() < deadline {
+                let Ok((n, from)) = sock.recv_from(&mut buf) else { continue };
+                let rx = fake(system_now());
+                let Ok(req) = parse_request(&buf[..n], from.port()) else { continue };
+                let state = ServerState {
+                    leap: LeapIndicator::NoWarning,
+                    stratum: 1,
+                    precision: -24,
+                    reference_id: ReferenceId::from_ascii("GPS"),
+                    reference_time: rx,
+                    root_delay: NtpShort::ZERO,
+                    root_dispersion: NtpShort::from_seconds(1e-5),
+                    dispersion_rate: ServerState::PHI,
+                };
+                let Ok(p) = write_reply(&req, rx, &state, &mut out) else { continue };
+                let len = p.finish(&mut out, fake(system_now()));
+                let _ = sock.send_to(&out[..len], from);
+            }
+        });
+        FakeUpstream { addr, stop, thread: Some(thread) }
+    }
+}
+
+impl Drop for FakeUpstream {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn sources_toml(addrs: &[SocketAddr]) -> String {
+    let mut s = String::from("[clock]\ndiscipline = \"virtual\"\n[monitoring]\nenabled = false\n");
+    for a in addrs {
+        s.push_str(&format!("[[sources.servers]]\naddress = \"{a}\"\niburst = true\nminpoll = 0\nmaxpoll = 2\n"));
+    }
+    s
+}
+
+/// Starts the daemon with sources; waits until it serves (it answers with
+/// leap 3 until synchronised, which the probe accepts as a reply).
+fn start_synced_daemon(extra: &str) -> common::Running {
+    common::start("127.0.0.1".parse().unwrap(), 0, 3, extra)
+}
+
+/// Served-time difference between two servers, seconds (min-delay of a few
+/// probes each, to keep scheduling noise out).
+fn offset_of(addr: SocketAddr) -> (f64, ntp_test_support::ProbeReply) {
+    let mut best: Option<ntp_test_support::ProbeReply> = None;
+    for _ in 0..5 {
+        if let Ok(r) = sntp_probe(addr, 4, Duration::from_secs(1)) {
+            if best.as_ref().is_none_or(|b| r.delay < b.delay) {
+                best = Some(r);
+            }
+        }
+    }
+    let b = best.unwrap_or_else(|| panic!("no reply from {addr}"));
+    (b.offset, b)
+}
+
+fn wait_until_tracking(
+    daemon: SocketAddr,
+    reference: SocketAddr,
+    within: f64,
+    timeout: Duration,
+) -> (f64, ntp_test_support::ProbeReply) {
+    let deadline = Instant::now() + timeout;
+    let mut last = (f64::NAN, None);
+    while Instant::now() < deadline {
+        let (ours, reply) = offset_of(daemon);
+        let (theirs, _) = offset_of(reference);
+        let diff = ours - theirs;
+        if reply.li != 3 && diff.abs() < within {
+            return (diff, reply);
+        }
+        last = (diff, Some(reply));
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    panic!("served time never came within {within} s of {reference}: last difference {:?}, reply {:?}", last.0, last.1);
+}
+
+#[test]
+fn follows_an_upstream_that_is_ahead_and_fast() {
+    let up = FakeUpstream::start(0.2, 10.0);
+    let run = start_synced_daemon(&sources_toml(&[up.addr]));
+    let started = Instant::now();
+    let (diff, reply) = wait_until_tracking(run.addr, up.addr, 1e-3, Duration::from_secs(75));
+    eprintln!(
+        "tracked the +0.2 s / 10 ppm upstream within {:.1} µs after {:.0} s",
+        diff * 1e6,
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(reply.stratum, 2, "{}", run.daemon.log());
+    assert_eq!(reply.refid, [127, 0, 0, 1]);
+    assert_ne!(reply.li, 3);
+    // The acceptance point: 75 s after start, still within 1 ms while the
+    // upstream keeps running 10 ppm fast.
+    std::thread::sleep(Duration::from_secs(75).saturating_sub(started.elapsed()));
+    let (ours, reply) = offset_of(run.addr);
+    let (theirs, _) = offset_of(up.addr);
+    eprintln!("at 75 s: {:.1} µs from the upstream", (ours - theirs) * 1e6);
+    assert!((ours - theirs).abs() < 1e-3, "drifted apart: {} s", ours - theirs);
+    assert_eq!((reply.stratum, reply.refid, reply.li != 3), (2, [127, 0, 0, 1], true));
+}
+
+#[test]
+fn follows_a_real_chronyd_within_200_microseconds() {
+    if peer_or_skip("chronyd", chronyd_path()).unwrap().is_none() {
+        return;
+    }
+    let ip: IpAddr = "127.0.0.1".parse().unwrap();
+    let chronyd = ChronydServer::start(ChronydServerOpts {
+        bind_ip: ip,
+        port: free_udp_port(ip),
+        local_stratum: 2,
+        extra_config_lines: vec![],
+    })
+    .unwrap();
+    let run = start_synced_daemon(&sources_toml(&[chronyd.addr()]));
+    let (diff, reply) = wait_until_tracking(run.addr, chronyd.addr(), 200e-6, Duration::from_secs(60));
+    eprintln!("served time within {:.1} µs of chronyd", diff * 1e6);
+    assert_eq!(reply.stratum, 3);
+}
+
+#[test]
+fn a_falseticker_among_honest_servers_is_ignored() {
+    let honest: Vec<FakeUpstream> = (0..3).map(|_| FakeUpstream::start(0.0, 0.0)).collect();
+    let liar = FakeUpstream::start(3600.0, 0.0);
+    let mut addrs: Vec<SocketAddr> = honest.iter().map(|u| u.addr).collect();
+    addrs.push(liar.addr);
+    let ip: IpAddr = "127.0.0.1".parse().unwrap();
+    let api = SocketAddr::new(ip, ntp_test_support::free_tcp_port(ip));
+    let toml =
+        sources_toml(&addrs).replace("[monitoring]\nenabled = false\n", &format!("[monitoring]\nlisten = \"{api}\"\n"));
+    let run = start_synced_daemon(&toml);
+    let (diff, _) = wait_until_tracking(run.addr, honest[0].addr, 2e-3, Duration::from_secs(60));
+    eprintln!("with a falseticker 1 h ahead: served time {:.1} µs from the honest servers", diff * 1e6);
+    common::wait_for_http(api);
+    let (_, body) = common::http_get(api, "/api/v1/sources", None);
+    let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
+    common::assert_matches_openapi("Sources", &doc);
+    let liar_state = doc["sources"].as_array().unwrap().iter().find(|s| s["address"] == liar.addr.to_string()).unwrap()
+        ["state"]
+        .clone();
+    assert_eq!(liar_state, "falseticker", "{doc:#}");
+    let (_, metrics) = common::http_get(api, "/metrics", None);
+    assert!(metrics.contains("ntp_source_state{"), "{metrics}");
+}
+
+#[test]
+fn local_fallback_serves_the_local_stratum_when_no_source_answers() {
+    let silent = free_udp_port("127.0.0.1".parse().unwrap());
+    let toml = format!(
+        "{}[server.local]\nenabled = true\nstratum = 9\n",
+        sources_toml(&[SocketAddr::from(([127, 0, 0, 1], silent))])
+    );
+    let run = start_synced_daemon(&toml);
+    let r = sntp_probe(run.addr, 4, Duration::from_secs(2)).unwrap();
+    assert_eq!(r.stratum, 9, "{}", run.daemon.log());
+    assert_eq!(r.li, 0);
+}
