@@ -44,6 +44,9 @@ BENCH_CPU=${BENCH_CPU:-1}
 WORKERS=${WORKERS:-1}
 SERVERS=${SERVERS:-"simple-ntpd chronyd"}
 SKIP_BUILD=${SKIP_BUILD:-0}
+# Extra TOML appended to simple-ntpd's configuration (e.g. access rules and
+# rate limiting, to measure what they cost).
+BENCH_EXTRA_TOML=${BENCH_EXTRA_TOML:-}
 SIMPLE_NTPD=${SIMPLE_NTPD:-$ROOT/target/release/simple-ntpd}
 NTP_BENCH=${NTP_BENCH:-$ROOT/target/release/ntp-bench}
 CHRONYD=${CHRONYD:-/opt/simple-ntpd-peers/chrony/usr/sbin/chronyd}
@@ -154,6 +157,8 @@ worker_threads = $WORKERS
 
 [logging]
 level = "WARN"
+
+$BENCH_EXTRA_TOML
 EOF
     taskset -c "$SERVER_CPU" "$SIMPLE_NTPD" run -c "$TMP/simple-ntpd.toml" >"$TMP/simple-ntpd.log" 2>&1 &
     SERVER_PID=$!

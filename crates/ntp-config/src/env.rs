@@ -147,6 +147,17 @@ fn quoted(raw: &str) -> Option<String> {
     None
 }
 
+/// A list value: a TOML array as written (`["a","b"]`, `[1, 2]`), or
+/// comma-separated items each converted by `item`.
+fn list(raw: &str, item: impl Fn(&str) -> toml::Value) -> toml::Value {
+    if raw.trim_start().starts_with('[') {
+        if let Some(v @ toml::Value::Array(_)) = toml_value(raw) {
+            return v;
+        }
+    }
+    toml::Value::Array(raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(item).collect())
+}
+
 /// Turns the text of a variable into a value for the key `node`: TOML when
 /// it parses, otherwise the text itself; list keys also take `a,b,c`.
 pub(crate) fn convert(raw: &str, node: &Node) -> toml::Value {
@@ -157,33 +168,11 @@ pub(crate) fn convert(raw: &str, node: &Node) -> toml::Value {
     match ty {
         LeafType::String => toml::Value::String(quoted(raw).unwrap_or_else(|| raw.to_owned())),
         LeafType::StringList | LeafType::StringOrList => {
-            if raw.trim_start().starts_with('[') {
-                if let Some(v @ toml::Value::Array(_)) = toml_value(raw) {
-                    return v;
-                }
-            }
-            toml::Value::Array(
-                raw.split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(|s| toml::Value::String(quoted(s).unwrap_or_else(|| s.to_owned())))
-                    .collect(),
-            )
+            list(raw, |s| toml::Value::String(quoted(s).unwrap_or_else(|| s.to_owned())))
         }
-        LeafType::IntegerList => {
-            if let Some(v @ toml::Value::Array(_)) = toml_value(raw) {
-                return v;
-            }
-            toml::Value::Array(
-                raw.split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(|s| {
-                        s.parse::<i64>().map(toml::Value::Integer).unwrap_or_else(|_| toml::Value::String(s.to_owned()))
-                    })
-                    .collect(),
-            )
-        }
+        LeafType::IntegerList => list(raw, |s| {
+            s.parse::<i64>().map(toml::Value::Integer).unwrap_or_else(|_| toml::Value::String(s.to_owned()))
+        }),
         LeafType::Boolean => match raw.trim().to_ascii_lowercase().as_str() {
             "true" | "yes" | "on" | "1" => toml::Value::Boolean(true),
             "false" | "no" | "off" | "0" => toml::Value::Boolean(false),

@@ -34,9 +34,7 @@ fn seed_single_instance() {
     let file = seed("single-instance.conf").display().to_string();
     assert_eq!(
         l.warnings,
-        vec![
-            format!("{file}:2: unquoted value 0.0.0.0 read as the string \"0.0.0.0\" (INI style); quote it for TOML"),
-        ]
+        vec![format!("{file}:2: unquoted value 0.0.0.0 read as the string \"0.0.0.0\" (INI style); quote it for TOML"),]
     );
 }
 
@@ -363,14 +361,7 @@ fn seed_002_resource_as_toml() {
         .iter()
         .map(|w| w.split(": ").nth(1).unwrap_or_default().split(' ').next().unwrap_or_default().to_owned())
         .collect();
-    assert_eq!(
-        planned,
-        [
-            "sources.hardware",
-            "security.nts",
-            "vlan_config",
-        ]
-    );
+    assert_eq!(planned, ["sources.hardware", "security.nts", "vlan_config",]);
 }
 
 #[test]

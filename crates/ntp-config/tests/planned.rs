@@ -33,7 +33,9 @@ fn each_planned_key_warns_when_set() {
 #[test]
 fn keys_inside_array_elements_can_be_planned() {
     assert_eq!(
-        warnings("[[sources.servers]]\naddress = \"a.example\"\n[[sources.servers]]\naddress = \"b.example\"\nnts = true\n"),
+        warnings(
+            "[[sources.servers]]\naddress = \"a.example\"\n[[sources.servers]]\naddress = \"b.example\"\nnts = true\n"
+        ),
         ["x.toml:5: sources.servers[].nts is accepted but not implemented yet (NTS client); it has no effect"]
     );
 }

@@ -15,8 +15,10 @@ use socket2::Socket;
 
 use super::udp::{parse_cmsgs, sockaddr_to_std, std_to_sockaddr, write_pktinfo, CmsgBuf, RecvMeta, CMSG_BUF_LEN};
 
-/// A reusable set of receive slots for one `recvmmsg` call.
-pub struct RecvBatch {
+/// The arrays behind one `recvmmsg`/`sendmmsg` call: `slots` buffers of
+/// `buf_len` bytes, their addresses, iovecs, control buffers and headers,
+/// already pointing at each other.
+struct Slots {
     buf_len: usize,
     bufs: Vec<u8>,
     addrs: Vec<libc::sockaddr_storage>,
@@ -28,13 +30,12 @@ pub struct RecvBatch {
 // SAFETY: the raw pointers inside `iovs`/`hdrs` point only into this
 // struct's own heap arrays; moving the struct to another thread moves their
 // sole owner with it.
-unsafe impl Send for RecvBatch {}
+unsafe impl Send for Slots {}
 
-impl RecvBatch {
-    /// `slots` datagrams of up to `buf_len` bytes each.
-    pub fn new(slots: usize, buf_len: usize) -> Self {
+impl Slots {
+    fn new(slots: usize, buf_len: usize, with_control: bool) -> Slots {
         let slots = slots.max(1);
-        let mut b = RecvBatch {
+        let mut b = Slots {
             buf_len,
             bufs: vec![0u8; slots * buf_len],
             // SAFETY: all-zero is a valid sockaddr_storage / mmsghdr.
@@ -51,21 +52,35 @@ impl RecvBatch {
             h.msg_name = (&mut b.addrs[i] as *mut libc::sockaddr_storage).cast();
             h.msg_iov = &mut b.iovs[i];
             h.msg_iovlen = 1;
-            h.msg_control = b.cmsgs[i].0.as_mut_ptr().cast();
+            if with_control {
+                h.msg_control = b.cmsgs[i].0.as_mut_ptr().cast();
+            }
         }
         b
+    }
+}
+
+/// A reusable set of receive slots for one `recvmmsg` call.
+pub struct RecvBatch {
+    s: Slots,
+}
+
+impl RecvBatch {
+    /// `slots` datagrams of up to `buf_len` bytes each.
+    pub fn new(slots: usize, buf_len: usize) -> Self {
+        RecvBatch { s: Slots::new(slots, buf_len, true) }
     }
 
     /// Number of slots.
     pub fn capacity(&self) -> usize {
-        self.hdrs.len()
+        self.s.hdrs.len()
     }
 
     /// Waits for at least one datagram (up to the socket's read timeout),
     /// then takes whatever else is already queued, up to the capacity.
     /// Returns how many slots were filled.
     pub fn recv(&mut self, socket: &Socket) -> io::Result<usize> {
-        for h in &mut self.hdrs {
+        for h in &mut self.s.hdrs {
             h.msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
             h.msg_hdr.msg_controllen = CMSG_BUF_LEN as _;
             h.msg_hdr.msg_flags = 0;
@@ -76,8 +91,8 @@ impl RecvBatch {
         let n = unsafe {
             libc::recvmmsg(
                 socket.as_raw_fd(),
-                self.hdrs.as_mut_ptr(),
-                self.hdrs.len() as libc::c_uint,
+                self.s.hdrs.as_mut_ptr(),
+                self.s.hdrs.len() as libc::c_uint,
                 libc::MSG_WAITFORONE,
                 std::ptr::null_mut(),
             )
@@ -92,60 +107,32 @@ impl RecvBatch {
     /// The `i`-th received datagram (its bytes, truncated to the buffer) and
     /// metadata, or `None` when the sender address is not IP.
     pub fn get(&self, i: usize) -> Option<(&[u8], RecvMeta)> {
-        let h = &self.hdrs[i];
-        let source = sockaddr_to_std(&self.addrs[i])?;
+        let h = &self.s.hdrs[i];
+        let source = sockaddr_to_std(&self.s.addrs[i])?;
         let len = h.msg_len as usize;
         let mut meta = RecvMeta {
             len,
-            truncated: len > self.buf_len || h.msg_hdr.msg_flags & libc::MSG_TRUNC != 0,
+            truncated: len > self.s.buf_len || h.msg_hdr.msg_flags & libc::MSG_TRUNC != 0,
             source,
             local: None,
             kernel_time: None,
         };
         parse_cmsgs(&h.msg_hdr, &mut meta);
-        let start = i * self.buf_len;
-        Some((&self.bufs[start..start + len.min(self.buf_len)], meta))
+        let start = i * self.s.buf_len;
+        Some((&self.s.bufs[start..start + len.min(self.s.buf_len)], meta))
     }
 }
 
 /// A reusable set of reply slots for one `sendmmsg` call.
 pub struct SendBatch {
-    buf_len: usize,
-    bufs: Vec<u8>,
-    addrs: Vec<libc::sockaddr_storage>,
-    iovs: Vec<libc::iovec>,
-    cmsgs: Vec<CmsgBuf>,
-    hdrs: Vec<libc::mmsghdr>,
+    s: Slots,
     len: usize,
 }
-
-// SAFETY: as for RecvBatch: internal pointers only reference owned heap arrays.
-unsafe impl Send for SendBatch {}
 
 impl SendBatch {
     /// `slots` replies of up to `buf_len` bytes each.
     pub fn new(slots: usize, buf_len: usize) -> Self {
-        let slots = slots.max(1);
-        let mut b = SendBatch {
-            buf_len,
-            bufs: vec![0u8; slots * buf_len],
-            // SAFETY: all-zero is a valid sockaddr_storage / mmsghdr.
-            addrs: vec![unsafe { zeroed() }; slots],
-            iovs: Vec::with_capacity(slots),
-            cmsgs: (0..slots).map(|_| CmsgBuf::default()).collect(),
-            hdrs: vec![unsafe { zeroed() }; slots],
-            len: 0,
-        };
-        for i in 0..slots {
-            b.iovs.push(libc::iovec { iov_base: b.bufs[i * buf_len..].as_mut_ptr().cast(), iov_len: 0 });
-        }
-        for i in 0..slots {
-            let h = &mut b.hdrs[i].msg_hdr;
-            h.msg_name = (&mut b.addrs[i] as *mut libc::sockaddr_storage).cast();
-            h.msg_iov = &mut b.iovs[i];
-            h.msg_iovlen = 1;
-        }
-        b
+        SendBatch { s: Slots::new(slots, buf_len, false), len: 0 }
     }
 
     /// Queued replies.
@@ -160,13 +147,13 @@ impl SendBatch {
 
     /// True when no further reply fits.
     pub fn is_full(&self) -> bool {
-        self.len == self.hdrs.len()
+        self.len == self.s.hdrs.len()
     }
 
     /// The next free reply buffer, to write a reply into before `commit`.
     pub fn next_buf(&mut self) -> &mut [u8] {
-        let start = self.len * self.buf_len;
-        &mut self.bufs[start..start + self.buf_len]
+        let start = self.len * self.s.buf_len;
+        &mut self.s.bufs[start..start + self.s.buf_len]
     }
 
     /// Queues the reply written into `next_buf()` (first `len` bytes) to `dest`
@@ -174,14 +161,14 @@ impl SendBatch {
     pub fn commit(&mut self, len: usize, dest: SocketAddr, local: Option<(IpAddr, u32)>) {
         let i = self.len;
         let (addr, addr_len) = std_to_sockaddr(dest);
-        self.addrs[i] = addr;
-        self.iovs[i].iov_len = len.min(self.buf_len);
-        let h = &mut self.hdrs[i].msg_hdr;
+        self.s.addrs[i] = addr;
+        self.s.iovs[i].iov_len = len.min(self.s.buf_len);
+        let h = &mut self.s.hdrs[i].msg_hdr;
         h.msg_namelen = addr_len;
         match local {
             Some((ip, ifindex)) => {
-                let n = write_pktinfo(&mut self.cmsgs[i], ip, ifindex);
-                h.msg_control = self.cmsgs[i].0.as_mut_ptr().cast();
+                let n = write_pktinfo(&mut self.s.cmsgs[i], ip, ifindex);
+                h.msg_control = self.s.cmsgs[i].0.as_mut_ptr().cast();
                 h.msg_controllen = n as _;
             }
             None => {
@@ -194,7 +181,7 @@ impl SendBatch {
 
     /// Buffers of the queued replies, to stamp them just before `flush`.
     pub fn queued_bufs(&mut self) -> impl Iterator<Item = &mut [u8]> {
-        self.bufs.chunks_mut(self.buf_len).take(self.len)
+        self.s.bufs.chunks_mut(self.s.buf_len).take(self.len)
     }
 
     /// Sends every queued reply; returns (sent, failed). The queue is empty
@@ -206,7 +193,7 @@ impl SendBatch {
             // SAFETY: hdrs[done..total] point at live buffers owned by `self`
             // with the lengths set in `commit`.
             let n = unsafe {
-                libc::sendmmsg(socket.as_raw_fd(), self.hdrs[done..].as_mut_ptr(), (total - done) as libc::c_uint, 0)
+                libc::sendmmsg(socket.as_raw_fd(), self.s.hdrs[done..].as_mut_ptr(), (total - done) as libc::c_uint, 0)
             };
             if n > 0 {
                 sent += n as usize;
