@@ -12,7 +12,12 @@
 //! - [`server`]: the server's reply decision (answer, or drop with a reason).
 //! - [`kod`]: Kiss-o'-Death codes and replies.
 //! - [`client`]: a one-shot SNTP exchange (request, reply validation,
-//!   offset/delay), used by `simple-ntpd query` and later by sources.
+//!   offset/delay), used by `simple-ntpd query`.
+//! - [`auth`]: symmetric keys, chrony key files, MACs.
+//! - [`source`]: the per-source poll state machine and clock filter.
+//! - [`nts`]: Network Time Security (RFC 8915) codecs and crypto: NTS-KE
+//!   records, server cookies, NTS extension fields (the daemon does not
+//!   serve NTS yet).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -20,6 +25,7 @@ pub mod auth;
 pub mod client;
 pub mod extension;
 pub mod kod;
+pub mod nts;
 pub mod packet;
 pub mod server;
 pub mod source;

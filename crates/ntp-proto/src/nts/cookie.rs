@@ -1,0 +1,233 @@
+//! Server cookies (RFC 8915 §6): the session's C2S and S2C keys and AEAD id,
+//! sealed under a server master key so the server keeps no per-client state.
+//!
+//! Layout: `key_id (u32) || nonce (16) || AES-SIV ciphertext` of
+//! `aead_id (u16) || c2s || s2c`, with `key_id` and the nonce as associated
+//! data. Master keys are 64 bytes, which makes the cookie cipher
+//! AES-SIV-CMAC-512 (RFC 5297 §6.3; AES-SIV-CMAC-256 takes 32-byte keys).
+//! Several master keys are kept by id so cookies made under the previous
+//! key still open after a rotation.
+
+use super::aead::AeadAlgorithm;
+use aes_siv::siv::Aes256Siv;
+use aes_siv::KeyInit;
+
+/// Length of a master key.
+pub const MASTER_KEY_LEN: usize = 64;
+/// Length of the nonce in a cookie.
+pub const COOKIE_NONCE_LEN: usize = 16;
+const HEADER_LEN: usize = 4 + COOKIE_NONCE_LEN;
+const TAG_LEN: usize = 16;
+
+/// The per-association keys a cookie carries.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionKeys {
+    /// The negotiated AEAD algorithm.
+    pub aead: AeadAlgorithm,
+    /// Client-to-server key (`aead.key_len()` bytes).
+    pub c2s: Vec<u8>,
+    /// Server-to-client key (`aead.key_len()` bytes).
+    pub s2c: Vec<u8>,
+}
+
+impl std::fmt::Debug for SessionKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionKeys").field("aead", &self.aead).finish_non_exhaustive()
+    }
+}
+
+/// Why a cookie could not be made or opened.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum CookieError {
+    /// No master key with the cookie's key id (expired or foreign).
+    UnknownKey(u32),
+    /// Too short, tampered with, or not made by this server.
+    Invalid,
+    /// Keys of the wrong length for the AEAD algorithm (when sealing).
+    BadKeyLength,
+}
+
+impl std::fmt::Display for CookieError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CookieError::UnknownKey(id) => write!(f, "cookie made under unknown master key {id}"),
+            CookieError::Invalid => f.write_str("invalid NTS cookie"),
+            CookieError::BadKeyLength => f.write_str("session key length does not match the AEAD algorithm"),
+        }
+    }
+}
+
+impl std::error::Error for CookieError {}
+
+/// The server's master keys by id: one current key that seals, and older
+/// ones that still open.
+#[derive(Clone)]
+pub struct CookieKeys {
+    current: u32,
+    keys: Vec<(u32, [u8; MASTER_KEY_LEN])>,
+}
+
+impl std::fmt::Debug for CookieKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ids: Vec<u32> = self.keys.iter().map(|(id, _)| *id).collect();
+        f.debug_struct("CookieKeys").field("current", &self.current).field("ids", &ids).finish()
+    }
+}
+
+impl CookieKeys {
+    /// A set with one key, which is current.
+    pub fn new(id: u32, key: [u8; MASTER_KEY_LEN]) -> CookieKeys {
+        CookieKeys { current: id, keys: vec![(id, key)] }
+    }
+
+    /// The id of the key that seals.
+    pub fn current_id(&self) -> u32 {
+        self.current
+    }
+
+    /// Adds (or replaces) a key and makes it current: a rotation. Older
+    /// keys keep opening cookies until [`CookieKeys::retain_newest`] drops them.
+    pub fn rotate(&mut self, id: u32, key: [u8; MASTER_KEY_LEN]) {
+        self.keys.retain(|(k, _)| *k != id);
+        self.keys.push((id, key));
+        self.current = id;
+    }
+
+    /// Keeps only the `n` most recently added keys (at least the current).
+    pub fn retain_newest(&mut self, n: usize) {
+        let drop = self.keys.len().saturating_sub(n.max(1));
+        self.keys.drain(..drop);
+    }
+
+    /// The ids of all keys, oldest first.
+    pub fn ids(&self) -> Vec<u32> {
+        self.keys.iter().map(|(id, _)| *id).collect()
+    }
+
+    fn key(&self, id: u32) -> Option<&[u8; MASTER_KEY_LEN]> {
+        self.keys.iter().find(|(k, _)| *k == id).map(|(_, key)| key)
+    }
+
+    /// Length of a cookie for `aead`.
+    pub fn cookie_len(aead: AeadAlgorithm) -> usize {
+        HEADER_LEN + TAG_LEN + 2 + 2 * aead.key_len()
+    }
+
+    /// Seals the session keys under the current master key with the
+    /// caller's fresh random `nonce`.
+    pub fn seal(&self, keys: &SessionKeys, nonce: &[u8; COOKIE_NONCE_LEN]) -> Result<Vec<u8>, CookieError> {
+        if keys.c2s.len() != keys.aead.key_len() || keys.s2c.len() != keys.aead.key_len() {
+            return Err(CookieError::BadKeyLength);
+        }
+        let master = self.key(self.current).ok_or(CookieError::UnknownKey(self.current))?;
+        let mut plaintext = Vec::with_capacity(2 + 2 * keys.c2s.len());
+        plaintext.extend_from_slice(&keys.aead.id().to_be_bytes());
+        plaintext.extend_from_slice(&keys.c2s);
+        plaintext.extend_from_slice(&keys.s2c);
+        let id = self.current.to_be_bytes();
+        let mut siv = Aes256Siv::new(master.into());
+        let sealed = siv.encrypt([&id[..], &nonce[..]], &plaintext).map_err(|_| CookieError::Invalid)?;
+        let mut cookie = Vec::with_capacity(HEADER_LEN + sealed.len());
+        cookie.extend_from_slice(&id);
+        cookie.extend_from_slice(nonce);
+        cookie.extend_from_slice(&sealed);
+        Ok(cookie)
+    }
+
+    /// Opens a cookie made by [`CookieKeys::seal`] under any known key.
+    pub fn open(&self, cookie: &[u8]) -> Result<SessionKeys, CookieError> {
+        if cookie.len() < HEADER_LEN + TAG_LEN {
+            return Err(CookieError::Invalid);
+        }
+        let id = u32::from_be_bytes([cookie[0], cookie[1], cookie[2], cookie[3]]);
+        let master = self.key(id).ok_or(CookieError::UnknownKey(id))?;
+        let mut siv = Aes256Siv::new(master.into());
+        let plain = siv
+            .decrypt([&cookie[..4], &cookie[4..HEADER_LEN]], &cookie[HEADER_LEN..])
+            .map_err(|_| CookieError::Invalid)?;
+        let (aead_id, keys) = plain.split_at_checked(2).ok_or(CookieError::Invalid)?;
+        let aead = AeadAlgorithm::from_id(u16::from_be_bytes([aead_id[0], aead_id[1]])).ok_or(CookieError::Invalid)?;
+        if keys.len() != 2 * aead.key_len() {
+            return Err(CookieError::Invalid);
+        }
+        let (c2s, s2c) = keys.split_at(aead.key_len());
+        Ok(SessionKeys { aead, c2s: c2s.to_vec(), s2c: s2c.to_vec() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn session(aead: AeadAlgorithm) -> SessionKeys {
+        SessionKeys { aead, c2s: vec![0x11; aead.key_len()], s2c: vec![0x22; aead.key_len()] }
+    }
+
+    #[test]
+    fn cookie_layout_and_round_trip() {
+        let keys = CookieKeys::new(0xA1B2_C3D4, [5; 64]);
+        for aead in AeadAlgorithm::PREFERENCE {
+            let s = session(aead);
+            let cookie = keys.seal(&s, &[7; 16]).unwrap();
+            assert_eq!(cookie.len(), CookieKeys::cookie_len(aead));
+            assert_eq!(&cookie[..4], &[0xA1, 0xB2, 0xC3, 0xD4]);
+            assert_eq!(&cookie[4..20], &[7; 16]);
+            // The keys do not appear in clear.
+            assert!(!cookie.windows(8).any(|w| w == [0x11; 8] || w == [0x22; 8]));
+            assert_eq!(keys.open(&cookie).unwrap(), s);
+        }
+        assert_eq!(CookieKeys::cookie_len(AeadAlgorithm::Aes128GcmSiv), 70);
+        assert_eq!(CookieKeys::cookie_len(AeadAlgorithm::AesSivCmac256), 102);
+    }
+
+    #[test]
+    fn different_nonces_give_unlinkable_cookies() {
+        let keys = CookieKeys::new(1, [5; 64]);
+        let s = session(AeadAlgorithm::Aes128GcmSiv);
+        let a = keys.seal(&s, &[1; 16]).unwrap();
+        let b = keys.seal(&s, &[2; 16]).unwrap();
+        assert_ne!(a[20..], b[20..]);
+    }
+
+    #[test]
+    fn rotation_keeps_old_keys_until_retired() {
+        let mut keys = CookieKeys::new(1, [1; 64]);
+        let old = keys.seal(&session(AeadAlgorithm::AesSivCmac256), &[0; 16]).unwrap();
+        keys.rotate(2, [2; 64]);
+        assert_eq!(keys.current_id(), 2);
+        let new = keys.seal(&session(AeadAlgorithm::AesSivCmac256), &[0; 16]).unwrap();
+        assert_eq!(&new[..4], &2u32.to_be_bytes());
+        assert!(keys.open(&old).is_ok());
+        keys.retain_newest(1);
+        assert_eq!(keys.ids(), vec![2]);
+        assert_eq!(keys.open(&old), Err(CookieError::UnknownKey(1)));
+        assert!(keys.open(&new).is_ok());
+    }
+
+    #[test]
+    fn tampering_and_wrong_keys_are_rejected() {
+        let keys = CookieKeys::new(9, [3; 64]);
+        let cookie = keys.seal(&session(AeadAlgorithm::Aes128GcmSiv), &[4; 16]).unwrap();
+        for i in 0..cookie.len() {
+            let mut bad = cookie.clone();
+            bad[i] ^= 0x40;
+            assert!(keys.open(&bad).is_err(), "byte {i}");
+        }
+        assert_eq!(keys.open(&cookie[..cookie.len() - 1]), Err(CookieError::Invalid));
+        assert_eq!(keys.open(&cookie[..10]), Err(CookieError::Invalid));
+        let other = CookieKeys::new(9, [4; 64]);
+        assert_eq!(other.open(&cookie), Err(CookieError::Invalid));
+        let mut short = session(AeadAlgorithm::Aes128GcmSiv);
+        short.c2s.pop();
+        assert_eq!(keys.seal(&short, &[0; 16]), Err(CookieError::BadKeyLength));
+    }
+
+    proptest! {
+        #[test]
+        fn open_never_panics(data in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let keys = CookieKeys::new(u32::from_be_bytes([data.first().copied().unwrap_or(0), 0, 0, 0]), [1; 64]);
+            prop_assert!(keys.open(&data).is_err());
+        }
+    }
+}
