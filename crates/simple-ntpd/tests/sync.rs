@@ -203,3 +203,38 @@ fn local_fallback_serves_the_local_stratum_when_no_source_answers() {
     assert_eq!(r.stratum, 9, "{}", run.daemon.log());
     assert_eq!(r.li, 0);
 }
+
+#[test]
+fn an_authenticated_source_is_used_only_with_the_right_key() {
+    if peer_or_skip("chronyd", chronyd_path()).unwrap().is_none() {
+        return;
+    }
+    let dir = ntp_test_support::TempDir::new("src-key").unwrap();
+    let good = dir.write("keys", "9 AES128 HEX:00112233445566778899AABBCCDDEEFF\n").unwrap();
+    let wrong = dir.write("wrong", "9 AES128 HEX:FFEEDDCCBBAA99887766554433221100\n").unwrap();
+    let ip: IpAddr = "127.0.0.1".parse().unwrap();
+    let chronyd = ChronydServer::start(ChronydServerOpts {
+        bind_ip: ip,
+        port: free_udp_port(ip),
+        local_stratum: 6,
+        extra_config_lines: vec![format!("keyfile {}", good.display())],
+    })
+    .unwrap();
+    let toml = |keyfile: &std::path::Path| {
+        format!(
+            "{}key = 9\n[security.authentication]\nkey_file = \"{}\"\n",
+            sources_toml(&[chronyd.addr()]),
+            keyfile.display()
+        )
+    };
+    // The right key: synchronised to chronyd (stratum 6 + 1).
+    let run = start_synced_daemon(&toml(&good));
+    let (_, reply) = wait_until_tracking(run.addr, chronyd.addr(), 1e-3, Duration::from_secs(30));
+    assert_eq!(reply.stratum, 7, "{}", run.daemon.log());
+    drop(run);
+    // A wrong secret: chronyd's replies fail the MAC check and are ignored.
+    let run = start_synced_daemon(&toml(&wrong));
+    std::thread::sleep(Duration::from_secs(8));
+    let r = sntp_probe(run.addr, 4, Duration::from_secs(2)).unwrap();
+    assert_eq!((r.li, r.stratum), (3, 0), "synchronised despite a wrong key\n{}", run.daemon.log());
+}
