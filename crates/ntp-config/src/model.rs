@@ -201,9 +201,27 @@ pub struct NtsConfig {
     /// PEM file with the private key of the server certificate.
     #[serde(alias = "privateKey", skip_serializing_if = "Option::is_none")]
     pub private_key: Option<PathBuf>,
-    /// Directory where NTS server cookie keys are kept across restarts.
+    /// Directory where NTS server cookie keys are kept across restarts; several instances may share it (see the README).
     #[serde(alias = "keyDirectory", skip_serializing_if = "Option::is_none")]
     pub key_directory: Option<PathBuf>,
+    /// Hours between cookie master-key rotations.
+    #[serde(alias = "rotationHours")]
+    #[schemars(range(min = 1, max = 8760))]
+    pub rotation_hours: u32,
+    /// How many previous cookie keys stay valid (cookies made with them are still accepted).
+    #[serde(alias = "keepKeys")]
+    #[schemars(range(min = 1, max = 100))]
+    pub keep_keys: u32,
+    /// Host name or address to send NTS-KE clients to for NTP, when it differs from the NTS-KE server (NTPv4 Server Negotiation record).
+    #[serde(alias = "ntpServer", skip_serializing_if = "Option::is_none")]
+    pub ntp_server: Option<String>,
+    /// Concurrent NTS-KE connections; more are refused.
+    #[serde(alias = "maxConnections")]
+    #[schemars(range(min = 1, max = 65536))]
+    pub max_connections: usize,
+    /// Seconds an NTS-KE client may take for the whole exchange.
+    #[schemars(range(min = 1, max = 300))]
+    pub timeout: u32,
 }
 
 impl Default for NtsConfig {
@@ -214,6 +232,11 @@ impl Default for NtsConfig {
             certificate_chain: None,
             private_key: None,
             key_directory: None,
+            rotation_hours: 24,
+            keep_keys: 7,
+            ntp_server: None,
+            max_connections: 256,
+            timeout: 5,
         }
     }
 }

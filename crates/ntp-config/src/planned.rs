@@ -20,7 +20,6 @@ const fn p(path: &'static str, feature: &'static str) -> PlannedKey {
 
 /// Every planned key, in reference order.
 pub const PLANNED: &[PlannedKey] = &[
-    p("security.nts", "NTS"),
     p("development.enable_test_endpoints", "test endpoints"),
     p("development.enable_debug_endpoints", "debug endpoints"),
     p("sources.servers[].nts", "NTS client"),
@@ -120,6 +119,16 @@ mod tests {
                 "security.enable_authentication",
                 "security.enable_rate_limiting",
                 "security.max_queries_per_minute",
+                "security.nts.enabled",
+                "security.nts.ke_listen",
+                "security.nts.certificate_chain",
+                "security.nts.private_key",
+                "security.nts.key_directory",
+                "security.nts.rotation_hours",
+                "security.nts.keep_keys",
+                "security.nts.ntp_server",
+                "security.nts.max_connections",
+                "security.nts.timeout",
                 "security.authentication.enabled",
                 "security.authentication.key_file",
                 "security.authentication.keys",

@@ -21,10 +21,6 @@ fn no_warnings_for_implemented_or_unset_keys() {
 #[test]
 fn each_planned_key_warns_when_set() {
     assert_eq!(
-        warnings("[security]\n\nnts.enabled = false\n"),
-        ["x.toml:3: security.nts is accepted but not implemented yet (NTS); it has no effect"]
-    );
-    assert_eq!(
         warnings("[[vlan_config]]\nvlan_ref = \"vlan-10\"\n"),
         ["x.toml:1: vlan_config is accepted but not implemented yet (per-VLAN policies); it has no effect"]
     );
@@ -42,12 +38,13 @@ fn keys_inside_array_elements_can_be_planned() {
 
 #[test]
 fn tables_warn_once() {
-    let w = warnings("[sources.hardware.pps]\nenabled = true\ndevice = \"/dev/pps1\"\n[security.nts]\nenabled = true\nke_listen = \"[::]:4460\"\n");
+    let w =
+        warnings("[sources.hardware.pps]\nenabled = true\ndevice = \"/dev/pps1\"\n[[vlan_config]]\nvlan_ref = \"v\"\n");
     assert_eq!(
         w,
         [
             "x.toml:2: sources.hardware is accepted but not implemented yet (hardware reference clocks); it has no effect",
-            "x.toml:5: security.nts is accepted but not implemented yet (NTS); it has no effect",
+            "x.toml:4: vlan_config is accepted but not implemented yet (per-VLAN policies); it has no effect",
         ]
     );
     // Inline tables and dotted keys count the same.
@@ -69,10 +66,10 @@ fn set_in_several_places_warns_once_at_the_first() {
         l.warnings,
         ["a.toml:2: development.enable_debug_endpoints is accepted but not implemented yet (debug endpoints); it has no effect"]
     );
-    let l = load(&[], &[("SIMPLE_NTPD_SECURITY_NTS_ENABLED", "true")]).unwrap();
+    let l = load(&[], &[("SIMPLE_NTPD_SOURCES_HARDWARE_PPS_ENABLED", "true")]).unwrap();
     assert_eq!(
         l.warnings,
-        ["environment SIMPLE_NTPD_SECURITY_NTS_ENABLED: security.nts is accepted but not implemented yet (NTS); it has no effect"]
+        ["environment SIMPLE_NTPD_SOURCES_HARDWARE_PPS_ENABLED: sources.hardware is accepted but not implemented yet (hardware reference clocks); it has no effect"]
     );
 }
 
@@ -80,7 +77,11 @@ fn set_in_several_places_warns_once_at_the_first() {
 fn planned_lookup() {
     assert_eq!(ntp_config::planned("sources.servers[0].nts").map(|p| p.path), Some("sources.servers[].nts"));
     assert!(ntp_config::planned("sources.servers[0].minpoll").is_none());
-    assert_eq!(ntp_config::planned("security.nts.enabled").map(|p| p.feature), Some("NTS"));
+    assert!(ntp_config::planned("security.nts.enabled").is_none());
+    assert_eq!(
+        ntp_config::planned("sources.hardware.pps.enabled").map(|p| p.feature),
+        Some("hardware reference clocks")
+    );
     assert!(ntp_config::planned("network.listen_port").is_none());
     assert!(ntp_config::planned("security.ntsx").is_none());
 }

@@ -28,6 +28,11 @@ fn full_config() -> Config {
         certificate_chain: Some("/etc/ntpd/cert.pem".into()),
         private_key: Some("/etc/ntpd/key.pem".into()),
         key_directory: Some("/var/lib/ntpd/nts".into()),
+        rotation_hours: 48,
+        keep_keys: 3,
+        ntp_server: Some("ntp.example.net".into()),
+        max_connections: 64,
+        timeout: 7,
     };
     c.security.authentication = AuthenticationConfig {
         enabled: true,

@@ -22,7 +22,9 @@ use crate::api::{self, ApiServer};
 use crate::clock::{system::measure_precision, Clock, SystemClock};
 use crate::logging::LogHandle;
 use crate::net::listen::SocketOptions;
-use crate::security::{privileges, PolicyCell, SecurityPolicy};
+use crate::nts::ke::{KeServer, KeSettings, KeStats};
+use crate::nts::keystore::KeyStore;
+use crate::security::{privileges, NtsKeys, PolicyCell, SecurityPolicy};
 use crate::server::stats::Totals;
 use crate::server::{Server, ServerSettings, ServingOptions};
 use crate::state::local::{unsynchronised, LocalReference};
@@ -196,6 +198,46 @@ impl Running {
     }
 }
 
+/// NTS while it runs: the cookie-key store and the NTS-KE server.
+struct NtsRuntime {
+    store: KeyStore,
+    ke: KeServer,
+}
+
+impl NtsRuntime {
+    async fn start(config: &Config, hub: &Arc<StatusHub>) -> anyhow::Result<NtsRuntime> {
+        let n = &config.security.nts;
+        let (Some(chain), Some(key)) = (n.certificate_chain.clone(), n.private_key.clone()) else {
+            anyhow::bail!("security.nts.enabled needs security.nts.certificate_chain and security.nts.private_key");
+        };
+        let listen: SocketAddr =
+            n.ke_listen.parse().with_context(|| format!("security.nts.ke_listen `{}`", n.ke_listen))?;
+        let store = KeyStore::open(
+            n.key_directory.clone(),
+            Duration::from_secs(u64::from(n.rotation_hours) * 3600),
+            n.keep_keys as usize,
+        )?;
+        let ntp_port = config.listen_sockets().first().map(|a| a.port()).filter(|p| *p != 123);
+        let stats = Arc::new(KeStats::default());
+        let ke = KeServer::start(
+            KeSettings {
+                listen,
+                certificate_chain: chain,
+                private_key: key,
+                ntp_server: n.ntp_server.clone(),
+                ntp_port,
+                max_concurrent: n.max_connections,
+                handshake_timeout: Duration::from_secs(u64::from(n.timeout)),
+            },
+            store.cell(),
+            stats.clone(),
+        )
+        .await?;
+        hub.set_nts_ke(Some(stats));
+        Ok(NtsRuntime { store, ke })
+    }
+}
+
 struct Daemon {
     source: ConfigSource,
     config: Config,
@@ -208,6 +250,7 @@ struct Daemon {
     running: Option<Running>,
     log: LogHandle,
     api: Option<ApiServer>,
+    nts: Option<NtsRuntime>,
     mtimes: Vec<Option<SystemTime>>,
     last_totals: Totals,
 }
@@ -234,11 +277,25 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
         warn!("{w}");
     }
     log_security(&compiled);
+    // NTS keys join the policy once the NTS runtime is up (below).
     let policy = PolicyCell::new(compiled);
     let server = Server::start(&server_settings(&config, &source.overrides), state.clone(), policy.clone())?;
     let hub = StatusHub::new(config.clone(), state.clone(), server.stats(), server.client_logs());
     hub.set_serving(server.bound_addresses(), true);
     let api = start_api(&hub, &config.monitoring, true).await?;
+    let nts = if config.security.nts.enabled {
+        let rt = NtsRuntime::start(&config, &hub).await?;
+        let (mut p, _) =
+            SecurityPolicy::from_config(&config).map_err(|e| anyhow::anyhow!("security configuration: {e}"))?;
+        p.nts = Some(NtsKeys(rt.store.cell()));
+        policy.publish(p);
+        if let Some(dir) = &config.security.nts.key_directory {
+            privileges::hand_over(dir, &config.security.user)?;
+        }
+        Some(rt)
+    } else {
+        None
+    };
     // Everything privileged (binding) is done: become an ordinary user,
     // keeping CAP_SYS_TIME only when steering the system clock.
     let steers_system = matches!(&plan, Plan::Sync(s) if s.discipline == Discipline::System);
@@ -257,6 +314,7 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
         running,
         log,
         api,
+        nts,
         mtimes,
         last_totals: Totals::default(),
     };
@@ -287,7 +345,16 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
                     }
                 }
             }
-            _ = storm_tick.tick() => d.log_drop_storms(),
+            _ = storm_tick.tick() => {
+                d.log_drop_storms();
+                if let Some(n) = &mut d.nts {
+                    match n.store.maintain() {
+                        Ok(true) => info!("NTS cookie keys updated"),
+                        Ok(false) => {}
+                        Err(e) => warn!("NTS cookie key maintenance failed: {e:#}"),
+                    }
+                }
+            }
         }
     }
     info!("shutdown requested; stopping workers");
@@ -296,6 +363,9 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
     }
     if let Some(api) = d.api.take() {
         api.stop().await;
+    }
+    if let Some(n) = d.nts.take() {
+        n.ke.stop().await;
     }
     d.hub.set_serving(Vec::new(), false);
     let totals = d.server.stop().totals();
@@ -364,10 +434,11 @@ impl Daemon {
         }
         let new = loaded.config;
         let policy = match SecurityPolicy::from_config(&new) {
-            Ok((p, warnings)) => {
+            Ok((mut p, warnings)) => {
                 for w in &warnings {
                     warn!("{w}");
                 }
+                p.nts = self.nts.as_ref().map(|n| NtsKeys(n.store.cell()));
                 p
             }
             Err(e) => {
@@ -385,6 +456,15 @@ impl Daemon {
             }
         }
         let mut changes = Vec::new();
+        if let Some(n) = &self.nts {
+            match n.ke.reload_certificates() {
+                Ok(()) => changes.push("NTS certificates re-read".to_owned()),
+                Err(e) => error!("NTS certificates not reloaded, keeping the current ones: {e:#}"),
+            }
+        }
+        if new.security.nts != self.config.security.nts {
+            warn!("security.nts changes other than the certificate files take effect at the next restart");
+        }
         if new.security != self.config.security {
             log_security(&policy);
             changes.push("security".to_owned());

@@ -108,9 +108,17 @@ impl CookieKeys {
         self.keys.iter().find(|(k, _)| *k == id).map(|(_, key)| key)
     }
 
-    /// Length of a cookie for `aead`.
+    /// Length of a cookie for `aead`: always a multiple of 4 (chrony's
+    /// client ignores cookies that are not, and NTP extension fields need no
+    /// padding then); the sealed plaintext carries zero padding for that.
     pub fn cookie_len(aead: AeadAlgorithm) -> usize {
-        HEADER_LEN + TAG_LEN + 2 + 2 * aead.key_len()
+        HEADER_LEN + TAG_LEN + Self::padded_plaintext_len(aead)
+    }
+
+    fn padded_plaintext_len(aead: AeadAlgorithm) -> usize {
+        let raw = 2 + 2 * aead.key_len();
+        // HEADER_LEN + TAG_LEN is a multiple of 4, so pad the plaintext to one.
+        raw.div_ceil(4) * 4
     }
 
     /// Seals the session keys under the current master key with the
@@ -120,10 +128,11 @@ impl CookieKeys {
             return Err(CookieError::BadKeyLength);
         }
         let master = self.key(self.current).ok_or(CookieError::UnknownKey(self.current))?;
-        let mut plaintext = Vec::with_capacity(2 + 2 * keys.c2s.len());
+        let mut plaintext = Vec::with_capacity(Self::padded_plaintext_len(keys.aead));
         plaintext.extend_from_slice(&keys.aead.id().to_be_bytes());
         plaintext.extend_from_slice(&keys.c2s);
         plaintext.extend_from_slice(&keys.s2c);
+        plaintext.resize(Self::padded_plaintext_len(keys.aead), 0);
         let id = self.current.to_be_bytes();
         let mut siv = Aes256Siv::new(master.into());
         let sealed = siv.encrypt([&id[..], &nonce[..]], &plaintext).map_err(|_| CookieError::Invalid)?;
@@ -147,10 +156,11 @@ impl CookieKeys {
             .map_err(|_| CookieError::Invalid)?;
         let (aead_id, keys) = plain.split_at_checked(2).ok_or(CookieError::Invalid)?;
         let aead = AeadAlgorithm::from_id(u16::from_be_bytes([aead_id[0], aead_id[1]])).ok_or(CookieError::Invalid)?;
-        if keys.len() != 2 * aead.key_len() {
+        if plain.len() != Self::padded_plaintext_len(aead) {
             return Err(CookieError::Invalid);
         }
-        let (c2s, s2c) = keys.split_at(aead.key_len());
+        let (c2s, rest) = keys.split_at(aead.key_len());
+        let s2c = &rest[..aead.key_len()];
         Ok(SessionKeys { aead, c2s: c2s.to_vec(), s2c: s2c.to_vec() })
     }
 }
@@ -177,8 +187,8 @@ mod tests {
             assert!(!cookie.windows(8).any(|w| w == [0x11; 8] || w == [0x22; 8]));
             assert_eq!(keys.open(&cookie).unwrap(), s);
         }
-        assert_eq!(CookieKeys::cookie_len(AeadAlgorithm::Aes128GcmSiv), 70);
-        assert_eq!(CookieKeys::cookie_len(AeadAlgorithm::AesSivCmac256), 102);
+        assert_eq!(CookieKeys::cookie_len(AeadAlgorithm::Aes128GcmSiv), 72, "a multiple of 4, as chrony requires");
+        assert_eq!(CookieKeys::cookie_len(AeadAlgorithm::AesSivCmac256), 104, "a multiple of 4, as chrony requires");
     }
 
     #[test]

@@ -194,6 +194,12 @@ pub struct ServerStats {
     pub kod_sent: u64,
     /// Replies authenticated with a MAC.
     pub authenticated: u64,
+    /// Replies protected with NTS.
+    pub nts_replied: u64,
+    /// NTS-KE handshakes completed.
+    pub nts_ke_handshakes: u64,
+    /// NTS-KE connections that failed (TLS, protocol, timeout) or were refused as busy.
+    pub nts_ke_failures: u64,
     /// Per listen address.
     pub listeners: Vec<ListenerStats>,
 }

@@ -182,6 +182,8 @@ pub fn serverstats(args: ApiArgs) -> ExitCode {
         }
         pairs.push(("Kiss-o'-death sent", s.kod_sent.to_string()));
         pairs.push(("Authenticated replies", s.authenticated.to_string()));
+        pairs.push(("NTS replies", s.nts_replied.to_string()));
+        pairs.push(("NTS-KE handshakes", format!("{} ({} failed)", s.nts_ke_handshakes, s.nts_ke_failures)));
         pairs.push(("Send errors", s.send_errors.to_string()));
         pairs.push(("Receive errors", s.receive_errors.to_string()));
         pairs.push(("No kernel RX timestamp", s.rx_timestamp_fallback.to_string()));

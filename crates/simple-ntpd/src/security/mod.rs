@@ -35,6 +35,18 @@ pub struct SecurityPolicy {
     pub keys: KeyStore,
     /// Networks that must authenticate.
     pub require_auth: NetSet<()>,
+    /// NTS cookie keys, when NTS is enabled (set by the daemon).
+    pub nts: Option<NtsKeys>,
+}
+
+/// The NTS cookie keys the workers open cookies with.
+#[derive(Clone)]
+pub struct NtsKeys(pub crate::nts::keystore::CookieKeyCell);
+
+impl std::fmt::Debug for NtsKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NtsKeys(<secret>)")
+    }
 }
 
 impl SecurityPolicy {
@@ -90,7 +102,14 @@ impl SecurityPolicy {
             );
         }
         Ok((
-            SecurityPolicy { access: AccessList::new(&s.access)?, deny_kod: s.deny_kod, rate, keys, require_auth },
+            SecurityPolicy {
+                access: AccessList::new(&s.access)?,
+                deny_kod: s.deny_kod,
+                rate,
+                keys,
+                require_auth,
+                nts: None,
+            },
             warnings,
         ))
     }

@@ -89,3 +89,32 @@ pub fn drop_privileges(user: &str, keep_net_bind: bool, keep_sys_time: bool) -> 
     info!(user = %account.name, uid = uid.as_raw(), gid = gid.as_raw(), kept = ?kept, "dropped root privileges");
     Ok(Outcome::Dropped { user: account.name, kept })
 }
+
+/// Gives `path` (a directory the daemon writes after the privilege drop,
+/// such as the NTS key directory) and the files directly in it to the user
+/// [`drop_privileges`] will switch to. Nothing to do when not root or when
+/// staying root.
+pub fn hand_over(path: &std::path::Path, user: &str) -> anyhow::Result<()> {
+    if !nix::unistd::geteuid().is_root() || user == "root" {
+        return Ok(());
+    }
+    let account = match User::from_name(user).context("cannot look up users")? {
+        Some(u) => u,
+        None if user == DEFAULT_USER => match User::from_name("nobody").context("cannot look up users")? {
+            Some(u) => u,
+            None => return Ok(()),
+        },
+        None => bail!("security.user: user `{user}` does not exist"),
+    };
+    let chown = |p: &std::path::Path| {
+        nix::unistd::chown(p, Some(account.uid), Some(account.gid))
+            .with_context(|| format!("cannot give {} to {}", p.display(), account.name))
+    };
+    chown(path)?;
+    if let Ok(entries) = std::fs::read_dir(path) {
+        for e in entries.flatten() {
+            chown(&e.path())?;
+        }
+    }
+    Ok(())
+}

@@ -19,6 +19,7 @@ pub struct WorkerStats {
     rx_timestamp_fallback: AtomicU64,
     kod_sent: AtomicU64,
     authenticated: AtomicU64,
+    nts_replied: AtomicU64,
     dropped: [AtomicU64; DropReason::COUNT],
 }
 
@@ -64,6 +65,11 @@ impl WorkerStats {
     pub fn authenticated(&self) {
         bump(&self.authenticated);
     }
+    /// A reply was protected with NTS.
+    #[inline]
+    pub fn nts_replied(&self) {
+        bump(&self.nts_replied);
+    }
     /// The kernel gave no receive timestamp; the clock was read instead.
     #[inline]
     pub fn rx_timestamp_fallback(&self) {
@@ -88,6 +94,8 @@ pub struct Totals {
     pub kod_sent: u64,
     /// Replies authenticated with a MAC.
     pub authenticated: u64,
+    /// Replies protected with NTS.
+    pub nts_replied: u64,
     /// Drops by reason name.
     pub dropped: Vec<(&'static str, u64)>,
 }
@@ -143,6 +151,7 @@ fn sum<'a>(workers: impl Iterator<Item = &'a WorkerStats>) -> Totals {
         t.rx_timestamp_fallback += w.rx_timestamp_fallback.load(Relaxed);
         t.kod_sent += w.kod_sent.load(Relaxed);
         t.authenticated += w.authenticated.load(Relaxed);
+        t.nts_replied += w.nts_replied.load(Relaxed);
         for (slot, c) in t.dropped.iter_mut().zip(w.dropped.iter()) {
             slot.1 += c.load(Relaxed);
         }

@@ -16,8 +16,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use ntp_proto::kod::{write_kod, KissCode};
+use ntp_proto::nts::ef::{server_reply_fields, server_verify, write_nts_nak, VerifiedRequest, UNIQUE_IDENTIFIER};
 use ntp_proto::server::{parse_request, write_reply, ClientRequest, DropReason, PreparedReply};
 use ntp_proto::NtpTimestamp;
+use rand_chacha::ChaCha20Rng;
+use rand_core::{RngCore, SeedableRng};
 use socket2::Socket;
 use tracing::{debug, trace, warn};
 
@@ -46,15 +49,33 @@ pub struct WorkerOptions {
     pub cpu: Option<usize>,
 }
 
+/// How a reply is protected.
+#[derive(Debug)]
+enum Protection<'a> {
+    /// Plain.
+    None,
+    /// A MAC with (key id, digest length).
+    Mac(u32, usize),
+    /// NTS: the verified request (borrows the receive buffer).
+    Nts(VerifiedRequest<'a>),
+}
+
 /// What to send for one request.
-#[derive(Clone, Copy, Debug)]
-enum Outcome {
-    /// Time: finish with T3, then append a MAC with (key id, digest length).
-    Reply(PreparedReply, Option<(u32, usize)>),
-    /// A complete kiss-o'-death of this length.
+#[derive(Debug)]
+enum Outcome<'a> {
+    /// Time: finish with T3, then protect.
+    Reply(PreparedReply, Protection<'a>),
+    /// A complete kiss-o'-death (or NTS NAK) of this length.
     Kod(usize),
     /// Nothing.
     Drop,
+}
+
+/// A reply queued for the batch send (NTS replies are sent at once).
+#[derive(Clone, Copy, Debug)]
+enum Queued {
+    Reply(PreparedReply, Option<(u32, usize)>),
+    Kod,
 }
 
 /// A serving thread's state.
@@ -97,8 +118,14 @@ impl Worker {
         let mut tx = self
             .options
             .batch_send
-            .then(|| (SendBatch::new(rx.capacity(), REPLY_BUF), Vec::<Outcome>::with_capacity(rx.capacity())));
+            .then(|| (SendBatch::new(rx.capacity(), REPLY_BUF), Vec::<Queued>::with_capacity(rx.capacity())));
         let mut out = [0u8; REPLY_BUF];
+        // Nonces for NTS: a per-worker CSPRNG seeded once from the OS.
+        let mut seed = [0u8; 32];
+        if getrandom::getrandom(&mut seed).is_err() {
+            seed[..8].copy_from_slice(&self.seed.to_le_bytes());
+        }
+        let mut rng = ChaCha20Rng::from_seed(seed);
         let mut limiter: Option<RateLimiter> = None;
         while !shutdown.load(Ordering::Relaxed) {
             let n = match rx.recv(&self.socket) {
@@ -129,10 +156,11 @@ impl Worker {
                             continue;
                         };
                         match self.prepare(data, &meta, &snapshot, &policy, limiter.as_mut(), &mut out) {
-                            Outcome::Reply(prepared, mac) => {
+                            Outcome::Reply(prepared, protection) => {
                                 // The transmit timestamp is read as late as possible: right here.
                                 let len = prepared.finish(&mut out, snapshot.correction.apply(SystemClock.now()));
-                                if let Some(len) = self.append_mac(&policy, &mut out, len, mac) {
+                                if let Some(len) = self.protect(&policy, &mut out, len, meta.len, protection, &mut rng)
+                                {
                                     self.send_one(&out[..len], &meta, false);
                                 }
                             }
@@ -149,17 +177,27 @@ impl Worker {
                             continue;
                         };
                         let outcome = self.prepare(data, &meta, &snapshot, &policy, limiter.as_mut(), batch.next_buf());
-                        let len = match outcome {
-                            Outcome::Reply(p, _) => p.len(),
-                            Outcome::Kod(len) => len,
+                        let (len, queued) = match outcome {
+                            Outcome::Reply(p, Protection::None) => (p.len(), Queued::Reply(p, None)),
+                            Outcome::Reply(p, Protection::Mac(id, d)) => (p.len(), Queued::Reply(p, Some((id, d)))),
+                            Outcome::Reply(p, nts @ Protection::Nts(_)) => {
+                                // NTS replies are sealed after T3 and sent on their own.
+                                out[..p.len()].copy_from_slice(&batch.next_buf()[..p.len()]);
+                                let len = p.finish(&mut out, snapshot.correction.apply(SystemClock.now()));
+                                if let Some(len) = self.protect(&policy, &mut out, len, meta.len, nts, &mut rng) {
+                                    self.send_one(&out[..len], &meta, false);
+                                }
+                                continue;
+                            }
+                            Outcome::Kod(len) => (len, Queued::Kod),
                             Outcome::Drop => continue,
                         };
                         batch.commit(len, meta.source, self.reply_source(&meta));
-                        outcomes.push(outcome);
+                        outcomes.push(queued);
                     }
                     let t3 = snapshot.correction.apply(SystemClock.now());
-                    for (buf, outcome) in batch.queued_bufs().zip(outcomes.iter()) {
-                        if let Outcome::Reply(p, mac) = outcome {
+                    for (buf, queued) in batch.queued_bufs().zip(outcomes.iter()) {
+                        if let Queued::Reply(p, mac) = queued {
                             let len = p.finish(buf, t3);
                             // The MAC length was checked against the request; it fits.
                             let _ = self.append_mac(&policy, buf, len, *mac);
@@ -181,15 +219,15 @@ impl Worker {
     /// its transmit timestamp) or kiss-o'-death into `out`, or counts why
     /// there is none.
     #[inline]
-    fn prepare(
+    fn prepare<'a>(
         &self,
-        data: &[u8],
+        data: &'a [u8],
         meta: &RecvMeta,
         snapshot: &Snapshot,
         policy: &SecurityPolicy,
         limiter: Option<&mut RateLimiter>,
         out: &mut [u8],
-    ) -> Outcome {
+    ) -> Outcome<'a> {
         let outcome = self.decide(data, meta, snapshot, policy, limiter, out);
         let now = meta.kernel_time.map(|k| k.secs.max(0) as u64).unwrap_or(0);
         self.clients.record(meta.source.ip(), now, matches!(outcome, Outcome::Reply(..)));
@@ -197,15 +235,15 @@ impl Worker {
     }
 
     #[inline]
-    fn decide(
+    fn decide<'a>(
         &self,
-        data: &[u8],
+        data: &'a [u8],
         meta: &RecvMeta,
         snapshot: &Snapshot,
         policy: &SecurityPolicy,
         limiter: Option<&mut RateLimiter>,
         out: &mut [u8],
-    ) -> Outcome {
+    ) -> Outcome<'a> {
         self.stats.received();
         if meta.truncated || meta.len > self.options.max_packet_size {
             return self.drop(DropReason::TooLong);
@@ -237,28 +275,88 @@ impl Worker {
                 return if params.kod { self.kod(&request, KissCode::Rate, snapshot, rx, out) } else { Outcome::Drop };
             }
         }
-        let mac = match request.trailer.mac() {
+        let is_nts =
+            request.trailer.mac().is_none() && request.trailer.fields().any(|f| f.field_type == UNIQUE_IDENTIFIER);
+        let protection = match request.trailer.mac() {
             Some(mac) => {
                 let covered = &data[..data.len() - 4 - mac.digest.len()];
                 match policy.keys.get(&mac.key_id) {
                     Some(key) if !mac.is_crypto_nak() && key.verify(covered, mac.digest) => {
-                        Some((mac.key_id, mac.digest.len()))
+                        Protection::Mac(mac.key_id, mac.digest.len())
                     }
                     _ => return self.drop(DropReason::AuthenticationFailed),
                 }
             }
+            None if is_nts => {
+                let Some(nts) = &policy.nts else { return self.drop(DropReason::Nts) };
+                let keys = nts.0.load();
+                match server_verify(data, &keys) {
+                    Ok(verified) => Protection::Nts(verified),
+                    Err(Ok(nak)) => {
+                        // Unknown or expired cookie, or a bad authenticator: NTS NAK.
+                        self.stats.dropped(DropReason::Nts);
+                        return match write_nts_nak(&request, nak, snapshot.server.precision, rx, out) {
+                            Ok(len) if len <= request.len => Outcome::Kod(len),
+                            _ => Outcome::Drop,
+                        };
+                    }
+                    Err(Err(_)) => return self.drop(DropReason::Nts),
+                }
+            }
             None if policy.must_authenticate(ip) => return self.drop(DropReason::AuthenticationFailed),
-            None => None,
+            None => Protection::None,
+        };
+        let extra = match &protection {
+            Protection::Mac(_, d) => 4 + d,
+            _ => 0,
         };
         match write_reply(&request, rx, &snapshot.server, out) {
-            Ok(p) if p.len() + mac.map(|(_, d)| 4 + d).unwrap_or(0) <= meta.len => Outcome::Reply(p, mac),
+            Ok(p) if p.len() + extra <= meta.len => Outcome::Reply(p, protection),
             Ok(_) => self.drop(DropReason::ReplyTooLarge),
             Err(reason) => self.drop(reason),
         }
     }
 
+    /// Adds the reply's MAC or NTS fields after T3 was stamped; None when
+    /// it cannot be protected (then nothing is sent).
+    fn protect(
+        &self,
+        policy: &SecurityPolicy,
+        out: &mut [u8],
+        len: usize,
+        request_len: usize,
+        protection: Protection<'_>,
+        rng: &mut ChaCha20Rng,
+    ) -> Option<usize> {
+        match protection {
+            Protection::None => Some(len),
+            Protection::Mac(id, d) => self.append_mac(policy, out, len, Some((id, d))),
+            Protection::Nts(verified) => {
+                let keys = policy.nts.as_ref()?.0.load();
+                let mut nonce = [0u8; 16];
+                let n = verified.keys.aead.nonce_len().min(nonce.len());
+                rng.fill_bytes(&mut nonce[..n]);
+                let result = server_reply_fields(out, &verified, request_len, &keys, &nonce[..n], || {
+                    let mut c = [0u8; 16];
+                    rng.fill_bytes(&mut c);
+                    c
+                });
+                match result {
+                    Ok(len) => {
+                        self.stats.nts_replied();
+                        Some(len)
+                    }
+                    Err(_) => {
+                        self.stats.dropped(DropReason::Nts);
+                        None
+                    }
+                }
+            }
+        }
+    }
+
     #[inline]
-    fn drop(&self, reason: DropReason) -> Outcome {
+    fn drop(&self, reason: DropReason) -> Outcome<'static> {
         self.stats.dropped(reason);
         Outcome::Drop
     }
@@ -270,7 +368,7 @@ impl Worker {
         snapshot: &Snapshot,
         now: NtpTimestamp,
         out: &mut [u8],
-    ) -> Outcome {
+    ) -> Outcome<'static> {
         match write_kod(request, code, snapshot.server.precision, now, out) {
             Ok(len) if len <= request.len => Outcome::Kod(len),
             _ => Outcome::Drop,

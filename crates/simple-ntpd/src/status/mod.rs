@@ -49,6 +49,7 @@ pub struct StatusHub {
     serving: AtomicBool,
     reloads: AtomicU64,
     last_reload_error: Mutex<Option<String>>,
+    nts_ke: Mutex<Option<Arc<crate::nts::ke::KeStats>>>,
 }
 
 impl StatusHub {
@@ -65,6 +66,7 @@ impl StatusHub {
             serving: AtomicBool::new(false),
             reloads: AtomicU64::new(0),
             last_reload_error: Mutex::new(None),
+            nts_ke: Mutex::new(None),
         })
     }
 
@@ -134,6 +136,16 @@ impl StatusHub {
             }
             Err(e) => *last = Some(e),
         }
+    }
+
+    /// Registers the NTS-KE server's counters (None when NTS is off).
+    pub fn set_nts_ke(&self, stats: Option<Arc<crate::nts::ke::KeStats>>) {
+        *self.nts_ke.lock().unwrap_or_else(|e| e.into_inner()) = stats;
+    }
+
+    /// The NTS-KE server's counters, if it runs.
+    pub fn nts_ke(&self) -> Option<Arc<crate::nts::ke::KeStats>> {
+        self.nts_ke.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Successful reloads, and the last failure if the last reload failed.

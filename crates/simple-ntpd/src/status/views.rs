@@ -100,6 +100,15 @@ pub fn server_stats(hub: &StatusHub) -> ServerStats {
         rx_timestamp_fallback: t.rx_timestamp_fallback,
         kod_sent: t.kod_sent,
         authenticated: t.authenticated,
+        nts_replied: t.nts_replied,
+        nts_ke_handshakes: hub.nts_ke().map(|k| k.handshakes.load(std::sync::atomic::Ordering::Relaxed)).unwrap_or(0),
+        nts_ke_failures: hub
+            .nts_ke()
+            .map(|k| {
+                k.failures.load(std::sync::atomic::Ordering::Relaxed)
+                    + k.rejected_busy.load(std::sync::atomic::Ordering::Relaxed)
+            })
+            .unwrap_or(0),
         listeners: hub
             .stats()
             .by_address()

@@ -1,0 +1,189 @@
+//! NTS (RFC 8915) against a real chronyd client: key exchange over TLS 1.3,
+//! authenticated time, cookie keys on disk, and forged NTS fields refused.
+
+mod common;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ntp_test_support::{
+    build_request, chronyd_path, free_tcp_port, free_udp_port, peer_or_skip, send_raw, ChronydClient,
+    ChronydClientOpts, TempDir,
+};
+
+/// A CA and a server certificate for 127.0.0.1: (ca.pem, chain.pem, key.pem).
+fn certificates(dir: &TempDir) -> (PathBuf, PathBuf, PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.distinguished_name.push(DnType::CommonName, "simple-ntpd test CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
+    params.distinguished_name.push(DnType::CommonName, "127.0.0.1");
+    let cert = params.signed_by(&key, &ca, &ca_key).unwrap();
+    let ca_path = dir.write("ca.pem", &ca.pem()).unwrap();
+    let chain = dir.write("chain.pem", &format!("{}{}", cert.pem(), ca.pem())).unwrap();
+    let key_path = dir.write("key.pem", &key.serialize_pem()).unwrap();
+    (ca_path, chain, key_path)
+}
+
+fn nts_toml(ke: SocketAddr, chain: &std::path::Path, key: &std::path::Path, keydir: &std::path::Path) -> String {
+    format!(
+        "[security.nts]\nenabled = true\nke_listen = \"{ke}\"\ncertificate_chain = \"{}\"\nprivate_key = \"{}\"\nkey_directory = \"{}\"\n[monitoring]\nenabled = false\n",
+        chain.display(),
+        key.display(),
+        keydir.display()
+    )
+}
+
+#[test]
+fn chronyd_gets_authenticated_time_over_nts() {
+    if peer_or_skip("chronyd", chronyd_path()).unwrap().is_none() {
+        return;
+    }
+    let dir = TempDir::new("nts").unwrap();
+    common::readable_like_etc(dir.path());
+    let (ca, chain, key) = certificates(&dir);
+    let ip: IpAddr = "127.0.0.1".parse().unwrap();
+    let ke = SocketAddr::new(ip, free_tcp_port(ip));
+    let keydir = dir.join("nts-keys");
+    let run = common::start(ip, 0, 2, &nts_toml(ke, &chain, &key, &keydir));
+    let mut opts = ChronydClientOpts::new(ip, run.addr.port());
+    opts.server_opts = format!("iburst minpoll 0 maxpoll 0 nts ntsport {}", ke.port());
+    opts.extra_config_lines = vec![format!("ntstrustedcerts {}", ca.display())];
+    let mut client = ChronydClient::start(opts).unwrap();
+    client
+        .wait_for_measurements(2, Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("{e}\n--- daemon ---\n{}", run.daemon.log()));
+    let data = client.ntpdata().unwrap();
+    assert_eq!(data.get("Authenticated").map(String::as_str), Some("Yes"), "{data:?}");
+    let keys: Vec<_> = std::fs::read_dir(&keydir).unwrap().flatten().collect();
+    assert!(!keys.is_empty(), "no cookie key in {}", keydir.display());
+    let stats = common::cli(&["query", "--json", &run.addr.to_string()]);
+    assert!(stats.success(), "plain NTP still served: {}", stats.describe());
+}
+
+#[test]
+fn forged_nts_fields_get_no_time() {
+    let dir = TempDir::new("nts-forged").unwrap();
+    common::readable_like_etc(dir.path());
+    let (_, chain, key) = certificates(&dir);
+    let ip: IpAddr = "127.0.0.1".parse().unwrap();
+    let ke = SocketAddr::new(ip, free_tcp_port(ip));
+    let run = common::start(ip, 0, 2, &nts_toml(ke, &chain, &key, &dir.join("k")));
+    // Unique identifier, a made-up cookie and an authenticator of the right shape.
+    let mut req = build_request(4, 77).to_vec();
+    let field = |ty: u16, body: &[u8]| {
+        let mut f = ty.to_be_bytes().to_vec();
+        f.extend(((body.len() + 4) as u16).to_be_bytes());
+        f.extend(body);
+        f
+    };
+    req.extend(field(0x0104, &[7u8; 32]));
+    req.extend(field(0x0204, &[9u8; 100]));
+    let mut auth = vec![0, 16, 0, 16];
+    auth.extend([1u8; 16]);
+    auth.extend([2u8; 16]);
+    req.extend(field(0x0404, &auth));
+    let reply = send_raw(run.addr, &req, Duration::from_secs(1));
+    if let Some(r) = reply {
+        assert!(r.len() <= req.len());
+        assert_eq!(r[1], 0, "a forged request got time (stratum {})", r[1]);
+        assert_eq!(&r[12..16], b"NTSN", "expected an NTS NAK");
+    }
+    let _ = free_udp_port;
+}
+
+/// Certificate chain, private key and cookie-key directory of a test server.
+struct NtsFiles<'a> {
+    chain: &'a std::path::Path,
+    key: &'a std::path::Path,
+    keydir: &'a std::path::Path,
+}
+
+/// Starts a daemon on 127.0.0.1:`port` with NTS (KE on `ke`) and the API on
+/// `api`, writing its config as `name` in `dir`.
+fn start_nts(
+    port: u16,
+    ke: SocketAddr,
+    api: SocketAddr,
+    files: &NtsFiles<'_>,
+    dir: &TempDir,
+    name: &str,
+) -> ntp_test_support::DaemonProcess {
+    let toml = nts_toml(ke, files.chain, files.key, files.keydir)
+        .replace("[monitoring]\nenabled = false\n", &format!("[monitoring]\nlisten = \"{api}\"\n"));
+    let cfg = dir
+        .write(
+            name,
+            &format!(
+                "[network]\nlisten_address = \"127.0.0.1\"\nlisten_port = {port}\n[ntp_server]\nstratum = 2\n{toml}"
+            ),
+        )
+        .unwrap();
+    let mut d = ntp_test_support::DaemonProcess::spawn(common::bin(), ["run", "-c", cfg.to_str().unwrap()]).unwrap();
+    d.wait_for_log("NTS-KE listening", Duration::from_secs(10)).unwrap();
+    common::wait_for_http(api);
+    d
+}
+
+fn serverstats(api: SocketAddr) -> serde_json::Value {
+    let (_, body) = common::http_get(api, "/api/v1/serverstats", None);
+    serde_json::from_str(&body).unwrap()
+}
+
+fn wait_for_nts_replies(api: SocketAddr, timeout: Duration) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let s = serverstats(api);
+        if s["nts_replied"].as_u64().unwrap_or(0) > 0 || std::time::Instant::now() > deadline {
+            return s;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+#[test]
+fn cookies_survive_a_restart_and_work_on_a_replica_sharing_the_key_directory() {
+    if peer_or_skip("chronyd", chronyd_path()).unwrap().is_none() {
+        return;
+    }
+    let dir = TempDir::new("nts-share").unwrap();
+    common::readable_like_etc(dir.path());
+    let (ca, chain, key) = certificates(&dir);
+    let ip: IpAddr = "127.0.0.1".parse().unwrap();
+    let port = free_udp_port(ip);
+    let keydir = dir.join("shared-keys");
+    let files = NtsFiles { chain: &chain, key: &key, keydir: &keydir };
+    let (ke_a, api_a) = (SocketAddr::new(ip, free_tcp_port(ip)), SocketAddr::new(ip, free_tcp_port(ip)));
+    let mut a = start_nts(port, ke_a, api_a, &files, &dir, "a.toml");
+    let mut opts = ChronydClientOpts::new(ip, port);
+    opts.server_opts = format!("iburst minpoll 0 maxpoll 0 nts ntsport {}", ke_a.port());
+    opts.extra_config_lines = vec![format!("ntstrustedcerts {}", ca.display())];
+    let mut client = ChronydClient::start(opts).unwrap();
+    client.wait_for_measurements(2, Duration::from_secs(30)).unwrap_or_else(|e| panic!("{e}\n{}", a.log()));
+    assert_eq!(serverstats(api_a)["nts_ke_handshakes"], 1);
+
+    // A replica on the same NTP port (SO_REUSEPORT, as behind a load
+    // balancer) with its own NTS-KE port but the same key directory: it
+    // accepts the cookies A issued, with no key exchange of its own.
+    let (ke_b, api_b) = (SocketAddr::new(ip, free_tcp_port(ip)), SocketAddr::new(ip, free_tcp_port(ip)));
+    let b = start_nts(port, ke_b, api_b, &files, &dir, "b.toml");
+    let sb = wait_for_nts_replies(api_b, Duration::from_secs(20));
+    assert!(sb["nts_replied"].as_u64().unwrap() > 0, "replica never served NTS: {sb}\n{}", b.log());
+    assert_eq!(sb["nts_ke_handshakes"], 0);
+    drop(b);
+
+    // Restart A on the same key directory: chronyd's stored cookies still work.
+    a.signal("TERM").unwrap();
+    a.wait_exit(Duration::from_secs(5)).unwrap();
+    let a2 = start_nts(port, ke_a, api_a, &files, &dir, "a.toml");
+    let s2 = wait_for_nts_replies(api_a, Duration::from_secs(20));
+    assert!(s2["nts_replied"].as_u64().unwrap() > 0, "no NTS replies after restart: {s2}\n{}", a2.log());
+    assert_eq!(s2["nts_ke_handshakes"], 0, "chronyd had to redo the key exchange: old cookies were refused");
+    let data = client.ntpdata().unwrap();
+    assert_eq!(data.get("Authenticated").map(String::as_str), Some("Yes"));
+}
