@@ -22,8 +22,6 @@ const fn p(path: &'static str, feature: &'static str) -> PlannedKey {
 pub const PLANNED: &[PlannedKey] = &[
     p("development.enable_test_endpoints", "test endpoints"),
     p("development.enable_debug_endpoints", "debug endpoints"),
-    p("sources.servers[].nts", "NTS client"),
-    p("sources.servers[].ca", "NTS client"),
     p("sources.hardware", "hardware reference clocks"),
     p("vlan_config", "per-VLAN policies"),
 ];
@@ -179,6 +177,8 @@ mod tests {
                 "sources.servers[].minpoll",
                 "sources.servers[].maxpoll",
                 "sources.servers[].key",
+                "sources.servers[].nts",
+                "sources.servers[].ca",
                 "server.stratum",
                 "server.driftfile",
                 "server.makestep.threshold",

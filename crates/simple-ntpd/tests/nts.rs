@@ -187,3 +187,47 @@ fn cookies_survive_a_restart_and_work_on_a_replica_sharing_the_key_directory() {
     let data = client.ntpdata().unwrap();
     assert_eq!(data.get("Authenticated").map(String::as_str), Some("Yes"));
 }
+
+#[test]
+fn simple_ntpd_synchronises_to_a_chronyd_nts_server() {
+    if peer_or_skip("chronyd", chronyd_path()).unwrap().is_none() {
+        return;
+    }
+    let dir = TempDir::new("nts-client").unwrap();
+    common::readable_like_etc(dir.path());
+    let (ca, chain, key) = certificates(&dir);
+    let ip: IpAddr = "127.0.0.1".parse().unwrap();
+    let ke = free_tcp_port(ip);
+    let server = ntp_test_support::ChronydServer::start(ntp_test_support::ChronydServerOpts {
+        bind_ip: ip,
+        port: free_udp_port(ip),
+        local_stratum: 2,
+        extra_config_lines: vec![
+            format!("ntsservercert {}", chain.display()),
+            format!("ntsserverkey {}", key.display()),
+            format!("ntsport {ke}"),
+            format!("ntsdumpdir {}", dir.path().display()),
+        ],
+    })
+    .unwrap();
+    let toml = format!(
+        "[clock]\ndiscipline = \"virtual\"\n[monitoring]\nenabled = false\n[[sources.servers]]\naddress = \"127.0.0.1:{ke}\"\nnts = true\nca = \"{}\"\niburst = true\nminpoll = 0\nmaxpoll = 2\n",
+        ca.display()
+    );
+    let run = common::start(ip, 0, 9, &toml);
+    let deadline = std::time::Instant::now() + Duration::from_secs(40);
+    loop {
+        let r = ntp_test_support::sntp_probe(run.addr, 4, Duration::from_secs(1)).unwrap();
+        if r.li != 3 && r.stratum == 3 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not synchronised over NTS: {r:?}\n{}\n--- chronyd ---\n{}",
+            run.daemon.log(),
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(run.daemon.log().contains("nts=true"), "{}", run.daemon.log());
+}

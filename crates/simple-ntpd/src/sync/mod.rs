@@ -13,5 +13,6 @@ pub mod driftfile;
 pub mod drivers;
 pub mod host;
 pub mod net;
+pub mod nts_client;
 pub mod spec;
 pub mod task;

@@ -23,6 +23,10 @@ pub struct SourceSpec {
     pub key: Option<u32>,
     /// A pool: how many of its addresses to use.
     pub pool: Option<u32>,
+    /// NTS: `host:port` is the NTS-KE server (default port 4460).
+    pub nts: bool,
+    /// NTS: CA file for the KE server's certificate (else the system roots).
+    pub ca: Option<std::path::PathBuf>,
 }
 
 /// Splits `host`, `host:port`, `[v6]:port` or a bare IPv6 address.
@@ -56,14 +60,15 @@ pub fn sources(c: &Config) -> Vec<SourceSpec> {
             maxpoll: 10,
             key: None,
             pool: None,
+            nts: false,
+            ca: None,
         });
     }
     for s in &c.sources.servers {
-        if s.nts {
-            // Warned about by the configuration loader (planned key); polled without NTS would be a downgrade.
-            continue;
+        let (host, mut port) = split_host_port(&s.address);
+        if s.nts && !s.address.ends_with(&format!(":{port}")) {
+            port = 4460;
         }
-        let (host, port) = split_host_port(&s.address);
         out.push(SourceSpec {
             host,
             port,
@@ -73,6 +78,8 @@ pub fn sources(c: &Config) -> Vec<SourceSpec> {
             maxpoll: s.maxpoll,
             key: s.key,
             pool: None,
+            nts: s.nts,
+            ca: s.ca.clone(),
         });
     }
     for p in &c.sources.pools {
@@ -86,6 +93,8 @@ pub fn sources(c: &Config) -> Vec<SourceSpec> {
             maxpoll: 10,
             key: None,
             pool: Some(p.servers),
+            nts: false,
+            ca: None,
         });
     }
     out
@@ -129,5 +138,8 @@ mod tests {
         assert!(s[0].iburst);
         assert_eq!((s[1].minpoll, s[1].maxpoll, s[1].key, s[1].prefer), (0, 2, Some(3), true));
         assert_eq!(s[2].pool, Some(4));
+        c.sources.servers[0].nts = true;
+        c.sources.servers[0].address = "ke.example".into();
+        assert_eq!((sources(&c)[1].port, sources(&c)[1].nts), (4460, true), "NTS-KE default port");
     }
 }

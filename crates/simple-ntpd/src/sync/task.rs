@@ -20,11 +20,13 @@ use tracing::{debug, error, info, warn};
 use super::driftfile;
 use super::drivers::{Discipline, DriverClock, KernelDriver, VirtualDriver};
 use super::net::{Incoming, UpstreamSocket};
+use super::nts_client::{key_exchange, NtsSession};
 use super::spec::SourceSpec;
 use crate::api::model::{Source, SourceState};
 use crate::state::local::LocalReference;
 use crate::state::{Correction, Snapshot, StateCell};
 use crate::status::{StatusHub, SyncReport};
+use ntp_proto::nts::ef::{client_request as nts_request, client_verify_reply, NtsError};
 
 /// Everything the loop needs from the configuration.
 #[derive(Clone, Debug)]
@@ -89,6 +91,12 @@ struct Upstream {
     mac: Option<SymmetricKey>,
     sent_at: Option<NtpTimestamp>,
     reachable: bool,
+    /// NTS session, for `nts = true` sources.
+    nts: Option<NtsSession>,
+    /// Unique identifier of the outstanding NTS request.
+    nts_uid: [u8; 32],
+    /// The session must be renewed (NAK, or no cookies left).
+    rekey: bool,
 }
 
 struct Pending {
@@ -176,6 +184,7 @@ async fn run(
     let mut last_pool_check = Instant::now();
     loop {
         l.resolve_due().await;
+        l.rekey_due().await;
         let now = l.clock.now();
         l.poll_due(now);
         if last_tick.elapsed() >= Duration::from_secs(1)
@@ -217,6 +226,22 @@ impl Loop {
             let spec = self.settings.specs[p.spec].clone();
             let wanted = spec.pool.unwrap_or(1) as usize;
             let have = self.ups.iter().filter(|u| u.spec == p.spec).count();
+            if spec.nts {
+                match key_exchange(&spec.host, spec.port, spec.ca.as_deref(), Duration::from_secs(10)).await {
+                    Ok(session) => {
+                        let addr = session.ntp_addr;
+                        if let Err(e) = self.add_upstream(p.spec, &spec, addr, Some(session)) {
+                            warn!(source = %spec.host, error = %e, "cannot open a socket for source");
+                        }
+                    }
+                    Err(e) => {
+                        warn!(source = %spec.host, error = %format!("{e:#}"), retry_s = p.backoff.as_secs(), "NTS key exchange failed");
+                        let backoff = (p.backoff * 2).min(Duration::from_secs(600));
+                        self.pending.push(Pending { spec: p.spec, next_try: Instant::now() + p.backoff, backoff });
+                    }
+                }
+                continue;
+            }
             let lookup =
                 tokio::time::timeout(Duration::from_secs(5), tokio::net::lookup_host((spec.host.as_str(), spec.port)))
                     .await;
@@ -239,7 +264,7 @@ impl Loop {
                 if self.ups.iter().any(|u| u.addr == addr) {
                     continue;
                 }
-                match self.add_upstream(p.spec, &spec, addr) {
+                match self.add_upstream(p.spec, &spec, addr, None) {
                     Ok(()) => added += 1,
                     Err(e) => {
                         warn!(source = %spec.host, address = %addr, error = %e, "cannot open a socket for source")
@@ -253,7 +278,36 @@ impl Loop {
         }
     }
 
-    fn add_upstream(&mut self, spec_idx: usize, spec: &SourceSpec, addr: SocketAddr) -> std::io::Result<()> {
+    /// Renews NTS sessions that need it (cookies used up, or a NAK).
+    async fn rekey_due(&mut self) {
+        for i in 0..self.ups.len() {
+            if !self.ups[i].rekey {
+                continue;
+            }
+            let spec = self.settings.specs[self.ups[i].spec].clone();
+            match key_exchange(&spec.host, spec.port, spec.ca.as_deref(), Duration::from_secs(10)).await {
+                Ok(session) => {
+                    let u = &mut self.ups[i];
+                    if session.ntp_addr != u.addr {
+                        warn!(source = %u.name, "NTS-KE now names another NTP address; keeping {}", u.addr);
+                    }
+                    u.nts = Some(session);
+                    u.rekey = false;
+                }
+                Err(e) => {
+                    warn!(source = %spec.host, error = %format!("{e:#}"), "NTS key exchange failed; retrying at the next poll")
+                }
+            }
+        }
+    }
+
+    fn add_upstream(
+        &mut self,
+        spec_idx: usize,
+        spec: &SourceSpec,
+        addr: SocketAddr,
+        nts: Option<NtsSession>,
+    ) -> std::io::Result<()> {
         let mac = match spec.key {
             Some(id) => match self.settings.keys.get(&id) {
                 Some(k) => Some(k.clone()),
@@ -286,7 +340,7 @@ impl Loop {
             prefer: spec.prefer,
             ..SourceParams::default()
         });
-        info!(source = %spec.host, address = %addr, authenticated = mac.is_some(), "source added");
+        info!(source = %spec.host, address = %addr, authenticated = mac.is_some(), nts = nts.is_some(), "source added");
         self.ups.push(Upstream {
             key,
             name: spec.host.clone(),
@@ -298,6 +352,9 @@ impl Loop {
             mac,
             sent_at: None,
             reachable: false,
+            nts,
+            nts_uid: [0; 32],
+            rekey: false,
         });
         Ok(())
     }
@@ -309,6 +366,9 @@ impl Loop {
                 u.poller.handle_timeout(now);
             }
             if u.poller.next_poll_at().is_some_and(|t| now.since(t).to_bits() >= 0) {
+                if u.rekey {
+                    continue;
+                }
                 let t1 = self.clock.now();
                 let Some(mut n) = u.poller.build_request(t1, cookie(), &mut buf) else { continue };
                 if let Some(k) = &u.mac {
@@ -318,7 +378,32 @@ impl Loop {
                     }
                 }
                 u.sent_at = Some(t1);
-                if let Err(e) = u.socket.send(&buf[..n], u.addr) {
+                let sent = match &mut u.nts {
+                    Some(session) => match session.take_cookie() {
+                        Some((c, placeholders)) => {
+                            let _ = getrandom::getrandom(&mut u.nts_uid);
+                            let mut nonce = [0u8; 16];
+                            let nlen = session.keys.aead.nonce_len().min(16);
+                            let _ = getrandom::getrandom(&mut nonce[..nlen]);
+                            let mut header = [0u8; 48];
+                            header.copy_from_slice(&buf[..48]);
+                            match nts_request(&header, &u.nts_uid, &c, placeholders, &session.keys, &nonce[..nlen]) {
+                                Ok(packet) => u.socket.send(&packet, u.addr),
+                                Err(e) => {
+                                    debug!(source = %u.name, error = ?e, "cannot build an NTS request");
+                                    continue;
+                                }
+                            }
+                        }
+                        None => {
+                            info!(source = %u.name, "NTS cookies used up; renewing the key exchange");
+                            u.rekey = true;
+                            continue;
+                        }
+                    },
+                    None => u.socket.send(&buf[..n], u.addr),
+                };
+                if let Err(e) = sent {
                     debug!(source = %u.name, error = %e, "send failed");
                 }
                 self.engine.update_reach(u.id, u.poller.reach());
@@ -354,6 +439,20 @@ impl Loop {
             if !ok {
                 debug!(source = %u.name, "reply without a valid MAC ignored");
                 return;
+            }
+        }
+        if let Some(session) = &mut u.nts {
+            match client_verify_reply(&msg.data, &u.nts_uid, &session.keys) {
+                Ok(cookies) => session.add_cookies(cookies),
+                Err(NtsError::ReceivedNak) => {
+                    warn!(source = %u.name, "NTS NAK: renewing the key exchange");
+                    u.rekey = true;
+                    return;
+                }
+                Err(e) => {
+                    debug!(source = %u.name, error = ?e, "reply failed NTS verification; ignored");
+                    return;
+                }
             }
         }
         let t1 = u.sent_at.unwrap_or(now);
