@@ -26,7 +26,17 @@
 #   SIMPLE_NTPD=target/release/simple-ntpd  NTP_BENCH=target/release/ntp-bench
 #   CHRONYD=/opt/simple-ntpd-peers/chrony/usr/sbin/chronyd
 #   OUT_DIR=target/bench
+#   NTS=0                              1: NTS mode instead of the open-loop runs (below)
+#   KE_COUNT=200                       NTS mode: sequential NTS-KE handshakes per round
 # Default runtime: about 4 minutes plus the build.
+#
+# NTS=1: makes a throw-away CA and a server certificate for 127.0.0.1 (openssl),
+# starts each server with NTS enabled (simple-ntpd [security.nts]; chronyd
+# ntsserverkey/ntsservercert/ntsport/ntsdumpdir), and per round and server runs
+# a plain closed loop ("closed"), an NTS closed loop ("nts-closed": ntp-bench
+# --nts-ke, one NTS-KE session per source socket) and --ke-only KE_COUNT
+# ("ke"); SOURCES defaults to 8 (8 sessions). Prints the NTS / plain ratio per
+# server and the handshakes/s (bench/nts_summary.py); no open-loop runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -38,7 +48,9 @@ IN_FLIGHT=${IN_FLIGHT:-64}
 RATE=${RATE:-250000}
 SWEEP=${SWEEP:-}
 SWEEP_DURATION=${SWEEP_DURATION:-3}
-SOURCES=${SOURCES:-1}
+NTS=${NTS:-0}
+KE_COUNT=${KE_COUNT:-200}
+if [ "$NTS" = 1 ]; then SOURCES=${SOURCES:-8}; else SOURCES=${SOURCES:-1}; fi
 SERVER_CPU=${SERVER_CPU:-0}
 BENCH_CPU=${BENCH_CPU:-1}
 WORKERS=${WORKERS:-1}
@@ -141,8 +153,46 @@ wait_ready() {
     die "$name on port $port not answering synchronised after 15 s"
 }
 
+# NTS mode: a CA and a certificate for 127.0.0.1 signed by it (P-256), once.
+make_nts_certs() {
+    command -v openssl >/dev/null || die "NTS=1 needs the openssl command"
+    local d=$TMP/pki
+    mkdir -p "$d"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -subj "/CN=ntp-bench test CA" -keyout "$d/ca.key" -out "$d/ca.pem" \
+        -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign >/dev/null 2>&1 ||
+        die "openssl: CA"
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=127.0.0.1" \
+        -keyout "$d/server.key" -out "$d/server.csr" >/dev/null 2>&1 || die "openssl: server key"
+    printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >"$d/ext.cnf"
+    openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial -days 2 \
+        -extfile "$d/ext.cnf" -out "$d/server.crt" >/dev/null 2>&1 || die "openssl: server certificate"
+    cat "$d/server.crt" "$d/ca.pem" >"$d/chain.pem"
+}
+
+# NTS mode: waits until the NTS-KE port completes a handshake.
+wait_ke_ready() {
+    local ke_port=$1 name=$2
+    for _ in $(seq 40); do
+        "$NTP_BENCH" --nts-ke "127.0.0.1:$ke_port" --ca "$TMP/pki/ca.pem" --ke-only 1 >/dev/null 2>&1 && return 0
+        sleep 0.25
+    done
+    "$NTP_BENCH" --nts-ke "127.0.0.1:$ke_port" --ca "$TMP/pki/ca.pem" --ke-only 1 >&2 || true
+    tail -20 "$TMP/$name.log" >&2
+    die "$name: NTS-KE on port $ke_port not answering"
+}
+
 start_simple_ntpd() {
-    local port=$1
+    local port=$1 nts_toml=""
+    if [ "$NTS" = 1 ]; then
+        rm -rf "$TMP/simple-ntpd-keys" && mkdir -p "$TMP/simple-ntpd-keys"
+        nts_toml="[security.nts]
+enabled = true
+ke_listen = \"127.0.0.1:$KE_PORT\"
+certificate_chain = \"$TMP/pki/chain.pem\"
+private_key = \"$TMP/pki/server.key\"
+key_directory = \"$TMP/simple-ntpd-keys\""
+    fi
     cat >"$TMP/simple-ntpd.toml" <<EOF
 [network]
 listen_address = "127.0.0.1"
@@ -157,6 +207,8 @@ worker_threads = $WORKERS
 
 [logging]
 level = "WARN"
+
+$nts_toml
 
 $BENCH_EXTRA_TOML
 EOF
@@ -178,6 +230,15 @@ bindaddress 127.0.0.1
 local stratum 2
 allow 127.0.0.0/8
 EOF
+    if [ "$NTS" = 1 ]; then
+        mkdir -p "$TMP/chronyd/nts"
+        cat >>"$TMP/chronyd.conf" <<EOF
+ntsserverkey $TMP/pki/server.key
+ntsservercert $TMP/pki/chain.pem
+ntsport $KE_PORT
+ntsdumpdir $TMP/chronyd/nts
+EOF
+    fi
     taskset -c "$SERVER_CPU" "$CHRONYD" -x -d "${user_args[@]}" -4 -f "$TMP/chronyd.conf" >"$TMP/chronyd.log" 2>&1 &
     SERVER_PID=$!
 }
@@ -191,12 +252,27 @@ bench() {
         >"$TMP/bench.out" 2>&1 || { cat "$TMP/bench.out" >&2; die "ntp-bench failed ($name $kind)"; }
     tail -1 "$TMP/bench.out" >"$file"
     kill -0 "$SERVER_PID" 2>/dev/null || { tail -20 "$TMP/$name.log" >&2; die "$name died during $kind"; }
-    python3 "$ROOT/bench/summarize.py" --brief "$file" >&2
+    if [ "$kind" = ke ]; then
+        head -1 "$TMP/bench.out" >&2
+    else
+        python3 "$ROOT/bench/summarize.py" --brief "$file" >&2
+        grep -a '^  NTS ' "$TMP/bench.out" >&2 || true
+    fi
 }
+
+KE_PORT=""
+if [ "$NTS" = 1 ]; then
+    make_nts_certs
+fi
 
 # ---- the rounds ----------------------------------------------------------------
 read -r -a server_list <<<"$SERVERS"
-say "$ROUNDS round(s): closed loop $IN_FLIGHT in flight and open loop $RATE/s${SWEEP:+, sweep $SWEEP}," \
+if [ "$NTS" = 1 ]; then
+    runs_desc="closed loop $IN_FLIGHT in flight, plain and NTS, and $KE_COUNT NTS-KE handshakes,"
+else
+    runs_desc="closed loop $IN_FLIGHT in flight and open loop $RATE/s${SWEEP:+, sweep $SWEEP},"
+fi
+say "$ROUNDS round(s): $runs_desc" \
     "${DURATION}s each (+${WARMUP}s warm-up), $SOURCES source(s); server on CPU $SERVER_CPU, generator on CPU $BENCH_CPU"
 say "load average before: $LOAD_BEFORE"
 for round in $(seq "$ROUNDS"); do
@@ -206,16 +282,26 @@ for round in $(seq "$ROUNDS"); do
     fi
     for name in "${order[@]}"; do
         port=$(free_port)
-        say "round $round/$ROUNDS: $name on 127.0.0.1:$port"
+        KE_PORT=$(free_port)
+        say "round $round/$ROUNDS: $name on 127.0.0.1:$port$([ "$NTS" = 1 ] && echo " (NTS-KE on TCP $KE_PORT)")"
         case "$name" in
             simple-ntpd) start_simple_ntpd "$port" ;;
             chronyd) start_chronyd "$port" ;;
             *) die "unknown server $name (SERVERS may list simple-ntpd and chronyd)" ;;
         esac
         wait_ready "$port" "$name"
+        [ "$NTS" != 1 ] || wait_ke_ready "$KE_PORT" "$name"
         sleep 0.5
         awk '/^VmRSS:/ { print $2 }' "/proc/$SERVER_PID/status" >"$RUN_DIR/$name.r$round.rss_kb"
         bench "$name" "$round" closed "$port" --in-flight "$IN_FLIGHT" --duration "$DURATION" --warmup "$WARMUP"
+        if [ "$NTS" = 1 ]; then
+            nts_args=(--nts-ke "127.0.0.1:$KE_PORT" --ca "$TMP/pki/ca.pem")
+            bench "$name" "$round" nts-closed "$port" --in-flight "$IN_FLIGHT" --duration "$DURATION" \
+                --warmup "$WARMUP" "${nts_args[@]}"
+            bench "$name" "$round" ke "$port" "${nts_args[@]}" --ke-only "$KE_COUNT"
+            stop_server
+            continue
+        fi
         bench "$name" "$round" "open-$RATE" "$port" --rate "$RATE" --duration "$DURATION" --warmup "$WARMUP"
         for rate in $SWEEP; do
             bench "$name" "$round" "sweep-$rate" "$port" --rate "$rate" --duration "$SWEEP_DURATION" --warmup 0.5
@@ -238,3 +324,7 @@ python3 "$ROOT/bench/summarize.py" "$RUN_DIR" \
     --machine cpus="$(nproc)" --machine kernel="$(uname -r)" \
     --machine cpu_model="$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" \
     --machine simple_ntpd="$SIMPLE_VERSION" --machine chronyd="$CHRONY_VERSION"
+if [ "$NTS" = 1 ]; then
+    python3 "$ROOT/bench/nts_summary.py" "$RUN_DIR" --json-out "$OUT_DIR/compare-$STAMP.nts.json" \
+        --machine loadavg_before="$LOAD_BEFORE" --machine loadavg_after="$LOAD_AFTER"
+fi

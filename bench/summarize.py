@@ -76,6 +76,8 @@ def collect(run_dir):
             except json.JSONDecodeError:
                 print(f"summarize: skipping unreadable {f}", file=sys.stderr)
                 continue
+            if m["kind"] == "ke":  # NTS-KE handshake runs: bench/nts_summary.py
+                continue
             runs.setdefault(m["server"], {}).setdefault(m["kind"], []).append(report)
             continue
         m = RSS_FILE.match(f.name)
@@ -118,11 +120,12 @@ def rows(summary):
     ]
     out = []
     for kind in kinds:
-        title = kind.replace("open-", "open ").replace("sweep-", "sweep ") + ("/s" if kind != "closed" else "")
+        rate_kind = kind.startswith(("open-", "sweep-"))
+        title = kind.replace("open-", "open ").replace("sweep-", "sweep ") + ("/s" if rate_kind else "")
         for key, label, fmt in metrics:
             if kind.startswith("sweep") and key not in ("send_per_s", "replies_per_s", "answered_pct"):
                 continue
-            if kind == "closed" and key == "send_per_s":
+            if not rate_kind and key == "send_per_s":
                 continue
             out.append((f"{title}: {label}", fmt, {n: s["runs"].get(kind, {}).get(key) for n, s in summary.items()}))
     out.append(("idle RSS MB", "{:.2f}", {n: s["idle_rss_mb"] for n, s in summary.items()}))

@@ -1,6 +1,7 @@
 //! Command-line options of `ntp-bench` and their translation into a [`RunConfig`].
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::bail;
@@ -15,9 +16,10 @@ use crate::sys::BATCH;
 #[derive(Parser, Debug, Clone)]
 #[command(name = "ntp-bench", version, about)]
 pub struct Cli {
-    /// The NTP server, e.g. 127.0.0.1:1123 (the only address anything is sent to).
-    #[arg(long)]
-    pub server: SocketAddr,
+    /// The NTP server, e.g. 127.0.0.1:1123 (the only address anything is sent to;
+    /// in NTS mode the port is the one the NTS-KE server names, if it names one).
+    #[arg(long, required_unless_present = "ke_only")]
+    pub server: Option<SocketAddr>,
     /// Closed loop: keep this many requests in flight (the default mode, 64).
     #[arg(long, conflicts_with = "rate")]
     pub in_flight: Option<u64>,
@@ -50,6 +52,23 @@ pub struct Cli {
     /// Also print the report as one JSON object on the last line.
     #[arg(long)]
     pub json: bool,
+    /// NTS mode: do key exchanges with this NTS-KE server (TLS 1.3) first, then
+    /// send NTS-authenticated requests only.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub nts_ke: Option<SocketAddr>,
+    /// NTS: PEM file of the CA that signed the NTS-KE server's certificate.
+    #[arg(long, requires = "nts_ke")]
+    pub ca: Option<PathBuf>,
+    /// NTS: name to check the server certificate against (default: the --nts-ke IP).
+    #[arg(long, requires = "nts_ke")]
+    pub ke_server_name: Option<String>,
+    /// NTS: key exchanges (sessions, each with its own cookie jar) at start;
+    /// default one per source socket. Session i is used on socket i % --sources.
+    #[arg(long, requires = "nts_ke")]
+    pub nts_sessions: Option<usize>,
+    /// NTS: only do this many sequential key exchanges and report handshakes/s.
+    #[arg(long, requires = "nts_ke")]
+    pub ke_only: Option<usize>,
 }
 
 /// Longest accepted `--duration` / `--warmup` (the tool must stay bounded).
@@ -81,8 +100,17 @@ impl Cli {
         if duration.is_zero() {
             bail!("--duration must be positive");
         }
+        if self.nts_ke.is_some() && self.ca.is_none() {
+            bail!("--nts-ke needs --ca");
+        }
+        if self.nts_sessions.is_some_and(|n| n < self.sources) {
+            bail!("--nts-sessions must be at least --sources (one session per source socket)");
+        }
+        if self.ke_only == Some(0) || self.nts_sessions == Some(0) {
+            bail!("--ke-only and --nts-sessions must be at least 1");
+        }
         Ok(RunConfig {
-            server: self.server,
+            server: self.server.ok_or_else(|| anyhow::anyhow!("--server is required"))?,
             load,
             duration,
             warmup: seconds("warmup", self.warmup, MAX_SECONDS)?,
@@ -122,5 +150,16 @@ mod tests {
         assert!(parse(&["--duration", "1e9"]).is_err());
         assert!(parse(&["--batch", "65"]).is_err());
         assert!(parse(&["--timeout-ms", "-1"]).is_err());
+    }
+
+    #[test]
+    fn nts_options() {
+        assert!(parse(&["--ca", "ca.pem"]).is_err(), "--ca needs --nts-ke");
+        assert!(parse(&["--nts-ke", "127.0.0.1:4460"]).is_err(), "--nts-ke needs --ca");
+        assert!(parse(&["--nts-ke", "127.0.0.1:4460", "--ca", "c", "--sources", "8", "--nts-sessions", "4"]).is_err());
+        assert!(parse(&["--nts-ke", "127.0.0.1:4460", "--ca", "c", "--sources", "8"]).is_ok());
+        let ke_only = Cli::try_parse_from(["ntp-bench", "--nts-ke", "127.0.0.1:4460", "--ca", "c", "--ke-only", "5"]);
+        assert!(ke_only.unwrap().server.is_none());
+        assert!(Cli::try_parse_from(["ntp-bench", "--nts-ke", "127.0.0.1:4460"]).is_err(), "--server or --ke-only");
     }
 }

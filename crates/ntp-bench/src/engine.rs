@@ -11,11 +11,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 
 use crate::ntp::{encode_request, ntp_from_unix_ns, parse_reply, write_request, HEADER_LEN};
+use crate::nts::{Nts, Rng, Session, Verdict};
 use crate::pacing::{Load, Pacer};
 use crate::stats::Stats;
 use crate::sys::{self, Epoll, RecvBatch, BATCH};
 use crate::tracker::{Outcome, Tracker};
-use crate::{sockets, RunResult};
+use crate::{sockets, NtsSummary, RunResult};
 
 /// Largest in-flight table (16 M requests); bigger rate × timeout products are refused.
 const MAX_TABLE: f64 = (1u64 << 24) as f64;
@@ -54,6 +55,15 @@ pub fn now_ns() -> i64 {
 
 /// Runs one measurement; bounded by warm-up + duration + timeout.
 pub fn run(cfg: &RunConfig) -> anyhow::Result<RunResult> {
+    run_with(cfg, None)
+}
+
+/// [`run`], in NTS mode when `nts` holds the sessions of the key exchanges
+/// (session i is used on source socket i % sources; at least one per socket).
+pub fn run_with(cfg: &RunConfig, nts: Option<(Vec<Session>, NtsSummary)>) -> anyhow::Result<RunResult> {
+    if let Some((sessions, _)) = &nts {
+        anyhow::ensure!(sessions.len() >= cfg.sources, "NTS needs at least one session per source socket");
+    }
     let socks = sockets::open(cfg.server, cfg.sources)?;
     let mut epoll = Epoll::new(socks.len().min(1024)).context("epoll")?;
     for (i, s) in socks.iter().enumerate() {
@@ -64,6 +74,10 @@ pub fn run(cfg: &RunConfig) -> anyhow::Result<RunResult> {
     let epoch = Instant::now();
     let mono = || epoch.elapsed().as_nanos() as i64;
     let mut run = Run::new(cfg, now_ns())?;
+    if let Some((sessions, summary)) = nts {
+        run.nts = Some(Nts::new(sessions, socks.len(), run.table, Rng::from_os()));
+        run.nts_summary = Some(summary);
+    }
     let warmup_end = cfg.warmup.as_nanos() as i64;
     let window_end = warmup_end + cfg.duration.as_nanos() as i64;
     let timeout_ns = cfg.timeout.as_nanos() as i64;
@@ -94,7 +108,10 @@ pub fn run(cfg: &RunConfig) -> anyhow::Result<RunResult> {
         for &i in &ready {
             run.receive(&socks[i]);
         }
-        run.tracker.expire(now_ns() - timeout_ns);
+        match run.nts.as_mut() {
+            Some(nts) => run.tracker.expire_each(now_ns() - timeout_ns, |seq| nts.expired(seq)),
+            None => run.tracker.expire(now_ns() - timeout_ns),
+        };
         if !sending && (run.tracker.outstanding() == 0 || mono() >= drain_until) {
             break;
         }
@@ -128,6 +145,13 @@ struct Run {
     recv: RecvBatch,
     batch: usize,
     next_socket: usize,
+    /// In-flight table size (for the NTS request ring).
+    table: usize,
+    /// NTS mode: sessions and the request ring.
+    nts: Option<Nts>,
+    nts_summary: Option<NtsSummary>,
+    /// NTS mode: the batch's packets.
+    nts_packets: Vec<Vec<u8>>,
 }
 
 impl Run {
@@ -149,6 +173,10 @@ impl Run {
             recv: RecvBatch::default(),
             batch: cfg.batch.clamp(1, BATCH),
             next_socket: 0,
+            table: table as usize,
+            nts: None,
+            nts_summary: None,
+            nts_packets: Vec::with_capacity(BATCH),
         })
     }
 
@@ -166,15 +194,44 @@ impl Run {
             if budget == 0 {
                 break;
             }
-            let n = (budget as usize).min(self.batch);
+            let mut n = (budget as usize).min(self.batch);
             let first = self.tracker.next_seq();
             for (i, p) in self.packets[..n].iter_mut().enumerate() {
                 write_request(p, self.tracker.stamp(first + i as u64));
             }
+            if let Some(nts) = self.nts.as_mut() {
+                // Each socket's own sessions sign its requests; a socket whose
+                // jars are empty is passed over, and if all are, nothing is sent.
+                self.nts_packets.clear();
+                for _ in 0..socks.len() {
+                    for i in 0..n {
+                        match nts.build(self.next_socket, first + i as u64, &self.packets[i]) {
+                            Some(p) => self.nts_packets.push(p),
+                            None => break,
+                        }
+                    }
+                    if !self.nts_packets.is_empty() {
+                        break;
+                    }
+                    self.next_socket = (self.next_socket + 1) % socks.len();
+                }
+                if self.nts_packets.is_empty() {
+                    if self.window.is_some() {
+                        self.stats.nts.no_cookie += 1;
+                    }
+                    break;
+                }
+                n = self.nts_packets.len();
+            }
             let sock = &socks[self.next_socket];
             self.next_socket = (self.next_socket + 1) % socks.len();
             let t0 = now_ns();
-            match sys::send_batch(sock.as_raw_fd(), &mut self.packets[..n]) {
+            let sent = if self.nts.is_some() {
+                sys::send_batch(sock.as_raw_fd(), &mut self.nts_packets[..n])
+            } else {
+                sys::send_batch(sock.as_raw_fd(), &mut self.packets[..n])
+            };
+            match sent {
                 Ok(k) => {
                     for _ in 0..k {
                         self.tracker.record_sent(t0);
@@ -226,8 +283,18 @@ impl Run {
                         continue;
                     }
                 };
+                let mut authentic = true;
+                if let Some(nts) = self.nts.as_mut() {
+                    let mut scratch = crate::nts::NtsCounters::default();
+                    let counters = if counting { &mut self.stats.nts } else { &mut scratch };
+                    let verdict = nts.verify(self.tracker.seq_of(reply.origin), data, counters);
+                    // Failed ones still retire their request (it counts as lost,
+                    // not matched), so the closed loop does not stall on them.
+                    authentic = matches!(verdict, Verdict::Ok | Verdict::Unknown);
+                }
                 let c = &mut self.stats.counters;
                 match (self.tracker.on_reply(reply.origin), self.window) {
+                    (Outcome::Matched { .. }, Some(_)) if !authentic => {}
                     (_, None) => {}
                     (Outcome::Matched { seq, send_ns }, Some(w)) => {
                         if rx >= w.start_ns && rx < w.end_ns {
@@ -252,6 +319,10 @@ impl Run {
         let w = self.window.unwrap_or(Window { start_ns: 0, end_ns: 0, first_seq: 0, end_seq: Some(0) });
         let end_seq = w.end_seq.unwrap_or_else(|| self.tracker.next_seq());
         self.stats.counters.sent = end_seq - w.first_seq;
-        RunResult { stats: self.stats, window: Duration::from_nanos((w.end_ns - w.start_ns).max(0) as u64) }
+        RunResult {
+            stats: self.stats,
+            window: Duration::from_nanos((w.end_ns - w.start_ns).max(0) as u64),
+            nts: self.nts_summary,
+        }
     }
 }

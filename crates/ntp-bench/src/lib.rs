@@ -7,11 +7,16 @@
 //! `sendmmsg`/`recvmmsg` on non-blocking sockets, with kernel receive
 //! timestamps for round-trip times and for the error of the server's transmit
 //! timestamp. `unsafe` lives only in [`sys`].
+//!
+//! The NTS mode ([`nts`], `--nts-ke`) is the exception: it uses the NTS codecs
+//! of `ntp-proto` and rustls for NTS-KE, and sends only NTS-authenticated
+//! requests (same engine, same figures, plus NTS counters).
 
 pub mod cli;
 pub mod engine;
 pub mod histogram;
 pub mod ntp;
+pub mod nts;
 pub mod pacing;
 pub mod report;
 pub mod sockets;
@@ -19,7 +24,7 @@ pub mod stats;
 pub mod sys;
 pub mod tracker;
 
-pub use engine::{run, RunConfig};
+pub use engine::{run, run_with, RunConfig};
 pub use pacing::Load;
 pub use report::Report;
 
@@ -30,4 +35,17 @@ pub struct RunResult {
     pub stats: stats::Stats,
     /// Actual length of the measurement window.
     pub window: std::time::Duration,
+    /// NTS mode: what the key exchanges gave.
+    pub nts: Option<NtsSummary>,
+}
+
+/// NTS mode: the sessions' setup, for the report.
+#[derive(Clone, Debug)]
+pub struct NtsSummary {
+    /// The AEAD algorithm negotiated (of the first session).
+    pub aead: String,
+    /// Sessions (key exchanges done at start).
+    pub sessions: usize,
+    /// Key exchanges per second during the initial sequential burst.
+    pub ke_per_s: f64,
 }

@@ -100,6 +100,28 @@ pub struct Report {
     pub tx_error_us: SpreadUs,
     /// Server receive timestamp T2 − client send time.
     pub rx_sanity_us: SpreadUs,
+    /// NTS mode only (absent in plain mode).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nts: Option<NtsReport>,
+}
+
+/// NTS mode figures.
+#[derive(Clone, Debug, Serialize)]
+pub struct NtsReport {
+    /// Negotiated AEAD algorithm.
+    pub aead: String,
+    /// Sessions (key exchanges at start).
+    pub sessions: usize,
+    /// Key exchanges per second of the initial sequential burst.
+    pub ke_per_s: f64,
+    /// Replies whose authenticator or unique id did not verify (counted as lost).
+    pub nts_auth_failures: u64,
+    /// NTS NAKs received (counted as lost).
+    pub nts_naks: u64,
+    /// Send attempts skipped because no cookie was at hand.
+    pub nts_no_cookie: u64,
+    /// Fresh cookies received in authenticated replies.
+    pub cookies_received: u64,
 }
 
 fn us(v: Option<i64>) -> Option<f64> {
@@ -157,6 +179,18 @@ impl Report {
             },
             tx_error_us: spread(&result.stats.tx_error),
             rx_sanity_us: spread(&result.stats.rx_sanity),
+            nts: result.nts.as_ref().map(|n| {
+                let c = result.stats.nts;
+                NtsReport {
+                    aead: n.aead.clone(),
+                    sessions: n.sessions,
+                    ke_per_s: n.ke_per_s,
+                    nts_auth_failures: c.auth_failures,
+                    nts_naks: c.naks,
+                    nts_no_cookie: c.no_cookie,
+                    cookies_received: c.cookies_received,
+                }
+            }),
         }
     }
 
@@ -213,6 +247,13 @@ impl fmt::Display for Report {
         )?;
         for (name, s) in [("T3 error µs ", &self.tx_error_us), ("T2 − send µs", &self.rx_sanity_us)] {
             writeln!(f, "  {name} min {} · p50 {} · p99 {} · max {}", opt(s.min), opt(s.p50), opt(s.p99), opt(s.max))?;
+        }
+        if let Some(n) = &self.nts {
+            writeln!(
+                f,
+                "  NTS         {} · {} session(s) · key exchanges/s {:.1} · auth failures {} · NAKs {} · no cookie {} · cookies received {}",
+                n.aead, n.sessions, n.ke_per_s, n.nts_auth_failures, n.nts_naks, n.nts_no_cookie, n.cookies_received
+            )?;
         }
         Ok(())
     }

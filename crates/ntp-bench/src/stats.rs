@@ -49,6 +49,8 @@ pub struct Stats {
     pub tx_error: Histogram,
     /// Receive-timestamp sanity: server T2 − client send time.
     pub rx_sanity: Histogram,
+    /// NTS mode: authentication and cookie counters.
+    pub nts: crate::nts::NtsCounters,
 }
 
 impl Stats {

@@ -12,13 +12,11 @@ use std::mem::{size_of, zeroed};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr::{null_mut, read_unaligned};
 
-use crate::ntp::HEADER_LEN;
-
 /// Most datagrams sent or received by one system call.
 pub const BATCH: usize = 64;
-/// Receive buffer per datagram: a header plus room for extension fields; longer
-/// replies are truncated, which is fine as only the header is read.
-const RECV_LEN: usize = 512;
+/// Receive buffer per datagram: a header plus room for extension fields (an NTS
+/// reply with 8 cookies is about 1 KB); longer replies are truncated.
+const RECV_LEN: usize = 2048;
 /// Control-message space per datagram (one timespec needs 32 bytes).
 const CMSG_LEN: usize = 64;
 
@@ -63,14 +61,15 @@ pub fn set_buffers(fd: RawFd, bytes: libc::c_int) {
 
 /// Sends `packets` on a connected socket with one `sendmmsg`; returns how many
 /// were accepted (fewer when the socket buffer is full; `WouldBlock` if none).
-pub fn send_batch(fd: RawFd, packets: &mut [[u8; HEADER_LEN]]) -> io::Result<usize> {
+pub fn send_batch<P: AsMut<[u8]>>(fd: RawFd, packets: &mut [P]) -> io::Result<usize> {
     let n = packets.len().min(BATCH);
     // SAFETY: iovec and mmsghdr are plain C structs for which all-zero is valid.
     let mut iov: [libc::iovec; BATCH] = unsafe { zeroed() };
     // SAFETY: as above.
     let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { zeroed() };
     for i in 0..n {
-        iov[i] = libc::iovec { iov_base: packets[i].as_mut_ptr().cast(), iov_len: HEADER_LEN };
+        let p = packets[i].as_mut();
+        iov[i] = libc::iovec { iov_base: p.as_mut_ptr().cast(), iov_len: p.len() };
         hdrs[i].msg_hdr.msg_iov = &mut iov[i];
         hdrs[i].msg_hdr.msg_iovlen = 1;
     }

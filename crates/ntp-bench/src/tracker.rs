@@ -115,8 +115,18 @@ impl Tracker {
         }
     }
 
+    /// The request number an origin timestamp stands for (it may not be one sent).
+    pub fn seq_of(&self, origin: NtpTimestamp) -> u64 {
+        origin.wrapping_sub(self.base)
+    }
+
     /// Gives up on every request sent at or before `deadline_ns`; returns how many.
     pub fn expire(&mut self, deadline_ns: i64) -> u64 {
+        self.expire_each(deadline_ns, |_| {})
+    }
+
+    /// [`Self::expire`], calling `f` with each request number given up on.
+    pub fn expire_each(&mut self, deadline_ns: i64, mut f: impl FnMut(u64)) -> u64 {
         let mut expired = 0;
         while self.cursor < self.next_seq {
             let slot = &mut self.slots[(self.cursor & self.mask) as usize];
@@ -127,6 +137,7 @@ impl Tracker {
                 slot.state = State::Expired;
                 self.outstanding -= 1;
                 expired += 1;
+                f(self.cursor);
             }
             self.cursor += 1;
         }
