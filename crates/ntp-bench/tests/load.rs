@@ -52,9 +52,11 @@ fn dropping_every_other_request_shows_half_answered() {
     let r = Responder::start(Behaviour::DropEveryOther);
     let v = bench(&r, &["--rate", "4000", "--timeout-ms", "100"]);
     let pct = v["answered_pct"].as_f64().unwrap();
-    assert!((45.0..=55.0).contains(&pct), "{v}");
+    // Every other request is dropped: about half answered (wide margins: the
+    // test shares two cores with whatever else runs).
+    assert!((40.0..=60.0).contains(&pct), "{v}");
     assert_eq!(int(&v, "lost"), int(&v, "sent") - int(&v, "matched"));
-    assert!(int(&v, "sent") >= 1500, "open loop keeps its rate: {v}");
+    assert!(int(&v, "sent") >= 1000, "open loop keeps its rate: {v}");
 }
 
 #[test]
