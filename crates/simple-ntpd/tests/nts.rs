@@ -231,3 +231,92 @@ fn simple_ntpd_synchronises_to_a_chronyd_nts_server() {
     }
     assert!(run.daemon.log().contains("nts=true"), "{}", run.daemon.log());
 }
+
+/// NTPsec's ntpd as an NTS client of simple-ntpd. Both run inside a private
+/// network namespace (ntpd binds port 123 on every address, which must not
+/// collide with other tests), and ntpd runs without CAP_SYS_TIME in its
+/// bounding set (plus `disable ntp` / `disable kernel`), so the kernel
+/// refuses any attempt of it to touch the real clock.
+#[test]
+fn ntpsec_ntpd_synchronises_over_nts() {
+    let ntpd = PathBuf::from("/usr/sbin/ntpd");
+    if peer_or_skip("ntpsec ntpd", ntpd.exists().then_some(ntpd.clone())).unwrap().is_none() {
+        return;
+    }
+    let root = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
+    let tools = ["/usr/bin/unshare", "/usr/bin/setpriv", "/usr/sbin/ip", "/usr/bin/ip"]
+        .iter()
+        .filter(|p| std::path::Path::new(p).exists())
+        .count()
+        >= 3;
+    if !root || !tools {
+        assert!(!ntp_test_support::peers_required(), "needs root, unshare, setpriv and ip");
+        eprintln!("SKIP: needs root, unshare, setpriv and ip");
+        return;
+    }
+    let dir = TempDir::new("ntpsec").unwrap();
+    common::readable_like_etc(dir.path());
+    let (ca, chain, key) = certificates(&dir);
+    let d = dir.path().display();
+    dir.write(
+        "d.toml",
+        &format!(
+            "[network]\nlisten_address = \"127.0.0.1\"\nlisten_port = 12123\n[ntp_server]\nstratum = 2\n{}",
+            nts_toml("127.0.0.1:14460".parse().unwrap(), &chain, &key, &dir.join("keys"))
+        ),
+    )
+    .unwrap();
+    dir.write(
+        "ntp.conf",
+        &format!(
+            "server 127.0.0.1:14460 nts ca {} iburst minpoll 3 maxpoll 4\ndriftfile {d}/drift\ndisable ntp\ndisable kernel\n",
+            ca.display()
+        ),
+    )
+    .unwrap();
+    let script = dir
+        .write(
+            "run.sh",
+            &format!(
+                r#"set -u
+cd {d}
+ip link set lo up
+{bin} run -c {d}/d.toml > {d}/daemon.log 2>&1 &
+DAEMON=$!
+sleep 1
+setpriv --bounding-set=-sys_time --inh-caps=-sys_time -- /usr/sbin/ntpd -n -d -c {d}/ntp.conf > {d}/ntpd.log 2>&1 &
+NTPD=$!
+sleep 0.2
+grep CapEff /proc/$NTPD/status > {d}/ntpd.caps
+ok=1
+for i in $(seq 1 80); do
+  if grep -q "127.0.0.1 .* sys_peer" {d}/ntpd.log; then ok=0; break; fi
+  sleep 0.5
+done
+kill $NTPD $DAEMON
+wait
+exit $ok
+"#,
+                bin = common::bin().display()
+            ),
+        )
+        .unwrap();
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.args(["--net", "--", "bash"]).arg(&script);
+    let out = ntp_test_support::run_bounded(&mut cmd, Duration::from_secs(90)).unwrap();
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_default();
+    let caps = read("ntpd.caps");
+    let eff = u64::from_str_radix(caps.split_whitespace().nth(1).unwrap_or("ffffffffffffffff"), 16).unwrap();
+    assert_eq!(eff & (1 << 25), 0, "ntpd must run without CAP_SYS_TIME: {caps}");
+    assert!(
+        out.success(),
+        "ntpd never selected simple-ntpd\n--- ntpd ---\n{}\n--- simple-ntpd ---\n{}",
+        read("ntpd.log"),
+        read("daemon.log")
+    );
+    let log = read("ntpd.log");
+    assert!(log.contains("NTSc: Got 8 cookies"), "{log}");
+}
