@@ -17,6 +17,9 @@ pub enum KissCode {
     Restricted,
     /// Rate exceeded; the client should increase its poll interval.
     Rate,
+    /// NTS NAK (RFC 8915 §5.7): the cookie was not accepted; an NTS client
+    /// renews its key exchange.
+    NtsNak,
 }
 
 impl KissCode {
@@ -26,6 +29,7 @@ impl KissCode {
             KissCode::Deny => *b"DENY",
             KissCode::Restricted => *b"RSTR",
             KissCode::Rate => *b"RATE",
+            KissCode::NtsNak => *b"NTSN",
         })
     }
 
@@ -35,6 +39,7 @@ impl KissCode {
             b"DENY" => Some(KissCode::Deny),
             b"RSTR" => Some(KissCode::Restricted),
             b"RATE" => Some(KissCode::Rate),
+            b"NTSN" => Some(KissCode::NtsNak),
             _ => None,
         }
     }
@@ -80,7 +85,7 @@ mod tests {
         req[0] = 0x23;
         req[40..48].copy_from_slice(&42u64.to_be_bytes());
         let parsed = parse_request(&req, 5000).unwrap();
-        for code in [KissCode::Deny, KissCode::Restricted, KissCode::Rate] {
+        for code in [KissCode::Deny, KissCode::Restricted, KissCode::Rate, KissCode::NtsNak] {
             let mut out = [0u8; 48];
             let n = write_kod(&parsed, code, -20, NtpTimestamp::from_bits(7), &mut out).unwrap();
             let h = Header::decode(&out[..n]).unwrap();

@@ -11,9 +11,9 @@
 use super::aead::{AeadAlgorithm, TAG_LEN};
 use super::cookie::{CookieKeys, SessionKeys, COOKIE_NONCE_LEN};
 use crate::extension::{write_field, Trailer, MIN_FIELD_LEN};
-use crate::packet::{Header, LeapIndicator, Mode, ReferenceId, HEADER_LEN};
+use crate::packet::{Header, ReferenceId, HEADER_LEN};
 use crate::server::{ClientRequest, DropReason};
-use crate::timestamp::{NtpShort, NtpTimestamp};
+use crate::timestamp::NtpTimestamp;
 
 /// Extension field type: Unique Identifier.
 pub const UNIQUE_IDENTIFIER: u16 = 0x0104;
@@ -24,7 +24,7 @@ pub const COOKIE_PLACEHOLDER: u16 = 0x0304;
 /// Extension field type: NTS Authenticator and Encrypted Extension Fields.
 pub const AUTHENTICATOR: u16 = 0x0404;
 /// Kiss code of an NTS NAK.
-pub const NTS_NAK: ReferenceId = ReferenceId(*b"NTSN");
+pub const NTS_NAK: ReferenceId = ReferenceId(*b"NTSN"); // = KissCode::NtsNak.reference_id()
 /// Shortest Unique Identifier accepted and sent (RFC 8915 §5.3: 32 bytes).
 pub const MIN_UNIQUE_ID_LEN: usize = 32;
 /// Nonce plus additional padding is at least this long (RFC 8915 §5.6).
@@ -249,24 +249,9 @@ pub fn write_nts_nak(
     now: NtpTimestamp,
     out: &mut [u8],
 ) -> Result<usize, DropReason> {
-    let header = Header {
-        leap: LeapIndicator::Unknown,
-        version: request.header.version,
-        mode: Mode::Server,
-        stratum: 0,
-        poll: request.header.poll,
-        precision,
-        root_delay: NtpShort::ZERO,
-        root_dispersion: NtpShort::ZERO,
-        reference_id: NTS_NAK,
-        reference_time: NtpTimestamp::ZERO,
-        origin_time: NtpTimestamp::from_be_bytes(request.transmit_bytes),
-        receive_time: now,
-        transmit_time: now,
-    };
-    header.encode(out).ok_or(DropReason::ReplyTooLarge)?;
+    let at = crate::kod::write_kod(request, crate::kod::KissCode::NtsNak, precision, now, out)?;
     let limit = request.len.min(out.len());
-    write_field(&mut out[..limit], HEADER_LEN, UNIQUE_IDENTIFIER, nak.unique_id).ok_or(DropReason::ReplyTooLarge)
+    write_field(&mut out[..limit], at, UNIQUE_IDENTIFIER, nak.unique_id).ok_or(DropReason::ReplyTooLarge)
 }
 
 /// Client side: the whole request packet — `header` (48 bytes, transmit

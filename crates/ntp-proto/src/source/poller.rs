@@ -332,6 +332,9 @@ impl SourcePoller {
                 }
             }
             KissCode::Deny | KissCode::Restricted => self.state = PollerState::Demobilised(code),
+            // An NTS NAK only matters to the NTS layer (it renews the key
+            // exchange); here it is just not a sample.
+            KissCode::NtsNak => {}
         }
     }
 
