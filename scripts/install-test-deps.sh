@@ -121,12 +121,37 @@ chrony_works() {
     return 0
 }
 
-find_chrony_deb() {
-    if [ -n "${SIMPLE_NTPD_CHRONY_DEB:-}" ]; then
-        echo "$SIMPLE_NTPD_CHRONY_DEB"
+# Prints the newest cached PKG_*.deb, downloading it into $CACHE_DIR first
+# when there is none (apt-get update once if the download fails).
+fetch_deb() {
+    local pkg=$1 deb
+    deb=$(ls -1t "$CACHE_DIR"/"$pkg"_*.deb 2>/dev/null | head -n 1 || true)
+    if [ -n "$deb" ]; then
+        echo "$deb"
         return 0
     fi
-    ls -1t "$CACHE_DIR"/chrony_*.deb 2>/dev/null | head -n 1
+    "${SUDO[@]}" mkdir -p "$CACHE_DIR"
+    say "downloading $pkg .deb into $CACHE_DIR" >&2
+    if ! (cd "$CACHE_DIR" && "${SUDO[@]}" apt-get download -qq -o APT::Sandbox::User=root "$pkg") >&2; then
+        apt_update_once >&2
+        (cd "$CACHE_DIR" && "${SUDO[@]}" apt-get download -qq -o APT::Sandbox::User=root "$pkg") >&2 \
+            || die "apt-get download $pkg failed"
+    fi
+    deb=$(ls -1t "$CACHE_DIR"/"$pkg"_*.deb 2>/dev/null | head -n 1 || true)
+    [ -n "$deb" ] || die "no ${pkg}_*.deb in $CACHE_DIR after apt-get download"
+    echo "$deb"
+}
+
+# Unpacks DEB into DEST atomically (temporary directory, then rename).
+unpack_deb() {
+    local deb=$1 dest=$2 tmp
+    tmp="$PEERS_DIR/.$(basename "$dest").tmp.$$"
+    "${SUDO[@]}" rm -rf "$tmp"
+    "${SUDO[@]}" mkdir -p "$tmp"
+    "${SUDO[@]}" dpkg-deb -x "$deb" "$tmp" || die "dpkg-deb -x $deb failed"
+    "${SUDO[@]}" rm -rf "$dest"
+    "${SUDO[@]}" mv "$tmp" "$dest"
+    say "unpacked $deb into $dest"
 }
 
 # Install the library packages the chrony .deb depends on (libnettle8, libgnutls30,
@@ -151,29 +176,14 @@ install_chrony_libs() {
 if chrony_works; then
     say "found chronyd at $CHRONYD ($("$CHRONYD" -v 2>&1 | head -n 1))"
 else
-    DEB=$(find_chrony_deb || true)
-    if [ -z "$DEB" ]; then
-        "${SUDO[@]}" mkdir -p "$CACHE_DIR"
-        say "downloading chrony .deb into $CACHE_DIR"
-        if ! (cd "$CACHE_DIR" && "${SUDO[@]}" apt-get download -qq -o APT::Sandbox::User=root chrony); then
-            apt_update_once
-            (cd "$CACHE_DIR" && "${SUDO[@]}" apt-get download -qq -o APT::Sandbox::User=root chrony) \
-                || die "apt-get download chrony failed"
-        fi
-        DEB=$(find_chrony_deb || true)
-        [ -n "$DEB" ] || die "no chrony_*.deb in $CACHE_DIR after apt-get download"
-        say "downloaded $DEB"
+    if [ -n "${SIMPLE_NTPD_CHRONY_DEB:-}" ]; then
+        DEB=$SIMPLE_NTPD_CHRONY_DEB
     else
-        say "found chrony package $DEB"
+        DEB=$(fetch_deb chrony)
     fi
+    say "using chrony package $DEB"
     install_chrony_libs "$DEB"
-    TMP_EXTRACT="$PEERS_DIR/.chrony.tmp.$$"
-    "${SUDO[@]}" rm -rf "$TMP_EXTRACT"
-    "${SUDO[@]}" mkdir -p "$TMP_EXTRACT"
-    "${SUDO[@]}" dpkg-deb -x "$DEB" "$TMP_EXTRACT" || die "dpkg-deb -x $DEB failed"
-    "${SUDO[@]}" rm -rf "$CHRONY_DIR"
-    "${SUDO[@]}" mv "$TMP_EXTRACT" "$CHRONY_DIR"
-    say "unpacked $DEB into $CHRONY_DIR"
+    unpack_deb "$DEB" "$CHRONY_DIR"
     if [ -x "$CHRONYD" ] && ldd "$CHRONYD" 2>/dev/null | grep -q 'not found'; then
         ldd "$CHRONYD" | grep 'not found' >&2
         die "chronyd is missing shared libraries (see above)"
@@ -188,24 +198,7 @@ fi
 if [ -x "$PROMTOOL" ] && "$PROMTOOL" --version >/dev/null 2>&1; then
     say "found promtool at $PROMTOOL"
 else
-    "${SUDO[@]}" mkdir -p "$CACHE_DIR"
-    PDEB=$(ls -1t "$CACHE_DIR"/prometheus_*.deb 2>/dev/null | head -n 1 || true)
-    if [ -z "$PDEB" ]; then
-        say "downloading prometheus .deb (for promtool) into $CACHE_DIR"
-        if ! (cd "$CACHE_DIR" && "${SUDO[@]}" apt-get download -qq -o APT::Sandbox::User=root prometheus); then
-            apt_update_once
-            (cd "$CACHE_DIR" && "${SUDO[@]}" apt-get download -qq -o APT::Sandbox::User=root prometheus) \
-                || die "apt-get download prometheus failed"
-        fi
-        PDEB=$(ls -1t "$CACHE_DIR"/prometheus_*.deb 2>/dev/null | head -n 1 || true)
-        [ -n "$PDEB" ] || die "no prometheus_*.deb in $CACHE_DIR after apt-get download"
-    fi
-    TMP_EXTRACT="$PEERS_DIR/.prometheus.tmp.$$"
-    "${SUDO[@]}" rm -rf "$TMP_EXTRACT"
-    "${SUDO[@]}" mkdir -p "$TMP_EXTRACT"
-    "${SUDO[@]}" dpkg-deb -x "$PDEB" "$TMP_EXTRACT" || die "dpkg-deb -x $PDEB failed"
-    "${SUDO[@]}" rm -rf "$PEERS_DIR/prometheus"
-    "${SUDO[@]}" mv "$TMP_EXTRACT" "$PEERS_DIR/prometheus"
+    unpack_deb "$(fetch_deb prometheus)" "$PEERS_DIR/prometheus"
     "$PROMTOOL" --version >/dev/null 2>&1 || die "$PROMTOOL does not run"
     say "unpacked promtool: $("$PROMTOOL" --version 2>&1 | head -n 1)"
 fi

@@ -202,10 +202,11 @@ impl Running {
 struct NtsRuntime {
     store: KeyStore,
     ke: KeServer,
+    stats: Arc<KeStats>,
 }
 
 impl NtsRuntime {
-    async fn start(config: &Config, hub: &Arc<StatusHub>) -> anyhow::Result<NtsRuntime> {
+    async fn start(config: &Config) -> anyhow::Result<NtsRuntime> {
         let n = &config.security.nts;
         let (Some(chain), Some(key)) = (n.certificate_chain.clone(), n.private_key.clone()) else {
             anyhow::bail!("security.nts.enabled needs security.nts.certificate_chain and security.nts.private_key");
@@ -233,8 +234,7 @@ impl NtsRuntime {
             stats.clone(),
         )
         .await?;
-        hub.set_nts_ke(Some(stats));
-        Ok(NtsRuntime { store, ke })
+        Ok(NtsRuntime { store, ke, stats })
     }
 }
 
@@ -271,24 +271,9 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
     if config.performance.batch_send {
         warn!("performance.batch_send is on: replies are stamped per batch, so transmit timestamps can be tens of microseconds early");
     }
-    let (compiled, security_warnings) =
-        SecurityPolicy::from_config(&config).map_err(|e| anyhow::anyhow!("security configuration: {e}"))?;
-    for w in &security_warnings {
-        warn!("{w}");
-    }
-    log_security(&compiled);
-    // NTS keys join the policy once the NTS runtime is up (below).
-    let policy = PolicyCell::new(compiled);
-    let server = Server::start(&server_settings(&config, &source.overrides), state.clone(), policy.clone())?;
-    let hub = StatusHub::new(config.clone(), state.clone(), server.stats(), server.client_logs());
-    hub.set_serving(server.bound_addresses(), true);
-    let api = start_api(&hub, &config.monitoring, true).await?;
+    // NTS first, so the policy the workers start with already holds its keys.
     let nts = if config.security.nts.enabled {
-        let rt = NtsRuntime::start(&config, &hub).await?;
-        let (mut p, _) =
-            SecurityPolicy::from_config(&config).map_err(|e| anyhow::anyhow!("security configuration: {e}"))?;
-        p.nts = Some(NtsKeys(rt.store.cell()));
-        policy.publish(p);
+        let rt = NtsRuntime::start(&config).await?;
         if let Some(dir) = &config.security.nts.key_directory {
             privileges::hand_over(dir, &config.security.user)?;
         }
@@ -296,6 +281,19 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
     } else {
         None
     };
+    let (mut compiled, security_warnings) =
+        SecurityPolicy::from_config(&config).map_err(|e| anyhow::anyhow!("security configuration: {e}"))?;
+    for w in &security_warnings {
+        warn!("{w}");
+    }
+    compiled.nts = nts.as_ref().map(|n| NtsKeys(n.store.cell()));
+    log_security(&compiled);
+    let policy = PolicyCell::new(compiled);
+    let server = Server::start(&server_settings(&config, &source.overrides), state.clone(), policy.clone())?;
+    let hub = StatusHub::new(config.clone(), state.clone(), server.stats(), server.client_logs());
+    hub.set_serving(server.bound_addresses(), true);
+    hub.set_nts_ke(nts.as_ref().map(|n| n.stats.clone()));
+    let api = start_api(&hub, &config.monitoring, true).await?;
     // Everything privileged (binding) is done: become an ordinary user,
     // keeping CAP_SYS_TIME only when steering the system clock.
     let steers_system = matches!(&plan, Plan::Sync(s) if s.discipline == Discipline::System);
