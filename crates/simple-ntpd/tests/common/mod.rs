@@ -98,3 +98,20 @@ pub fn readable_like_etc(dir: &std::path::Path) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
+
+/// Judge an offset measured against a server on this host, which reads the
+/// same clock as the client. Honest timestamps (T1 <= T2 <= T3 <= T4 on one
+/// clock) bound the offset by half the round-trip delay, however loaded the
+/// machine is; a server stamping T2 or T3 wrongly by more than that fails.
+/// A descheduled client only widens the delay, so the bound stays honest
+/// without a fixed millisecond limit that a busy CI machine can exceed.
+#[allow(dead_code)]
+pub fn assert_same_clock_offset(offset: f64, delay: f64, what: &str) {
+    // f64 Unix seconds resolve ~0.24 µs; the fraction field ~0.23 ns.
+    const ROUNDING: f64 = 2e-6;
+    assert!((0.0..0.1).contains(&delay), "{what}: delay {delay} s on loopback");
+    assert!(
+        offset.abs() <= delay / 2.0 + ROUNDING,
+        "{what}: offset {offset} s exceeds half the delay {delay} s: timestamps are not causal"
+    );
+}
