@@ -120,6 +120,23 @@ pub fn recv(socket: &impl AsRawFd, buf: &mut [u8], cmsg: &mut CmsgBuf) -> io::Re
 /// the right address on multihomed hosts.
 pub fn send(socket: &impl AsRawFd, data: &[u8], dest: SocketAddr, local: Option<(IpAddr, u32)>) -> io::Result<usize> {
     let (mut addr, addr_len) = std_to_sockaddr(dest);
+    if local.is_none() {
+        // Without a control message, sendto spares the kernel copying and
+        // validating a msghdr and an iovec: a few per cent of a reply's cost.
+        // SAFETY: `data` and `addr` are live for the call and only read;
+        // `addr_len` is the length std_to_sockaddr wrote.
+        let n = unsafe {
+            libc::sendto(
+                socket.as_raw_fd(),
+                data.as_ptr().cast(),
+                data.len(),
+                0,
+                (&addr as *const libc::sockaddr_storage).cast(),
+                addr_len,
+            )
+        };
+        return if n < 0 { Err(io::Error::last_os_error()) } else { Ok(n as usize) };
+    }
     let mut iov = libc::iovec { iov_base: data.as_ptr() as *mut libc::c_void, iov_len: data.len() };
     let mut cmsg = CmsgBuf::default();
     // SAFETY: all-zero is a valid msghdr.
