@@ -13,10 +13,11 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{reload, EnvFilter, Layer, Registry};
 
-/// Keeps the background log writer alive (drop it last to flush) and lets
-/// the level change at runtime.
+/// Keeps the background log writer alive (the last clone dropped flushes
+/// it) and lets the level change at runtime.
+#[derive(Clone)]
 pub struct LogHandle {
-    _guard: WorkerGuard,
+    _guard: std::sync::Arc<WorkerGuard>,
     filter: reload::Handle<EnvFilter, Registry>,
     /// The settings the logger was built with.
     pub started_with: LoggingConfig,
@@ -85,5 +86,5 @@ pub fn init(cfg: &LoggingConfig) -> anyhow::Result<LogHandle> {
         .with(fmt_layer)
         .try_init()
         .map_err(|e| anyhow::anyhow!("cannot install the logger: {e}"))?;
-    Ok(LogHandle { _guard: guard, filter: handle, started_with: cfg.clone() })
+    Ok(LogHandle { _guard: std::sync::Arc::new(guard), filter: handle, started_with: cfg.clone() })
 }

@@ -121,3 +121,21 @@ fn sighup_does_not_kill_the_daemon() {
     assert!(run.daemon.is_running(), "{}", run.daemon.log());
     assert!(sntp_probe(run.addr, 4, Duration::from_secs(2)).is_ok());
 }
+
+/// SO_REUSEPORT would let a second instance join the first one's port group
+/// and silently take half its clients; it must refuse to start instead, and
+/// the first must keep answering.
+#[test]
+fn a_second_daemon_on_the_same_address_refuses_to_start() {
+    let run = common::start("127.0.0.1".parse().unwrap(), 0, 3, "[monitoring]\nenabled = false\n");
+    let config = run.dir.path().join("simple-ntpd.toml");
+    let mut cmd = std::process::Command::new(common::bin());
+    cmd.arg("run").arg("-c").arg(&config).env_remove("SIMPLE_NTPD_CONFIG");
+    let out = ntp_test_support::run_bounded(&mut cmd, Duration::from_secs(20)).unwrap();
+    assert!(!out.success(), "second instance started: {}", out.describe());
+    assert!(out.stderr.contains("another process serves this address"), "{}", out.describe());
+    assert!(out.stderr.contains(&run.addr.to_string()), "{}", out.describe());
+    for _ in 0..10 {
+        assert_eq!(sntp_probe(run.addr, 4, Duration::from_secs(2)).unwrap().stratum, 3);
+    }
+}

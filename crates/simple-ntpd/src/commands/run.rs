@@ -40,10 +40,18 @@ pub fn run(args: RunArgs) -> ExitCode {
     for w in &loaded.warnings {
         warn!("{w}");
     }
-    match daemon::run(source, loaded, log) {
+    // The daemon gets a clone: ours keeps the log writer alive until the
+    // reason for a failed start has been written out.
+    let result = daemon::run(source, loaded, log.clone());
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             error!("{e:#}");
+            if !matches!(log.started_with.output, ntp_config::LogOutput::Console) {
+                // Logging goes to a file: whoever started us sees why, too.
+                eprintln!("simple-ntpd: {e:#}");
+            }
+            drop(log);
             ExitCode::from(1)
         }
     }

@@ -43,6 +43,24 @@ pub fn open_serving_socket(addr: SocketAddr, opts: &SocketOptions) -> io::Result
     Ok(socket)
 }
 
+/// Fails with `AddrInUse` when any other socket already holds `addr`.
+///
+/// SO_REUSEPORT lets every socket of one user join a port group, so a second
+/// simple-ntpd started by mistake on the same address would silently take
+/// half the clients. A plain bind without SO_REUSEPORT is refused while any
+/// socket holds the address, so probing with one first (and closing it)
+/// turns that mistake into a clear start-up error.
+pub fn ensure_address_free(addr: SocketAddr) -> io::Result<()> {
+    if addr.port() == 0 {
+        return Ok(());
+    }
+    let probe = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if addr.is_ipv6() {
+        probe.set_only_v6(true)?;
+    }
+    probe.bind(&addr.into())
+}
+
 /// Asks for the configured buffer sizes. The kernel caps SO_RCVBUF/SO_SNDBUF
 /// at net.core.{r,w}mem_max; when it did, the FORCE variants (root or
 /// CAP_NET_ADMIN) lift the cap. Best effort either way: a small buffer only
@@ -96,6 +114,18 @@ mod tests {
         let addr = a.local_addr().unwrap().as_socket().unwrap();
         let b = open_serving_socket(addr, &opts).unwrap();
         assert_eq!(b.local_addr().unwrap().as_socket().unwrap(), addr);
+    }
+
+    #[test]
+    fn a_port_held_by_another_reuseport_group_is_reported_in_use() {
+        let opts = SocketOptions::default();
+        let held = open_serving_socket("127.0.0.1:0".parse().unwrap(), &opts).unwrap();
+        let addr = held.local_addr().unwrap().as_socket().unwrap();
+        let err = ensure_address_free(addr).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
+        drop(held);
+        ensure_address_free(addr).unwrap();
+        ensure_address_free("127.0.0.1:0".parse().unwrap()).unwrap();
     }
 
     #[test]

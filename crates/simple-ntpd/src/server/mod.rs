@@ -20,7 +20,7 @@ use std::thread::JoinHandle;
 use anyhow::{bail, Context};
 use tracing::{info, warn};
 
-use crate::net::listen::{is_ipv6_unavailable, open_serving_socket, SocketOptions};
+use crate::net::listen::{ensure_address_free, is_ipv6_unavailable, open_serving_socket, SocketOptions};
 use crate::security::PolicyCell;
 use crate::state::StateCell;
 use client_log::ClientLog;
@@ -111,7 +111,8 @@ impl Server {
         };
         let mut started = Vec::new();
         for &addr in &settings.listen {
-            match server.start_listener(addr, settings) {
+            let ours = holds_port(&started, addr);
+            match server.start_listener(addr, settings, ours) {
                 Ok(Some(l)) => started.push(l),
                 Ok(None) => {}
                 Err(e) => {
@@ -145,7 +146,8 @@ impl Server {
             if keep.iter().any(|l| l.configured == addr) {
                 continue;
             }
-            match self.start_listener(addr, settings) {
+            let ours = holds_port(&keep, addr) || holds_port(&retire, addr) || holds_port(&started, addr);
+            match self.start_listener(addr, settings, ours) {
                 Ok(Some(l)) => started.push(l),
                 Ok(None) => {}
                 Err(e) => {
@@ -171,11 +173,24 @@ impl Server {
         Ok(())
     }
 
-    fn start_listener(&mut self, addr: SocketAddr, settings: &ServerSettings) -> anyhow::Result<Option<Listener>> {
+    /// Opens `addr`'s sockets and starts its workers. Unless this server
+    /// already holds the port (`ours`: a listener being replaced, or a
+    /// specific address next to our own wildcard), the address must be free.
+    fn start_listener(
+        &mut self,
+        addr: SocketAddr,
+        settings: &ServerSettings,
+        ours: bool,
+    ) -> anyhow::Result<Option<Listener>> {
         let mut sockets = Vec::new();
         let mut bound = addr;
         for i in 0..settings.workers.max(1) {
-            match open_serving_socket(bound, &settings.socket) {
+            let opened = if i == 0 && !ours {
+                ensure_address_free(addr).and_then(|()| open_serving_socket(bound, &settings.socket))
+            } else {
+                open_serving_socket(bound, &settings.socket)
+            };
+            match opened {
                 Ok(s) => {
                     if i == 0 {
                         // Port 0 binds an ephemeral port; the other workers join it.
@@ -188,10 +203,12 @@ impl Server {
                     return Ok(None);
                 }
                 Err(e) => {
-                    let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
-                        " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
-                    } else {
-                        ""
+                    let hint = match e.kind() {
+                        std::io::ErrorKind::PermissionDenied => " (ports below 1024 need root or CAP_NET_BIND_SERVICE)",
+                        std::io::ErrorKind::AddrInUse => {
+                            " (another process serves this address: is another simple-ntpd, chronyd or ntpd running?)"
+                        }
+                        _ => "",
                     };
                     bail!("cannot listen on {addr}: {e}{hint}");
                 }
@@ -279,4 +296,9 @@ fn listener_seed(id: u64) -> u64 {
         b = (std::process::id() as u64 ^ id.rotate_left(17)).to_ne_bytes();
     }
     u64::from_ne_bytes(b) ^ id
+}
+
+/// True when one of `listeners` is bound to `addr`'s port in the same family.
+fn holds_port(listeners: &[Listener], addr: SocketAddr) -> bool {
+    listeners.iter().any(|l| l.bound.port() == addr.port() && l.bound.is_ipv4() == addr.is_ipv4())
 }
