@@ -132,7 +132,9 @@ impl Plan {
                     && a.min_sources == b.min_sources
                     && a.local_fallback == b.local_fallback
                     && a.driftfile == b.driftfile
-                    && a.keys.keys().collect::<std::collections::BTreeSet<_>>() == b.keys.keys().collect()
+                    // Key material, not just ids: a fixed secret under the
+                    // same id must reach the sources.
+                    && a.keys == b.keys
             }
             _ => false,
         }

@@ -233,8 +233,19 @@ fn an_authenticated_source_is_used_only_with_the_right_key() {
     assert_eq!(reply.stratum, 7, "{}", run.daemon.log());
     drop(run);
     // A wrong secret: chronyd's replies fail the MAC check and are ignored.
-    let run = start_synced_daemon(&toml(&wrong));
+    let mut run = start_synced_daemon(&toml(&wrong));
     std::thread::sleep(Duration::from_secs(8));
     let r = sntp_probe(run.addr, 4, Duration::from_secs(2)).unwrap();
     assert_eq!((r.li, r.stratum), (3, 0), "synchronised despite a wrong key\n{}", run.daemon.log());
+    // The operator fixes the secret under the same key id and reloads: the
+    // new key material must reach the sources (same ids are not same keys).
+    use std::os::unix::fs::PermissionsExt;
+    common::readable_like_etc(dir.path());
+    common::readable_like_etc(run.dir.path());
+    let fixed = dir.write("fixed", "9 AES128 HEX:00112233445566778899AABBCCDDEEFF\n").unwrap();
+    std::fs::set_permissions(&fixed, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::rename(&fixed, &wrong).unwrap();
+    run.daemon.signal("HUP").unwrap();
+    let (_, reply) = wait_until_tracking(run.addr, chronyd.addr(), 1e-3, Duration::from_secs(30));
+    assert_eq!(reply.stratum, 7, "{}", run.daemon.log());
 }
