@@ -67,5 +67,12 @@ fn query_rejects_an_unsynchronised_server() {
     let out = common::cli(&["query", &format!("127.0.0.1:{port}")]);
     assert_eq!(out.status.and_then(|s| s.code()), Some(1), "{}", out.describe());
     assert!(out.stderr.contains("not synchronised"), "{}", out.stderr);
+    // --json: exactly one object, the report with the reason it failed.
+    let out = common::cli(&["query", "--json", &format!("127.0.0.1:{port}")]);
+    assert_eq!(out.status.and_then(|s| s.code()), Some(1), "{}", out.describe());
+    let v: serde_json::Value =
+        serde_json::from_str(out.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {}", out.stdout));
+    assert_eq!((v["stratum"].as_u64(), v["leap"].as_u64()), (Some(0), Some(3)), "{v}");
+    assert!(v["error"].as_str().unwrap().contains("not synchronised"), "{v}");
     assert!(daemon.log().contains("discipline=\"virtual\""), "{}", daemon.log());
 }

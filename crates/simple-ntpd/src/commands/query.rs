@@ -213,8 +213,26 @@ pub fn run(args: QueryArgs) -> ExitCode {
             Err(e) => return fail(e, 2),
         };
     let r = report(server, &m, authenticated, SystemClock::unix_now().0);
+    // Why a reply that did arrive is still not good time (exit 1).
+    let verdict = if key.is_some() && !r.authenticated {
+        Some(format!(
+            "the reply from {server} is not authenticated with key {}",
+            key.as_ref().map(|k| k.id()).unwrap_or(0)
+        ))
+    } else if let Some(k) = &r.kiss_code {
+        Some(format!("{server} sent kiss-o'-death {k}"))
+    } else if !r.synchronised {
+        Some(format!("{server} is not synchronised (leap {}, stratum {}, refid {})", r.leap, r.stratum, r.refid))
+    } else {
+        None
+    };
     if args.json {
-        println!("{}", serde_json::to_string(&r).expect("report serialises"));
+        // One JSON object either way: the report, plus "error" when it failed.
+        let mut doc = serde_json::to_value(&r).expect("report serialises");
+        if let (Some(msg), Some(obj)) = (&verdict, doc.as_object_mut()) {
+            obj.insert("error".into(), msg.clone().into());
+        }
+        println!("{doc}");
     } else {
         println!(
             "server {}, stratum {}, offset {:+.6} s, delay {:.6} s\n  leap {}, refid {}, root delay {:.6} s, root dispersion {:.6} s, precision 2^{} s, version {}",
@@ -224,23 +242,9 @@ pub fn run(args: QueryArgs) -> ExitCode {
             println!("  authenticated: {}", if r.authenticated { "yes" } else { "no" });
         }
     }
-    if key.is_some() && !r.authenticated {
-        return fail(
-            format!(
-                "the reply from {server} is not authenticated with key {}",
-                key.as_ref().map(|k| k.id()).unwrap_or(0)
-            ),
-            1,
-        );
-    }
-    if let Some(k) = &r.kiss_code {
-        return fail(format!("{server} sent kiss-o'-death {k}"), 1);
-    }
-    if !r.synchronised {
-        return fail(
-            format!("{server} is not synchronised (leap {}, stratum {}, refid {})", r.leap, r.stratum, r.refid),
-            1,
-        );
+    if let Some(msg) = verdict {
+        eprintln!("simple-ntpd query: {msg}");
+        return ExitCode::from(1);
     }
     ExitCode::SUCCESS
 }
