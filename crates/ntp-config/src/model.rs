@@ -55,6 +55,9 @@ pub struct NetworkConfig {
     /// The UDP port used for every `listen_address` entry that does not carry its own port.
     #[serde(alias = "listenPort")]
     pub listen_port: u16,
+    /// Let other simple-ntpd processes of the same user serve the same addresses (one SO_REUSEPORT group; the kernel spreads clients over all of them), e.g. to start a new version before stopping the old one, or to run replicas on one host. Off by default: a second instance on a served address refuses to start, so one started by mistake cannot take a share of the clients.
+    #[serde(alias = "sharePort")]
+    pub share_port: bool,
 }
 
 impl Default for NetworkConfig {
@@ -65,6 +68,7 @@ impl Default for NetworkConfig {
                 ListenAddress::Ip(std::net::Ipv6Addr::UNSPECIFIED.into()),
             ],
             listen_port: 123,
+            share_port: false,
         }
     }
 }

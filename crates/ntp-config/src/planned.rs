@@ -108,6 +108,7 @@ mod tests {
             [
                 "network.listen_address",
                 "network.listen_port",
+                "network.share_port",
                 "ntp_server.stratum",
                 "ntp_server.upstream_servers",
                 "logging.level",

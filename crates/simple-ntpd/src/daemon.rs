@@ -72,6 +72,7 @@ pub fn server_settings(config: &Config, overrides: &Overrides) -> ServerSettings
         client_log_size: config.monitoring.client_log_size,
         default_listen: overrides.listen.is_none()
             && config.network.listen_address == ntp_config::NetworkConfig::default().listen_address,
+        share_port: config.network.share_port,
     }
 }
 

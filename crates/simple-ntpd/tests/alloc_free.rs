@@ -56,6 +56,7 @@ fn allocations_while_serving(batch_send: bool) -> u64 {
         socket: SocketOptions::default(),
         client_log_size: 4096,
         default_listen: false,
+        share_port: false,
     };
     let server = Server::start(&settings, state, PolicyCell::new(SecurityPolicy::default())).unwrap();
     let addr = server.bound_addresses()[0];

@@ -88,13 +88,11 @@ fn forged_nts_fields_get_no_time() {
     auth.extend([1u8; 16]);
     auth.extend([2u8; 16]);
     req.extend(field(0x0404, &auth));
-    let reply = send_raw(run.addr, &req, Duration::from_secs(1));
-    if let Some(r) = reply {
-        assert!(r.len() <= req.len());
-        assert_eq!(r[1], 0, "a forged request got time (stratum {})", r[1]);
-        assert_eq!(&r[12..16], b"NTSN", "expected an NTS NAK");
-    }
-    let _ = free_udp_port;
+    let r = send_raw(run.addr, &req, Duration::from_secs(2)).expect("an NTS NAK for an unknown cookie");
+    assert!(r.len() <= req.len());
+    assert_eq!(r[1], 0, "a forged request got time (stratum {})", r[1]);
+    assert_eq!(&r[12..16], b"NTSN", "expected an NTS NAK");
+    assert_eq!(&r[24..32], &req[40..48], "the NAK answers this request");
 }
 
 /// Certificate chain, private key and cookie-key directory of a test server.
@@ -120,7 +118,7 @@ fn start_nts(
         .write(
             name,
             &format!(
-                "[network]\nlisten_address = \"127.0.0.1\"\nlisten_port = {port}\n[ntp_server]\nstratum = 2\n{toml}"
+                "[network]\nlisten_address = \"127.0.0.1\"\nlisten_port = {port}\nshare_port = true\n[ntp_server]\nstratum = 2\n{toml}"
             ),
         )
         .unwrap();
@@ -166,6 +164,16 @@ fn cookies_survive_a_restart_and_work_on_a_replica_sharing_the_key_directory() {
     let mut client = ChronydClient::start(opts).unwrap();
     client.wait_for_measurements(2, Duration::from_secs(30)).unwrap_or_else(|e| panic!("{e}\n{}", a.log()));
     assert_eq!(serverstats(api_a)["nts_ke_handshakes"], 1);
+    let (_, metrics) = common::http_get(api_a, "/metrics", None);
+    let value = |line: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(line).and_then(|v| v.trim().parse().ok()))
+            .unwrap_or_else(|| panic!("no {line} in\n{metrics}"))
+    };
+    assert_eq!(value("ntp_nts_ke_handshakes_total "), 1.0);
+    assert_eq!(value("ntp_nts_ke_failures_total{reason=\"error\"} "), 0.0);
+    assert!(value("ntp_server_nts_replies_total ") >= 2.0);
 
     // A replica on the same NTP port (SO_REUSEPORT, as behind a load
     // balancer) with its own NTS-KE port but the same key directory: it

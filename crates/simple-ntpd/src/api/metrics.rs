@@ -182,7 +182,7 @@ pub fn render(hub: &StatusHub) -> String {
     );
     b.counter_vec(
         "ntp_server_dropped_total",
-        "Datagrams not answered, by reason (malformed, denied, rate_limited, authentication_failed, nts, ...).",
+        "Datagrams not answered, by reason: too_short, too_long, bad_version, control_mode, private_mode, not_client_mode, malformed_extension (malformed requests), denied, rate_limited, authentication_failed, nts, reply_too_large.",
         &["reason"],
         &stats.dropped.iter().map(|(r, n)| (vec![r.clone()], *n)).collect::<Vec<_>>(),
     );
@@ -199,6 +199,20 @@ pub fn render(hub: &StatusHub) -> String {
         "Requests without a kernel receive timestamp (the clock was read instead).",
         stats.rx_timestamp_fallback,
     );
+    b.counter("ntp_server_nts_replies_total", "Replies authenticated with NTS (RFC 8915).", stats.nts_replied);
+    if let Some(ke) = hub.nts_ke() {
+        use std::sync::atomic::Ordering::Relaxed;
+        b.counter("ntp_nts_ke_handshakes_total", "NTS-KE exchanges that issued cookies.", ke.handshakes.load(Relaxed));
+        b.counter_vec(
+            "ntp_nts_ke_failures_total",
+            "NTS-KE connections without cookies, by reason (error: TLS, ALPN, timeout or bad request; busy: over max_connections).",
+            &["reason"],
+            &[
+                (vec!["error".to_owned()], ke.failures.load(Relaxed)),
+                (vec!["busy".to_owned()], ke.rejected_busy.load(Relaxed)),
+            ],
+        );
+    }
     let clients = views::clients(hub, 0);
     b.gauge("ntp_clients_tracked", "Distinct client addresses in the bounded client log.", clients.tracked as f64);
     let (reloads, last_error) = hub.reloads();

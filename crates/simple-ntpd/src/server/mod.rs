@@ -45,6 +45,9 @@ pub struct ServerSettings {
     /// True when `listen` is the built-in default, where a missing IPv6
     /// stack is not an error.
     pub default_listen: bool,
+    /// Other processes may join our SO_REUSEPORT groups (`network.share_port`);
+    /// otherwise a new listener's address must be free.
+    pub share_port: bool,
 }
 
 impl ServerSettings {
@@ -185,7 +188,7 @@ impl Server {
         let mut sockets = Vec::new();
         let mut bound = addr;
         for i in 0..settings.workers.max(1) {
-            let opened = if i == 0 && !ours {
+            let opened = if i == 0 && !ours && !settings.share_port {
                 ensure_address_free(addr).and_then(|()| open_serving_socket(bound, &settings.socket))
             } else {
                 open_serving_socket(bound, &settings.socket)

@@ -135,7 +135,7 @@ impl Worker {
                 }
                 Err(e) => {
                     self.stats.receive_error();
-                    debug!(error = %e, "receive failed");
+                    trace!(error = %e, "receive failed"); // counted; per packet, so not at debug
                     continue;
                 }
             };
