@@ -278,7 +278,15 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
     let nts = if config.security.nts.enabled {
         let rt = NtsRuntime::start(&config).await?;
         if let Some(dir) = &config.security.nts.key_directory {
-            privileges::hand_over(dir, &config.security.user)?;
+            // Best effort: a read-only directory (a Kubernetes Secret, NFS
+            // with root_squash) holds pre-provisioned keys and needs no owner.
+            if let Err(e) = privileges::hand_over(dir, &config.security.user) {
+                warn!(
+                    directory = %dir.display(),
+                    "{e:#}; the daemon cannot write new cookie keys there after dropping privileges \
+                     (fine for pre-provisioned, read-only keys with a long rotation_hours)"
+                );
+            }
         }
         Some(rt)
     } else {

@@ -198,10 +198,23 @@ fn local_fallback_serves_the_local_stratum_when_no_source_answers() {
         "{}[server.local]\nenabled = true\nstratum = 9\n",
         sources_toml(&[SocketAddr::from(([127, 0, 0, 1], silent))])
     );
-    let run = start_synced_daemon(&toml);
+    let api =
+        SocketAddr::new("127.0.0.1".parse().unwrap(), ntp_test_support::free_tcp_port("127.0.0.1".parse().unwrap()));
+    let run = start_synced_daemon(
+        &toml.replace("[monitoring]\nenabled = false\n", &format!("[monitoring]\nlisten = \"{api}\"\n")),
+    );
     let r = sntp_probe(run.addr, 4, Duration::from_secs(2)).unwrap();
     assert_eq!(r.stratum, 9, "{}", run.daemon.log());
     assert_eq!(r.li, 0);
+    // Operators see that this is the fallback, not synchronised time.
+    common::wait_for_http(api);
+    let (code, body) = common::http_get(api, "/readyz", None);
+    let probe: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!((code, probe["mode"].as_str()), (200, Some("local_fallback")), "{body}");
+    let (_, body) = common::http_get(api, "/api/v1/status", None);
+    let status: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(status["mode"], "local_fallback", "{body}");
+    assert_eq!(status["stratum"], 9, "{body}");
 }
 
 #[test]

@@ -35,6 +35,8 @@ pub struct SyncReport {
     pub discipline: String,
     /// Every configured source.
     pub sources: Vec<Source>,
+    /// No source is usable and `[server.local]` time is being served.
+    pub local_fallback: bool,
 }
 
 /// Shared status of the running daemon.

@@ -10,13 +10,16 @@ use crate::api::model::{Client, Clients, Health, ListenerStats, Probe, ServerSta
 use crate::clock::SystemClock;
 use crate::server::client_log::top_clients;
 
-/// Serving mode name: `local_reference`, `synchronised` or `unsynchronised`.
+/// Serving mode name: `local_reference`, `local_fallback`, `synchronised`
+/// or `unsynchronised`.
 pub fn mode(hub: &StatusHub) -> &'static str {
     let snap = hub.state().load();
     if !snap.server.is_synchronised() {
         "unsynchronised"
     } else if hub.config().is_local_reference() {
         "local_reference"
+    } else if hub.sync().local_fallback {
+        "local_fallback"
     } else {
         "synchronised"
     }
@@ -158,6 +161,9 @@ pub fn readiness(hub: &StatusHub) -> Probe {
         (false, "serving, but not synchronised (replies carry leap 3)".to_owned())
     } else if mode == "local_reference" {
         (true, "serving the configured local reference".to_owned())
+    } else if mode == "local_fallback" {
+        // Deliberate: [server.local] asks to keep serving; health says how bad.
+        (true, "no source is usable: serving the local fallback ([server.local])".to_owned())
     } else {
         (true, "serving synchronised time".to_owned())
     };

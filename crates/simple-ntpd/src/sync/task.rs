@@ -607,6 +607,7 @@ impl Loop {
             frequency_ppm: self.clock.frequency_ppm(),
             discipline: self.clock.discipline().name().to_owned(),
             sources,
+            local_fallback: self.settings.local_fallback.is_some() && !synced,
         });
     }
 }
