@@ -507,15 +507,30 @@ impl Daemon {
             || new.monitoring.allow != self.config.monitoring.allow
             || new.monitoring.token != self.config.monitoring.token
         {
-            if let Some(api) = self.api.take() {
-                api.stop().await;
+            // A new address is bound before the old endpoint stops, so a
+            // failure leaves the old one answering. The same address must be
+            // released first; if the restart fails the old settings return.
+            let same_address = new.monitoring.listen == self.config.monitoring.listen;
+            if same_address {
+                if let Some(api) = self.api.take() {
+                    api.stop().await;
+                }
             }
             match start_api(&self.hub, &new.monitoring, false).await {
                 Ok(a) => {
-                    self.api = a;
+                    if let Some(old) = std::mem::replace(&mut self.api, a) {
+                        old.stop().await;
+                    }
                     changes.push("monitoring endpoint".to_owned());
                 }
-                Err(e) => error!("monitoring API not restarted: {e:#}"),
+                Err(e) if same_address => {
+                    error!("monitoring API not restarted with the new settings: {e:#}; restoring the old ones");
+                    match start_api(&self.hub, &self.config.monitoring, false).await {
+                        Ok(a) => self.api = a,
+                        Err(e) => error!("monitoring API is down: {e:#}"),
+                    }
+                }
+                Err(e) => error!("monitoring API stays on {}: {e:#}", self.config.monitoring.listen),
             }
         }
         self.hub.set_serving(self.server.bound_addresses(), true);

@@ -181,3 +181,33 @@ fn hot_reload_follows_file_changes_without_a_signal() {
     assert!(log.contains("configuration file changed"), "{log}");
     assert!(log.contains("log level DEBUG"), "{log}");
 }
+
+/// Moving the API to an address that cannot be bound keeps the old endpoint
+/// answering; a later reload to a free address moves it.
+#[test]
+fn the_api_survives_a_reload_to_an_address_in_use() {
+    let ip = "127.0.0.1".parse().unwrap();
+    let port = free_udp_port(ip);
+    let api = SocketAddr::new(ip, ntp_test_support::free_tcp_port(ip));
+    let taken = std::net::TcpListener::bind((ip, 0)).unwrap();
+    let taken_addr = taken.local_addr().unwrap();
+    let dir = ntp_test_support::TempDir::new("reload-api").unwrap();
+    common::readable_like_etc(dir.path());
+    let file = dir.join("simple-ntpd.toml");
+    write_config(&file, port, 3, &format!("[monitoring]\nlisten = \"{api}\"\n"));
+    let mut d = ntp_test_support::DaemonProcess::spawn(common::bin(), ["run", "-c", file.to_str().unwrap()]).unwrap();
+    d.wait_until_serving(SocketAddr::new(ip, port), Duration::from_secs(10)).unwrap();
+    common::wait_for_http(api);
+
+    write_config(&file, port, 3, &format!("[monitoring]\nlisten = \"{taken_addr}\"\n"));
+    d.signal("HUP").unwrap();
+    d.wait_for_log("monitoring API stays on", Duration::from_secs(5)).unwrap();
+    assert_eq!(common::http_get(api, "/healthz", None).0, 200, "{}", d.log());
+
+    let moved = SocketAddr::new(ip, ntp_test_support::free_tcp_port(ip));
+    write_config(&file, port, 3, &format!("[monitoring]\nlisten = \"{moved}\"\n"));
+    d.signal("HUP").unwrap();
+    common::wait_for_http(moved);
+    assert_eq!(common::http_get(moved, "/healthz", None).0, 200);
+    drop(taken);
+}
