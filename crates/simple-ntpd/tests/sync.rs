@@ -262,3 +262,26 @@ fn an_authenticated_source_is_used_only_with_the_right_key() {
     let (_, reply) = wait_until_tracking(run.addr, chronyd.addr(), 1e-3, Duration::from_secs(30));
     assert_eq!(reply.stratum, 7, "{}", run.daemon.log());
 }
+
+/// A source that answers DENY (here another simple-ntpd whose access rules
+/// refuse us, with `deny_kod`) is demobilised: no longer polled or counted,
+/// and the operator is told why.
+#[test]
+fn a_source_that_answers_deny_is_dropped_and_reported() {
+    let ip: IpAddr = "127.0.0.1".parse().unwrap();
+    let upstream = common::start(
+        ip,
+        0,
+        2,
+        "[monitoring]\nenabled = false\n[security]\ndeny_kod = true\n[[security.access]]\nnetwork = \"127.0.0.0/8\"\npermission = \"deny\"\n",
+    );
+    let kod = sntp_probe(upstream.addr, 4, Duration::from_secs(2)).unwrap();
+    assert_eq!(kod.kiss_code().as_deref(), Some("DENY"), "{kod:?}");
+    let mut run = start_synced_daemon(&sources_toml(&[upstream.addr]));
+    run.daemon
+        .wait_for_log("the source refuses us", Duration::from_secs(15))
+        .unwrap_or_else(|e| panic!("{e}\n{}", run.daemon.log()));
+    assert!(run.daemon.log().contains("Deny"), "{}", run.daemon.log());
+    let r = sntp_probe(run.addr, 4, Duration::from_secs(2)).unwrap();
+    assert_eq!((r.li, r.stratum), (3, 0), "synchronised to a source that refuses us");
+}

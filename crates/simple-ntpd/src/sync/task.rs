@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use ntp_proto::auth::SymmetricKey;
 use ntp_proto::extension::Trailer;
-use ntp_proto::source::{PollConfig, SourceConfig, SourcePoller};
+use ntp_proto::source::{PollConfig, PollerState, SourceConfig, SourcePoller};
 use ntp_proto::{NtpDuration, NtpTimestamp};
 use ntp_sync::{ClockAction, Engine, EngineConfig, MakeStep, SelectionState, SourceId, SourceParams, SyncStatus};
 use tokio::sync::{mpsc, oneshot};
@@ -133,7 +133,13 @@ struct Loop {
     hub: Arc<StatusHub>,
     last_status: Option<SyncStatus>,
     last_peer: Option<SourceId>,
+    /// Pool members dropped as dead or refusing, and when: a re-resolved
+    /// pool does not hand the same address straight back.
+    retired: Vec<(SocketAddr, Instant)>,
 }
+
+/// How long a retired pool member is not taken again.
+const RETIRED_FOR: Duration = Duration::from_secs(3600);
 
 async fn run(
     settings: SyncSettings,
@@ -178,6 +184,7 @@ async fn run(
         hub,
         last_status: None,
         last_peer: None,
+        retired: Vec::new(),
     };
     let mut last_tick = Instant::now();
     let mut last_drift = Instant::now();
@@ -261,7 +268,7 @@ impl Loop {
                 if added >= wanted {
                     break;
                 }
-                if self.ups.iter().any(|u| u.addr == addr) {
+                if self.ups.iter().any(|u| u.addr == addr) || self.retired.iter().any(|(a, _)| *a == addr) {
                     continue;
                 }
                 match self.add_upstream(p.spec, &spec, addr, None) {
@@ -456,7 +463,16 @@ impl Loop {
             }
         }
         let t1 = u.sent_at.unwrap_or(now);
-        match u.poller.handle_response(&msg.data, t1, t4, now) {
+        let was_active = matches!(u.poller.status().state, PollerState::Active);
+        let result = u.poller.handle_response(&msg.data, t1, t4, now);
+        if let (true, PollerState::Demobilised(code)) = (was_active, u.poller.status().state) {
+            // Its last estimate must not be selected or counted any more.
+            warn!(source = %u.name, address = %u.addr, kiss_code = ?code, "the source refuses us (kiss-o'-death): no longer polled or used");
+            let id = u.id;
+            self.engine.remove_source(id);
+            return;
+        }
+        match result {
             Ok(sample) => {
                 let id = u.id;
                 self.engine.update_reach(id, u.poller.reach());
@@ -496,13 +512,16 @@ impl Loop {
             .enumerate()
             .filter(|(_, u)| {
                 self.settings.specs[u.spec].pool.is_some()
-                    && u.poller.reach().bits() == 0
-                    && u.poller.reach().sent() >= 8
+                    && ((u.poller.reach().bits() == 0 && u.poller.reach().sent() >= 8)
+                        || matches!(u.poller.status().state, PollerState::Demobilised(_)))
             })
             .map(|(i, _)| i)
             .collect();
+        let now = Instant::now();
+        self.retired.retain(|(_, at)| now.duration_since(*at) < RETIRED_FOR);
         for i in dead.into_iter().rev() {
             let u = self.ups.remove(i);
+            self.retired.push((u.addr, now));
             self.engine.remove_source(u.id);
             warn!(pool = %u.name, address = %u.addr, "replacing an unreachable pool member");
             if !self.pending.iter().any(|p| p.spec == u.spec) {
