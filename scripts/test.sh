@@ -6,6 +6,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-test-deps.sh
+# A minimal rustup profile lacks rustfmt and clippy; add them when missing.
+for component in rustfmt clippy; do
+    if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1 && command -v rustup >/dev/null; then
+        rustup component add "$component"
+    fi
+done
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"

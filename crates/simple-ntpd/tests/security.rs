@@ -346,3 +346,47 @@ fn keygen_output_is_a_usable_key_file() {
     let out = common::cli(&["keygen", "--type", "ROT13"]);
     assert!(!out.success());
 }
+
+/// Every refused request is counted under its reason, in the API and in
+/// `/metrics`, so an operator can tell an ACL from a rate limit from a bad key.
+#[test]
+fn refused_requests_are_counted_by_reason() {
+    let dir = TempDir::new("drop-reasons").unwrap();
+    let keys = write_keys(&dir, "5 AES128 HEX:00112233445566778899AABBCCDDEEFF\n");
+    let (run, api) = common::start_with_api(
+        3,
+        &format!(
+            "[[security.access]]\nnetwork = \"127.0.0.0/8\"\npermission = \"allow\"\n\
+             [[security.access]]\nnetwork = \"127.0.5.0/24\"\npermission = \"deny\"\n\
+             [security.ratelimit]\nenabled = true\ninterval = 3\nburst = 4\n\
+             [security.authentication]\nenabled = true\nkey_file = \"{}\"\n",
+            keys.display()
+        ),
+    );
+    for n in 0..3 {
+        assert!(probe_from("127.0.5.9".parse().unwrap(), run.addr, n, Duration::from_millis(200)).is_none());
+    }
+    let flood = UdpSocket::bind("127.0.8.1:0").unwrap();
+    for i in 0..50u64 {
+        flood.send_to(&build_request(4, 100 + i), run.addr).unwrap();
+    }
+    // A MAC for key 5 whose digest is wrong: never answered.
+    let mut forged = build_request(4, 999).to_vec();
+    forged.extend(5u32.to_be_bytes());
+    forged.extend([0xAB; 16]);
+    let sock = UdpSocket::bind("127.0.9.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    sock.send_to(&forged, run.addr).unwrap();
+    assert!(sock.recv_from(&mut [0u8; 128]).is_err(), "a bad MAC was answered");
+
+    std::thread::sleep(Duration::from_millis(200));
+    let (_, body) = common::http_get(api, "/api/v1/serverstats", None);
+    let stats: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let dropped = |reason: &str| stats["dropped"][reason].as_u64().unwrap_or(0);
+    assert_eq!(dropped("denied"), 3, "{stats}");
+    assert!(dropped("rate_limited") >= 30, "{stats}");
+    assert_eq!(dropped("authentication_failed"), 1, "{stats}");
+    let (_, metrics) = common::http_get(api, "/metrics", None);
+    assert!(metrics.contains("ntp_server_dropped_total{reason=\"denied\"} 3"), "{metrics}");
+    assert!(metrics.contains("ntp_server_dropped_total{reason=\"authentication_failed\"} 1"), "{metrics}");
+}

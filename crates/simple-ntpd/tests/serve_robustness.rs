@@ -102,15 +102,17 @@ fn oversized_datagrams_are_dropped() {
 }
 
 #[test]
-fn sigterm_shuts_down_cleanly() {
-    let mut run = common::start("127.0.0.1".parse().unwrap(), 0, 3, "");
-    sntp_probe(run.addr, 4, Duration::from_secs(2)).unwrap();
-    run.daemon.signal("TERM").unwrap();
-    let status = run.daemon.wait_exit(Duration::from_secs(5)).unwrap();
-    assert!(status.success(), "exit status {status}\n{}", run.daemon.log());
-    let log = run.daemon.log();
-    assert!(log.contains("simple-ntpd stopped"), "{log}");
-    assert!(log.contains("replied=1") || log.contains("replied=2"), "{log}");
+fn sigterm_and_sigint_shut_down_cleanly() {
+    for signal in ["TERM", "INT"] {
+        let mut run = common::start("127.0.0.1".parse().unwrap(), 0, 3, "");
+        sntp_probe(run.addr, 4, Duration::from_secs(2)).unwrap();
+        run.daemon.signal(signal).unwrap();
+        let status = run.daemon.wait_exit(Duration::from_secs(5)).unwrap();
+        assert!(status.success(), "SIG{signal}: exit status {status}\n{}", run.daemon.log());
+        let log = run.daemon.log();
+        assert!(log.contains("simple-ntpd stopped"), "SIG{signal}: {log}");
+        assert!(log.contains("replied=1") || log.contains("replied=2"), "SIG{signal}: {log}");
+    }
 }
 
 #[test]
