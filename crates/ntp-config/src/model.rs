@@ -196,7 +196,7 @@ impl Default for SecurityConfig {
 pub struct NtsConfig {
     /// Serve NTS key establishment and NTS-protected NTP.
     pub enabled: bool,
-    /// The TCP socket address of the NTS key-establishment server.
+    /// The TCP socket address of the NTS key-establishment server; a bare IP address listens on port 4460.
     #[serde(alias = "keListen")]
     pub ke_listen: String,
     /// PEM file with the server certificate chain presented to NTS-KE clients.

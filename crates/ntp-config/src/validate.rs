@@ -105,7 +105,13 @@ fn values(c: &Config, out: &mut Vec<Problem>) {
         ));
     }
     let sec = &c.security;
-    check(out, "security.nts.ke_listen".to_owned(), check_socket_addr(&sec.nts.ke_listen));
+    // A bare address listens on port 4460.
+    let ke_listen = if sec.nts.ke_listen.parse::<std::net::IpAddr>().is_ok() {
+        Ok(())
+    } else {
+        check_socket_addr(&sec.nts.ke_listen)
+    };
+    check(out, "security.nts.ke_listen".to_owned(), ke_listen);
     for (i, k) in sec.authentication.keys.iter().enumerate() {
         if k.key_type.trim().is_empty() {
             out.push(Problem::new(

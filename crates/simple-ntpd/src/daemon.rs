@@ -214,8 +214,11 @@ impl NtsRuntime {
         let (Some(chain), Some(key)) = (n.certificate_chain.clone(), n.private_key.clone()) else {
             anyhow::bail!("security.nts.enabled needs security.nts.certificate_chain and security.nts.private_key");
         };
-        let listen: SocketAddr =
-            n.ke_listen.parse().with_context(|| format!("security.nts.ke_listen `{}`", n.ke_listen))?;
+        // A bare address listens on the NTS-KE port, 4460 (RFC 8915).
+        let listen: SocketAddr = match n.ke_listen.parse::<std::net::IpAddr>() {
+            Ok(ip) => SocketAddr::new(ip, 4460),
+            Err(_) => n.ke_listen.parse().with_context(|| format!("security.nts.ke_listen `{}`", n.ke_listen))?,
+        };
         let store = KeyStore::open(
             n.key_directory.clone(),
             Duration::from_secs(u64::from(n.rotation_hours) * 3600),
@@ -238,6 +241,13 @@ impl NtsRuntime {
         )
         .await?;
         Ok(NtsRuntime { store, ke, stats })
+    }
+
+    /// Tells NTS-KE clients the NTP port actually bound (port 0 in the
+    /// configuration, or a listener moved by a reload).
+    fn announce(&self, config: &Config, server: &Server) {
+        let port = server.bound_addresses().first().map(|a| a.port());
+        self.ke.set_ntp_server(config.security.nts.ntp_server.clone(), port);
     }
 }
 
@@ -304,6 +314,9 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
     let hub = StatusHub::new(config.clone(), state.clone(), server.stats(), server.client_logs());
     hub.set_serving(server.bound_addresses(), true);
     hub.set_nts_ke(nts.as_ref().map(|n| n.stats.clone()));
+    if let Some(n) = &nts {
+        n.announce(&config, &server);
+    }
     let api = start_api(&hub, &config.monitoring, true).await?;
     // Everything privileged (binding) is done: become an ordinary user,
     // keeping CAP_SYS_TIME only when steering the system clock.
@@ -466,6 +479,7 @@ impl Daemon {
         }
         let mut changes = Vec::new();
         if let Some(n) = &self.nts {
+            n.announce(&new, &self.server);
             match n.ke.reload_certificates() {
                 Ok(()) => changes.push("NTS certificates re-read".to_owned()),
                 Err(e) => error!("NTS certificates not reloaded, keeping the current ones: {e:#}"),

@@ -328,3 +328,46 @@ exit $ok
     let log = read("ntpd.log");
     assert!(log.contains("NTSc: Got 8 cookies"), "{log}");
 }
+
+/// NTS-KE announces the NTP port actually bound: with `listen_port = 0` the
+/// kernel picks it, and a client that follows the announcement (our own sync
+/// loop here) must reach the server there.
+#[test]
+fn nts_ke_announces_the_bound_ntp_port() {
+    let dir = TempDir::new("nts-port0").unwrap();
+    common::readable_like_etc(dir.path());
+    let (ca, chain, key) = certificates(&dir);
+    let ip: IpAddr = "127.0.0.1".parse().unwrap();
+    let ke = SocketAddr::new(ip, free_tcp_port(ip));
+    let cfg = dir
+        .write(
+            "a.toml",
+            &format!(
+                "[network]\nlisten_address = \"127.0.0.1\"\nlisten_port = 0\n[ntp_server]\nstratum = 2\n{}",
+                nts_toml(ke, &chain, &key, &dir.join("keys"))
+            ),
+        )
+        .unwrap();
+    let mut server =
+        ntp_test_support::DaemonProcess::spawn(common::bin(), ["run", "-c", cfg.to_str().unwrap()]).unwrap();
+    server.wait_for_log("NTS-KE listening", Duration::from_secs(10)).unwrap();
+    let toml = format!(
+        "[clock]\ndiscipline = \"virtual\"\n[monitoring]\nenabled = false\n[[sources.servers]]\naddress = \"{ke}\"\nnts = true\nca = \"{}\"\niburst = true\nminpoll = 0\nmaxpoll = 2\n",
+        ca.display()
+    );
+    let run = common::start(ip, 0, 9, &toml);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = ntp_test_support::sntp_probe(run.addr, 4, Duration::from_secs(1)).unwrap();
+        if r.li != 3 && r.stratum == 3 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never synchronised over NTS: {r:?}\n{}\n--- server ---\n{}",
+            run.daemon.log(),
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}

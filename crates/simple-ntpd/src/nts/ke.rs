@@ -60,7 +60,7 @@ struct Shared {
     tls: ArcSwap<ServerConfig>,
     keys: CookieKeyCell,
     stats: Arc<KeStats>,
-    options: ServerOptions,
+    options: ArcSwap<ServerOptions>,
     timeout: Duration,
 }
 
@@ -89,7 +89,10 @@ impl KeServer {
             tls: ArcSwap::new(tls),
             keys,
             stats,
-            options: ServerOptions { ntp_server: settings.ntp_server, ntp_port: settings.ntp_port },
+            options: ArcSwap::from_pointee(ServerOptions {
+                ntp_server: settings.ntp_server,
+                ntp_port: settings.ntp_port,
+            }),
             timeout: settings.handshake_timeout,
         });
         let slots = Arc::new(Semaphore::new(max));
@@ -111,6 +114,13 @@ impl KeServer {
     /// The bound address (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// What later exchanges tell clients about the NTP server: its name (if
+    /// not this host) and the port actually bound (announced when not 123).
+    pub fn set_ntp_server(&self, ntp_server: Option<String>, ntp_port: Option<u16>) {
+        let ntp_port = ntp_port.filter(|p| *p != 123);
+        self.shared.options.store(Arc::new(ServerOptions { ntp_server, ntp_port }));
     }
 
     /// Re-reads the PEM files; on error the old certificates stay in use.
@@ -187,5 +197,6 @@ async fn serve(stream: TcpStream, shared: &Shared) -> anyhow::Result<Outcome> {
     if tls.get_ref().1.alpn_protocol() != Some(ALPN_NTSKE) {
         anyhow::bail!("client did not negotiate ALPN ntske/1");
     }
-    exchange(&mut tls, &shared.keys, &shared.options).await
+    let options = shared.options.load_full();
+    exchange(&mut tls, &shared.keys, &options).await
 }
