@@ -150,13 +150,13 @@ pub enum LogFormat {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct SecurityConfig {
-    /// Require symmetric-key authentication of requests (the seed 000 switch; see also `security.authentication`).
+    /// Turn on symmetric-key (MAC) authentication: requests carrying a valid MAC get authenticated replies, requests with a bad MAC are dropped, requests without one are still answered unless their network is in `security.authentication.require_for` (the seed 000 switch; the same as `security.authentication.enabled`).
     #[serde(alias = "enableAuthentication")]
     pub enable_authentication: bool,
     /// Limit how many requests each client may send (the seed 000 switch; see also `security.ratelimit`).
     #[serde(alias = "enableRateLimiting")]
     pub enable_rate_limiting: bool,
-    /// The number of requests a single client may send per minute when `enable_rate_limiting` is on.
+    /// The number of requests a single client may send per minute, on average, when `enable_rate_limiting` is on; bursts of `security.ratelimit.burst` are allowed and nothing beyond the limit is answered (no leak).
     #[serde(alias = "maxQueriesPerMinute")]
     pub max_queries_per_minute: u32,
     /// Network Time Security (RFC 8915) key establishment and NTS-protected NTP.

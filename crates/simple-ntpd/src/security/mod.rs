@@ -65,11 +65,12 @@ impl SecurityPolicy {
                 ipv6_prefix: rl.ipv6_prefix,
             })
         } else if s.enable_rate_limiting {
-            // Seed 000: an average of max_queries_per_minute, bursts as configured.
+            // Seed 000: at most max_queries_per_minute on average, bursts as
+            // configured, and nothing over the limit leaks through.
             Some(RateParams {
                 interval_secs: 60.0 / f64::from(s.max_queries_per_minute.max(1)),
                 burst: rl.burst,
-                leak: rl.leak,
+                leak: ratelimit::NO_LEAK,
                 kod: rl.kod,
                 table_size: rl.table_size,
                 ipv6_prefix: rl.ipv6_prefix,
@@ -140,5 +141,29 @@ impl PolicyCell {
     #[inline]
     pub fn load(&self) -> arc_swap::Guard<Arc<SecurityPolicy>> {
         self.0.load()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_000_rate_limit_is_a_hard_per_minute_average() {
+        let mut c = Config::default();
+        c.security.enable_rate_limiting = true;
+        c.security.max_queries_per_minute = 30;
+        let (policy, _) = SecurityPolicy::from_config(&c).unwrap();
+        let rate = policy.rate.expect("seed 000 switch turns the limiter on");
+        assert_eq!(rate.interval_secs, 2.0);
+        assert_eq!(rate.leak, ratelimit::NO_LEAK);
+        assert_eq!(rate.burst, c.security.ratelimit.burst);
+        // [security.ratelimit] wins when both are given.
+        c.security.ratelimit.enabled = true;
+        let (policy, _) = SecurityPolicy::from_config(&c).unwrap();
+        assert_eq!(policy.rate.unwrap().interval_secs, 2f64.powi(c.security.ratelimit.interval));
+        // Off unless asked for.
+        let (policy, _) = SecurityPolicy::from_config(&Config::default()).unwrap();
+        assert!(policy.rate.is_none());
     }
 }

@@ -18,6 +18,9 @@ use super::netset::canonical;
 
 const PROBE: usize = 4;
 
+/// `leak` value for a hard limit: no over-limit request is answered.
+pub const NO_LEAK: u32 = u32::MAX;
+
 /// The limits, from `[security.ratelimit]` or seed 000's
 /// `max_queries_per_minute`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -26,7 +29,8 @@ pub struct RateParams {
     pub interval_secs: f64,
     /// Requests allowed in a burst.
     pub burst: u32,
-    /// One in `2^leak` over-limit requests is answered anyway.
+    /// One in `2^leak` over-limit requests is answered anyway;
+    /// [`NO_LEAK`] answers none (a hard limit).
     pub leak: u32,
     /// Send RATE kiss-o'-death to limited requests.
     pub kod: bool,
@@ -137,7 +141,7 @@ impl RateLimiter {
         } else {
             s.over = s.over.wrapping_add(1);
             let every = 1u32 << p.leak.min(16);
-            if s.over.is_multiple_of(every) {
+            if p.leak != NO_LEAK && s.over.is_multiple_of(every) {
                 Verdict::Leak
             } else {
                 Verdict::Limit
@@ -166,6 +170,16 @@ mod tests {
         assert_eq!(leaked, 23, "92 over the limit, one in four let through");
         // After waiting one interval a token is back.
         assert_eq!(rl.check(ip, 1000.2 + 8.0, &p), Verdict::Allow);
+    }
+
+    #[test]
+    fn a_hard_limit_lets_nothing_through() {
+        let mut rl = RateLimiter::new(1024, 1);
+        let ip: IpAddr = "192.0.2.8".parse().unwrap();
+        let p = RateParams { leak: NO_LEAK, ..chrony_default() };
+        let verdicts: Vec<Verdict> = (0..100).map(|i| rl.check(ip, 1000.0 + f64::from(i) * 0.001, &p)).collect();
+        assert_eq!(verdicts.iter().filter(|v| **v == Verdict::Allow).count(), 8);
+        assert_eq!(verdicts.iter().filter(|v| **v == Verdict::Limit).count(), 92);
     }
 
     #[test]
