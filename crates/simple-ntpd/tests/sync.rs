@@ -285,3 +285,33 @@ fn a_source_that_answers_deny_is_dropped_and_reported() {
     let r = sntp_probe(run.addr, 4, Duration::from_secs(2)).unwrap();
     assert_eq!((r.li, r.stratum), (3, 0), "synchronised to a source that refuses us");
 }
+
+/// Adding a source by reload restarts the sources' loop; clients must not
+/// see that: the previous state is served (as holdover) until the new
+/// engine has synchronised, so no reply carries leap 3 meanwhile.
+#[test]
+fn a_reload_that_changes_sources_keeps_serving_synchronised_time() {
+    let (a, b) = (FakeUpstream::start(0.0, 0.0), FakeUpstream::start(0.0, 0.0));
+    let mut run = start_synced_daemon(&sources_toml(&[a.addr]));
+    wait_until_tracking(run.addr, a.addr, 1e-3, Duration::from_secs(30));
+    common::readable_like_etc(run.dir.path());
+    let file = run.dir.join("simple-ntpd.toml");
+    let config = std::fs::read_to_string(&file).unwrap();
+    let tmp = run.dir.join("next.toml");
+    std::fs::write(&tmp, config.replace(&sources_toml(&[a.addr]), &sources_toml(&[a.addr, b.addr]))).unwrap();
+    std::fs::rename(&tmp, &file).unwrap();
+    run.daemon.signal("HUP").unwrap();
+    let reloaded = Instant::now();
+    let end = reloaded + Duration::from_secs(6);
+    let mut probes = 0;
+    while Instant::now() < end {
+        let r = sntp_probe(run.addr, 4, Duration::from_secs(1)).unwrap();
+        assert_ne!(r.li, 3, "leap 3 served {:?} after the reload\n{}", reloaded.elapsed(), run.daemon.log());
+        assert_eq!(r.stratum, 2);
+        probes += 1;
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(probes > 50);
+    assert!(run.daemon.log().contains("serving the previous state"), "{}", run.daemon.log());
+    run.daemon.wait_for_log("configuration reloaded", Duration::from_secs(2)).unwrap();
+}

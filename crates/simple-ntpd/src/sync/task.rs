@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use ntp_proto::auth::SymmetricKey;
 use ntp_proto::extension::Trailer;
+use ntp_proto::server::ServerState;
 use ntp_proto::source::{PollConfig, PollerState, SourceConfig, SourcePoller};
 use ntp_proto::{NtpDuration, NtpTimestamp};
 use ntp_sync::{ClockAction, Engine, EngineConfig, MakeStep, SelectionState, SourceId, SourceParams, SyncStatus};
@@ -136,7 +137,15 @@ struct Loop {
     /// Pool members dropped as dead or refusing, and when: a re-resolved
     /// pool does not hand the same address straight back.
     retired: Vec<(SocketAddr, Instant)>,
+    /// What was served when this loop replaced another (a reload), and
+    /// until when it may stand in while the new engine has not synchronised
+    /// yet: clients see holdover, not a gap of leap-3 replies.
+    held: Option<(ServerState, Instant)>,
 }
+
+/// The longest a reload may serve the previous state (its root dispersion
+/// keeps growing at PHI meanwhile) before the new sources have synchronised.
+const HOLD_ACROSS_RELOAD: Duration = Duration::from_secs(300);
 
 /// How long a retired pool member is not taken again.
 const RETIRED_FOR: Duration = Duration::from_secs(3600);
@@ -156,6 +165,15 @@ async fn run(
         Discipline::System => Box::new(KernelDriver::new()),
         _ => Box::new(VirtualDriver::new(previous)),
     };
+    let serving = state.load();
+    let held = serving.server.is_synchronised().then(|| (serving.server.clone(), Instant::now() + HOLD_ACROSS_RELOAD));
+    drop(serving);
+    if held.is_some() {
+        info!(
+            "serving the previous state until the new sources synchronise (at most {} s)",
+            HOLD_ACROSS_RELOAD.as_secs()
+        );
+    }
     let engine = Engine::new(EngineConfig {
         makestep: MakeStep { threshold: settings.makestep.0, limit: settings.makestep.1 },
         panic_threshold: (settings.panic_threshold > 0.0).then_some(settings.panic_threshold),
@@ -185,6 +203,7 @@ async fn run(
         last_status: None,
         last_peer: None,
         retired: Vec::new(),
+        held,
     };
     let mut last_tick = Instant::now();
     let mut last_drift = Instant::now();
@@ -559,8 +578,14 @@ impl Loop {
         let now = self.clock.now();
         let st = self.engine.system_state().clone();
         let synced = matches!(st.status, SyncStatus::Synchronised);
-        let server = match self.settings.local_fallback {
-            Some(stratum) if !synced => {
+        if self.held.as_ref().is_some_and(|(_, until)| synced || Instant::now() >= *until)
+            || !matches!(st.status, SyncStatus::Starting)
+        {
+            self.held = None;
+        }
+        let server = match (&self.held, self.settings.local_fallback) {
+            (Some((previous, _)), _) => previous.clone(),
+            (None, Some(stratum)) if !synced => {
                 LocalReference { stratum, precision: self.settings.precision }.snapshot(now).server
             }
             _ => self.engine.server_state(),
