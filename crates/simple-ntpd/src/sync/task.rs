@@ -166,7 +166,7 @@ async fn run(
         _ => Box::new(VirtualDriver::new(previous)),
     };
     let serving = state.load();
-    let held = serving.server.is_synchronised().then(|| (serving.server.clone(), Instant::now() + HOLD_ACROSS_RELOAD));
+    let held = serving.server.is_synchronised().then(|| (serving.server, Instant::now() + HOLD_ACROSS_RELOAD));
     drop(serving);
     if held.is_some() {
         info!(
@@ -584,7 +584,7 @@ impl Loop {
             self.held = None;
         }
         let server = match (&self.held, self.settings.local_fallback) {
-            (Some((previous, _)), _) => previous.clone(),
+            (Some((previous, _)), _) => *previous,
             (None, Some(stratum)) if !synced => {
                 LocalReference { stratum, precision: self.settings.precision }.snapshot(now).server
             }
