@@ -315,3 +315,28 @@ fn a_reload_that_changes_sources_keeps_serving_synchronised_time() {
     assert!(run.daemon.log().contains("serving the previous state"), "{}", run.daemon.log());
     run.daemon.wait_for_log("configuration reloaded", Duration::from_secs(2)).unwrap();
 }
+
+/// A key exchange that hangs (an NTS-KE port that accepts and never
+/// answers) runs off the sources' loop: the other source is polled and
+/// the daemon synchronises long before that exchange times out (10 s).
+#[test]
+fn a_hanging_nts_key_exchange_does_not_hold_up_other_sources() {
+    let blackhole = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let up = FakeUpstream::start(0.0, 0.0);
+    let toml = format!(
+        "{}[[sources.servers]]\naddress = \"{}\"\nnts = true\n",
+        sources_toml(&[up.addr]),
+        blackhole.local_addr().unwrap()
+    );
+    let started = Instant::now();
+    let run = start_synced_daemon(&toml);
+    let (_, reply) = wait_until_tracking(run.addr, up.addr, 1e-3, Duration::from_secs(30));
+    assert_eq!(reply.stratum, 2);
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "synchronised only after {:?}: the hanging key exchange held the loop\n{}",
+        started.elapsed(),
+        run.daemon.log()
+    );
+    drop(blackhole);
+}

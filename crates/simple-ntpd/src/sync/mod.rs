@@ -7,8 +7,10 @@
 //! - [`drivers`]: the clocks the engine steers (virtual, system).
 //! - [`host`]: `discipline = "none"`, the host clock as the kernel describes it.
 //! - [`driftfile`]: the frequency kept across restarts.
+//! - [`background`]: name lookups and NTS key exchanges, off the loop.
 //! - [`task`]: the loop that ties them together.
 
+pub mod background;
 pub mod driftfile;
 pub mod drivers;
 pub mod host;

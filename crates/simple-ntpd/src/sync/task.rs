@@ -18,10 +18,11 @@ use ntp_sync::{ClockAction, Engine, EngineConfig, MakeStep, SelectionState, Sour
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info, warn};
 
+use super::background::{self, Done, DoneSender};
 use super::driftfile;
 use super::drivers::{Discipline, DriverClock, KernelDriver, VirtualDriver};
 use super::net::{Incoming, UpstreamSocket};
-use super::nts_client::{key_exchange, NtsSession};
+use super::nts_client::NtsSession;
 use super::spec::SourceSpec;
 use crate::api::model::{Source, SourceState};
 use crate::state::local::LocalReference;
@@ -98,7 +99,18 @@ struct Upstream {
     nts_uid: [u8; 32],
     /// The session must be renewed (NAK, or no cookies left).
     rekey: bool,
+    /// A renewal is running in the background.
+    rekey_in_flight: bool,
+    /// No renewal before this (after a failed one).
+    rekey_retry_at: Instant,
+    /// Wait after the next failed renewal.
+    rekey_backoff: Duration,
 }
+
+/// First wait after a failed NTS session renewal.
+const REKEY_FIRST_BACKOFF: Duration = Duration::from_secs(2);
+/// The longest wait between attempts to resolve or key a source.
+const MAX_BACKOFF: Duration = Duration::from_secs(600);
 
 struct Pending {
     spec: usize,
@@ -137,6 +149,8 @@ struct Loop {
     /// Pool members dropped as dead or refusing, and when: a re-resolved
     /// pool does not hand the same address straight back.
     retired: Vec<(SocketAddr, Instant)>,
+    /// Where background lookups and key exchanges report back.
+    done_tx: DoneSender,
     /// What was served when this loop replaced another (a reload), and
     /// until when it may stand in while the new engine has not synchronised
     /// yet: clients see holdover, not a gap of leap-3 replies.
@@ -187,6 +201,7 @@ async fn run(
         ..EngineConfig::default()
     });
     let (tx, mut rx) = mpsc::channel(256);
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel();
     let pending = (0..settings.specs.len())
         .map(|spec| Pending { spec, next_try: Instant::now(), backoff: Duration::from_secs(2) })
         .collect();
@@ -203,14 +218,15 @@ async fn run(
         last_status: None,
         last_peer: None,
         retired: Vec::new(),
+        done_tx,
         held,
     };
     let mut last_tick = Instant::now();
     let mut last_drift = Instant::now();
     let mut last_pool_check = Instant::now();
     loop {
-        l.resolve_due().await;
-        l.rekey_due().await;
+        l.resolve_due();
+        l.rekey_due();
         let now = l.clock.now();
         l.poll_due(now);
         if last_tick.elapsed() >= Duration::from_secs(1)
@@ -235,6 +251,7 @@ async fn run(
         tokio::select! {
             _ = &mut stop => break,
             msg = rx.recv() => if let Some(msg) = msg { l.on_datagram(msg) },
+            done = done_rx.recv() => if let Some(done) = done { l.on_done(done) },
             _ = tokio::time::sleep(sleep) => {}
         }
     }
@@ -243,88 +260,111 @@ async fn run(
 }
 
 impl Loop {
-    async fn resolve_due(&mut self) {
+    /// Starts lookups (or NTS key exchanges) for sources whose retry time
+    /// has come; their results arrive through [`Loop::on_done`].
+    fn resolve_due(&mut self) {
         let now = Instant::now();
-        let due: Vec<usize> =
-            self.pending.iter().enumerate().filter(|(_, p)| p.next_try <= now).map(|(i, _)| i).collect();
-        for i in due.into_iter().rev() {
-            let p = self.pending.remove(i);
-            let spec = self.settings.specs[p.spec].clone();
-            let wanted = spec.pool.unwrap_or(1) as usize;
-            let have = self.ups.iter().filter(|u| u.spec == p.spec).count();
+        let (due, later): (Vec<Pending>, Vec<Pending>) =
+            std::mem::take(&mut self.pending).into_iter().partition(|p| p.next_try <= now);
+        self.pending = later;
+        for p in due {
+            let spec = &self.settings.specs[p.spec];
             if spec.nts {
-                match key_exchange(&spec.host, spec.port, spec.ca.as_deref(), Duration::from_secs(10)).await {
-                    Ok(session) => {
-                        let addr = session.ntp_addr;
-                        if let Err(e) = self.add_upstream(p.spec, &spec, addr, Some(session)) {
-                            warn!(source = %spec.host, error = %e, "cannot open a socket for source");
-                        }
-                    }
-                    Err(e) => {
-                        warn!(source = %spec.host, error = %format!("{e:#}"), retry_s = p.backoff.as_secs(), "NTS key exchange failed");
-                        let backoff = (p.backoff * 2).min(Duration::from_secs(600));
-                        self.pending.push(Pending { spec: p.spec, next_try: Instant::now() + p.backoff, backoff });
-                    }
-                }
-                continue;
-            }
-            let lookup =
-                tokio::time::timeout(Duration::from_secs(5), tokio::net::lookup_host((spec.host.as_str(), spec.port)))
-                    .await;
-            let addrs: Vec<SocketAddr> = match lookup {
-                Ok(Ok(it)) => it.collect(),
-                Ok(Err(e)) => {
-                    warn!(source = %spec.host, error = %e, retry_s = p.backoff.as_secs(), "cannot resolve source");
-                    Vec::new()
-                }
-                Err(_) => {
-                    warn!(source = %spec.host, retry_s = p.backoff.as_secs(), "resolving source timed out");
-                    Vec::new()
-                }
-            };
-            let mut added = have;
-            for addr in addrs {
-                if added >= wanted {
-                    break;
-                }
-                if self.ups.iter().any(|u| u.addr == addr) || self.retired.iter().any(|(a, _)| *a == addr) {
-                    continue;
-                }
-                match self.add_upstream(p.spec, &spec, addr, None) {
-                    Ok(()) => added += 1,
-                    Err(e) => {
-                        warn!(source = %spec.host, address = %addr, error = %e, "cannot open a socket for source")
-                    }
-                }
-            }
-            if added < wanted {
-                let backoff = (p.backoff * 2).min(Duration::from_secs(600));
-                self.pending.push(Pending { spec: p.spec, next_try: Instant::now() + p.backoff, backoff });
+                background::key_exchange_new(&self.done_tx, p.spec, spec, p.backoff);
+            } else {
+                background::resolve(&self.done_tx, p.spec, spec, p.backoff);
             }
         }
     }
 
-    /// Renews NTS sessions that need it (cookies used up, or a NAK).
-    async fn rekey_due(&mut self) {
-        for i in 0..self.ups.len() {
-            if !self.ups[i].rekey {
-                continue;
+    /// Starts NTS key exchanges for running sources that need new cookies,
+    /// one at a time per source, backing off after failures.
+    fn rekey_due(&mut self) {
+        let now = Instant::now();
+        for u in &mut self.ups {
+            if u.rekey && !u.rekey_in_flight && u.rekey_retry_at <= now {
+                u.rekey_in_flight = true;
+                background::rekey(&self.done_tx, u.key, &self.settings.specs[u.spec]);
             }
-            let spec = self.settings.specs[self.ups[i].spec].clone();
-            match key_exchange(&spec.host, spec.port, spec.ca.as_deref(), Duration::from_secs(10)).await {
-                Ok(session) => {
-                    let u = &mut self.ups[i];
-                    if session.ntp_addr != u.addr {
-                        warn!(source = %u.name, "NTS-KE now names another NTP address; keeping {}", u.addr);
+        }
+    }
+
+    /// Takes in a finished lookup or key exchange.
+    fn on_done(&mut self, done: Done) {
+        match done {
+            Done::Resolved { spec: idx, backoff, result } => {
+                let spec = self.settings.specs[idx].clone();
+                let wanted = spec.pool.unwrap_or(1) as usize;
+                let mut added = self.ups.iter().filter(|u| u.spec == idx).count();
+                match result {
+                    Ok(addrs) => {
+                        for addr in addrs {
+                            if added >= wanted {
+                                break;
+                            }
+                            if self.ups.iter().any(|u| u.addr == addr) || self.retired.iter().any(|(a, _)| *a == addr) {
+                                continue;
+                            }
+                            match self.add_upstream(idx, &spec, addr, None) {
+                                Ok(()) => added += 1,
+                                Err(e) => {
+                                    warn!(source = %spec.host, address = %addr, error = %e, "cannot open a socket for source")
+                                }
+                            }
+                        }
                     }
-                    u.nts = Some(session);
-                    u.rekey = false;
+                    Err(e) => {
+                        warn!(source = %spec.host, error = %e, retry_s = backoff.as_secs(), "cannot resolve source")
+                    }
                 }
-                Err(e) => {
-                    warn!(source = %spec.host, error = %format!("{e:#}"), "NTS key exchange failed; retrying at the next poll")
+                if added < wanted {
+                    self.retry_later(idx, backoff);
+                }
+            }
+            Done::KeyExchanged { spec: idx, backoff, result } => {
+                let spec = self.settings.specs[idx].clone();
+                match result {
+                    Ok(session) => {
+                        let addr = session.ntp_addr;
+                        if let Err(e) = self.add_upstream(idx, &spec, addr, Some(session)) {
+                            warn!(source = %spec.host, error = %e, "cannot open a socket for source");
+                            self.retry_later(idx, backoff);
+                        }
+                    }
+                    Err(e) => {
+                        warn!(source = %spec.host, error = %format!("{e:#}"), retry_s = backoff.as_secs(), "NTS key exchange failed");
+                        self.retry_later(idx, backoff);
+                    }
+                }
+            }
+            Done::Rekeyed { upstream, result } => {
+                // The source may have been replaced meanwhile.
+                let Some(u) = self.ups.iter_mut().find(|u| u.key == upstream) else { return };
+                u.rekey_in_flight = false;
+                match result {
+                    Ok(session) => {
+                        if session.ntp_addr != u.addr {
+                            warn!(source = %u.name, "NTS-KE now names another NTP address; keeping {}", u.addr);
+                        }
+                        info!(source = %u.name, "NTS session renewed");
+                        u.nts = Some(session);
+                        u.rekey = false;
+                        u.rekey_backoff = REKEY_FIRST_BACKOFF;
+                    }
+                    Err(e) => {
+                        warn!(source = %u.name, error = %format!("{e:#}"), retry_s = u.rekey_backoff.as_secs(), "NTS key exchange failed");
+                        u.rekey_retry_at = Instant::now() + u.rekey_backoff;
+                        u.rekey_backoff = (u.rekey_backoff * 2).min(MAX_BACKOFF);
+                    }
                 }
             }
         }
+    }
+
+    /// Tries spec `idx` again after `backoff`, doubling it for the time after.
+    fn retry_later(&mut self, idx: usize, backoff: Duration) {
+        let next = (backoff * 2).min(MAX_BACKOFF);
+        self.pending.push(Pending { spec: idx, next_try: Instant::now() + backoff, backoff: next });
     }
 
     fn add_upstream(
@@ -381,6 +421,9 @@ impl Loop {
             nts,
             nts_uid: [0; 32],
             rekey: false,
+            rekey_in_flight: false,
+            rekey_retry_at: Instant::now(),
+            rekey_backoff: REKEY_FIRST_BACKOFF,
         });
         Ok(())
     }
