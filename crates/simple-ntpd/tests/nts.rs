@@ -371,3 +371,47 @@ fn nts_ke_announces_the_bound_ntp_port() {
         std::thread::sleep(Duration::from_millis(300));
     }
 }
+
+/// Our NTS client renews its session when the server no longer knows its
+/// cookies (restarted with a new key directory, so it answers with NAKs),
+/// and keeps its sources.
+#[test]
+fn the_nts_client_renews_its_session_after_a_nak() {
+    let dir = TempDir::new("nts-rekey").unwrap();
+    common::readable_like_etc(dir.path());
+    let (ca, chain, key) = certificates(&dir);
+    let ip: IpAddr = "127.0.0.1".parse().unwrap();
+    let port = free_udp_port(ip);
+    let ke = SocketAddr::new(ip, free_tcp_port(ip));
+    let (first_keys, second_keys) = (dir.join("keys-1"), dir.join("keys-2"));
+    let api = || SocketAddr::new(ip, free_tcp_port(ip));
+    let files = NtsFiles { chain: &chain, key: &key, keydir: &first_keys };
+    let mut server = start_nts(port, ke, api(), &files, &dir, "server-1.toml");
+    let toml = format!(
+        "[clock]\ndiscipline = \"virtual\"\n[monitoring]\nenabled = false\n[[sources.servers]]\naddress = \"{ke}\"\nnts = true\nca = \"{}\"\niburst = true\nminpoll = 0\nmaxpoll = 1\n",
+        ca.display()
+    );
+    let mut client = common::start(ip, 0, 9, &toml);
+    let synced = |client: &common::Running| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let r = ntp_test_support::sntp_probe(client.addr, 4, Duration::from_secs(1)).unwrap();
+            if r.li != 3 && r.stratum == 3 {
+                return;
+            }
+            assert!(std::time::Instant::now() < deadline, "not synchronised over NTS\n{}", client.daemon.log());
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    };
+    synced(&client);
+
+    server.signal("TERM").unwrap();
+    server.wait_exit(Duration::from_secs(5)).unwrap();
+    let files = NtsFiles { chain: &chain, key: &key, keydir: &second_keys };
+    let server = start_nts(port, ke, api(), &files, &dir, "server-2.toml");
+    client
+        .daemon
+        .wait_for_log("NTS session renewed", Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("{e}\n--- server ---\n{}", server.log()));
+    synced(&client);
+}
