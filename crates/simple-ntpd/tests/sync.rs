@@ -29,6 +29,10 @@ fn system_now() -> NtpTimestamp {
 
 impl FakeUpstream {
     fn start(offset: f64, ppm: f64) -> FakeUpstream {
+        Self::start_with_leap(offset, ppm, LeapIndicator::NoWarning)
+    }
+
+    fn start_with_leap(offset: f64, ppm: f64, leap: LeapIndicator) -> FakeUpstream {
         let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
         sock.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
         let addr = sock.local_addr().unwrap();
@@ -46,7 +50,7 @@ impl FakeUpstream {
                 let rx = fake(system_now());
                 let Ok(req) = parse_request(&buf[..n], from.port()) else { continue };
                 let state = ServerState {
-                    leap: LeapIndicator::NoWarning,
+                    leap,
                     stratum: 1,
                     precision: -24,
                     reference_id: ReferenceId::from_ascii("GPS"),
@@ -339,4 +343,24 @@ fn a_hanging_nts_key_exchange_does_not_hold_up_other_sources() {
         run.daemon.log()
     );
     drop(blackhole);
+}
+
+/// A leap second announced by the sources is passed on to clients and
+/// logged once.
+#[test]
+fn an_announced_leap_second_is_served_and_logged() {
+    let up = FakeUpstream::start_with_leap(0.0, 0.0, LeapIndicator::Insert);
+    let mut run = start_synced_daemon(&sources_toml(&[up.addr]));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = sntp_probe(run.addr, 4, Duration::from_secs(1)).unwrap();
+        if r.li == 1 {
+            assert_eq!(r.stratum, 2);
+            break;
+        }
+        assert!(Instant::now() < deadline, "leap insert never served: {r:?}\n{}", run.daemon.log());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    run.daemon.wait_for_log("announce a leap second", Duration::from_secs(5)).unwrap();
+    assert_eq!(run.daemon.log().matches("announce a leap second").count(), 1, "{}", run.daemon.log());
 }

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use ntp_proto::auth::SymmetricKey;
 use ntp_proto::extension::Trailer;
+use ntp_proto::packet::LeapIndicator;
 use ntp_proto::server::ServerState;
 use ntp_proto::source::{PollConfig, PollerState, SourceConfig, SourcePoller};
 use ntp_proto::{NtpDuration, NtpTimestamp};
@@ -146,6 +147,8 @@ struct Loop {
     hub: Arc<StatusHub>,
     last_status: Option<SyncStatus>,
     last_peer: Option<SourceId>,
+    /// The leap indicator last published while synchronised.
+    last_leap: LeapIndicator,
     /// Pool members dropped as dead or refusing, and when: a re-resolved
     /// pool does not hand the same address straight back.
     retired: Vec<(SocketAddr, Instant)>,
@@ -217,6 +220,7 @@ async fn run(
         hub,
         last_status: None,
         last_peer: None,
+        last_leap: LeapIndicator::NoWarning,
         retired: Vec::new(),
         done_tx,
         held,
@@ -643,6 +647,18 @@ impl Loop {
                 }
             }
             self.last_status = Some(st.status);
+        }
+        if synced && st.leap != self.last_leap {
+            match st.leap {
+                LeapIndicator::Insert => {
+                    warn!("the sources announce a leap second: the last minute of the UTC day has 61 seconds")
+                }
+                LeapIndicator::Delete => {
+                    warn!("the sources announce a leap second: the last minute of the UTC day has 59 seconds")
+                }
+                _ => info!("no leap second is announced any more"),
+            }
+            self.last_leap = st.leap;
         }
         if self.last_peer != st.system_peer {
             if let Some(u) = st.system_peer.and_then(|p| self.ups.iter().find(|u| u.id == p)) {
