@@ -364,3 +364,45 @@ fn an_announced_leap_second_is_served_and_logged() {
     run.daemon.wait_for_log("announce a leap second", Duration::from_secs(5)).unwrap();
     assert_eq!(run.daemon.log().matches("announce a leap second").count(), 1, "{}", run.daemon.log());
 }
+
+/// The measured frequency survives a restart: written (atomically) at
+/// shutdown to `server.driftfile`, read at the next start.
+#[test]
+fn the_drift_file_is_written_at_shutdown_and_read_at_start() {
+    use std::os::unix::fs::PermissionsExt;
+    let up = FakeUpstream::start(0.0, 10.0);
+    let state = ntp_test_support::TempDir::new("drift").unwrap();
+    // Written after the privilege drop (nobody when the tests run as root).
+    std::fs::set_permissions(state.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let drift = state.join("drift");
+    let toml = format!("{}[server]\ndriftfile = \"{}\"\n", sources_toml(&[up.addr]), drift.display());
+    let mut run = start_synced_daemon(&toml);
+    wait_until_tracking(run.addr, up.addr, 1e-3, Duration::from_secs(30));
+    std::thread::sleep(Duration::from_secs(3));
+    run.daemon.signal("TERM").unwrap();
+    run.daemon.wait_exit(Duration::from_secs(5)).unwrap();
+    let text = std::fs::read_to_string(&drift).unwrap_or_else(|e| panic!("{e}\n{}", run.daemon.log()));
+    let nums: Vec<f64> = text.split_whitespace().map(|v| v.parse().unwrap()).collect();
+    let (ppm, sd) = (nums[0], nums[1]);
+    // A few seconds of samples: a rough estimate, honestly labelled.
+    assert!(sd > 0.0 && sd < 100.0, "uncertainty {sd} ppm: nothing learned ({text})");
+    assert!((ppm - 10.0).abs() <= 3.0 * sd, "{ppm} ± {sd} ppm for a 10 ppm fast upstream");
+
+    let mut again = start_synced_daemon(&toml);
+    let line = again.daemon.wait_for_log("read drift file", Duration::from_secs(5)).unwrap();
+    assert!(line.contains(&format!("frequency_ppm={ppm}")), "{line}\nfile: {text}");
+}
+
+/// A pool given by name is resolved (off the loop) and its members polled.
+#[test]
+fn a_pool_name_is_resolved_and_used() {
+    let up = FakeUpstream::start(0.0, 0.0);
+    let toml = format!(
+        "[clock]\ndiscipline = \"virtual\"\n[monitoring]\nenabled = false\n[[sources.pools]]\nname = \"localhost:{}\"\nservers = 2\niburst = true\n",
+        up.addr.port()
+    );
+    let run = start_synced_daemon(&toml);
+    let (_, reply) = wait_until_tracking(run.addr, up.addr, 1e-3, Duration::from_secs(30));
+    assert_eq!(reply.stratum, 2);
+    assert!(run.daemon.log().contains(&format!("address={}", up.addr)), "{}", run.daemon.log());
+}
