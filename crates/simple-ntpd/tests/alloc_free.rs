@@ -7,6 +7,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::time::Duration;
 
+use ntp_proto::auth::{KeyType, SymmetricKey};
 use simple_ntpd::net::listen::SocketOptions;
 use simple_ntpd::security::{PolicyCell, SecurityPolicy};
 use simple_ntpd::server::{Server, ServerSettings, ServingOptions};
@@ -37,14 +38,39 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-fn exchange(client: &UdpSocket, server: SocketAddr, req: &[u8; 48], buf: &mut [u8; 128]) {
+fn exchange(client: &UdpSocket, server: SocketAddr, req: &[u8], buf: &mut [u8; 128]) {
     client.send_to(req, server).unwrap();
     let (n, _) = client.recv_from(buf).unwrap();
-    assert_eq!(n, 48);
+    assert_eq!(n, req.len(), "reply as long as the request (MAC included)");
     assert_eq!(&buf[24..32], &req[40..48]);
 }
 
-fn allocations_while_serving(batch_send: bool) -> u64 {
+/// A policy that makes every packet pay for every check: 200 access rules
+/// (many prefix lengths), rate limiting with limits nobody reaches, and a
+/// symmetric key the requests are authenticated with.
+fn busy_policy(secret: &[u8]) -> SecurityPolicy {
+    let hex: String = secret.iter().map(|b| format!("{b:02X}")).collect();
+    let mut text = String::from(
+        "[security.ratelimit]\nenabled = true\ninterval = -19\nburst = 255\n\
+         [security.authentication]\nenabled = true\n\
+         [[security.authentication.keys]]\nid = 7\ntype = \"SHA256\"\nvalue = \"HEX:{hex}\"\n",
+    )
+    .replace("{hex}", &hex);
+    for i in 0..200u32 {
+        let prefix = 8 + i % 24;
+        text.push_str(&format!(
+            "[[security.access]]\nnetwork = \"10.{}.{}.0/{prefix}\"\npermission = \"deny\"\n",
+            i % 256,
+            (i * 7) % 256
+        ));
+    }
+    text.push_str("[[security.access]]\nnetwork = \"127.0.0.0/8\"\npermission = \"allow\"\n");
+    let loaded = ntp_config::load_from_strs(&[("busy.toml".into(), text)], Vec::new(), &Default::default()).unwrap();
+    let (policy, _) = SecurityPolicy::from_config(&loaded.config).unwrap();
+    policy
+}
+
+fn allocations_while_serving(batch_send: bool, policy: SecurityPolicy, key: Option<&SymmetricKey>) -> u64 {
     let state = StateCell::new(
         LocalReference { stratum: 2, precision: -24 }.snapshot(ntp_proto::NtpTimestamp::from_unix(1, 0)),
     );
@@ -58,22 +84,31 @@ fn allocations_while_serving(batch_send: bool) -> u64 {
         default_listen: false,
         share_port: false,
     };
-    let server = Server::start(&settings, state, PolicyCell::new(SecurityPolicy::default())).unwrap();
+    let server = Server::start(&settings, state, PolicyCell::new(policy)).unwrap();
     let addr = server.bound_addresses()[0];
     let client = UdpSocket::bind("127.0.0.1:0").unwrap();
     client.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-    let mut req = [0u8; 48];
-    req[0] = 0x23;
+    // Requests are built before counting starts: only the server's work counts.
+    let request = |i: u64| -> Vec<u8> {
+        let mut req = [0u8; 128];
+        req[0] = 0x23;
+        req[40..48].copy_from_slice(&i.to_be_bytes());
+        let len = match key {
+            Some(k) => k.append_mac(&mut req, 48, k.packet_digest_len(4)).unwrap(),
+            None => 48,
+        };
+        req[..len].to_vec()
+    };
+    let warm: Vec<Vec<u8>> = (0..200u64).map(request).collect();
+    let measured: Vec<Vec<u8>> = (0..5000u64).map(|i| request(i | 1 << 40)).collect();
     let mut buf = [0u8; 128];
     // Warm up: first-use allocations (thread-locals, arc-swap debts) are fine.
-    for i in 0..200u64 {
-        req[40..48].copy_from_slice(&i.to_be_bytes());
-        exchange(&client, addr, &req, &mut buf);
+    for req in &warm {
+        exchange(&client, addr, req, &mut buf);
     }
     let before = ALLOCATIONS.load(SeqCst);
-    for i in 0..5000u64 {
-        req[40..48].copy_from_slice(&(i | 1 << 40).to_be_bytes());
-        exchange(&client, addr, &req, &mut buf);
+    for req in &measured {
+        exchange(&client, addr, req, &mut buf);
     }
     let after = ALLOCATIONS.load(SeqCst);
     let totals = server.stop().totals();
@@ -81,8 +116,15 @@ fn allocations_while_serving(batch_send: bool) -> u64 {
     after - before
 }
 
+// One test function: the counter is process-wide, so a second test running
+// in parallel (building its configuration) would be counted here.
 #[test]
 fn no_heap_allocation_per_packet() {
-    assert_eq!(allocations_while_serving(false), 0, "per-reply send path allocated");
-    assert_eq!(allocations_while_serving(true), 0, "batch send path allocated");
+    assert_eq!(allocations_while_serving(false, SecurityPolicy::default(), None), 0, "per-reply send path allocated");
+    assert_eq!(allocations_while_serving(true, SecurityPolicy::default(), None), 0, "batch send path allocated");
+    // Every check paid on every packet: access rules, rate limits, a MAC.
+    let secret: Vec<u8> = (0..32u8).map(|i| i.wrapping_mul(17)).collect();
+    let key = SymmetricKey::new(7, KeyType::Sha256, secret.clone()).unwrap();
+    let allocated = allocations_while_serving(false, busy_policy(&secret), Some(&key));
+    assert_eq!(allocated, 0, "access checks, rate limiting or the MAC allocated per packet");
 }
