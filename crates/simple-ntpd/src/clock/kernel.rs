@@ -77,17 +77,48 @@ pub fn read() -> io::Result<KernelClock> {
 pub fn set_frequency(ppm: f64) -> io::Result<()> {
     let mut tx = blank();
     tx.modes = libc::ADJ_FREQUENCY;
-    tx.freq = (ppm.clamp(-500.0, 500.0) * 65536.0).round() as libc::c_long;
+    tx.freq = frequency_word(ppm);
     adjtime(&mut tx).map(|_| ())
+}
+
+/// The kernel's frequency unit: ppm with a 16-bit fraction, within ±500 ppm.
+fn frequency_word(ppm: f64) -> libc::c_long {
+    (ppm.clamp(-500.0, 500.0) * 65536.0).round() as libc::c_long
+}
+
+/// `offset` seconds as ADJ_SETOFFSET|ADJ_NANO wants it: whole seconds
+/// rounded down and a non-negative nanosecond part.
+fn step_parts(offset: f64) -> (libc::time_t, libc::suseconds_t) {
+    let secs = offset.floor();
+    (secs as libc::time_t, ((offset - secs) * 1e9).round().min(999_999_999.0) as libc::suseconds_t)
+}
+
+/// The status word to publish, from the kernel's current one: our
+/// STA_UNSYNC and leap bits replace the old ones, PLL/FLL are cleared (we
+/// steer the frequency ourselves), every other bit is kept.
+fn status_word(current: i32, synchronised: bool, leap_insert: bool, leap_delete: bool) -> i32 {
+    let mut status = current & !(libc::STA_UNSYNC | libc::STA_INS | libc::STA_DEL | libc::STA_PLL | libc::STA_FLL);
+    if !synchronised {
+        status |= libc::STA_UNSYNC;
+    }
+    if leap_insert {
+        status |= libc::STA_INS;
+    } else if leap_delete {
+        status |= libc::STA_DEL;
+    }
+    status
+}
+
+/// An error bound in the kernel's microseconds, within its 16 s ceiling.
+fn error_word(seconds: f64) -> libc::c_long {
+    (seconds.clamp(0.0, 16.0) * 1e6) as libc::c_long
 }
 
 /// Steps the clock by `offset` seconds.
 pub fn step(offset: f64) -> io::Result<()> {
     let mut tx = blank();
     tx.modes = libc::ADJ_SETOFFSET | libc::ADJ_NANO;
-    let secs = offset.floor();
-    tx.time.tv_sec = secs as libc::time_t;
-    tx.time.tv_usec = ((offset - secs) * 1e9).round().min(999_999_999.0) as libc::suseconds_t;
+    (tx.time.tv_sec, tx.time.tv_usec) = step_parts(offset);
     adjtime(&mut tx).map(|_| ())
 }
 
@@ -101,26 +132,41 @@ pub fn set_status(
 ) -> io::Result<()> {
     let mut tx = blank();
     adjtime(&mut tx)?;
-    let mut status = tx.status & !(libc::STA_UNSYNC | libc::STA_INS | libc::STA_DEL | libc::STA_PLL | libc::STA_FLL);
-    if !synchronised {
-        status |= libc::STA_UNSYNC;
-    }
-    if leap_insert {
-        status |= libc::STA_INS;
-    } else if leap_delete {
-        status |= libc::STA_DEL;
-    }
+    let status = status_word(tx.status, synchronised, leap_insert, leap_delete);
     let mut tx = blank();
     tx.modes = libc::ADJ_STATUS | libc::ADJ_MAXERROR | libc::ADJ_ESTERROR;
     tx.status = status;
-    tx.maxerror = (max_error.clamp(0.0, 16.0) * 1e6) as libc::c_long;
-    tx.esterror = (est_error.clamp(0.0, 16.0) * 1e6) as libc::c_long;
+    tx.maxerror = error_word(max_error);
+    tx.esterror = error_word(est_error);
     adjtime(&mut tx).map(|_| ())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn status_word_publishes_sync_and_leap_and_keeps_other_bits() {
+        let other = libc::STA_NANO | libc::STA_PPSSIGNAL;
+        let was = other | libc::STA_PLL | libc::STA_INS;
+        assert_eq!(status_word(was, true, false, false), other);
+        assert_eq!(status_word(was, false, false, false), other | libc::STA_UNSYNC);
+        assert_eq!(status_word(libc::STA_UNSYNC, true, false, true), libc::STA_DEL);
+        assert_eq!(status_word(0, true, true, true), libc::STA_INS, "insert wins if both are asked");
+    }
+
+    #[test]
+    fn frequency_step_and_error_words() {
+        assert_eq!(frequency_word(1.0), 65536);
+        assert_eq!(frequency_word(-12.5), -819_200);
+        assert_eq!(frequency_word(900.0), 500 * 65536, "clamped to the kernel's range");
+        assert_eq!(step_parts(1.25), (1, 250_000_000));
+        assert_eq!(step_parts(-0.3), (-1, 700_000_000));
+        assert_eq!(step_parts(-2.0), (-2, 0));
+        assert_eq!(error_word(0.0015), 1500);
+        assert_eq!(error_word(100.0), 16_000_000);
+        assert_eq!(error_word(-1.0), 0);
+    }
 
     #[test]
     fn reads_the_kernel_clock_without_changing_it() {
