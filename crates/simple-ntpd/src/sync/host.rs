@@ -13,7 +13,14 @@ use crate::state::{Correction, Snapshot};
 
 /// The snapshot for the host clock as the kernel describes it now.
 pub fn snapshot(stratum: u8, precision: i8) -> Snapshot {
-    let Ok(k) = kernel::read() else { return unsynchronised(precision) };
+    match kernel::read() {
+        Ok(k) => snapshot_of(&k, stratum, precision),
+        Err(_) => unsynchronised(precision),
+    }
+}
+
+/// The snapshot for a host clock in state `k`.
+fn snapshot_of(k: &kernel::KernelClock, stratum: u8, precision: i8) -> Snapshot {
     if !k.synchronised {
         return unsynchronised(precision);
     }
@@ -41,6 +48,35 @@ pub fn snapshot(stratum: u8, precision: i8) -> Snapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn kernel(synchronised: bool) -> kernel::KernelClock {
+        kernel::KernelClock {
+            frequency_ppm: 3.0,
+            synchronised,
+            max_error: 0.25,
+            est_error: 0.001,
+            leap_insert: false,
+            leap_delete: false,
+        }
+    }
+
+    #[test]
+    fn an_unsynchronised_kernel_clock_is_served_as_leap_3() {
+        let s = snapshot_of(&kernel(false), 4, -20);
+        assert_eq!((s.server.leap, s.server.stratum), (LeapIndicator::Unknown, 0));
+        assert!(!s.server.is_synchronised());
+    }
+
+    #[test]
+    fn a_synchronised_kernel_clock_is_served_with_its_error_and_leap() {
+        let s = snapshot_of(&kernel(true), 4, -20);
+        assert_eq!((s.server.leap, s.server.stratum, s.server.precision), (LeapIndicator::NoWarning, 4, -20));
+        assert!((s.server.root_dispersion.to_seconds() - 0.25).abs() < 1e-4, "maxerror is the root dispersion");
+        let k = kernel::KernelClock { leap_insert: true, ..kernel(true) };
+        assert_eq!(snapshot_of(&k, 4, -20).server.leap, LeapIndicator::Insert);
+        let k = kernel::KernelClock { leap_delete: true, ..kernel(true) };
+        assert_eq!(snapshot_of(&k, 4, -20).server.leap, LeapIndicator::Delete);
+    }
 
     #[test]
     fn follows_the_kernel_sync_flag() {
