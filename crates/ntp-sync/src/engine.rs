@@ -271,7 +271,9 @@ impl Engine {
             + last.dispersion
             + PHI * (t - p.last_t).max(0.0)
             + comb.jitter
-            + comb.offset_var.sqrt();
+            // Our own measurement uncertainty only: the server's root
+            // distance is already in its root delay and dispersion above.
+            + comb.measurement_var.sqrt();
         sys.offset = comb.offset;
         sys.offset_sd = comb.offset_var.sqrt();
         sys.frequency_ppm = self.discipline.frequency_ppm();

@@ -269,3 +269,34 @@ mod prop {
         }
     }
 }
+
+#[test]
+fn root_delay_and_dispersion_accumulate_along_the_path() {
+    let mut e = Engine::new(EngineConfig::default());
+    let id = source(&mut e, 1);
+    let mut c = ModelClock::new(0.0, 0.0);
+    for _ in 0..8 {
+        let mut s = c.sample(0.0, 0.004);
+        s.stratum = 3;
+        s.root_delay = 0.010;
+        s.root_dispersion = 0.020;
+        s.filter.delay = 0.004;
+        e.update_reach(id, Reach::from_bits(0xff));
+        e.on_sample(id, &s, &mut c);
+        c.advance(16.0);
+        e.tick(&mut c);
+    }
+    let st = e.system_state();
+    assert_eq!(st.status, SyncStatus::Synchronised);
+    assert_eq!(st.stratum, 4, "one more than the source");
+    // RFC 5905: our root delay = the source's root delay + our delay to it.
+    assert!((st.root_delay - 0.014).abs() < 1e-9, "root delay {}", st.root_delay);
+    // Root dispersion: the source's, plus ours (sample dispersion, aging,
+    // jitter), so never less than the source's and not wildly more here.
+    assert!(st.root_dispersion >= 0.020, "root dispersion {}", st.root_dispersion);
+    assert!(
+        st.root_dispersion < 0.021,
+        "root dispersion {}: the source's root distance counted twice?",
+        st.root_dispersion
+    );
+}

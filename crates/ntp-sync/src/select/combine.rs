@@ -11,6 +11,9 @@ pub struct Contribution {
     pub offset: f64,
     /// Its error variance, s² (including the server's own uncertainty).
     pub offset_var: f64,
+    /// The part of `offset_var` from measuring the server (without the
+    /// server's own root distance), s².
+    pub measurement_var: f64,
     /// Offset rate, s/s.
     pub rate: f64,
     /// Its variance.
@@ -26,6 +29,10 @@ pub struct Combined {
     pub offset: f64,
     /// Its variance.
     pub offset_var: f64,
+    /// The variance of the weighted offset from measuring the servers alone
+    /// (their root distances left out: those are accounted separately as
+    /// the selected server's root delay and dispersion).
+    pub measurement_var: f64,
     /// Weighted rate, s/s.
     pub rate: f64,
     /// Its variance.
@@ -52,12 +59,22 @@ pub fn combine(parts: &[Contribution]) -> Option<Combined> {
     let offset = sx / sw;
     let rate = sr / swr;
     let spread: f64 = parts.iter().map(|p| w(p.offset_var) * (p.offset - offset).powi(2)).sum::<f64>() / sw;
+    // Variance of a weighted mean: sum of w_i² var_i over (sum of w_i)².
+    let measurement_var = parts.iter().map(|p| w(p.offset_var).powi(2) * p.measurement_var).sum::<f64>() / (sw * sw);
     let count = |l| parts.iter().filter(|p| p.leap == l).count();
     let leap = [LeapIndicator::Insert, LeapIndicator::Delete]
         .into_iter()
         .find(|&l| 2 * count(l) > parts.len())
         .unwrap_or(LeapIndicator::NoWarning);
-    Some(Combined { offset, offset_var: 1.0 / sw, rate, rate_var: 1.0 / swr, jitter: spread.sqrt(), leap })
+    Some(Combined {
+        offset,
+        offset_var: 1.0 / sw,
+        measurement_var,
+        rate,
+        rate_var: 1.0 / swr,
+        jitter: spread.sqrt(),
+        leap,
+    })
 }
 
 #[cfg(test)]
@@ -65,7 +82,7 @@ mod tests {
     use super::*;
 
     fn c(offset: f64, var: f64, leap: LeapIndicator) -> Contribution {
-        Contribution { offset, offset_var: var, rate: offset * 1e-3, rate_var: var, leap }
+        Contribution { offset, offset_var: var, measurement_var: var, rate: offset * 1e-3, rate_var: var, leap }
     }
 
     #[test]

@@ -127,6 +127,7 @@ pub fn select(candidates: &[Candidate], population: usize, min_sources: usize) -
             Contribution {
                 offset: c.offset,
                 offset_var: c.offset_var + c.server_error * c.server_error,
+                measurement_var: c.offset_var,
                 rate: c.rate,
                 rate_var: c.rate_var,
                 leap: c.leap,
