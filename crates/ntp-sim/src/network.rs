@@ -58,6 +58,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn loss_drops_that_share_and_asymmetry_splits_the_base_delay() {
+        let n = Network { base_delay: 1e-3, jitter: 0.0, asymmetry: 4e-4, loss: 0.25, outages: None };
+        let mut rng = Rng::new(7, 0);
+        let sent = 40_000;
+        let arrived: Vec<f64> = (0..sent).filter_map(|_| n.delay(0.0, true, &mut rng)).collect();
+        let lost = 1.0 - arrived.len() as f64 / f64::from(sent);
+        assert!((lost - 0.25).abs() < 0.01, "lost {lost}");
+        assert!(arrived.iter().all(|d| (d - 1.2e-3).abs() < 1e-12), "upstream = base + asymmetry/2");
+        let back = (0..100).find_map(|_| n.delay(0.0, false, &mut rng)).unwrap();
+        assert!((back - 0.8e-3).abs() < 1e-12, "downstream = base - asymmetry/2");
+    }
+
+    #[test]
     fn outages_block_and_jitter_has_the_configured_mean() {
         let n = Network {
             base_delay: 1e-4,

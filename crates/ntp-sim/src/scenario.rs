@@ -10,7 +10,7 @@ use ntp_proto::source::PollConfig;
 use ntp_sync::{EngineConfig, MakeStep};
 
 /// Names accepted by `--scenario`.
-pub const NAMES: [&str; 5] = ["stable", "wander", "intermittent", "falseticker", "startup"];
+pub const NAMES: [&str; 6] = ["stable", "wander", "intermittent", "falseticker", "startup", "lossy"];
 
 /// Everything one scenario fixes.
 #[derive(Clone, Debug)]
@@ -106,6 +106,14 @@ pub fn scenario(name: &str, jitter: f64, duration: Option<f64>) -> Result<Scenar
             s.engine.makestep = MakeStep { threshold: s.engine.makestep.threshold, limit: 3 };
             s.duration = HOUR;
             s.settle = 60.0;
+        }
+        "lossy" => {
+            s.name = "lossy";
+            s.description = "one server, default polling, 30 % loss each way, the way out 200 µs slower than back";
+            s.network.loss = 0.3;
+            s.network.asymmetry = 2e-4;
+            s.duration = 2.0 * DAY;
+            s.settle = 6.0 * HOUR;
         }
         other => return Err(format!("unknown scenario {other:?}; one of {}", NAMES.join(", "))),
     }

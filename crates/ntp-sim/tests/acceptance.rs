@@ -77,3 +77,16 @@ fn runs_are_deterministic_for_a_seed() {
     assert_eq!(a, b);
     assert_ne!(a, c);
 }
+
+/// No published target: a lossy, asymmetric path must keep the client
+/// synchronised, and its error must show the physics — an asymmetry of
+/// 200 µs is invisible to NTP and biases the offset by half of it, so the
+/// RMS error cannot drop below ~100 µs (a simulator that ignored the
+/// asymmetry would pass the upper bound but fail the lower one).
+#[test]
+fn lossy_asymmetric_path_stays_synchronised_with_the_expected_bias() {
+    let s = sim("lossy", 100e-6, 10);
+    assert!((90.0..=200.0).contains(&s.rms_mean_us), "{s:?}");
+    assert!(s.max_abs_us < 2000.0, "{s:?}");
+    assert_eq!(s.falseticker_selected, 0);
+}
