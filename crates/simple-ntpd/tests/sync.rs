@@ -193,6 +193,8 @@ fn a_falseticker_among_honest_servers_is_ignored() {
     assert_eq!(liar_state, "falseticker", "{doc:#}");
     let (_, metrics) = common::http_get(api, "/metrics", None);
     assert!(metrics.contains("ntp_source_state{"), "{metrics}");
+    // The per-source families too, with four sources in three states.
+    common::assert_promtool_clean(&metrics);
 }
 
 #[test]

@@ -115,3 +115,24 @@ pub fn assert_same_clock_offset(offset: f64, delay: f64, what: &str) {
         "{what}: offset {offset} s exceeds half the delay {delay} s: timestamps are not causal"
     );
 }
+
+/// Asserts `promtool check metrics` finds nothing to say about `text`
+/// (skipped, or failed with NTPD_TEST_REQUIRE_PEERS=1, without promtool).
+#[allow(dead_code)]
+pub fn assert_promtool_clean(text: &str) {
+    let promtool = std::path::PathBuf::from("/opt/simple-ntpd-peers/prometheus/usr/bin/promtool");
+    let Some(promtool) = ntp_test_support::peer_or_skip("promtool", promtool.exists().then_some(promtool)).unwrap()
+    else {
+        return;
+    };
+    let dir = TempDir::new("metrics").unwrap();
+    let file = dir.write("metrics.txt", text).unwrap();
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c").arg(format!("{} check metrics < {}", promtool.display(), file.display()));
+    let out = run_bounded(&mut cmd, Duration::from_secs(20)).unwrap();
+    assert!(
+        out.success() && out.stdout.trim().is_empty() && out.stderr.trim().is_empty(),
+        "promtool: {}\n{text}",
+        out.describe()
+    );
+}
