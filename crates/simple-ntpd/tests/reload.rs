@@ -211,3 +211,38 @@ fn the_api_survives_a_reload_to_an_address_in_use() {
     assert_eq!(common::http_get(moved, "/healthz", None).0, 200);
     drop(taken);
 }
+
+/// Access rules change on reload: a client served before is refused after
+/// a SIGHUP that denies its network, and served again when the rule goes.
+#[test]
+fn access_rules_change_on_reload() {
+    let ip = "127.0.0.1".parse().unwrap();
+    let port = free_udp_port(ip);
+    let dir = ntp_test_support::TempDir::new("reload-acl").unwrap();
+    common::readable_like_etc(dir.path());
+    let file = dir.join("simple-ntpd.toml");
+    let mon = "[monitoring]\nenabled = false\n";
+    write_config(&file, port, 3, mon);
+    let mut d = ntp_test_support::DaemonProcess::spawn(common::bin(), ["run", "-c", file.to_str().unwrap()]).unwrap();
+    let server = SocketAddr::new(ip, port);
+    d.wait_until_serving(server, Duration::from_secs(10)).unwrap();
+    let client_ip = ntp_test_support::spare_loopback_v4();
+    let answered = || {
+        let sock = std::net::UdpSocket::bind((client_ip, 0)).unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+        sock.send_to(&ntp_test_support::build_request(4, 5), server).unwrap();
+        sock.recv_from(&mut [0u8; 128]).is_ok()
+    };
+    assert!(answered());
+    let deny = format!("{mon}[[security.access]]\nnetwork = \"{client_ip}/32\"\npermission = \"deny\"\n");
+    write_config(&file, port, 3, &deny);
+    d.signal("HUP").unwrap();
+    d.wait_for_log("configuration reloaded", Duration::from_secs(5)).unwrap();
+    assert!(!answered(), "denied client still answered after the reload\n{}", d.log());
+    write_config(&file, port, 3, mon);
+    d.signal("HUP").unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !answered() {
+        assert!(std::time::Instant::now() < deadline, "not served again after the rule was removed\n{}", d.log());
+    }
+}
