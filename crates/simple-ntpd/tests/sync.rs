@@ -408,3 +408,21 @@ fn a_pool_name_is_resolved_and_used() {
     assert_eq!(reply.stratum, 2);
     assert!(run.daemon.log().contains(&format!("address={}", up.addr)), "{}", run.daemon.log());
 }
+
+/// A source that falls silent is reported unreachable (once), and the
+/// daemon goes on serving in holdover rather than stopping.
+#[test]
+fn a_source_that_falls_silent_is_reported_unreachable() {
+    let up = FakeUpstream::start(0.0, 0.0);
+    let toml = sources_toml(&[up.addr]).replace("maxpoll = 2", "maxpoll = 0");
+    let mut run = start_synced_daemon(&toml);
+    wait_until_tracking(run.addr, up.addr, 1e-3, Duration::from_secs(30));
+    run.daemon.wait_for_log("source reachable", Duration::from_secs(5)).unwrap();
+    drop(up);
+    run.daemon
+        .wait_for_log("source unreachable", Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("{e}\n{}", run.daemon.log()));
+    assert_eq!(run.daemon.log().matches("source unreachable").count(), 1, "{}", run.daemon.log());
+    let r = sntp_probe(run.addr, 4, Duration::from_secs(2)).unwrap();
+    assert_eq!((r.li, r.stratum), (0, 2), "holdover keeps serving the last state");
+}
