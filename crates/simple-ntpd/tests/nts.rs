@@ -415,3 +415,29 @@ fn the_nts_client_renews_its_session_after_a_nak() {
         .unwrap_or_else(|e| panic!("{e}\n--- server ---\n{}", server.log()));
     synced(&client);
 }
+
+/// A server whose certificate the client's CA did not sign is refused with
+/// a message that says so, and no time is taken from it.
+#[test]
+fn a_certificate_from_another_ca_is_refused_and_explained() {
+    let dir = TempDir::new("nts-wrong-ca").unwrap();
+    common::readable_like_etc(dir.path());
+    let (_, chain, key) = certificates(&dir);
+    let other = TempDir::new("nts-other-ca").unwrap();
+    common::readable_like_etc(other.path());
+    let (other_ca, _, _) = certificates(&other);
+    let ip: IpAddr = "127.0.0.1".parse().unwrap();
+    let ke = SocketAddr::new(ip, free_tcp_port(ip));
+    let _server = common::start(ip, 0, 2, &nts_toml(ke, &chain, &key, &dir.join("keys")));
+    let toml = format!(
+        "[clock]\ndiscipline = \"virtual\"\n[monitoring]\nenabled = false\n[[sources.servers]]\naddress = \"{ke}\"\nnts = true\nca = \"{}\"\niburst = true\n",
+        other_ca.display()
+    );
+    let mut client = common::start(ip, 0, 9, &toml);
+    client.daemon.wait_for_log("NTS key exchange failed", Duration::from_secs(10)).unwrap();
+    // Same CA name, other key: rustls names the reason (BadSignature here).
+    let log = client.daemon.log();
+    assert!(log.contains("failed (certificate or protocol): invalid peer certificate"), "{log}");
+    let r = ntp_test_support::sntp_probe(client.addr, 4, Duration::from_secs(1)).unwrap();
+    assert_eq!(r.li, 3, "synchronised through a server it cannot authenticate");
+}
