@@ -505,6 +505,12 @@ impl Daemon {
         }
         let plan = Plan::from_config(&new, self.precision);
         if !plan.same_as(&self.plan) {
+            if matches!(&plan, Plan::Sync(s) if s.discipline == Discipline::System) && !privileges::can_set_time() {
+                warn!(
+                    "discipline \"system\" needs CAP_SYS_TIME, which this process no longer has (dropped at start): \
+                     clock adjustments will fail until simple-ntpd is restarted"
+                );
+            }
             changes.push(plan.describe());
             let previous = match self.running.take() {
                 Some(r) => r.stop().await,

@@ -34,6 +34,11 @@ pub enum Outcome {
     },
 }
 
+/// True when this process may set the clock now (CAP_SYS_TIME effective).
+pub fn can_set_time() -> bool {
+    caps::has_cap(None, CapSet::Effective, Capability::CAP_SYS_TIME).unwrap_or(false)
+}
+
 /// Drops privileges as described in the module docs.
 pub fn drop_privileges(user: &str, keep_net_bind: bool, keep_sys_time: bool) -> anyhow::Result<Outcome> {
     if !nix::unistd::geteuid().is_root() {
