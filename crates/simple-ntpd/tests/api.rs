@@ -34,10 +34,7 @@ fn metrics_pass_promtool_and_count_real_traffic() {
     // No client address is ever a label (unbounded cardinality): a client
     // from its own address must not appear anywhere in the exposition.
     let client_ip = ntp_test_support::spare_loopback_v4();
-    let sock = std::net::UdpSocket::bind((client_ip, 0)).unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-    sock.send_to(&ntp_test_support::build_request(4, 42), run.addr).unwrap();
-    sock.recv_from(&mut [0u8; 128]).unwrap();
+    common::probe_from(client_ip.into(), run.addr, 42, Duration::from_secs(2)).expect("a reply");
     let (_, text) = common::http_get(api, "/metrics", None);
     assert!(!text.contains(&client_ip.to_string()), "client {client_ip} is a label:\n{text}");
     assert!(!text.contains("client="), "{text}");

@@ -39,6 +39,35 @@ fn nts_toml(ke: SocketAddr, chain: &std::path::Path, key: &std::path::Path, keyd
     )
 }
 
+/// A virtual-clock daemon's configuration with one NTS source whose NTS-KE
+/// server is `ke` (`host:port`), trusting `ca`, polling at most every
+/// 2^`maxpoll` s.
+fn nts_client_toml(ke: &str, ca: &std::path::Path, maxpoll: i8) -> String {
+    format!(
+        "[clock]\ndiscipline = \"virtual\"\n[monitoring]\nenabled = false\n[[sources.servers]]\naddress = \"{ke}\"\nnts = true\nca = \"{}\"\niburst = true\nminpoll = 0\nmaxpoll = {maxpoll}\n",
+        ca.display()
+    )
+}
+
+/// Waits (bounded) until `client` serves synchronised time at stratum 3,
+/// i.e. from its stratum-2 NTS source; `server_log` explains a failure.
+fn wait_for_stratum_3(client: &common::Running, timeout: Duration, server_log: impl Fn() -> String) {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let r = ntp_test_support::sntp_probe(client.addr, 4, Duration::from_secs(1)).unwrap();
+        if r.li != 3 && r.stratum == 3 {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not synchronised over NTS: {r:?}\n{}\n--- server ---\n{}",
+            client.daemon.log(),
+            server_log()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
 #[test]
 fn chronyd_gets_authenticated_time_over_nts() {
     if peer_or_skip("chronyd", chronyd_path()).unwrap().is_none() {
@@ -218,25 +247,8 @@ fn simple_ntpd_synchronises_to_a_chronyd_nts_server() {
         ],
     })
     .unwrap();
-    let toml = format!(
-        "[clock]\ndiscipline = \"virtual\"\n[monitoring]\nenabled = false\n[[sources.servers]]\naddress = \"127.0.0.1:{ke}\"\nnts = true\nca = \"{}\"\niburst = true\nminpoll = 0\nmaxpoll = 2\n",
-        ca.display()
-    );
-    let run = common::start(ip, 0, 9, &toml);
-    let deadline = std::time::Instant::now() + Duration::from_secs(40);
-    loop {
-        let r = ntp_test_support::sntp_probe(run.addr, 4, Duration::from_secs(1)).unwrap();
-        if r.li != 3 && r.stratum == 3 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "not synchronised over NTS: {r:?}\n{}\n--- chronyd ---\n{}",
-            run.daemon.log(),
-            server.log()
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    let run = common::start(ip, 0, 9, &nts_client_toml(&format!("127.0.0.1:{ke}"), &ca, 2));
+    wait_for_stratum_3(&run, Duration::from_secs(40), || server.log());
     assert!(run.daemon.log().contains("nts=true"), "{}", run.daemon.log());
 }
 
@@ -351,25 +363,8 @@ fn nts_ke_announces_the_bound_ntp_port() {
     let mut server =
         ntp_test_support::DaemonProcess::spawn(common::bin(), ["run", "-c", cfg.to_str().unwrap()]).unwrap();
     server.wait_for_log("NTS-KE listening", Duration::from_secs(10)).unwrap();
-    let toml = format!(
-        "[clock]\ndiscipline = \"virtual\"\n[monitoring]\nenabled = false\n[[sources.servers]]\naddress = \"{ke}\"\nnts = true\nca = \"{}\"\niburst = true\nminpoll = 0\nmaxpoll = 2\n",
-        ca.display()
-    );
-    let run = common::start(ip, 0, 9, &toml);
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let r = ntp_test_support::sntp_probe(run.addr, 4, Duration::from_secs(1)).unwrap();
-        if r.li != 3 && r.stratum == 3 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "never synchronised over NTS: {r:?}\n{}\n--- server ---\n{}",
-            run.daemon.log(),
-            server.log()
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    let run = common::start(ip, 0, 9, &nts_client_toml(&ke.to_string(), &ca, 2));
+    wait_for_stratum_3(&run, Duration::from_secs(30), || server.log());
 }
 
 /// Our NTS client renews its session when the server no longer knows its
@@ -387,23 +382,8 @@ fn the_nts_client_renews_its_session_after_a_nak() {
     let api = || SocketAddr::new(ip, free_tcp_port(ip));
     let files = NtsFiles { chain: &chain, key: &key, keydir: &first_keys };
     let mut server = start_nts(port, ke, api(), &files, &dir, "server-1.toml");
-    let toml = format!(
-        "[clock]\ndiscipline = \"virtual\"\n[monitoring]\nenabled = false\n[[sources.servers]]\naddress = \"{ke}\"\nnts = true\nca = \"{}\"\niburst = true\nminpoll = 0\nmaxpoll = 1\n",
-        ca.display()
-    );
-    let mut client = common::start(ip, 0, 9, &toml);
-    let synced = |client: &common::Running| {
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            let r = ntp_test_support::sntp_probe(client.addr, 4, Duration::from_secs(1)).unwrap();
-            if r.li != 3 && r.stratum == 3 {
-                return;
-            }
-            assert!(std::time::Instant::now() < deadline, "not synchronised over NTS\n{}", client.daemon.log());
-            std::thread::sleep(Duration::from_millis(300));
-        }
-    };
-    synced(&client);
+    let mut client = common::start(ip, 0, 9, &nts_client_toml(&ke.to_string(), &ca, 1));
+    wait_for_stratum_3(&client, Duration::from_secs(30), || server.log());
 
     server.signal("TERM").unwrap();
     server.wait_exit(Duration::from_secs(5)).unwrap();
@@ -413,7 +393,7 @@ fn the_nts_client_renews_its_session_after_a_nak() {
         .daemon
         .wait_for_log("NTS session renewed", Duration::from_secs(30))
         .unwrap_or_else(|e| panic!("{e}\n--- server ---\n{}", server.log()));
-    synced(&client);
+    wait_for_stratum_3(&client, Duration::from_secs(30), || server.log());
 }
 
 /// A server whose certificate the client's CA did not sign is refused with
@@ -429,11 +409,7 @@ fn a_certificate_from_another_ca_is_refused_and_explained() {
     let ip: IpAddr = "127.0.0.1".parse().unwrap();
     let ke = SocketAddr::new(ip, free_tcp_port(ip));
     let _server = common::start(ip, 0, 2, &nts_toml(ke, &chain, &key, &dir.join("keys")));
-    let toml = format!(
-        "[clock]\ndiscipline = \"virtual\"\n[monitoring]\nenabled = false\n[[sources.servers]]\naddress = \"{ke}\"\nnts = true\nca = \"{}\"\niburst = true\n",
-        other_ca.display()
-    );
-    let mut client = common::start(ip, 0, 9, &toml);
+    let mut client = common::start(ip, 0, 9, &nts_client_toml(&ke.to_string(), &other_ca, 2));
     client.daemon.wait_for_log("NTS key exchange failed", Duration::from_secs(10)).unwrap();
     // Same CA name, other key: rustls names the reason (BadSignature here).
     let log = client.daemon.log();

@@ -77,19 +77,33 @@ fn write_config(path: &std::path::Path, port: u16, stratum: u8, extra: &str) {
     std::fs::rename(&tmp, path).unwrap();
 }
 
+/// Starts the daemon on 127.0.0.1:`port` from a configuration written by
+/// [`write_config`] into a fresh directory it can re-read after dropping
+/// privileges; returns once it serves at `stratum`. Keep the directory.
+fn start_reloadable(
+    name: &str,
+    port: u16,
+    stratum: u8,
+    extra: &str,
+) -> (ntp_test_support::TempDir, std::path::PathBuf, ntp_test_support::DaemonProcess) {
+    let dir = ntp_test_support::TempDir::new(name).unwrap();
+    common::readable_like_etc(dir.path());
+    let file = dir.join("simple-ntpd.toml");
+    write_config(&file, port, stratum, extra);
+    let mut d = ntp_test_support::DaemonProcess::spawn(common::bin(), ["run", "-c", file.to_str().unwrap()]).unwrap();
+    let served = d.wait_until_serving(SocketAddr::from(([127, 0, 0, 1], port)), Duration::from_secs(10)).unwrap();
+    assert_eq!(served.stratum, stratum);
+    (dir, file, d)
+}
+
 #[test]
 fn sighup_reloads_under_load_and_refuses_a_bad_config() {
     let ip = "127.0.0.1".parse().unwrap();
     let port = free_udp_port(ip);
     let api = SocketAddr::new(ip, ntp_test_support::free_tcp_port(ip));
     let mon = format!("[monitoring]\nlisten = \"{api}\"\n");
-    let dir = ntp_test_support::TempDir::new("reload").unwrap();
-    common::readable_like_etc(dir.path());
-    let file = dir.join("simple-ntpd.toml");
-    write_config(&file, port, 3, &mon);
-    let mut d = ntp_test_support::DaemonProcess::spawn(common::bin(), ["run", "-c", file.to_str().unwrap()]).unwrap();
+    let (_dir, file, mut d) = start_reloadable("reload", port, 3, &mon);
     let addr = SocketAddr::new(ip, port);
-    assert_eq!(d.wait_until_serving(addr, Duration::from_secs(10)).unwrap().stratum, 3);
 
     let load = Load::start(addr, 4);
     std::thread::sleep(Duration::from_millis(700));
@@ -125,13 +139,8 @@ fn sighup_reloads_under_load_and_refuses_a_bad_config() {
 fn reload_moves_listeners_without_a_gap() {
     let ip = "127.0.0.1".parse().unwrap();
     let (p1, p2) = (free_udp_port(ip), free_udp_port(ip));
-    let dir = ntp_test_support::TempDir::new("relisten").unwrap();
-    common::readable_like_etc(dir.path());
-    let file = dir.join("c.toml");
     let mon = "[monitoring]\nenabled = false\n";
-    write_config(&file, p1, 3, mon);
-    let mut d = ntp_test_support::DaemonProcess::spawn(common::bin(), ["run", "-c", file.to_str().unwrap()]).unwrap();
-    d.wait_until_serving(SocketAddr::new(ip, p1), Duration::from_secs(10)).unwrap();
+    let (_dir, file, mut d) = start_reloadable("relisten", p1, 3, mon);
     std::fs::write(
         &file,
         format!(
@@ -159,14 +168,9 @@ fn reload_moves_listeners_without_a_gap() {
 fn hot_reload_follows_file_changes_without_a_signal() {
     let ip = "127.0.0.1".parse().unwrap();
     let port = free_udp_port(ip);
-    let dir = ntp_test_support::TempDir::new("hot").unwrap();
-    common::readable_like_etc(dir.path());
-    let file = dir.join("c.toml");
     let extra = "[development]\nenable_hot_reload = true\n[monitoring]\nenabled = false\n[logging]\nlevel = \"INFO\"\n";
-    write_config(&file, port, 3, extra);
-    let mut d = ntp_test_support::DaemonProcess::spawn(common::bin(), ["run", "-c", file.to_str().unwrap()]).unwrap();
+    let (_dir, file, mut d) = start_reloadable("hot", port, 3, extra);
     let addr = SocketAddr::new(ip, port);
-    d.wait_until_serving(addr, Duration::from_secs(10)).unwrap();
     std::thread::sleep(Duration::from_millis(1100)); // mtime granularity
     write_config(&file, port, 6, &extra.replace("INFO", "DEBUG"));
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -191,12 +195,7 @@ fn the_api_survives_a_reload_to_an_address_in_use() {
     let api = SocketAddr::new(ip, ntp_test_support::free_tcp_port(ip));
     let taken = std::net::TcpListener::bind((ip, 0)).unwrap();
     let taken_addr = taken.local_addr().unwrap();
-    let dir = ntp_test_support::TempDir::new("reload-api").unwrap();
-    common::readable_like_etc(dir.path());
-    let file = dir.join("simple-ntpd.toml");
-    write_config(&file, port, 3, &format!("[monitoring]\nlisten = \"{api}\"\n"));
-    let mut d = ntp_test_support::DaemonProcess::spawn(common::bin(), ["run", "-c", file.to_str().unwrap()]).unwrap();
-    d.wait_until_serving(SocketAddr::new(ip, port), Duration::from_secs(10)).unwrap();
+    let (_dir, file, mut d) = start_reloadable("reload-api", port, 3, &format!("[monitoring]\nlisten = \"{api}\"\n"));
     common::wait_for_http(api);
 
     write_config(&file, port, 3, &format!("[monitoring]\nlisten = \"{taken_addr}\"\n"));
@@ -218,21 +217,11 @@ fn the_api_survives_a_reload_to_an_address_in_use() {
 fn access_rules_change_on_reload() {
     let ip = "127.0.0.1".parse().unwrap();
     let port = free_udp_port(ip);
-    let dir = ntp_test_support::TempDir::new("reload-acl").unwrap();
-    common::readable_like_etc(dir.path());
-    let file = dir.join("simple-ntpd.toml");
     let mon = "[monitoring]\nenabled = false\n";
-    write_config(&file, port, 3, mon);
-    let mut d = ntp_test_support::DaemonProcess::spawn(common::bin(), ["run", "-c", file.to_str().unwrap()]).unwrap();
+    let (_dir, file, mut d) = start_reloadable("reload-acl", port, 3, mon);
     let server = SocketAddr::new(ip, port);
-    d.wait_until_serving(server, Duration::from_secs(10)).unwrap();
     let client_ip = ntp_test_support::spare_loopback_v4();
-    let answered = || {
-        let sock = std::net::UdpSocket::bind((client_ip, 0)).unwrap();
-        sock.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
-        sock.send_to(&ntp_test_support::build_request(4, 5), server).unwrap();
-        sock.recv_from(&mut [0u8; 128]).is_ok()
-    };
+    let answered = || common::probe_from(client_ip.into(), server, 5, Duration::from_millis(300)).is_some();
     assert!(answered());
     let deny = format!("{mon}[[security.access]]\nnetwork = \"{client_ip}/32\"\npermission = \"deny\"\n");
     write_config(&file, port, 3, &deny);

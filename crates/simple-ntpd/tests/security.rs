@@ -12,24 +12,6 @@ use ntp_test_support::{
     ChronydServer, ChronydServerOpts, TempDir,
 };
 
-/// One request from source address `src`; the reply bytes if any came.
-fn probe_from(src: IpAddr, server: SocketAddr, n: u64, wait: Duration) -> Option<Vec<u8>> {
-    let sock = UdpSocket::bind(SocketAddr::new(src, 0)).unwrap();
-    sock.set_read_timeout(Some(wait)).unwrap();
-    let req = build_request(4, n);
-    sock.send_to(&req, server).unwrap();
-    let mut buf = [0u8; 512];
-    let deadline = Instant::now() + wait;
-    while Instant::now() < deadline {
-        match sock.recv_from(&mut buf) {
-            Ok((len, _)) if buf[24..32] == req[40..48] => return Some(buf[..len].to_vec()),
-            Ok(_) => continue,
-            Err(_) => return None,
-        }
-    }
-    None
-}
-
 fn write_keys(dir: &TempDir, text: &str) -> std::path::PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let p = dir.write("keys", text).unwrap();
@@ -48,10 +30,11 @@ fn access_rules_most_specific_network_decides() {
     let port = run.addr.port();
     let server = SocketAddr::from(([127, 0, 0, 1], port));
     assert!(
-        probe_from("127.0.5.9".parse().unwrap(), server, 1, Duration::from_millis(400)).is_none(),
+        common::probe_from("127.0.5.9".parse().unwrap(), server, 1, Duration::from_millis(400)).is_none(),
         "denied client answered"
     );
-    let ok = probe_from("127.0.6.1".parse().unwrap(), server, 2, Duration::from_secs(2)).expect("allowed client");
+    let ok =
+        common::probe_from("127.0.6.1".parse().unwrap(), server, 2, Duration::from_secs(2)).expect("allowed client");
     assert_eq!(ok[1], 3, "stratum");
 }
 
@@ -63,7 +46,7 @@ fn denied_clients_can_get_a_deny_kiss_of_death() {
         3,
         "[security]\ndeny_kod = true\n[[security.access]]\nnetwork = \"127.0.0.1\"\npermission = \"deny\"\n",
     );
-    let kod = probe_from("127.0.0.1".parse().unwrap(), run.addr, 3, Duration::from_secs(2)).expect("a KoD");
+    let kod = common::probe_from("127.0.0.1".parse().unwrap(), run.addr, 3, Duration::from_secs(2)).expect("a KoD");
     assert_eq!(kod.len(), 48);
     assert_eq!(kod[1], 0, "stratum 0");
     assert_eq!(&kod[12..16], b"DENY");
@@ -154,7 +137,7 @@ fn a_flood_from_many_addresses_stays_in_fixed_memory_and_starves_nobody() {
     let mut asked = 0;
     while !flood.is_finished() || asked < 3 {
         asked += 1;
-        if probe_from(me, server, 9_000_000 + asked, Duration::from_secs(1)).is_some() {
+        if common::probe_from(me, server, 9_000_000 + asked, Duration::from_secs(1)).is_some() {
             answered += 1;
         }
         std::thread::sleep(Duration::from_millis(1000));
@@ -364,7 +347,7 @@ fn refused_requests_are_counted_by_reason() {
         ),
     );
     for n in 0..3 {
-        assert!(probe_from("127.0.5.9".parse().unwrap(), run.addr, n, Duration::from_millis(200)).is_none());
+        assert!(common::probe_from("127.0.5.9".parse().unwrap(), run.addr, n, Duration::from_millis(200)).is_none());
     }
     let flood = UdpSocket::bind("127.0.8.1:0").unwrap();
     for i in 0..50u64 {

@@ -94,15 +94,7 @@ fn start_synced_daemon(extra: &str) -> common::Running {
 /// Served-time difference between two servers, seconds (min-delay of a few
 /// probes each, to keep scheduling noise out).
 fn offset_of(addr: SocketAddr) -> (f64, ntp_test_support::ProbeReply) {
-    let mut best: Option<ntp_test_support::ProbeReply> = None;
-    for _ in 0..5 {
-        if let Ok(r) = sntp_probe(addr, 4, Duration::from_secs(1)) {
-            if best.as_ref().is_none_or(|b| r.delay < b.delay) {
-                best = Some(r);
-            }
-        }
-    }
-    let b = best.unwrap_or_else(|| panic!("no reply from {addr}"));
+    let b = common::min_delay_probe(addr, 5);
     (b.offset, b)
 }
 

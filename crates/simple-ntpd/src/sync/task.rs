@@ -11,9 +11,10 @@ use std::time::{Duration, Instant};
 
 use ntp_proto::auth::SymmetricKey;
 use ntp_proto::extension::Trailer;
+use ntp_proto::kod::KissCode;
 use ntp_proto::packet::LeapIndicator;
 use ntp_proto::server::ServerState;
-use ntp_proto::source::{PollConfig, PollerState, SourceConfig, SourcePoller};
+use ntp_proto::source::{PollConfig, PollerState, Reject, SourceConfig, SourcePoller};
 use ntp_proto::{NtpDuration, NtpTimestamp};
 use ntp_sync::{ClockAction, Engine, EngineConfig, MakeStep, SelectionState, SourceId, SourceParams, SyncStatus};
 use tokio::sync::{mpsc, oneshot};
@@ -529,16 +530,7 @@ impl Loop {
             }
         }
         let t1 = u.sent_at.unwrap_or(now);
-        let was_active = matches!(u.poller.status().state, PollerState::Active);
-        let result = u.poller.handle_response(&msg.data, t1, t4, now);
-        if let (true, PollerState::Demobilised(code)) = (was_active, u.poller.status().state) {
-            // Its last estimate must not be selected or counted any more.
-            warn!(source = %u.name, address = %u.addr, kiss_code = ?code, "the source refuses us (kiss-o'-death): no longer polled or used");
-            let id = u.id;
-            self.engine.remove_source(id);
-            return;
-        }
-        match result {
+        match u.poller.handle_response(&msg.data, t1, t4, now) {
             Ok(sample) => {
                 let id = u.id;
                 self.engine.update_reach(id, u.poller.reach());
@@ -547,6 +539,14 @@ impl Loop {
                     u.poller.advise_poll(update.poll_advice);
                 }
                 self.on_action(update.action);
+            }
+            // The poller has demobilised the source (later replies are
+            // rejected as Demobilised, so this happens once): its last
+            // estimate must not be selected or counted any more.
+            Err(Reject::Kiss(code @ (KissCode::Deny | KissCode::Restricted))) => {
+                warn!(source = %u.name, address = %u.addr, kiss_code = ?code, "the source refuses us (kiss-o'-death): no longer polled or used");
+                let id = u.id;
+                self.engine.remove_source(id);
             }
             Err(reject) => debug!(source = %u.name, reason = ?reject, "reply rejected"),
         }
@@ -625,9 +625,8 @@ impl Loop {
         let now = self.clock.now();
         let st = self.engine.system_state().clone();
         let synced = matches!(st.status, SyncStatus::Synchronised);
-        if self.held.as_ref().is_some_and(|(_, until)| synced || Instant::now() >= *until)
-            || !matches!(st.status, SyncStatus::Starting)
-        {
+        // Only while the new engine is still starting, and not for ever.
+        if !matches!(st.status, SyncStatus::Starting) || self.held.is_some_and(|(_, until)| Instant::now() >= until) {
             self.held = None;
         }
         let server = match (&self.held, self.settings.local_fallback) {

@@ -136,3 +136,42 @@ pub fn assert_promtool_clean(text: &str) {
         out.describe()
     );
 }
+
+/// One request from source address `src` (a spare loopback address, so the
+/// server sees a distinct client); the reply bytes if one came in `wait`.
+#[allow(dead_code)]
+pub fn probe_from(src: IpAddr, server: SocketAddr, n: u64, wait: Duration) -> Option<Vec<u8>> {
+    let sock = std::net::UdpSocket::bind(SocketAddr::new(src, 0)).unwrap();
+    sock.set_read_timeout(Some(wait)).unwrap();
+    let req = ntp_test_support::build_request(4, n);
+    sock.send_to(&req, server).unwrap();
+    let mut buf = [0u8; 512];
+    let deadline = std::time::Instant::now() + wait;
+    while std::time::Instant::now() < deadline {
+        match sock.recv_from(&mut buf) {
+            Ok((len, _)) if buf[24..32] == req[40..48] => return Some(buf[..len].to_vec()),
+            Ok(_) => continue,
+            Err(_) => return None,
+        }
+    }
+    None
+}
+
+/// The minimum-delay reply of up to `tries` probes (as NTP's clock filter
+/// picks), stopping early at a delay under 200 µs: a client descheduled on
+/// a busy machine then does not decide an offset. Panics if none came.
+#[allow(dead_code)]
+pub fn min_delay_probe(addr: SocketAddr, tries: usize) -> ntp_test_support::ProbeReply {
+    let mut best: Option<ntp_test_support::ProbeReply> = None;
+    for _ in 0..tries {
+        if let Ok(r) = ntp_test_support::sntp_probe(addr, 4, Duration::from_secs(1)) {
+            if best.as_ref().is_none_or(|b| r.delay < b.delay) {
+                best = Some(r);
+            }
+        }
+        if best.as_ref().is_some_and(|b| b.delay < 200e-6) {
+            break;
+        }
+    }
+    best.unwrap_or_else(|| panic!("no reply from {addr}"))
+}
