@@ -19,91 +19,19 @@
 #   SIMPLE_NTPD_CHRONY_DEB  use this chrony .deb instead of downloading one
 set -euo pipefail
 
-PEERS_DIR=${SIMPLE_NTPD_PEERS_DIR:-/opt/simple-ntpd-peers}
-CACHE_DIR=${SIMPLE_NTPD_PEERS_CACHE:-/var/cache/simple-ntpd-peers}
+SAY_PREFIX=install-test-deps
+# shellcheck source=lib/packages.sh
+. "$(dirname "$0")/lib/packages.sh"
+
 CHRONY_DIR="$PEERS_DIR/chrony"
 CHRONYD="$CHRONY_DIR/usr/sbin/chronyd"
 CHRONYC="$CHRONY_DIR/usr/bin/chronyc"
 PROMTOOL="$PEERS_DIR/prometheus/usr/bin/promtool"
 DEB_PACKAGES=(ntpsec ntpsec-ntpdig python3-ntplib iproute2)
 
-export DEBIAN_FRONTEND=noninteractive
-
-say() { echo "install-test-deps: $*"; }
-die() {
-    echo "install-test-deps: ERROR: $*" >&2
-    exit 1
-}
-
-SUDO=()
-if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1; then
-        SUDO=(sudo)
-        say "not root: using sudo"
-    else
-        die "must run as root (or with sudo available)"
-    fi
-fi
-
 if [ -n "${SIMPLE_NTPD_CHRONY_DEB:-}" ] && [ ! -f "$SIMPLE_NTPD_CHRONY_DEB" ]; then
     die "SIMPLE_NTPD_CHRONY_DEB=$SIMPLE_NTPD_CHRONY_DEB does not exist"
 fi
-command -v dpkg-query >/dev/null 2>&1 || die "dpkg-query not found: this script needs Debian/Ubuntu"
-command -v apt-get >/dev/null 2>&1 || die "apt-get not found: this script needs Debian/Ubuntu"
-
-is_installed() {
-    dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
-}
-
-APT_UPDATED=0
-apt_update_once() {
-    if [ "$APT_UPDATED" -eq 0 ]; then
-        say "running apt-get update"
-        "${SUDO[@]}" apt-get update -qq || die "apt-get update failed"
-        APT_UPDATED=1
-    fi
-}
-
-# Keep maintainer scripts from starting ntpd (or anything else) during install.
-POLICY=/usr/sbin/policy-rc.d
-OUR_POLICY=0
-cleanup() {
-    if [ "$OUR_POLICY" -eq 1 ]; then
-        "${SUDO[@]}" rm -f "$POLICY"
-    fi
-}
-trap cleanup EXIT
-block_service_start() {
-    if [ ! -e "$POLICY" ] && [ "$OUR_POLICY" -eq 0 ]; then
-        printf '#!/bin/sh\nexit 101\n' | "${SUDO[@]}" tee "$POLICY" >/dev/null
-        "${SUDO[@]}" chmod 755 "$POLICY"
-        OUR_POLICY=1
-        say "temporary $POLICY installed so that no service is started"
-    fi
-}
-
-# install_packages PKG... : installs the ones that are missing, reports each.
-install_packages() {
-    local missing=()
-    local p
-    for p in "$@"; do
-        if is_installed "$p"; then
-            say "found package $p"
-        else
-            missing+=("$p")
-        fi
-    done
-    [ "${#missing[@]}" -eq 0 ] && return 0
-    apt_update_once
-    block_service_start
-    say "installing ${missing[*]}"
-    "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" \
-        || die "apt-get install ${missing[*]} failed"
-    for p in "${missing[@]}"; do
-        is_installed "$p" || die "package $p is still not installed"
-        say "installed package $p"
-    done
-}
 
 # ---------------------------------------------------------------- Debian packages
 install_packages "${DEB_PACKAGES[@]}"
@@ -121,58 +49,6 @@ chrony_works() {
     return 0
 }
 
-# Prints the newest cached PKG_*.deb, downloading it into $CACHE_DIR first
-# when there is none (apt-get update once if the download fails).
-fetch_deb() {
-    local pkg=$1 deb
-    deb=$(ls -1t "$CACHE_DIR"/"$pkg"_*.deb 2>/dev/null | head -n 1 || true)
-    if [ -n "$deb" ]; then
-        echo "$deb"
-        return 0
-    fi
-    "${SUDO[@]}" mkdir -p "$CACHE_DIR"
-    say "downloading $pkg .deb into $CACHE_DIR" >&2
-    if ! (cd "$CACHE_DIR" && "${SUDO[@]}" apt-get download -qq -o APT::Sandbox::User=root "$pkg") >&2; then
-        apt_update_once >&2
-        (cd "$CACHE_DIR" && "${SUDO[@]}" apt-get download -qq -o APT::Sandbox::User=root "$pkg") >&2 \
-            || die "apt-get download $pkg failed"
-    fi
-    deb=$(ls -1t "$CACHE_DIR"/"$pkg"_*.deb 2>/dev/null | head -n 1 || true)
-    [ -n "$deb" ] || die "no ${pkg}_*.deb in $CACHE_DIR after apt-get download"
-    echo "$deb"
-}
-
-# Unpacks DEB into DEST atomically (temporary directory, then rename).
-unpack_deb() {
-    local deb=$1 dest=$2 tmp
-    tmp="$PEERS_DIR/.$(basename "$dest").tmp.$$"
-    "${SUDO[@]}" rm -rf "$tmp"
-    "${SUDO[@]}" mkdir -p "$tmp"
-    "${SUDO[@]}" dpkg-deb -x "$deb" "$tmp" || die "dpkg-deb -x $deb failed"
-    "${SUDO[@]}" rm -rf "$dest"
-    "${SUDO[@]}" mv "$tmp" "$dest"
-    say "unpacked $deb into $dest"
-}
-
-# Install the library packages the chrony .deb depends on (libnettle8, libgnutls30,
-# libseccomp2, libcap2, libedit2, ...), as listed in its control file.
-install_chrony_libs() {
-    local deb=$1
-    local deps libs=() d
-    deps=$(dpkg-deb -f "$deb" Depends) || die "cannot read Depends of $deb"
-    # "libc6 (>= 2.34), libcap2 (>= 1:2.10), a | b" -> one name per alternative group
-    while IFS= read -r d; do
-        d=${d%%|*}
-        d=$(echo "$d" | sed -e 's/(.*)//' -e 's/:any//' | tr -d ' ')
-        case "$d" in
-            lib*) libs+=("$d") ;;
-        esac
-    done < <(echo "$deps" | tr ',' '\n')
-    if [ "${#libs[@]}" -gt 0 ]; then
-        install_packages "${libs[@]}"
-    fi
-}
-
 if chrony_works; then
     say "found chronyd at $CHRONYD ($("$CHRONYD" -v 2>&1 | head -n 1))"
 else
@@ -182,7 +58,7 @@ else
         DEB=$(fetch_deb chrony)
     fi
     say "using chrony package $DEB"
-    install_chrony_libs "$DEB"
+    install_deb_libs "$DEB"
     unpack_deb "$DEB" "$CHRONY_DIR"
     if [ -x "$CHRONYD" ] && ldd "$CHRONYD" 2>/dev/null | grep -q 'not found'; then
         ldd "$CHRONYD" | grep 'not found' >&2

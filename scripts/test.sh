@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # Runs every test of simple-ntpd, as CI does: installs the real NTP peers the
 # interoperability tests talk to (idempotent), checks formatting and lints,
-# then runs the whole workspace's tests with missing peers counted as failures.
+# then runs the whole workspace's tests with missing peers counted as failures,
+# then every suite in scripts/suites/ (deployment artefacts, real servers in
+# network namespaces, containers): each installs what it needs itself.
+#
+#   SIMPLE_NTPD_SUITES="containers kubernetes"  run only these suites (names
+#                                               without .sh; default: all)
+#   SIMPLE_NTPD_SKIP_CARGO_TESTS=1              only the suites (for development)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,4 +25,18 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 # Tests never steer the real clock; this interlock makes any attempt fail.
 export NTPD_TEST_READ_ONLY_CLOCK=1
-NTPD_TEST_REQUIRE_PEERS=1 cargo test --workspace --locked
+if [ "${SIMPLE_NTPD_SKIP_CARGO_TESTS:-0}" != 1 ]; then
+    NTPD_TEST_REQUIRE_PEERS=1 cargo test --workspace --locked
+fi
+
+for suite in scripts/suites/*.sh; do
+    [ -e "$suite" ] || continue
+    name=$(basename "$suite" .sh)
+    if [ -n "${SIMPLE_NTPD_SUITES:-}" ] && [[ " $SIMPLE_NTPD_SUITES " != *" $name "* ]]; then
+        continue
+    fi
+    echo "== suite $name"
+    start=$SECONDS
+    bash "$suite"
+    echo "== suite $name passed in $((SECONDS - start)) s"
+done
