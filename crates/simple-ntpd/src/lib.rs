@@ -10,6 +10,7 @@ pub mod commands;
 pub mod daemon;
 pub mod logging;
 pub mod net;
+pub mod refclock;
 pub mod nts;
 pub mod security;
 pub mod server;
