@@ -129,7 +129,7 @@ pub fn sources(args: ApiArgs) -> ExitCode {
                 ]
             })
             .collect();
-        render(
+        let mut out = render(
             &[
                 "State",
                 "Name",
@@ -143,7 +143,25 @@ pub fn sources(args: ApiArgs) -> ExitCode {
                 "Last(s)",
             ],
             &rows,
-        )
+        );
+        for x in &s.sources {
+            if let Some(r) = &x.refclock {
+                let why = r.message.as_deref().or(r.last_refusal.as_deref()).unwrap_or("");
+                out.push_str(&format!(
+                    "refclock {} ({} {}): {}, {} readings, {} refused, {} bad input{}{}\n",
+                    x.name,
+                    r.driver,
+                    x.address.as_deref().unwrap_or("-"),
+                    r.status,
+                    r.readings,
+                    r.refused,
+                    r.bad_input,
+                    if why.is_empty() { "" } else { ": " },
+                    why
+                ));
+            }
+        }
+        out
     })
 }
 

@@ -101,7 +101,8 @@ impl Devices {
         for (index, spec) in specs.iter().enumerate() {
             let h = Arc::new(Health::new(&spec.name, &spec.driver.device()));
             health.push(h.clone());
-            let ctx = DriverContext { index, sink: sink.clone(), health: h, stop: stop.clone(), dropped: dropped.clone() };
+            let ctx =
+                DriverContext { index, sink: sink.clone(), health: h, stop: stop.clone(), dropped: dropped.clone() };
             let started = match &spec.driver {
                 DriverSpec::Shm { unit, perm } => shm::start(ctx, *unit, *perm),
                 DriverSpec::Sock { path } => sock::start(ctx, path.clone()),
@@ -114,6 +115,19 @@ impl Devices {
             }
         }
         Arc::new(Devices { specs: specs.to_vec(), health, sink, stop, dropped, threads: Mutex::new(threads) })
+    }
+
+    /// The clocks' status without driver threads: readings are handed to
+    /// the loop by the caller (tests, simulations).
+    pub fn without_drivers(specs: &[RefclockSpec]) -> Arc<Devices> {
+        Arc::new(Devices {
+            specs: specs.to_vec(),
+            health: specs.iter().map(|s| Arc::new(Health::new(&s.name, &s.driver.device()))).collect(),
+            sink: Arc::new(Mutex::new(None)),
+            stop: Arc::new(AtomicBool::new(false)),
+            dropped: Arc::new(AtomicU64::new(0)),
+            threads: Mutex::new(Vec::new()),
+        })
     }
 
     /// The clocks these drivers read.

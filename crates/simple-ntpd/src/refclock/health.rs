@@ -98,7 +98,9 @@ impl Health {
             (DriverState::Ok, _) => info!(refclock = %name, device = %device, "reference clock delivering samples"),
             (DriverState::Starting, _) => {}
             (_, Some(m)) => warn!(refclock = %name, device = %device, state = state.name(), "reference clock: {m}"),
-            (_, None) => warn!(refclock = %name, device = %device, state = state.name(), "reference clock state changed"),
+            (_, None) => {
+                warn!(refclock = %name, device = %device, state = state.name(), "reference clock state changed")
+            }
         }
         g.state = state;
         g.message = message;

@@ -102,7 +102,10 @@ impl PpsDevice {
         params.mode = (params.mode & !(PPS_CAPTUREASSERT | PPS_CAPTURECLEAR)) | edge | PPS_TSFMT_TSPEC;
         // SAFETY: PPS_SETPARAMS reads a struct pps_kparams from `params`.
         check(unsafe { libc::ioctl(fd, PPS_SETPARAMS, &params as *const PpsKparams) }).map_err(|e| {
-            io::Error::new(e.kind(), format!("PPS_SETPARAMS: {e} (needs CAP_SYS_TIME: open the device before dropping root)"))
+            io::Error::new(
+                e.kind(),
+                format!("PPS_SETPARAMS: {e} (needs CAP_SYS_TIME: open the device before dropping root)"),
+            )
         })?;
         Ok(PpsDevice { file, clear, last_sequence: None })
     }

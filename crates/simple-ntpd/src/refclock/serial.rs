@@ -87,7 +87,9 @@ impl SerialPort {
         let n = match self.file.read(&mut buf) {
             Ok(0) => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the device closed")),
             Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::Interrupted => return Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::Interrupted => {
+                return Ok(false)
+            }
             Err(e) => return Err(e),
         };
         let now = SystemClock.now();
@@ -156,7 +158,9 @@ mod tests {
         let (mut line, mut started, mut overlong) = (Vec::new(), None, false);
         let mut got = Vec::new();
         for (bytes, t) in chunks {
-            split_lines(&mut line, &mut started, &mut overlong, bytes, NtpTimestamp::from_bits(*t), &mut |l| got.push(l));
+            split_lines(&mut line, &mut started, &mut overlong, bytes, NtpTimestamp::from_bits(*t), &mut |l| {
+                got.push(l)
+            });
         }
         got
     }

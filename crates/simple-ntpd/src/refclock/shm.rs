@@ -36,14 +36,18 @@ pub fn run_key(ctx: &DriverContext, key: i32, perm: u32) {
 fn open(ctx: &DriverContext, key: i32, unit: u32, perm: u32) -> Option<Segment> {
     match Segment::open(key, perm) {
         Ok(s) => {
-            ctx.health.set(DriverState::Waiting, Some(format!("no sample in shared memory unit {unit} yet (is gpsd running?)")));
+            ctx.health.set(
+                DriverState::Waiting,
+                Some(format!("no sample in shared memory unit {unit} yet (is gpsd running?)")),
+            );
             Some(s)
         }
         Err(e) => {
             if matches!(e, SegmentError::WrongSize { .. }) {
                 ctx.health.bad_input("segment size", &e.to_string());
             }
-            ctx.health.set(DriverState::Error, Some(format!("shared memory unit {unit} (key {key:#x}): {e}; retrying")));
+            ctx.health
+                .set(DriverState::Error, Some(format!("shared memory unit {unit} (key {key:#x}): {e}; retrying")));
             None
         }
     }

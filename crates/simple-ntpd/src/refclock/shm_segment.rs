@@ -183,7 +183,14 @@ mod tests {
         let writer = Segment::open(key, 0o600).expect("attach again");
         let (r, _) = reader.read().unwrap();
         assert_eq!(r.valid, 0, "a new segment has no sample");
-        let rec = ShmRecord { mode: 1, clock_sec: 1_767_225_600, receive_sec: 1_767_225_600, receive_usec: 5, precision: -20, ..ShmRecord::default() };
+        let rec = ShmRecord {
+            mode: 1,
+            clock_sec: 1_767_225_600,
+            receive_sec: 1_767_225_600,
+            receive_usec: 5,
+            precision: -20,
+            ..ShmRecord::default()
+        };
         writer.write(&rec);
         let (r, after) = reader.read().unwrap();
         assert_eq!((r.valid, r.count, after), (1, 1, 1));

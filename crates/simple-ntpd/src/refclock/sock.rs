@@ -38,7 +38,8 @@ fn bind(path: &Path) -> io::Result<UnixDatagram> {
 fn open(ctx: &DriverContext, path: &Path) -> Option<UnixDatagram> {
     match bind(path) {
         Ok(s) => {
-            ctx.health.set(DriverState::Waiting, Some("no sample on the socket yet (gpsd starts after it exists)".into()));
+            ctx.health
+                .set(DriverState::Waiting, Some("no sample on the socket yet (gpsd starts after it exists)".into()));
             Some(s)
         }
         Err(e) => {

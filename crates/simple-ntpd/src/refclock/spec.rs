@@ -90,12 +90,12 @@ impl RefclockSpec {
             RefclockDriver::Nmea => {
                 DriverSpec::Nmea { path: r.path.clone().unwrap_or_default(), baud: r.baud.unwrap_or(9600) }
             }
-            RefclockDriver::Pps => DriverSpec::Pps {
-                path: r.path.clone().unwrap_or_default(),
-                clear: r.edge == Some(PpsEdge::Clear),
-            },
+            RefclockDriver::Pps => {
+                DriverSpec::Pps { path: r.path.clone().unwrap_or_default(), clear: r.edge == Some(PpsEdge::Clear) }
+            }
         };
-        let pulse = (r.driver == RefclockDriver::Pps).then(|| PulseConfig { rate: r.rate.unwrap_or(1), max_lock_age: 2 });
+        let pulse =
+            (r.driver == RefclockDriver::Pps).then(|| PulseConfig { rate: r.rate.unwrap_or(1), max_lock_age: 2 });
         RefclockSpec {
             clock: RefclockConfig {
                 reference_id: ReferenceId::from_ascii(&name),
