@@ -145,6 +145,18 @@ fn existing_size(key: i32) -> Option<usize> {
     (rc == 0).then_some(ds.shm_segsz)
 }
 
+impl Segment {
+    /// Whether segment `key` exists (`None`: cannot tell, e.g. no permission).
+    pub fn exists(key: i32) -> Option<bool> {
+        // SAFETY: shmget without IPC_CREAT only looks the key up.
+        let id = unsafe { libc::shmget(key, 0, 0) };
+        if id >= 0 {
+            return Some(true);
+        }
+        (io::Error::last_os_error().raw_os_error() == Some(libc::ENOENT)).then_some(false)
+    }
+}
+
 /// Removes segment `key` (for tests that created their own).
 pub fn remove(key: i32) {
     // SAFETY: plain integer arguments; IPC_RMID with a null buffer.
