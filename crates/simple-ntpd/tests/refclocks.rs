@@ -94,7 +94,12 @@ fn sources_json(api: SocketAddr) -> serde_json::Value {
 }
 
 fn clock_row<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    doc["sources"].as_array().unwrap().iter().find(|s| s["name"] == name).unwrap_or_else(|| panic!("{name} not in {doc}"))
+    doc["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("{name} not in {doc}"))
 }
 
 #[test]
@@ -252,7 +257,10 @@ fn a_shared_memory_segment_written_like_gpsd_is_served_with_its_offset() {
     eprintln!("SHM -20 ms: served minus host clock {:+.6} s", offset);
     assert!((offset + 0.020).abs() < 0.002, "served {offset} s, the segment said -0.020");
     let row = clock_row(&sources_json(api), "GPS").clone();
-    assert_eq!((row["address"].as_str(), row["refclock"]["status"].as_str()), (Some(format!("SHM {unit}").as_str()), Some("ok")));
+    assert_eq!(
+        (row["address"].as_str(), row["refclock"]["status"].as_str()),
+        (Some(format!("SHM {unit}").as_str()), Some("ok"))
+    );
     drop(feeder);
 }
 

@@ -147,11 +147,12 @@ pub fn sources(args: ApiArgs) -> ExitCode {
         for x in &s.sources {
             if let Some(r) = &x.refclock {
                 let why = r.message.as_deref().or(r.last_refusal.as_deref()).unwrap_or("");
+                let device = x.address.as_deref().unwrap_or("-");
+                let at =
+                    if device.starts_with(&r.driver) { device.to_owned() } else { format!("{} {device}", r.driver) };
                 out.push_str(&format!(
-                    "refclock {} ({} {}): {}, {} readings, {} refused, {} bad input{}{}\n",
+                    "refclock {} ({at}): {}, {} readings, {} refused, {} bad input{}{}\n",
                     x.name,
-                    r.driver,
-                    x.address.as_deref().unwrap_or("-"),
                     r.status,
                     r.readings,
                     r.refused,
