@@ -132,12 +132,15 @@ fn nmea_from_a_pseudo_terminal_serves_stratum_1_within_50_ms() {
     let slave = nix::unistd::ttyname(&pty.slave).expect("ttyname");
     let mut master = std::fs::File::from(pty.master);
     // Sentences 5 ms after each second (the configured offset takes the
-    // latency out), with a garbage line and a truncated sentence now and
-    // then: counted, logged once, never fatal.
+    // latency out), first without a fix; a garbage line and a truncated
+    // sentence now and then: counted, logged once, never fatal.
+    let fix = Arc::new(AtomicBool::new(false));
+    let has_fix = fix.clone();
     let writer = EverySecond::start(0.005, move |sec| {
         let (date, time) = civil(sec);
-        let mut burst = with_checksum(&format!("$GPRMC,{time}.00,A,4807.038,N,01131.000,E,0.0,0.0,{date},,,A"));
-        burst += &with_checksum(&format!("$GPGGA,{time}.00,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,"));
+        let (status, quality) = if has_fix.load(Ordering::Relaxed) { ("A", 1) } else { ("V", 0) };
+        let mut burst = with_checksum(&format!("$GPRMC,{time}.00,{status},4807.038,N,01131.000,E,0.0,0.0,{date},,,A"));
+        burst += &with_checksum(&format!("$GPGGA,{time}.00,4807.038,N,01131.000,E,{quality},08,0.9,545.4,M,46.9,M,,"));
         if sec % 4 == 0 {
             burst += "\u{7f}garbage line\r\n$GPRMC,1234\r\n";
         }
@@ -148,6 +151,14 @@ fn nmea_from_a_pseudo_terminal_serves_stratum_1_within_50_ms() {
         slave.display()
     );
     let (run, api) = common::start_with_api(10, &config);
+    // Without a fix: reported, and no time served from it.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while clock_row(&sources_json(api), "GPS")["refclock"]["status"] != "no_fix" {
+        assert!(Instant::now() < deadline, "no_fix never reported\n{}", run.daemon.log_context());
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert_eq!(common::min_delay_probe(run.addr, 3).li, 3, "nothing to serve without a fix");
+    fix.store(true, Ordering::Relaxed);
     let r = wait_for_stratum_1(&run, Duration::from_secs(60));
     assert_eq!(r.refid_string(), "GPS");
     let offset = settled_offset(run.addr);
@@ -161,6 +172,7 @@ fn nmea_from_a_pseudo_terminal_serves_stratum_1_within_50_ms() {
     assert!(gps["refclock"]["bad_input"].as_u64().unwrap() >= 2, "{gps}");
     let log = run.daemon.log();
     assert_eq!(log.matches("malformed input dropped").count(), 2, "once per kind (framing, field):\n{log}");
+    assert!(log.contains("the receiver reports no fix"), "{log}");
     drop(writer);
 }
 
