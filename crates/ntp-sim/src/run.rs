@@ -129,9 +129,9 @@ impl Sim<'_> {
     }
 
     fn schedule_refclock_poll(&mut self) {
-        let Some(rc) = &self.refclocks else { return };
+        let Some(at) = self.refclocks.as_ref().and_then(SimRefclocks::next_poll_at) else { return };
         self.refclock_gen += 1;
-        let t = self.at_local(rc.next_poll_at());
+        let t = self.at_local(at);
         self.queue.push(t, Event::RefclockPoll { gen: self.refclock_gen });
     }
 

@@ -15,8 +15,11 @@
 //!   rejected, standard error from the spread).
 //! - [`instance`]: one reference clock ([`Refclock`]): raw samples in, one
 //!   [`crate::source::Sample`] per poll out, reachability, counters.
+//! - [`group`]: the clocks of one engine ([`RefclockGroup`]): locks between
+//!   them, polls one at a time, clock changes reaching every filter.
 
 pub mod filter;
+pub mod group;
 pub mod instance;
 pub mod nmea;
 pub mod nmea_time;
@@ -24,4 +27,5 @@ pub mod pulse;
 pub mod shm;
 pub mod sock;
 
+pub use group::{LocalSync, RefclockGroup};
 pub use instance::{PulseConfig, PulseContext, Refclock, RefclockConfig, RefclockCounters, Refused};

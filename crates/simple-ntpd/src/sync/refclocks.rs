@@ -1,9 +1,9 @@
 //! Reference clocks in the synchronisation loop: the adaptor between the
-//! driver threads (`crate::refclock`) and the engine. Each clock is an
-//! `ntp_proto::refclock::Refclock` registered as an engine source
-//! (`refclock: true`, so its stratum-0 samples make the daemon stratum 1);
-//! readings are moved onto the steered clock's timeline as they arrive, and
-//! at each of its polls the clock's filtered sample goes through
+//! driver threads (`crate::refclock`) and the engine. The clocks are an
+//! `ntp_proto::refclock::RefclockGroup`, each registered as an engine
+//! source (`refclock: true`, so its stratum-0 samples make the daemon
+//! stratum 1); readings are moved onto the steered clock's timeline as they
+//! arrive, and at each of its polls a clock's filtered sample goes through
 //! `Engine::on_sample` like a server's — same estimation, selection,
 //! falseticker checks and discipline.
 //!
@@ -16,7 +16,7 @@
 
 use std::sync::Arc;
 
-use ntp_proto::refclock::{PulseContext, Refclock};
+use ntp_proto::refclock::{LocalSync, RefclockGroup};
 use ntp_proto::{LeapIndicator, NtpTimestamp};
 use ntp_sync::{ClockAction, Engine, SourceId, SourceParams, SourceReport};
 use tokio::sync::mpsc;
@@ -33,7 +33,6 @@ const QUEUE: usize = 256;
 
 struct Entry {
     spec: RefclockSpec,
-    clock: Refclock,
     id: SourceId,
     reachable: bool,
     last_refusal: Option<String>,
@@ -41,13 +40,12 @@ struct Entry {
 
 /// Every reference clock of one synchronisation loop.
 pub struct RefclockSources {
+    group: RefclockGroup,
     entries: Vec<Entry>,
     devices: Option<Arc<Devices>>,
     /// Only unlocked PPS clocks and no other source: the host clock names
     /// the seconds (see `Config::pps_on_local_clock`).
     on_local_clock: bool,
-    /// The steered clock's frequency when last seen, ppm.
-    frequency_ppm: f64,
     /// Kept so the loop's receiver never reports a closed channel.
     _tx: mpsc::Sender<RefclockEvent>,
 }
@@ -62,8 +60,9 @@ impl RefclockSources {
         clock: &dyn DriverClock,
     ) -> (RefclockSources, mpsc::Receiver<RefclockEvent>) {
         let (tx, rx) = mpsc::channel(QUEUE);
-        let now = clock.now();
         let specs = devices.as_ref().map(|d| d.specs().to_vec()).unwrap_or_default();
+        let configs: Vec<_> = specs.iter().map(|s| (s.clock, s.lock)).collect();
+        let group = RefclockGroup::new(&configs, clock.now(), clock.frequency_ppm());
         let entries = specs
             .into_iter()
             .map(|spec| {
@@ -76,63 +75,54 @@ impl RefclockSources {
                     ..SourceParams::default()
                 });
                 info!(refclock = %spec.name, driver = spec.driver.driver_name(), device = %spec.driver.device(), "reference clock added");
-                Entry { clock: Refclock::new(spec.clock, now), spec, id, reachable: false, last_refusal: None }
+                Entry { spec, id, reachable: false, last_refusal: None }
             })
             .collect();
         if let Some(d) = &devices {
             d.attach(tx.clone());
         }
-        let frequency_ppm = clock.frequency_ppm();
-        (RefclockSources { entries, devices, on_local_clock, frequency_ppm, _tx: tx }, rx)
-    }
-
-    /// True when there are no reference clocks.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        (RefclockSources { group, entries, devices, on_local_clock, _tx: tx }, rx)
     }
 
     /// Takes a driver's reading: converts its system time to the steered
     /// clock and adds it to the clock's filter.
     pub fn on_event(&mut self, ev: RefclockEvent, clock: &dyn DriverClock, engine: &Engine) {
-        let Some(entry) = self.entries.get(ev.index) else { return };
-        let lock =
-            entry.spec.lock.and_then(|j| self.entries.get(j)).map(|l| (l.clock.lock_reference(), l.clock.leap()));
+        if ev.index >= self.entries.len() {
+            return;
+        }
         let correction = clock.correction();
         let now = clock.now();
-        let system_state = engine.system_state();
-        let context = match lock {
-            Some((reference, leap)) => PulseContext::Lock(reference, leap),
-            None if self.on_local_clock => {
-                PulseContext::Local { synchronised: true, root_distance: 0.0, leap: LeapIndicator::NoWarning }
-            }
-            None => PulseContext::Local {
-                synchronised: system_state.is_synchronised(),
-                root_distance: system_state.root_distance_at(now),
-                leap: system_state.leap,
-            },
+        let st = engine.system_state();
+        let local = if self.on_local_clock {
+            LocalSync { synchronised: true, root_distance: 0.0, leap: LeapIndicator::NoWarning }
+        } else {
+            LocalSync { synchronised: st.is_synchronised(), root_distance: st.root_distance_at(now), leap: st.leap }
         };
-        let entry = &mut self.entries[ev.index];
-        let result = match ev.reading {
+        // Offsets were measured against the system clock: re-express them
+        // against the steered clock at the same instant.
+        let (cooked, result) = match ev.reading {
             Reading::Sample { system, offset, leap } => {
                 let cooked = correction.apply(system);
-                entry.clock.add_sample(cooked, offset - cooked.since(system).to_seconds(), leap, now)
+                let offset = offset - cooked.since(system).to_seconds();
+                (cooked, self.group.add_sample(ev.index, cooked, offset, leap, now))
             }
-            Reading::Pulse { system, offset: None } => entry.clock.add_pulse(correction.apply(system), context, now),
-            Reading::Pulse { system, offset: Some(offset) } => {
+            Reading::Pulse { system, offset } => {
                 let cooked = correction.apply(system);
-                entry.clock.add_pulse_with_offset(cooked, offset - cooked.since(system).to_seconds(), context, now)
+                let offset = offset.map(|o| o - cooked.since(system).to_seconds());
+                (cooked, self.group.add_pulse(ev.index, cooked, offset, local, now))
             }
         };
+        let entry = &mut self.entries[ev.index];
         match result {
             Ok(()) => entry.last_refusal = None,
             Err(why) => {
                 let text = why.to_string();
-                // Log when the reason changes, not for every pulse.
-                let kind = text.split(':').next().map(str::to_owned);
-                if entry.last_refusal.as_ref().and_then(|t| t.split(':').next().map(str::to_owned)) != kind {
+                // Log when the kind of reason changes, not for every pulse.
+                let kind = |t: &str| t.split(':').next().map(str::to_owned);
+                if entry.last_refusal.as_deref().and_then(kind) != kind(&text) {
                     info!(refclock = %entry.spec.name, "reading not used: {text}");
                 } else {
-                    debug!(refclock = %entry.spec.name, "reading not used: {text}");
+                    debug!(refclock = %entry.spec.name, at = ?cooked, "reading not used: {text}");
                 }
                 entry.last_refusal = Some(text);
             }
@@ -143,29 +133,25 @@ impl RefclockSources {
     /// Returns the engine's clock actions for the loop's `on_action`.
     pub fn poll_due(&mut self, engine: &mut Engine, clock: &mut dyn DriverClock) -> Vec<ClockAction> {
         let mut actions = Vec::new();
-        for i in 0..self.entries.len() {
-            let now = clock.now();
+        while let Some((i, reach, sample)) = self.group.poll_next(clock.now()) {
             let e = &mut self.entries[i];
-            if now.since(e.clock.next_poll_at()).to_bits() < 0 {
-                continue;
-            }
-            let sample = e.clock.handle_timeout(now);
-            engine.update_reach(e.id, e.clock.reach());
-            let reachable = e.clock.reach().is_reachable();
-            if reachable != e.reachable {
-                e.reachable = reachable;
-                if reachable {
+            engine.update_reach(e.id, reach);
+            if reach.is_reachable() != e.reachable {
+                e.reachable = reach.is_reachable();
+                if e.reachable {
                     info!(refclock = %e.spec.name, "reference clock reachable");
                 } else {
                     warn!(refclock = %e.spec.name, "reference clock unreachable (no usable samples)");
                 }
             }
             if let Some(s) = sample {
-                let id = e.id;
-                let update = engine.on_sample(id, &s, clock);
-                // Frequency changes are applied to the other clocks' samples
-                // right away, before any later reading arrives.
-                self.clock_changed(clock, 0.0);
+                let update = engine.on_sample(e.id, &s, clock);
+                let step = match update.action {
+                    Some(ClockAction::Stepped { offset }) => offset,
+                    _ => 0.0,
+                };
+                // Before the next clock's poll: its samples follow the change.
+                self.clock_changed(clock, step);
                 actions.extend(update.action);
             }
         }
@@ -174,23 +160,14 @@ impl RefclockSources {
 
     /// The earliest due poll.
     pub fn next_poll_at(&self) -> Option<NtpTimestamp> {
-        self.entries.iter().map(|e| e.clock.next_poll_at()).min_by_key(|t| t.to_bits())
+        self.group.next_poll_at()
     }
 
     /// The steered clock stepped by `step` s and/or changed frequency: the
     /// samples waiting in the filters move with it. Call after every
     /// engine update (the loop's `on_action`).
     pub fn clock_changed(&mut self, clock: &dyn DriverClock, step: f64) {
-        let f = clock.frequency_ppm();
-        let dfreq = (f - self.frequency_ppm) * 1e-6;
-        self.frequency_ppm = f;
-        if dfreq == 0.0 && step == 0.0 {
-            return;
-        }
-        let now = clock.now();
-        for e in &mut self.entries {
-            e.clock.clock_changed(now, dfreq, step);
-        }
+        self.group.clock_changed(clock.now(), clock.frequency_ppm(), step);
     }
 
     /// The name of the clock registered as `id`.
@@ -203,16 +180,16 @@ impl RefclockSources {
         self.entries
             .iter()
             .enumerate()
-            .map(|(i, e)| {
+            .filter_map(|(i, e)| Some((e, self.group.get(i)?, i)))
+            .map(|(e, clock, i)| {
                 let r = reports.iter().find(|r| r.id == e.id);
                 let health = self.devices.as_ref().and_then(|d| d.health(i)).map(|h| h.report());
-                let counters = e.clock.counters();
-                let last = e.clock.last_filtered();
+                let last = clock.last_filtered();
                 Source {
                     name: e.spec.name.clone(),
                     address: Some(e.spec.driver.device()),
                     stratum: e.spec.clock.stratum,
-                    reachability: e.clock.reach().bits(),
+                    reachability: clock.reach().bits(),
                     poll_seconds: 2f64.powi(i32::from(e.spec.clock.poll)),
                     offset_seconds: r.filter(|r| r.samples > 0).map_or(0.0, |r| r.offset),
                     delay_seconds: e.spec.clock.delay,
@@ -225,7 +202,7 @@ impl RefclockSources {
                         message: health.as_ref().and_then(|h| h.message.clone()),
                         readings: health.as_ref().map_or(0, |h| h.readings),
                         bad_input: health.as_ref().map_or(0, |h| h.bad_input),
-                        refused: counters.refused,
+                        refused: clock.counters().refused,
                         last_refusal: e.last_refusal.clone(),
                     }),
                 }

@@ -7,12 +7,11 @@ use std::cell::Cell;
 
 use ntp_proto::refclock::{PulseConfig, RefclockConfig};
 use ntp_proto::{NtpDuration, ReferenceId};
-use ntp_sync::{Clock, ClockError, EngineConfig, SyncStatus, VirtualClock};
+use ntp_sync::{Clock, EngineConfig, SyncStatus};
 
 use super::*;
 use crate::refclock::spec::DriverSpec;
-use crate::state::Correction;
-use crate::sync::drivers::Discipline;
+use crate::sync::drivers::VirtualDriver;
 
 thread_local! {
     /// The simulated system clock (each test runs on its own thread).
@@ -35,33 +34,6 @@ fn set_true(t: f64) {
     SYSTEM.with(|s| s.set((true_time(t) + NtpDuration::from_seconds(ERROR)).to_bits()));
 }
 
-struct SimDriver(VirtualClock<fn() -> NtpTimestamp>);
-
-impl Clock for SimDriver {
-    fn now(&self) -> NtpTimestamp {
-        self.0.now()
-    }
-    fn frequency_ppm(&self) -> f64 {
-        self.0.frequency_ppm()
-    }
-    fn set_frequency(&mut self, ppm: f64) -> Result<(), ClockError> {
-        self.0.set_frequency(ppm)
-    }
-    fn step(&mut self, offset_s: f64) -> Result<(), ClockError> {
-        self.0.step(offset_s)
-    }
-}
-
-impl DriverClock for SimDriver {
-    fn correction(&self) -> Correction {
-        let (base, offset, freq) = self.0.parameters();
-        Correction { offset: NtpDuration::from_seconds(offset), base, freq }
-    }
-    fn discipline(&self) -> Discipline {
-        Discipline::Virtual
-    }
-}
-
 fn spec(name: &str, lock: Option<usize>, noselect: bool, pulse: bool) -> RefclockSpec {
     RefclockSpec {
         name: name.into(),
@@ -82,7 +54,7 @@ fn spec(name: &str, lock: Option<usize>, noselect: bool, pulse: bool) -> Refcloc
 #[test]
 fn a_pps_locked_to_nmea_steers_the_clock_to_the_pulses() {
     set_true(0.0);
-    let mut clock = SimDriver(VirtualClock::new(system as fn() -> NtpTimestamp));
+    let mut clock = VirtualDriver::over(system);
     let mut engine = Engine::new(EngineConfig { max_slew_ppm: 83_333.0, ..EngineConfig::default() });
     let devices = Devices::without_drivers(&[spec("NMEA", None, true, false), spec("PPS", Some(0), false, true)]);
     let (mut clocks, _rx) = RefclockSources::new(Some(devices), false, &mut engine, &clock);
@@ -135,7 +107,7 @@ fn a_pps_locked_to_nmea_steers_the_clock_to_the_pulses() {
 #[test]
 fn unlocked_pulses_on_the_local_clock_keep_its_seconds() {
     set_true(0.0);
-    let mut clock = SimDriver(VirtualClock::new(system as fn() -> NtpTimestamp));
+    let mut clock = VirtualDriver::over(system);
     let mut engine = Engine::new(EngineConfig { max_slew_ppm: 83_333.0, ..EngineConfig::default() });
     let mut pps = spec("PPS", None, false, true);
     pps.clock.stratum = 9;
