@@ -299,3 +299,53 @@ fn civil_dates() {
     assert_eq!(civil(1_767_225_599), ("311225".into(), "235959".into()));
     assert_eq!(civil(1_709_164_800 + 3723), ("290224".into(), "010203".into()));
 }
+
+#[test]
+fn a_reload_that_restarts_the_engine_keeps_the_clocks_open() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = ntp_test_support::TempDir::new("refclock-reload").unwrap();
+    let path = dir.join("chrony.reload.sock");
+    let clock = format!(
+        "[clock]\ndiscipline = \"virtual\"\n[[sources.refclocks]]\ndriver = \"SOCK\"\npath = \"{}\"\nrefid = \"SOCK\"\npoll = 1\n",
+        path.display()
+    );
+    let (mut run, api) = common::start_with_api(10, &clock);
+    common::readable_like_etc(run.dir.path());
+    wait_for_socket(&path);
+    let inode = std::fs::metadata(&path).unwrap().ino();
+    let target = path.clone();
+    let _sender = EverySecond::start(0.2, move |_| {
+        let now = unix_now();
+        let s = UnixDatagram::unbound().unwrap();
+        let _ = s.send_to(&encode_64(now.floor() as i64, (now.fract() * 1e6) as i64, 0.010, false, 0), &target);
+    });
+    wait_for_stratum_1(&run, Duration::from_secs(60));
+    // Root is gone now: the socket could not be created again. A change
+    // that restarts the engine must hand it the running driver.
+    let file = run.dir.path().join("simple-ntpd.toml");
+    let mut config = std::fs::read_to_string(&file).unwrap();
+    config.push_str("\n[server.makestep]\nthreshold = 0.5\n");
+    std::fs::write(&file, config).unwrap();
+    let before = clock_row(&sources_json(api), "SOCK")["refclock"]["readings"].as_u64().unwrap();
+    run.daemon.signal("HUP").unwrap();
+    run.daemon.wait_for_log("configuration reloaded", Duration::from_secs(10)).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let row = clock_row(&sources_json(api), "SOCK").clone();
+        if row["state"] == "selected" && row["refclock"]["readings"].as_u64().unwrap() > before + 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the new engine never selected the clock: {row}\n{}",
+            run.daemon.log_context()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert_eq!(std::fs::metadata(&path).unwrap().ino(), inode, "the same socket");
+    let log = run.daemon.log();
+    assert_eq!(log.matches("reference clock added").count(), 2, "registered with both engines:\n{log}");
+    assert!(!log.contains("cannot create socket"), "{log}");
+    let r = wait_for_stratum_1(&run, Duration::from_secs(10));
+    assert!((r.offset - 0.010).abs() < 0.005, "{r:?}\n{}", run.daemon.log());
+}

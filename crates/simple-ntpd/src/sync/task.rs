@@ -280,6 +280,14 @@ async fn run(
         }
     }
     l.write_drift();
+    // A slew in progress is the engine's temporary extra frequency: the
+    // successor's engine would not know to remove it. Hand over the base.
+    if l.engine.next_tick_at().is_some() {
+        let base = l.engine.system_state().frequency_ppm;
+        if let Err(e) = l.clock.set_frequency(base) {
+            warn!(error = %e, "cannot end the running slew before stopping");
+        }
+    }
     (l.clock.discipline() == Discipline::Virtual).then(|| l.clock.correction())
 }
 
