@@ -112,12 +112,9 @@ impl Plan {
         // A PPS with nothing to name the seconds keeps the host clock as the
         // local reference it was without it (served until the pulses are used).
         let pps_on_local_clock = config.pps_on_local_clock();
-        let local_fallback = config
-            .server
-            .local
-            .enabled
-            .then_some(config.server.local.stratum)
-            .or(pps_on_local_clock.then_some(config.ntp_server.stratum));
+        let local = &config.server.local;
+        let local_fallback =
+            local.enabled.then_some(local.stratum).or(pps_on_local_clock.then_some(config.ntp_server.stratum));
         Plan::Sync(Box::new(SyncSettings {
             specs: spec::sources(config),
             discipline,
@@ -160,12 +157,14 @@ impl Plan {
         match self {
             Plan::Local(l) => format!("local reference stratum {}", l.stratum),
             Plan::Host { stratum } => format!("host clock (discipline none) at stratum {stratum}"),
-            Plan::Sync(s) => format!(
-                "{} source(s), {} reference clock(s), discipline {}",
-                s.specs.len(),
-                s.refclocks.len(),
-                s.discipline.name()
-            ),
+            Plan::Sync(s) => {
+                format!(
+                    "{} source(s), {} refclock(s), discipline {}",
+                    s.specs.len(),
+                    s.refclocks.len(),
+                    s.discipline.name()
+                )
+            }
         }
     }
 
@@ -350,7 +349,7 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
     }
     let api = start_api(&hub, &config.monitoring, true).await?;
     // Devices and shared memory are opened with root's rights too.
-    let devices = start_devices(&plan, &config);
+    let devices = Devices::for_config(plan.refclocks(), &config);
     // Everything privileged (binding) is done: become an ordinary user,
     // keeping CAP_SYS_TIME only when steering the system clock.
     let steers_system = matches!(&plan, Plan::Sync(s) if s.discipline == Discipline::System);
@@ -458,20 +457,6 @@ async fn start_api(hub: &Arc<StatusHub>, m: &MonitoringConfig, at_start: bool) -
     }
 }
 
-/// Starts the drivers of the plan's reference clocks (opening their devices
-/// now, with the rights the process has now).
-fn start_devices(plan: &Plan, config: &Config) -> Option<Arc<Devices>> {
-    let specs = plan.refclocks();
-    if specs.is_empty() {
-        return None;
-    }
-    let gps = &config.sources.hardware.gps;
-    if gps.enabled {
-        info!(device = %gps.device.display(), "GPS through gpsd: reading its shared memory unit 0 (gpsd reads the receiver)");
-    }
-    Some(Devices::start(specs))
-}
-
 /// True when a configured port needs CAP_NET_BIND_SERVICE to be bound
 /// again on reload.
 fn needs_low_ports(config: &Config) -> bool {
@@ -568,13 +553,7 @@ impl Daemon {
                 None => None,
             };
             if plan.refclocks() != self.plan.refclocks() {
-                if let Some(old) = self.devices.take() {
-                    old.stop();
-                }
-                if !plan.refclocks().is_empty() && !nix::unistd::geteuid().is_root() {
-                    warn!("reference clocks changed after root was dropped: devices that need root (PPS, shared memory created by root) may fail until simple-ntpd is restarted");
-                }
-                self.devices = start_devices(&plan, &new);
+                self.devices = Devices::restart(self.devices.take(), plan.refclocks(), &new);
             }
             self.running =
                 Some(start_plan(&plan, &self.state, &self.hub, self.precision, previous, self.devices.clone()));

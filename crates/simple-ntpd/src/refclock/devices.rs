@@ -117,6 +117,35 @@ impl Devices {
         Arc::new(Devices { specs: specs.to_vec(), health, sink, stop, dropped, threads: Mutex::new(threads) })
     }
 
+    /// The drivers of `config`'s reference clocks `specs` (none without
+    /// clocks), their devices opened now, with the rights the process has.
+    pub fn for_config(specs: &[RefclockSpec], config: &ntp_config::Config) -> Option<Arc<Devices>> {
+        if specs.is_empty() {
+            return None;
+        }
+        let gps = &config.sources.hardware.gps;
+        if gps.enabled {
+            tracing::info!(device = %gps.device.display(), "GPS through gpsd: reading its shared memory unit 0 (gpsd reads the receiver)");
+        }
+        Some(Devices::start(specs))
+    }
+
+    /// A reload changed the clocks: stops `old`, starts `specs` (now
+    /// without root, which some devices need).
+    pub fn restart(
+        old: Option<Arc<Devices>>,
+        specs: &[RefclockSpec],
+        config: &ntp_config::Config,
+    ) -> Option<Arc<Devices>> {
+        if let Some(old) = old {
+            old.stop();
+        }
+        if !specs.is_empty() && !nix::unistd::geteuid().is_root() {
+            tracing::warn!("reference clocks changed after root was dropped: devices that need root (PPS, shared memory created by root) may fail until simple-ntpd is restarted");
+        }
+        Self::for_config(specs, config)
+    }
+
     /// The clocks' status without driver threads: readings are handed to
     /// the loop by the caller (tests, simulations).
     pub fn without_drivers(specs: &[RefclockSpec]) -> Arc<Devices> {
