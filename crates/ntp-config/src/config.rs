@@ -37,14 +37,14 @@ impl Config {
 
     /// `true` when no upstream source of any kind is configured
     /// (`ntp_server.upstream_servers`, `sources.servers`, `sources.pools`
-    /// empty and both hardware clocks disabled): the daemon then serves its
-    /// local clock as reference at `ntp_server.stratum`.
+    /// and `sources.refclocks` empty and both hardware clocks disabled): the
+    /// daemon then serves its local clock as reference at
+    /// `ntp_server.stratum`.
     pub fn is_local_reference(&self) -> bool {
         self.ntp_server.upstream_servers.is_empty()
             && self.sources.servers.is_empty()
             && self.sources.pools.is_empty()
-            && !self.sources.hardware.pps.enabled
-            && !self.sources.hardware.gps.enabled
+            && self.refclocks().is_empty()
     }
 
     /// The effective configuration as TOML (for `config show`), with secrets

@@ -33,6 +33,7 @@ mod load;
 mod model;
 mod overrides;
 mod planned;
+mod refclocks;
 mod reference;
 mod schema;
 mod suggest;
@@ -49,6 +50,7 @@ pub use load::{load, load_from_strs, Loaded};
 pub use model::*;
 pub use overrides::Overrides;
 pub use planned::{planned, PlannedKey, PLANNED};
+pub use refclocks::{PpsEdge, RefclockDriver, RefclockSource, BAUD_RATES};
 pub use reference::reference_markdown;
 
 /// The JSON schema of [`Config`] (e.g. for a Kubernetes resource definition).

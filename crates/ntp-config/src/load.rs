@@ -90,6 +90,7 @@ pub fn load_from_strs(
         merged.merge(layer);
     }
     let config = typed(&merged, Scope::All).map_err(ConfigError::new)?;
+    warnings.extend(crate::refclocks::warnings(&config));
     Ok(Loaded { config, warnings })
 }
 

@@ -469,8 +469,10 @@ pub struct SourcesConfig {
     pub pools: Vec<PoolSource>,
     /// Individual upstream servers.
     pub servers: Vec<ServerSource>,
-    /// Hardware reference clocks attached to this machine.
+    /// Hardware reference clocks in the NTPService (seed 002) spelling: shorthands for entries of `refclocks`.
     pub hardware: HardwareSources,
+    /// Reference clocks (GPS receivers, PPS signals), one `[[sources.refclocks]]` table each, with chrony's `refclock` options.
+    pub refclocks: Vec<crate::refclocks::RefclockSource>,
 }
 
 /// One DNS pool of upstream servers.
@@ -535,13 +537,13 @@ fn default_maxpoll() -> i8 {
     10
 }
 
-/// Hardware reference clocks.
+/// Hardware reference clocks in the NTPService (seed 002) spelling.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct HardwareSources {
-    /// A pulse-per-second (PPS) device.
+    /// A pulse-per-second (PPS) device: chrony's `refclock PPS /dev/pps0 lock GPS refid PPS`, i.e. a `[[sources.refclocks]]` entry `driver = "PPS"`, locked to the GPS when `gps` is enabled.
     pub pps: PpsSource,
-    /// A GPS receiver.
+    /// A GPS receiver read through gpsd: chrony's `refclock SHM 0 refid GPS`, i.e. a `[[sources.refclocks]]` entry `driver = "SHM", unit = 0, refid = "GPS"`.
     pub gps: GpsSource,
 }
 
@@ -549,7 +551,7 @@ pub struct HardwareSources {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct PpsSource {
-    /// Use the PPS device as a reference clock.
+    /// Use the PPS device as a reference clock (refid `PPS`). Without the GPS or any other source, the host clock keeps giving the seconds and the pulses steer only its phase (served at `ntp_server.stratum`).
     pub enabled: bool,
     /// The PPS device.
     pub device: PathBuf,
@@ -567,11 +569,11 @@ impl Default for PpsSource {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct GpsSource {
-    /// Use the GPS receiver as a time source.
+    /// Use the GPS receiver as a time source: the daemon reads the time gpsd writes to NTP shared memory unit 0 (refid `GPS`). gpsd may start before or after the daemon.
     pub enabled: bool,
-    /// The serial device of the receiver.
+    /// The serial device of the receiver, which gpsd reads (shown in the log; the daemon itself reads gpsd's shared memory). To read a receiver without gpsd, use a `[[sources.refclocks]]` entry with `driver = "NMEA"`.
     pub device: PathBuf,
-    /// Treat the receiver as a reference clock (stratum 0 source) rather than a plain source.
+    /// Treat the receiver as a reference clock (stratum 0, so the daemon serves stratum 1). Always the case (the default): `false` only logs a warning.
     pub refclock: bool,
     /// Prefer this clock over other sources of similar quality.
     pub prefer: bool,
@@ -579,7 +581,7 @@ pub struct GpsSource {
 
 impl Default for GpsSource {
     fn default() -> Self {
-        Self { enabled: false, device: PathBuf::from("/dev/ttyS0"), refclock: false, prefer: false }
+        Self { enabled: false, device: PathBuf::from("/dev/ttyS0"), refclock: true, prefer: false }
     }
 }
 

@@ -19,7 +19,7 @@ pub(crate) struct Problem {
 }
 
 impl Problem {
-    fn new(path: impl Into<String>, message: String) -> Self {
+    pub(crate) fn new(path: impl Into<String>, message: String) -> Self {
         Self { paths: vec![path.into()], message }
     }
 }
@@ -162,6 +162,7 @@ fn values(c: &Config, out: &mut Vec<Problem>) {
             ));
         }
     }
+    crate::refclocks::values(c, out);
     let mut ids = BTreeSet::new();
     for (i, k) in sec.authentication.keys.iter().enumerate() {
         if !ids.insert(k.id) {
@@ -195,6 +196,7 @@ fn relations(c: &Config, out: &mut Vec<Problem>) {
             });
         }
     }
+    crate::refclocks::relations(c, out);
     let m = &c.monitoring;
     if m.enabled && m.allow.is_empty() && m.token.is_none() {
         if let Ok(addr) = m.listen.parse::<std::net::SocketAddr>() {

@@ -361,7 +361,7 @@ fn seed_002_resource_as_toml() {
         .iter()
         .map(|w| w.split(": ").nth(1).unwrap_or_default().split(' ').next().unwrap_or_default().to_owned())
         .collect();
-    assert_eq!(planned, ["sources.hardware", "vlan_config"]);
+    assert_eq!(planned, ["vlan_config"]);
 }
 
 #[test]

@@ -28,18 +28,11 @@ fn each_planned_key_warns_when_set() {
 
 #[test]
 fn tables_warn_once() {
-    let w =
-        warnings("[sources.hardware.pps]\nenabled = true\ndevice = \"/dev/pps1\"\n[[vlan_config]]\nvlan_ref = \"v\"\n");
-    assert_eq!(
-        w,
-        [
-            "x.toml:2: sources.hardware is accepted but not implemented yet (hardware reference clocks); it has no effect",
-            "x.toml:4: vlan_config is accepted but not implemented yet (per-VLAN policies); it has no effect",
-        ]
-    );
+    let w = warnings("[[vlan_config]]\nvlan_ref = \"v\"\nbroadcast = true\n[[vlan_config]]\nvlan_ref = \"w\"\n");
+    assert_eq!(w, ["x.toml:1: vlan_config is accepted but not implemented yet (per-VLAN policies); it has no effect"]);
     // Inline tables and dotted keys count the same.
-    let w = warnings("sources.hardware.gps = { enabled = true }\n");
-    assert_eq!(w, ["x.toml:1: sources.hardware is accepted but not implemented yet (hardware reference clocks); it has no effect"]);
+    let w = warnings("vlan_config = [{ vlan_ref = \"v\" }]\n");
+    assert_eq!(w, ["x.toml:1: vlan_config is accepted but not implemented yet (per-VLAN policies); it has no effect"]);
 }
 
 #[test]
@@ -56,10 +49,10 @@ fn set_in_several_places_warns_once_at_the_first() {
         l.warnings,
         ["a.toml:2: development.enable_debug_endpoints is accepted but not implemented yet (debug endpoints); it has no effect"]
     );
-    let l = load(&[], &[("SIMPLE_NTPD_SOURCES_HARDWARE_PPS_ENABLED", "true")]).unwrap();
+    let l = load(&[], &[("SIMPLE_NTPD_DEVELOPMENT_ENABLE_TEST_ENDPOINTS", "true")]).unwrap();
     assert_eq!(
         l.warnings,
-        ["environment SIMPLE_NTPD_SOURCES_HARDWARE_PPS_ENABLED: sources.hardware is accepted but not implemented yet (hardware reference clocks); it has no effect"]
+        ["environment SIMPLE_NTPD_DEVELOPMENT_ENABLE_TEST_ENDPOINTS: development.enable_test_endpoints is accepted but not implemented yet (test endpoints); it has no effect"]
     );
 }
 
@@ -69,10 +62,8 @@ fn planned_lookup() {
     assert!(ntp_config::planned("sources.servers[0].nts").is_none());
     assert!(ntp_config::planned("sources.servers[0].minpoll").is_none());
     assert!(ntp_config::planned("security.nts.enabled").is_none());
-    assert_eq!(
-        ntp_config::planned("sources.hardware.pps.enabled").map(|p| p.feature),
-        Some("hardware reference clocks")
-    );
+    assert!(ntp_config::planned("sources.hardware.pps.enabled").is_none());
+    assert!(ntp_config::planned("sources.refclocks[0].lock").is_none());
     assert!(ntp_config::planned("network.listen_port").is_none());
     assert!(ntp_config::planned("security.ntsx").is_none());
 }

@@ -72,7 +72,12 @@ fn full_config() -> Config {
         ca: Some("/etc/ssl/ca.pem".into()),
     }];
     c.sources.hardware.pps.enabled = true;
-    c.sources.hardware.gps.refclock = true;
+    c.sources.hardware.gps.refclock = false;
+    c.sources.refclocks = vec![ntp_config::RefclockSource {
+        baud: Some(4800),
+        ..ntp_config::RefclockSource::new(ntp_config::RefclockDriver::Nmea)
+    }];
+    c.sources.refclocks[0].path = Some("/dev/ttyS1".into());
     c.server.driftfile = Some("/var/lib/ntpd/drift".into());
     c.server.makestep.threshold = 0.5;
     c.server.local.enabled = true;

@@ -15,6 +15,8 @@
 //!   offset/delay), used by `simple-ntpd query`.
 //! - [`auth`]: symmetric keys, chrony key files, MACs.
 //! - [`source`]: the per-source poll state machine and clock filter.
+//! - [`refclock`]: reference clocks: NMEA, chrony's SOCK and the NTP SHM
+//!   formats, PPS edges, the refclock median filter, one refclock's state.
 //! - [`nts`]: Network Time Security (RFC 8915) codecs and crypto: NTS-KE
 //!   records, server cookies, NTS extension fields (the daemon does not
 //!   serve NTS yet).
@@ -27,6 +29,7 @@ pub mod extension;
 pub mod kod;
 pub mod nts;
 pub mod packet;
+pub mod refclock;
 pub mod server;
 pub mod source;
 pub mod timestamp;

@@ -20,7 +20,8 @@ pub struct Options {
 /// Usage text.
 pub const USAGE: &str =
     "usage: ntp-sim --scenario NAME [--jitter SECONDS] [--runs N] [--json] [--seed S] [--duration SECONDS]
-  scenarios: stable, wander, intermittent, falseticker, startup
+  scenarios: stable, wander, intermittent, falseticker, startup, lossy, gps-pps, gps-nmea
+  (gps-pps: --jitter is the pulse jitter; gps-nmea: the NMEA sentences' jitter)
   defaults:  --jitter 100e-6 --runs 10 --seed 1";
 
 /// Parses `args` (without the program name).

@@ -38,6 +38,21 @@ pub enum Event {
         /// Schedule generation.
         gen: u64,
     },
+    /// The receiver's pulse for true second `second` is timestamped.
+    Pulse {
+        /// The true second it marks.
+        second: f64,
+    },
+    /// The receiver's first sentence naming true second `second` arrives.
+    Sentence {
+        /// The true second it names.
+        second: f64,
+    },
+    /// A reference clock poll may be due (stale unless `gen` is current).
+    RefclockPoll {
+        /// Schedule generation.
+        gen: u64,
+    },
 }
 
 struct Entry {

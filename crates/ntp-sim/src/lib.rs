@@ -9,6 +9,8 @@
 //! - [`server`]: servers on true time, optionally offset (falsetickers).
 //! - [`network`]: base delay + exponential jitter per direction, asymmetry,
 //!   loss, periodic outages.
+//! - [`receiver`], [`refclocks`]: a GNSS receiver with PPS (pulse jitter,
+//!   missing pulses, NMEA latency and jitter) and its reference clocks.
 //! - [`scenario`]: the scenarios of chrony's published comparison.
 //! - [`run`]: one run's event loop and its error measurement.
 //! - [`stats`], [`report`], [`args`]: aggregation and output.
@@ -19,6 +21,8 @@ pub mod args;
 pub mod clock;
 pub mod events;
 pub mod network;
+pub mod receiver;
+pub mod refclocks;
 pub mod report;
 pub mod rng;
 pub mod run;

@@ -5,6 +5,7 @@
 
 use crate::clock::{seconds, timestamp, SimClock};
 use crate::events::{Event, Queue};
+use crate::refclocks::SimRefclocks;
 use crate::rng::Rng;
 use crate::scenario::Scenario;
 use ntp_proto::source::{SourceConfig, SourcePoller};
@@ -52,6 +53,8 @@ struct Sim<'a> {
     tick_gen: u64,
     falseticker_selected: bool,
     samples: u64,
+    refclocks: Option<SimRefclocks>,
+    refclock_gen: u64,
 }
 
 /// Runs `sc` once with random stream `index` of `seed`.
@@ -67,6 +70,7 @@ pub fn run(sc: &Scenario, seed: u64, index: u64) -> RunResult {
         let first = rng.range(0.0, 1.0);
         sources.push(Source { poller: SourcePoller::new(config, clock.now(), first), id, gen: 0 });
     }
+    let refclocks = sc.receiver.map(|r| SimRefclocks::new(&r, &mut engine, &clock, sc.engine.precision));
     let mut sim = Sim {
         sc,
         rng,
@@ -77,10 +81,14 @@ pub fn run(sc: &Scenario, seed: u64, index: u64) -> RunResult {
         tick_gen: 0,
         falseticker_selected: false,
         samples: 0,
+        refclocks,
+        refclock_gen: 0,
     };
     for i in 0..sim.sources.len() {
         sim.schedule_poll(i);
     }
+    sim.schedule_receiver(1.0);
+    sim.schedule_refclock_poll();
     sim.schedule_tick();
     sim.run()
 }
@@ -106,6 +114,42 @@ impl Sim<'_> {
         let housekeeping = self.clock.true_time() + TICK_EVERY;
         let t = self.engine.next_tick_at().map_or(housekeeping, |at| self.at_local(at).min(housekeeping));
         self.queue.push(t, Event::Tick { gen: self.tick_gen });
+    }
+
+    /// Queues true second `second`'s pulse and first sentence.
+    fn schedule_receiver(&mut self, second: f64) {
+        let Some(model) = self.sc.receiver else { return };
+        if model.pps {
+            if let Some(t) = model.pulse(second, &mut self.rng) {
+                self.queue.push(t, Event::Pulse { second });
+            }
+        }
+        let t = model.sentence(second, &mut self.rng);
+        self.queue.push(t, Event::Sentence { second });
+    }
+
+    fn schedule_refclock_poll(&mut self) {
+        let Some(at) = self.refclocks.as_ref().and_then(SimRefclocks::next_poll_at) else { return };
+        self.refclock_gen += 1;
+        let t = self.at_local(at);
+        self.queue.push(t, Event::RefclockPoll { gen: self.refclock_gen });
+    }
+
+    /// After every engine update: pollers and refclocks follow a step, the
+    /// refclocks' waiting samples a frequency change.
+    fn after_update(&mut self, action: Option<&ClockAction>) {
+        let step = match action {
+            Some(ClockAction::Stepped { offset }) => *offset,
+            _ => 0.0,
+        };
+        if step != 0.0 {
+            for s in &mut self.sources {
+                s.poller.clock_stepped(step);
+            }
+        }
+        if let Some(rc) = self.refclocks.as_mut() {
+            rc.clock_changed(&self.clock, step);
+        }
     }
 
     fn check_falsetickers(&mut self) {
@@ -158,7 +202,7 @@ impl Sim<'_> {
             sync_time: last_bad.min(end),
             falseticker_selected: self.falseticker_selected,
             requests,
-            samples: self.samples,
+            samples: self.samples + self.refclocks.as_ref().map_or(0, |r| r.samples),
             steps: self.clock.steps,
             mean_poll_interval: end * self.sources.len() as f64 / requests.max(1) as f64,
         }
@@ -208,8 +252,40 @@ impl Sim<'_> {
                 if gen != self.tick_gen {
                     return;
                 }
-                self.engine.tick(&mut self.clock);
+                let action = self.engine.tick(&mut self.clock);
+                self.after_update(action.as_ref());
                 self.check_falsetickers();
+                self.schedule_tick();
+            }
+            Event::Pulse { .. } => {
+                if let Some(rc) = self.refclocks.as_mut() {
+                    rc.on_pulse(&self.clock);
+                }
+            }
+            Event::Sentence { second } => {
+                if let Some(rc) = self.refclocks.as_mut() {
+                    rc.on_sentence(second, &self.clock);
+                }
+                self.schedule_receiver(second + 1.0);
+            }
+            Event::RefclockPoll { gen } => {
+                if gen != self.refclock_gen {
+                    return;
+                }
+                let Some(mut rc) = self.refclocks.take() else { return };
+                let actions = rc.poll(&mut self.engine, &mut self.clock);
+                self.refclocks = Some(rc);
+                for a in &actions {
+                    if let ClockAction::Stepped { offset } = a {
+                        for s in &mut self.sources {
+                            s.poller.clock_stepped(*offset);
+                        }
+                    }
+                }
+                self.schedule_refclock_poll();
+                for i in 0..self.sources.len() {
+                    self.schedule_poll(i);
+                }
                 self.schedule_tick();
             }
         }
@@ -227,14 +303,11 @@ impl Sim<'_> {
         if update.accepted {
             self.samples += 1;
         }
-        if let Some(ClockAction::Stepped { offset }) = update.action {
-            for s in &mut self.sources {
-                s.poller.clock_stepped(offset);
-            }
-        }
+        self.after_update(update.action.as_ref());
         for i in 0..self.sources.len() {
             self.schedule_poll(i);
         }
+        self.schedule_refclock_poll();
         self.check_falsetickers();
         self.schedule_tick();
     }

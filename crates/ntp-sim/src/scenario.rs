@@ -5,12 +5,14 @@
 //! base delay each way plus exponential jitter of the given mean.
 
 use crate::network::{Network, Outages};
+use crate::receiver::Receiver;
 use crate::server::SimServer;
 use ntp_proto::source::PollConfig;
 use ntp_sync::{EngineConfig, MakeStep};
 
 /// Names accepted by `--scenario`.
-pub const NAMES: [&str; 6] = ["stable", "wander", "intermittent", "falseticker", "startup", "lossy"];
+pub const NAMES: [&str; 8] =
+    ["stable", "wander", "intermittent", "falseticker", "startup", "lossy", "gps-pps", "gps-nmea"];
 
 /// Everything one scenario fixes.
 #[derive(Clone, Debug)]
@@ -40,6 +42,8 @@ pub struct Scenario {
     pub settle: f64,
     /// "Synchronised" means |error| below this, s.
     pub sync_threshold: f64,
+    /// A GNSS receiver attached to the client (reference clocks).
+    pub receiver: Option<Receiver>,
 }
 
 const HOUR: f64 = 3600.0;
@@ -69,6 +73,7 @@ pub fn scenario(name: &str, jitter: f64, duration: Option<f64>) -> Result<Scenar
         duration: 4.0 * DAY,
         settle: 12.0 * HOUR,
         sync_threshold: 1e-3,
+        receiver: None,
     };
     match name {
         "stable" => {}
@@ -114,6 +119,37 @@ pub fn scenario(name: &str, jitter: f64, duration: Option<f64>) -> Result<Scenar
             s.network.asymmetry = 2e-4;
             s.duration = 2.0 * DAY;
             s.settle = 6.0 * HOUR;
+        }
+        "gps-pps" => {
+            s.name = "gps-pps";
+            s.description = "no servers; a GNSS receiver: PPS locked to NMEA (100 ms late, 20 ms sd, offset 0.1), pulse jitter = --jitter, 1 % of pulses missing";
+            s.servers = Vec::new();
+            s.receiver = Some(Receiver {
+                pulse_jitter: jitter,
+                pulse_missing: 0.01,
+                nmea_latency: 0.1,
+                nmea_jitter: 0.02,
+                nmea_offset: 0.1,
+                pps: true,
+            });
+            s.duration = 2.0 * HOUR;
+            s.settle = 600.0;
+        }
+        "gps-nmea" => {
+            s.name = "gps-nmea";
+            s.description = "no servers; a GNSS receiver read by NMEA alone (100 ms late, --jitter sd, offset 0.1)";
+            s.servers = Vec::new();
+            s.receiver = Some(Receiver {
+                pulse_jitter: 0.0,
+                pulse_missing: 0.0,
+                nmea_latency: 0.1,
+                nmea_jitter: jitter,
+                nmea_offset: 0.1,
+                pps: false,
+            });
+            s.duration = 2.0 * HOUR;
+            s.settle = 600.0;
+            s.sync_threshold = 1e-2;
         }
         other => return Err(format!("unknown scenario {other:?}; one of {}", NAMES.join(", "))),
     }

@@ -90,3 +90,25 @@ fn lossy_asymmetric_path_stays_synchronised_with_the_expected_bias() {
     assert!(s.max_abs_us < 2000.0, "{s:?}");
     assert_eq!(s.falseticker_selected, 0);
 }
+
+/// chrony's refclock simulation (test/simulation/106-refclock) gates a
+/// refclock with 100 µs normal jitter at RMS <= 300 µs, max <= 1 ms,
+/// synchronised within 70 s.
+#[test]
+fn gps_pps_with_100us_pulse_jitter_passes_chronys_refclock_gate() {
+    let s = sim("gps-pps", 100e-6, 10);
+    assert!(s.rms_mean_us <= 300.0 && s.max_abs_us <= 1000.0, "{s:?}");
+    assert!(s.sync_time_s <= 70.0, "{s:?}");
+}
+
+#[test]
+fn gps_pps_with_1us_pulse_jitter_is_pulse_limited() {
+    let s = sim("gps-pps", 1e-6, 10);
+    assert!(s.rms_mean_us <= 1.0 && s.max_abs_us <= 10.0, "{s:?}");
+}
+
+#[test]
+fn gps_nmea_alone_with_1ms_jitter_passes_chronys_refclock_gate() {
+    let s = sim("gps-nmea", 1e-3, 10);
+    assert!(s.rms_mean_us <= 300.0 && s.max_abs_us <= 2000.0, "{s:?}");
+}

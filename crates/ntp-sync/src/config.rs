@@ -93,4 +93,10 @@ pub struct SourceParams {
     pub prefer: bool,
     /// Never select this source (monitor only).
     pub noselect: bool,
+    /// Trust this source (chrony's `trust`): only other trusted sources
+    /// can outvote it.
+    pub trust: bool,
+    /// A reference clock: its samples may have stratum 0 (the clock
+    /// itself), which makes the served stratum 1.
+    pub refclock: bool,
 }

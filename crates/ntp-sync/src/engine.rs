@@ -91,12 +91,13 @@ impl Engine {
         let Some(idx) = self.sources.iter().position(|s| s.id == id) else {
             return Update { accepted: false, poll_advice: settling, action: None };
         };
+        let entry = &mut self.sources[idx];
+        let lowest_stratum = if entry.params.refclock { 0 } else { 1 };
         let usable = sample.offset.is_finite()
             && sample.delay.is_finite()
             && sample.dispersion.is_finite()
             && sample.leap != LeapIndicator::Unknown
-            && (1..=15).contains(&sample.stratum);
-        let entry = &mut self.sources[idx];
+            && (lowest_stratum..=15).contains(&sample.stratum);
         let floor = if sample.dispersion.is_finite() { sample.dispersion.powi(2) / 12.0 } else { 0.0 };
         if !usable || entry.estimator.on_sample(ts, sample.offset, sample.delay, floor) == SampleVerdict::Outlier {
             entry.outliers += u64::from(usable);

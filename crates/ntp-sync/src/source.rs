@@ -100,6 +100,7 @@ impl SourceEntry {
             jitter: s.filter.jitter.max(self.estimator.jitter()),
             server_error: s.root_delay / 2.0 + s.root_dispersion,
             prefer: self.params.prefer,
+            trust: self.params.trust,
             leap: s.leap,
         })
     }

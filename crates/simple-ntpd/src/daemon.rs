@@ -24,6 +24,8 @@ use crate::logging::LogHandle;
 use crate::net::listen::SocketOptions;
 use crate::nts::ke::{KeServer, KeSettings, KeStats};
 use crate::nts::keystore::KeyStore;
+use crate::refclock::devices::Devices;
+use crate::refclock::spec::RefclockSpec;
 use crate::security::{privileges, NtsKeys, PolicyCell, SecurityPolicy};
 use crate::server::stats::Totals;
 use crate::server::{Server, ServerSettings, ServingOptions};
@@ -107,16 +109,24 @@ impl Plan {
             }
         };
         info!(discipline = discipline.name(), reason = why, "clock discipline");
+        // A PPS with nothing to name the seconds keeps the host clock as the
+        // local reference it was without it (served until the pulses are used).
+        let pps_on_local_clock = config.pps_on_local_clock();
+        let local = &config.server.local;
+        let local_fallback =
+            local.enabled.then_some(local.stratum).or(pps_on_local_clock.then_some(config.ntp_server.stratum));
         Plan::Sync(Box::new(SyncSettings {
             specs: spec::sources(config),
             discipline,
             makestep: (config.server.makestep.threshold, config.server.makestep.limit),
             panic_threshold: config.clock.panic_threshold,
             min_sources: config.clock.min_sources,
-            local_fallback: config.server.local.enabled.then_some(config.server.local.stratum),
+            local_fallback,
             driftfile: config.server.driftfile.clone(),
             keys,
             precision,
+            refclocks: crate::refclock::spec::refclocks(config, precision),
+            pps_on_local_clock,
         }))
     }
 
@@ -136,6 +146,8 @@ impl Plan {
                     // Key material, not just ids: a fixed secret under the
                     // same id must reach the sources.
                     && a.keys == b.keys
+                    && a.refclocks == b.refclocks
+                    && a.pps_on_local_clock == b.pps_on_local_clock
             }
             _ => false,
         }
@@ -145,7 +157,22 @@ impl Plan {
         match self {
             Plan::Local(l) => format!("local reference stratum {}", l.stratum),
             Plan::Host { stratum } => format!("host clock (discipline none) at stratum {stratum}"),
-            Plan::Sync(s) => format!("{} source(s), discipline {}", s.specs.len(), s.discipline.name()),
+            Plan::Sync(s) => {
+                format!(
+                    "{} source(s), {} refclock(s), discipline {}",
+                    s.specs.len(),
+                    s.refclocks.len(),
+                    s.discipline.name()
+                )
+            }
+        }
+    }
+
+    /// The reference clocks it reads.
+    fn refclocks(&self) -> &[RefclockSpec] {
+        match self {
+            Plan::Sync(s) => &s.refclocks,
+            _ => &[],
         }
     }
 
@@ -171,6 +198,7 @@ fn start_plan(
     hub: &Arc<StatusHub>,
     precision: i8,
     previous: Option<crate::state::Correction>,
+    devices: Option<Arc<Devices>>,
 ) -> Running {
     hub.set_sync(SyncReport { discipline: plan.discipline_name().into(), ..SyncReport::default() });
     match plan {
@@ -186,7 +214,7 @@ fn start_plan(
             if previous.is_none() {
                 state.publish(unsynchronised(precision));
             }
-            Running::Sync(crate::sync::task::start((**settings).clone(), state.clone(), hub.clone(), previous))
+            Running::Sync(crate::sync::task::start((**settings).clone(), state.clone(), hub.clone(), previous, devices))
         }
     }
 }
@@ -261,6 +289,8 @@ struct Daemon {
     precision: i8,
     plan: Plan,
     running: Option<Running>,
+    /// The reference clock drivers of `plan` (kept across reloads that keep them).
+    devices: Option<Arc<Devices>>,
     log: LogHandle,
     api: Option<ApiServer>,
     nts: Option<NtsRuntime>,
@@ -318,11 +348,13 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
         n.announce(&config, &server);
     }
     let api = start_api(&hub, &config.monitoring, true).await?;
+    // Devices and shared memory are opened with root's rights too.
+    let devices = Devices::for_config(plan.refclocks(), &config);
     // Everything privileged (binding) is done: become an ordinary user,
     // keeping CAP_SYS_TIME only when steering the system clock.
     let steers_system = matches!(&plan, Plan::Sync(s) if s.discipline == Discipline::System);
     privileges::drop_privileges(&config.security.user, needs_low_ports(&config), steers_system)?;
-    let running = Some(start_plan(&plan, &state, &hub, precision, None));
+    let running = Some(start_plan(&plan, &state, &hub, precision, None, devices.clone()));
     let mtimes = file_mtimes(&source.files);
     let mut d = Daemon {
         source,
@@ -334,6 +366,7 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
         precision,
         plan,
         running,
+        devices,
         log,
         api,
         nts,
@@ -382,6 +415,9 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
     info!("shutdown requested; stopping workers");
     if let Some(r) = d.running.take() {
         r.stop().await;
+    }
+    if let Some(devices) = d.devices.take() {
+        devices.stop();
     }
     if let Some(api) = d.api.take() {
         api.stop().await;
@@ -516,7 +552,11 @@ impl Daemon {
                 Some(r) => r.stop().await,
                 None => None,
             };
-            self.running = Some(start_plan(&plan, &self.state, &self.hub, self.precision, previous));
+            if plan.refclocks() != self.plan.refclocks() {
+                self.devices = Devices::restart(self.devices.take(), plan.refclocks(), &new);
+            }
+            self.running =
+                Some(start_plan(&plan, &self.state, &self.hub, self.precision, previous, self.devices.clone()));
             self.plan = plan;
         }
         if settings.listen != self.config.listen_sockets() {

@@ -11,6 +11,7 @@ pub mod daemon;
 pub mod logging;
 pub mod net;
 pub mod nts;
+pub mod refclock;
 pub mod security;
 pub mod server;
 pub mod state;

@@ -300,3 +300,62 @@ fn root_delay_and_dispersion_accumulate_along_the_path() {
         st.root_dispersion
     );
 }
+
+#[test]
+fn a_reference_clock_serves_stratum_1_with_its_refid() {
+    let mut e = Engine::new(EngineConfig::default());
+    let gps = e.add_source(SourceParams {
+        reference_id: Some(ReferenceId::from_ascii("GPS")),
+        refclock: true,
+        ..Default::default()
+    });
+    let server = source(&mut e, 1);
+    let mut c = ModelClock::new(0.0, 0.0);
+    let mut stratum0 = c.sample(0.0, 1e-9);
+    stratum0.stratum = 0;
+    // A network source's stratum-0 sample is a kiss, never time.
+    e.update_reach(server, Reach::from_bits(0xff));
+    assert!(!e.on_sample(server, &stratum0, &mut c).accepted);
+    e.update_reach(server, Reach::from_bits(0));
+    for _ in 0..5 {
+        let mut s = c.sample(0.0, 1e-9);
+        s.stratum = 0;
+        s.root_dispersion = 0.0;
+        e.update_reach(gps, Reach::from_bits(0xff));
+        assert!(e.on_sample(gps, &s, &mut c).accepted);
+        c.advance(16.0);
+        e.tick(&mut c);
+    }
+    let st = e.system_state();
+    assert_eq!((st.status, st.stratum, st.reference_id), (SyncStatus::Synchronised, 1, ReferenceId::from_ascii("GPS")));
+    assert!(st.root_delay < 1e-6, "root delay is the refclock's delay: {}", st.root_delay);
+}
+
+#[test]
+fn a_wrong_reference_clock_is_a_falseticker_among_agreeing_servers() {
+    let mut e = Engine::new(EngineConfig::default());
+    let gps = e.add_source(SourceParams {
+        reference_id: Some(ReferenceId::from_ascii("GPS")),
+        refclock: true,
+        prefer: true,
+        ..Default::default()
+    });
+    let servers: Vec<SourceId> = (1..=3).map(|i| source(&mut e, i)).collect();
+    let mut c = ModelClock::new(0.0, 0.0);
+    for _ in 0..10 {
+        let mut s = c.sample(1.0, 1e-9);
+        s.stratum = 0;
+        e.update_reach(gps, Reach::from_bits(0xff));
+        e.on_sample(gps, &s, &mut c);
+        for &id in &servers {
+            e.update_reach(id, Reach::from_bits(0xff));
+            e.on_sample(id, &c.sample(0.0, 0.001), &mut c);
+        }
+        c.advance(16.0);
+        e.tick(&mut c);
+    }
+    let states = e.sources(c.now());
+    assert_eq!(states[0].state, SelectionState::Falseticker, "a GPS 1 s off, even preferred, is outvoted");
+    assert_eq!(e.system_state().stratum, 2, "served from the servers");
+    assert!(c.error.abs() < 1e-3);
+}

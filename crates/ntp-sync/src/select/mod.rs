@@ -14,6 +14,14 @@
 //! 3. [`cluster`]: drop survivors far from the others.
 //! 4. `prefer`: if a preferred source survives, only preferred ones are
 //!    combined.
+//!
+//! `trust` (chrony's option, for reference clocks one relies on): when
+//! trusted candidates exist, the intersection and the majority are those
+//! of the trusted ones alone; an untrusted candidate then survives only if
+//! its whole interval lies inside the trusted intersection (so it cannot
+//! pull the result out of it), is kept as a plain candidate if it merely
+//! overlaps, and is a falseticker otherwise. A trusted source is thus
+//! rejected only when other trusted sources disagree with it.
 //! 5. [`combine`]: weighted combination; the system peer (whose stratum and
 //!    reference id we advertise) is the combined source with the smallest
 //!    root distance.
@@ -44,6 +52,8 @@ pub struct Candidate {
     pub server_error: f64,
     /// Configured `prefer`.
     pub prefer: bool,
+    /// Configured `trust`.
+    pub trust: bool,
     /// The server's leap indicator.
     pub leap: LeapIndicator,
 }
@@ -89,6 +99,36 @@ pub fn needed(population: usize, min_sources: usize) -> usize {
     (population / 2 + 1).max(min_sources).max(1)
 }
 
+/// The candidates that survive the intersection (and the untrusted ones
+/// that only overlap a trusted intersection), or why too few agree.
+fn survivors(candidates: &[Candidate], needed: usize) -> Result<(Vec<usize>, Vec<usize>), NoSelection> {
+    let trusted: Vec<usize> = (0..candidates.len()).filter(|&i| candidates[i].trust).collect();
+    let voters: Vec<usize> = if trusted.is_empty() { (0..candidates.len()).collect() } else { trusted.clone() };
+    let needed = if trusted.is_empty() { needed } else { trusted.len() / 2 + 1 };
+    let intervals: Vec<(f64, f64)> = voters.iter().map(|&i| (candidates[i].offset, candidates[i].distance)).collect();
+    let Some((low, high)) = intersect::intersect(&intervals) else {
+        return Err(NoSelection::NoMajority { agreeing: 0, needed });
+    };
+    let overlaps = |c: &Candidate| c.offset - c.distance <= high && c.offset + c.distance >= low;
+    let agreeing: Vec<usize> = voters.iter().copied().filter(|&i| overlaps(&candidates[i])).collect();
+    if agreeing.len() < needed {
+        return Err(NoSelection::NoMajority { agreeing: agreeing.len(), needed });
+    }
+    if trusted.is_empty() {
+        return Ok((agreeing, Vec::new()));
+    }
+    let (mut inside, mut overlapping) = (agreeing, Vec::new());
+    for (i, c) in candidates.iter().enumerate().filter(|(_, c)| !c.trust) {
+        if c.offset - c.distance >= low && c.offset + c.distance <= high {
+            inside.push(i);
+        } else if overlaps(c) {
+            overlapping.push(i);
+        }
+    }
+    inside.sort_unstable();
+    Ok((inside, overlapping))
+}
+
 /// Runs selection over `candidates`, `population` sources counting towards
 /// the majority (at least `candidates.len()`).
 pub fn select(candidates: &[Candidate], population: usize, min_sources: usize) -> Selection {
@@ -98,18 +138,12 @@ pub fn select(candidates: &[Candidate], population: usize, min_sources: usize) -
     if n == 0 {
         return Selection { verdicts, result: Err(NoSelection::NoCandidates) };
     }
-    let intervals: Vec<(f64, f64)> = candidates.iter().map(|c| (c.offset, c.distance)).collect();
-    let Some((low, high)) = intersect::intersect(&intervals) else {
-        return Selection { verdicts, result: Err(NoSelection::NoMajority { agreeing: 0, needed }) };
+    let (survivors, overlapping) = match survivors(candidates, needed) {
+        Ok(s) => s,
+        Err(e) => return Selection { verdicts, result: Err(e) },
     };
-    let survivors: Vec<usize> = (0..n)
-        .filter(|&i| {
-            let c = &candidates[i];
-            c.offset - c.distance <= high && c.offset + c.distance >= low
-        })
-        .collect();
-    if survivors.len() < needed {
-        return Selection { verdicts, result: Err(NoSelection::NoMajority { agreeing: survivors.len(), needed }) };
+    for &i in &overlapping {
+        verdicts[i] = Verdict::Candidate;
     }
     let points: Vec<(f64, f64)> = survivors.iter().map(|&i| (candidates[i].offset, candidates[i].jitter)).collect();
     let keep = cluster::cluster(&points);

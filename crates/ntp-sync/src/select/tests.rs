@@ -13,6 +13,7 @@ fn cand(offset: f64) -> Candidate {
         jitter: 1e-4,
         server_error: 0.0,
         prefer: false,
+        trust: false,
         leap: LeapIndicator::NoWarning,
     }
 }
@@ -89,4 +90,24 @@ fn system_peer_has_the_smallest_distance() {
     a.distance = 0.004;
     let s = select(&[cand(0.0), a, cand(0.0)], 3, 1);
     assert_eq!(peer(&s), Some(1));
+}
+
+#[test]
+fn a_trusted_source_is_outvoted_only_by_trusted_ones() {
+    let trusted = |o: f64| Candidate { trust: true, distance: 0.001, ..cand(o) };
+    // Three untrusted servers agree on 1.0; the trusted refclock says 0.0:
+    // the refclock wins, the servers are falsetickers.
+    let s = select(&[cand(1.0), cand(1.001), cand(0.999), trusted(0.0)], 4, 1);
+    assert_eq!(peer(&s), Some(3));
+    assert_eq!(&s.verdicts[..3], &[Verdict::Falseticker; 3]);
+    // An untrusted source wholly inside the trusted interval is combined;
+    // one that only overlaps it is kept as a candidate, not combined.
+    let narrow = Candidate { distance: 0.0002, ..cand(0.0001) };
+    let wide = cand(0.002);
+    let s = select(&[narrow, wide, trusted(0.0)], 3, 1);
+    assert_eq!(s.verdicts[1], Verdict::Candidate);
+    assert!(matches!(s.verdicts[0], Verdict::Combined | Verdict::SystemPeer));
+    // Two trusted sources that disagree: no majority among the trusted.
+    let s = select(&[trusted(0.0), trusted(1.0), cand(0.0)], 3, 1);
+    assert!(matches!(s.result, Err(NoSelection::NoMajority { needed: 2, .. })));
 }

@@ -165,6 +165,7 @@ pub fn render(hub: &StatusHub) -> String {
         &["name", "address", "state"],
         &rows,
     );
+    refclock_metrics(&b, &sync.sources);
 
     let stats = views::server_stats(hub);
     let per_listener = hub.stats().by_address();
@@ -230,4 +231,39 @@ pub fn render(hub: &StatusHub) -> String {
         tracing::error!(error = %e, "metrics encoding failed");
     }
     String::from_utf8(out).unwrap_or_default()
+}
+
+/// Reference clocks' driver state and counters (`ntp_source_refclock_*`).
+fn refclock_metrics(b: &Builder, sources: &[crate::api::model::Source]) {
+    let clocks: Vec<_> = sources.iter().filter_map(|s| s.refclock.as_ref().map(|r| (s, r))).collect();
+    if clocks.is_empty() {
+        return;
+    }
+    let label = |s: &crate::api::model::Source| vec![s.name.clone(), s.address.clone().unwrap_or_default()];
+    let mut rows = Vec::new();
+    for (s, r) in &clocks {
+        for status in ["starting", "waiting", "ok", "no_fix", "error"] {
+            let mut l = label(s);
+            l.push(status.to_owned());
+            rows.push((l, if r.status == status { 1.0 } else { 0.0 }));
+        }
+    }
+    b.gauge_vec(
+        "ntp_source_refclock_status",
+        "Driver state of each reference clock: 1 for its current state (error: device missing or failing, retried).",
+        &["name", "address", "status"],
+        &rows,
+    );
+    b.counter_vec(
+        "ntp_source_refclock_readings_total",
+        "Samples and pulses each reference clock's driver delivered.",
+        &["name", "address"],
+        &clocks.iter().map(|(s, r)| (label(s), r.readings)).collect::<Vec<_>>(),
+    );
+    b.counter_vec(
+        "ntp_source_refclock_bad_input_total",
+        "Malformed inputs (sentences, datagrams, segments) each reference clock's driver dropped.",
+        &["name", "address"],
+        &clocks.iter().map(|(s, r)| (label(s), r.bad_input)).collect::<Vec<_>>(),
+    );
 }

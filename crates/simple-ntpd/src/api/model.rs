@@ -127,6 +127,28 @@ pub struct Source {
     pub state: SourceState,
     /// Seconds since the last valid reply (null when none yet).
     pub last_response_seconds_ago: Option<f64>,
+    /// For a reference clock: its driver's state (absent for servers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refclock: Option<RefclockStatus>,
+}
+
+/// A reference clock's driver, in `GET /api/v1/sources`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RefclockStatus {
+    /// `SHM`, `SOCK`, `NMEA` or `PPS`.
+    pub driver: String,
+    /// `ok`, `waiting` (open, nothing read yet), `no_fix`, `error` (device missing or failing; retried) or `starting`.
+    pub status: String,
+    /// Why, for every status but `ok`.
+    pub message: Option<String>,
+    /// Readings (samples, pulses) the driver delivered.
+    pub readings: u64,
+    /// Malformed inputs dropped (bad sentences, datagrams, segments).
+    pub bad_input: u64,
+    /// Readings the filter refused (stale, or a pulse that could not be given its second).
+    pub refused: u64,
+    /// Why the latest refused reading was refused.
+    pub last_refusal: Option<String>,
 }
 
 /// `GET /api/v1/sources`.

@@ -129,7 +129,7 @@ pub fn sources(args: ApiArgs) -> ExitCode {
                 ]
             })
             .collect();
-        render(
+        let mut out = render(
             &[
                 "State",
                 "Name",
@@ -143,7 +143,26 @@ pub fn sources(args: ApiArgs) -> ExitCode {
                 "Last(s)",
             ],
             &rows,
-        )
+        );
+        for x in &s.sources {
+            if let Some(r) = &x.refclock {
+                let why = r.message.as_deref().or(r.last_refusal.as_deref()).unwrap_or("");
+                let device = x.address.as_deref().unwrap_or("-");
+                let at =
+                    if device.starts_with(&r.driver) { device.to_owned() } else { format!("{} {device}", r.driver) };
+                out.push_str(&format!(
+                    "refclock {} ({at}): {}, {} readings, {} refused, {} bad input{}{}\n",
+                    x.name,
+                    r.status,
+                    r.readings,
+                    r.refused,
+                    r.bad_input,
+                    if why.is_empty() { "" } else { ": " },
+                    why
+                ));
+            }
+        }
+        out
     })
 }
 

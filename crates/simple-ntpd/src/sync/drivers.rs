@@ -81,6 +81,12 @@ impl VirtualDriver {
             None => VirtualDriver(VirtualClock::new(system_now)),
         }
     }
+
+    /// A fresh virtual clock over another time source than the system
+    /// clock (simulated time in tests).
+    pub fn over(system: fn() -> NtpTimestamp) -> Self {
+        VirtualDriver(VirtualClock::new(system))
+    }
 }
 
 impl Clock for VirtualDriver {

@@ -8,6 +8,8 @@
 //! - [`host`]: `discipline = "none"`, the host clock as the kernel describes it.
 //! - [`driftfile`]: the frequency kept across restarts.
 //! - [`background`]: name lookups and NTS key exchanges, off the loop.
+//! - [`refclocks`]: reference clocks as engine sources (the drivers are in
+//!   `crate::refclock`).
 //! - [`task`]: the loop that ties them together.
 
 pub mod background;
@@ -16,5 +18,6 @@ pub mod drivers;
 pub mod host;
 pub mod net;
 pub mod nts_client;
+pub mod refclocks;
 pub mod spec;
 pub mod task;

@@ -25,8 +25,11 @@ use super::driftfile;
 use super::drivers::{Discipline, DriverClock, KernelDriver, VirtualDriver};
 use super::net::{Incoming, UpstreamSocket};
 use super::nts_client::NtsSession;
+use super::refclocks::RefclockSources;
 use super::spec::SourceSpec;
 use crate::api::model::{Source, SourceState};
+use crate::refclock::devices::Devices;
+use crate::refclock::spec::RefclockSpec;
 use crate::state::local::LocalReference;
 use crate::state::{Correction, Snapshot, StateCell};
 use crate::status::{StatusHub, SyncReport};
@@ -53,6 +56,10 @@ pub struct SyncSettings {
     pub keys: HashMap<u32, SymmetricKey>,
     /// Measured clock precision.
     pub precision: i8,
+    /// Reference clocks (their drivers are started by the daemon).
+    pub refclocks: Vec<RefclockSpec>,
+    /// Only unlocked PPS clocks: the host clock names the seconds.
+    pub pps_on_local_clock: bool,
 }
 
 /// A running loop.
@@ -72,15 +79,17 @@ impl SyncHandle {
     }
 }
 
-/// Starts the loop on the current runtime.
+/// Starts the loop on the current runtime; `devices` are the running
+/// drivers of `settings.refclocks`.
 pub fn start(
     settings: SyncSettings,
     state: StateCell,
     hub: Arc<StatusHub>,
     previous: Option<Correction>,
+    devices: Option<Arc<Devices>>,
 ) -> SyncHandle {
     let (stop_tx, stop_rx) = oneshot::channel();
-    let task = tokio::spawn(run(settings, state, hub, previous, stop_rx));
+    let task = tokio::spawn(run(settings, state, hub, previous, devices, stop_rx));
     SyncHandle { stop: Some(stop_tx), task }
 }
 
@@ -159,6 +168,8 @@ struct Loop {
     /// until when it may stand in while the new engine has not synchronised
     /// yet: clients see holdover, not a gap of leap-3 replies.
     held: Option<(ServerState, Instant)>,
+    /// Reference clocks.
+    refclocks: RefclockSources,
 }
 
 /// The longest a reload may serve the previous state (its root dispersion
@@ -173,6 +184,7 @@ async fn run(
     state: StateCell,
     hub: Arc<StatusHub>,
     previous: Option<Correction>,
+    devices: Option<Arc<Devices>>,
     mut stop: oneshot::Receiver<()>,
 ) -> Option<Correction> {
     let drift = settings.driftfile.as_deref().and_then(driftfile::read);
@@ -192,7 +204,7 @@ async fn run(
             HOLD_ACROSS_RELOAD.as_secs()
         );
     }
-    let engine = Engine::new(EngineConfig {
+    let mut engine = Engine::new(EngineConfig {
         makestep: MakeStep { threshold: settings.makestep.0, limit: settings.makestep.1 },
         panic_threshold: (settings.panic_threshold > 0.0).then_some(settings.panic_threshold),
         min_sources: settings.min_sources.max(1),
@@ -204,6 +216,8 @@ async fn run(
         max_slew_ppm: if settings.discipline == Discipline::System { 500.0 } else { 83_333.0 },
         ..EngineConfig::default()
     });
+    let (refclocks, mut refclock_rx) =
+        RefclockSources::new(devices, settings.pps_on_local_clock, &mut engine, clock.as_ref());
     let (tx, mut rx) = mpsc::channel(256);
     let (done_tx, mut done_rx) = mpsc::unbounded_channel();
     let pending = (0..settings.specs.len())
@@ -225,6 +239,7 @@ async fn run(
         retired: Vec::new(),
         done_tx,
         held,
+        refclocks,
     };
     let mut last_tick = Instant::now();
     let mut last_drift = Instant::now();
@@ -234,6 +249,9 @@ async fn run(
         l.rekey_due();
         let now = l.clock.now();
         l.poll_due(now);
+        for action in l.refclocks.poll_due(&mut l.engine, l.clock.as_mut()) {
+            l.on_action(Some(action));
+        }
         if last_tick.elapsed() >= Duration::from_secs(1)
             || l.engine.next_tick_at().is_some_and(|t| now.since(t).to_bits() >= 0)
         {
@@ -257,10 +275,19 @@ async fn run(
             _ = &mut stop => break,
             msg = rx.recv() => if let Some(msg) = msg { l.on_datagram(msg) },
             done = done_rx.recv() => if let Some(done) = done { l.on_done(done) },
+            ev = refclock_rx.recv() => if let Some(ev) = ev { l.refclocks.on_event(ev, l.clock.as_ref(), &l.engine) },
             _ = tokio::time::sleep(sleep) => {}
         }
     }
     l.write_drift();
+    // A slew in progress is the engine's temporary extra frequency: the
+    // successor's engine would not know to remove it. Hand over the base.
+    if l.engine.next_tick_at().is_some() {
+        let base = l.engine.system_state().frequency_ppm;
+        if let Err(e) = l.clock.set_frequency(base) {
+            warn!(error = %e, "cannot end the running slew before stopping");
+        }
+    }
     (l.clock.discipline() == Discipline::Virtual).then(|| l.clock.correction())
 }
 
@@ -553,6 +580,11 @@ impl Loop {
     }
 
     fn on_action(&mut self, action: Option<ClockAction>) {
+        let step = match action {
+            Some(ClockAction::Stepped { offset }) => offset,
+            _ => 0.0,
+        };
+        self.refclocks.clock_changed(self.clock.as_ref(), step);
         match action {
             Some(ClockAction::Stepped { offset }) => {
                 warn!(offset_s = offset, discipline = self.clock.discipline().name(), "clock stepped");
@@ -615,7 +647,7 @@ impl Loop {
                 next = next.min(to_duration(t.since(now)));
             }
         }
-        if let Some(t) = self.engine.next_tick_at() {
+        for t in self.engine.next_tick_at().into_iter().chain(self.refclocks.next_poll_at()) {
             next = next.min(to_duration(t.since(now)));
         }
         next.max(Duration::from_millis(1))
@@ -662,6 +694,8 @@ impl Loop {
         if self.last_peer != st.system_peer {
             if let Some(u) = st.system_peer.and_then(|p| self.ups.iter().find(|u| u.id == p)) {
                 info!(source = %u.name, address = %u.addr, "selected source changed");
+            } else if let Some(name) = st.system_peer.and_then(|p| self.refclocks.name_of(p)) {
+                info!(refclock = %name, "selected source changed");
             }
             self.last_peer = st.system_peer;
         }
@@ -683,6 +717,7 @@ impl Loop {
                     jitter_seconds: r.map(|r| r.jitter).unwrap_or(0.0).max(0.0),
                     state: r.map(|r| map_state(r.state)).unwrap_or(SourceState::Pending),
                     last_response_seconds_ago: status.last_sample.map(|t| now.since(t).to_seconds().max(0.0)),
+                    refclock: None,
                 }
             })
             .collect();
@@ -700,9 +735,11 @@ impl Loop {
                     jitter_seconds: 0.0,
                     state: SourceState::Unreachable,
                     last_response_seconds_ago: None,
+                    refclock: None,
                 });
             }
         }
+        sources.extend(self.refclocks.report(&reports, now));
         self.hub.set_sync(SyncReport {
             offset: if synced { st.offset } else { 0.0 },
             jitter: st.jitter.max(0.0),
@@ -714,7 +751,7 @@ impl Loop {
     }
 }
 
-fn map_state(s: SelectionState) -> SourceState {
+pub(crate) fn map_state(s: SelectionState) -> SourceState {
     match s {
         SelectionState::Selected => SourceState::Selected,
         SelectionState::Combined => SourceState::Combined,
