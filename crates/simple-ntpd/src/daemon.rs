@@ -312,6 +312,7 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
     let policy = PolicyCell::new(compiled);
     let server = Server::start(&server_settings(&config, &source.overrides), state.clone(), policy.clone())?;
     let hub = StatusHub::new(config.clone(), state.clone(), server.stats(), server.client_logs());
+    let history_sampler = crate::status::sampler::spawn(hub.clone());
     hub.set_serving(server.bound_addresses(), true);
     hub.set_nts_ke(nts.as_ref().map(|n| n.stats.clone()));
     if let Some(n) = &nts {
@@ -380,6 +381,7 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
         }
     }
     info!("shutdown requested; stopping workers");
+    history_sampler.abort();
     if let Some(r) = d.running.take() {
         r.stop().await;
     }
