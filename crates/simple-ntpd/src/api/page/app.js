@@ -65,9 +65,16 @@
     if (text !== undefined) e.textContent = text;
     return e;
   }
-  function setText(id, text, bad) {
+  // A tile's value; a trailing unit (after the last space) is set smaller.
+  function setText(id, text, bad, withUnit) {
     const e = $(id);
-    e.textContent = text;
+    const cut = withUnit ? text.lastIndexOf(' ') : -1;
+    if (cut > 0) {
+      e.replaceChildren(text.slice(0, cut), el('small', '', text.slice(cut)));
+    } else {
+      e.textContent = text;
+    }
+    e.title = text;
     e.classList.toggle('bad', !!bad);
   }
 
@@ -100,6 +107,7 @@
     }
     $('sync-state').textContent = title;
     $('sync-why').textContent = why;
+    $('reload-error').textContent = s.last_reload_error ? 'The last configuration reload was refused: ' + s.last_reload_error : '';
     $('sync-dot').className = 'dot ' + dot;
     const pill = $('health-pill');
     pill.textContent = 'health: ' + s.health.state;
@@ -108,11 +116,11 @@
     ul.replaceChildren(...s.health.reasons.map((r) => el('li', '', r)));
     setText('t-stratum', s.stratum === 0 ? '– (unsynchronised)' : String(s.stratum), s.stratum === 0);
     setText('t-reference', s.reference_id);
-    setText('t-offset', seconds(s.offset_seconds, true));
-    setText('t-jitter', seconds(s.jitter_seconds));
-    setText('t-frequency', ppm(s.frequency_ppm));
+    setText('t-offset', seconds(s.offset_seconds, true), false, true);
+    setText('t-jitter', seconds(s.jitter_seconds), false, true);
+    setText('t-frequency', ppm(s.frequency_ppm), false, true);
     setText('t-leap', LEAP[s.leap] || String(s.leap), s.leap === 3);
-    setText('t-sources', usable + ' usable', s.sources_total > 0 && s.sources_selectable === 0);
+    setText('t-sources', s.sources_selectable + '/' + s.sources_total + ' usable', s.sources_total > 0 && s.sources_selectable === 0);
     setText('t-uptime', duration(s.uptime_seconds));
     if (s.last_reload_error) {
       setText('t-reload', 'refused: ' + s.last_reload_error, true);
@@ -131,8 +139,11 @@
     const m = new Map();
     const servers = (config.sources && config.sources.servers) || [];
     for (const s of servers) {
-      const label = s.nts ? 'NTS' : (s.key !== null && s.key !== undefined) ? 'key ' + s.key : '';
-      if (label) m.set(hostOf(String(s.address)), label);
+      const label = s.nts ? 'NTS' : (s.key !== null && s.key !== undefined) ? 'key ' + s.key : 'none';
+      // By the address as written (host:port), and by host for a source whose
+      // configured port is implied or whose name was resolved.
+      m.set(String(s.address), label);
+      if (!m.has(hostOf(String(s.address)))) m.set(hostOf(String(s.address)), label);
     }
     auth = m;
   }
@@ -156,7 +167,7 @@
         cell(s.poll_seconds ? duration(s.poll_seconds) : '–', true), cell(seconds(s.offset_seconds, true), true),
         cell(seconds(s.delay_seconds), true), cell(seconds(s.jitter_seconds), true),
         cell(s.last_response_seconds_ago === null ? '–' : duration(s.last_response_seconds_ago) + ' ago', true),
-        cell(auth.get(s.name) || 'none'),
+        cell(auth.get(s.address) || auth.get(s.name) || 'none'),
       );
       return tr;
     });
@@ -243,11 +254,12 @@
       const yy = y(v);
       const isZero = Math.abs(v) < step / 1e6;
       nodes.push(svgEl('line', { x1: L, x2: W - R, y1: yy, y2: yy, class: isZero && opts.zero ? 'zero' : 'gridline' }));
-      nodes.push(svgEl('text', { x: L - 6, y: yy + 4, 'text-anchor': 'end', class: 'axis' }, fmt(isZero ? 0 : v, maxAbs)));
+      nodes.push(svgEl('text', { x: L - 6, y: yy + 4, 'text-anchor': 'end', class: 'axis' }, fmt(isZero ? 0 : v, maxAbs, step)));
     }
     const tickEvery = [10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 21600]
       .find((s) => span / s <= Math.max(3, (W - L - R) / 90)) || 21600;
     for (let t = Math.ceil(t0 / tickEvery) * tickEvery; t <= t1; t += tickEvery) {
+      if (x(t) - L < 26 || W - R - x(t) < 22) continue; // clear of the y labels and the edge
       nodes.push(svgEl('line', { x1: x(t), x2: x(t), y1: T, y2: H - B, class: 'gridline' }));
       nodes.push(svgEl('text', { x: x(t), y: H - 6, 'text-anchor': 'middle', class: 'axis' }, clock(t, tickEvery < 60)));
     }
@@ -316,14 +328,22 @@
     svg.onpointerleave = () => cursor.replaceChildren();
   }
 
-  function fmtSeconds(v, maxAbs) {
+  // Axis and read-out labels: the unit follows the largest value on the
+  // axis, the decimals the tick step (or 3 significant digits without one).
+  function decimals(step, scale, v) {
+    if (step) return Math.min(3, Math.max(0, Math.ceil(-Math.log10(step * scale) - 1e-9)));
+    const a = Math.abs(v * scale);
+    return a >= 100 || a === 0 ? 0 : a >= 10 ? 1 : 2;
+  }
+  function fmtSeconds(v, maxAbs, step) {
     if (v === 0) return '0';
     const [m, u] = unitOf(maxAbs || Math.abs(v));
-    const a = Math.abs(v * m);
-    return (v < 0 ? MINUS : '') + (a >= 100 || Number.isInteger(a) ? a.toFixed(0) : a >= 10 ? a.toFixed(1) : a.toFixed(2)) + ' ' + u;
+    return (v < 0 ? MINUS : '') + Math.abs(v * m).toFixed(decimals(step, m, v)) + ' ' + u;
   }
-  function fmtPpm(v) { return (v < 0 ? MINUS : '') + Math.abs(v).toPrecision(3).replace(/\.?0+$/, '') + ' ppm'; }
-  function fmtRate(v) { return (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toPrecision(2).replace(/\.?0+$/, '')) + '/s'; }
+  function fmtPpm(v, maxAbs, step) {
+    return (v < 0 ? MINUS : '') + Math.abs(v).toFixed(step ? decimals(step, 1, v) : 3) + ' ppm';
+  }
+  function fmtRate(v, maxAbs, step) { return Math.abs(v).toFixed(decimals(step, 1, v)) + '/s'; }
 
   function renderHistory(h) {
     lastHistory = h;
