@@ -149,6 +149,17 @@ impl Plan {
         }
     }
 
+    /// What to serve from the first request on: a local reference and the
+    /// host clock are known before the event loop starts (no reply should
+    /// say unsynchronised); sources start unsynchronised.
+    fn first_snapshot(&self, precision: i8) -> crate::state::Snapshot {
+        match self {
+            Plan::Local(l) => l.snapshot(SystemClock.now()),
+            Plan::Host { stratum } => host::snapshot(*stratum, precision),
+            Plan::Sync(_) => unsynchronised(precision),
+        }
+    }
+
     fn discipline_name(&self) -> &'static str {
         match self {
             Plan::Local(_) => "local",
@@ -280,7 +291,7 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
     let precision = measure_precision();
     let plan = Plan::from_config(&config, precision);
     info!(time_source = %plan.describe(), precision, "time source");
-    let state = StateCell::new(unsynchronised(precision));
+    let state = StateCell::new(plan.first_snapshot(precision));
     if config.performance.batch_send {
         warn!("performance.batch_send is on: replies are stamped per batch, so transmit timestamps can be tens of microseconds early");
     }
