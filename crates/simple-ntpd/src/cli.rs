@@ -25,8 +25,8 @@ pub enum Command {
     Run(RunArgs),
     /// Ask an NTP server for the time once, like `ntpdate -q` (also a health check).
     Query(QueryArgs),
-    /// Show what the running daemon serves and how well (via its API).
-    Status(ApiArgs),
+    /// Show what the running daemon serves and how well (via its API); --watch keeps it on screen.
+    Status(StatusArgs),
     /// List the running daemon's upstream sources.
     Sources(ApiArgs),
     /// List the busiest clients of the running daemon.
@@ -139,6 +139,23 @@ pub struct ApiArgs {
     pub timeout: f64,
     #[command(flatten)]
     pub config: ConfigArgs,
+}
+
+/// Options of `status`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub api: ApiArgs,
+    /// Keep the state, charts of the last hour, sources and busiest clients on screen,
+    /// refreshed every --interval seconds until Ctrl-C (one frame after another when not a terminal).
+    #[arg(long)]
+    pub watch: bool,
+    /// Seconds between refreshes with --watch (0.2 to 3600).
+    #[arg(long, default_value_t = 2.0, requires = "watch")]
+    pub interval: f64,
+    /// With --watch, stop after this many refreshes (0: until Ctrl-C).
+    #[arg(long, default_value_t = 0, requires = "watch")]
+    pub count: u64,
 }
 
 /// Options of `clients`.

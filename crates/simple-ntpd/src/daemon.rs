@@ -176,6 +176,17 @@ impl Plan {
         }
     }
 
+    /// What to serve from the first request on: a local reference and the
+    /// host clock are known before the event loop starts (no reply should
+    /// say unsynchronised); sources start unsynchronised.
+    fn first_snapshot(&self, precision: i8) -> crate::state::Snapshot {
+        match self {
+            Plan::Local(l) => l.snapshot(SystemClock.now()),
+            Plan::Host { stratum } => host::snapshot(*stratum, precision),
+            Plan::Sync(_) => unsynchronised(precision),
+        }
+    }
+
     fn discipline_name(&self) -> &'static str {
         match self {
             Plan::Local(_) => "local",
@@ -310,7 +321,7 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
     let precision = measure_precision();
     let plan = Plan::from_config(&config, precision);
     info!(time_source = %plan.describe(), precision, "time source");
-    let state = StateCell::new(unsynchronised(precision));
+    let state = StateCell::new(plan.first_snapshot(precision));
     if config.performance.batch_send {
         warn!("performance.batch_send is on: replies are stamped per batch, so transmit timestamps can be tens of microseconds early");
     }
@@ -342,6 +353,7 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
     let policy = PolicyCell::new(compiled);
     let server = Server::start(&server_settings(&config, &source.overrides), state.clone(), policy.clone())?;
     let hub = StatusHub::new(config.clone(), state.clone(), server.stats(), server.client_logs());
+    let history_sampler = crate::status::sampler::spawn(hub.clone());
     hub.set_serving(server.bound_addresses(), true);
     hub.set_nts_ke(nts.as_ref().map(|n| n.stats.clone()));
     if let Some(n) = &nts {
@@ -413,6 +425,7 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
         }
     }
     info!("shutdown requested; stopping workers");
+    history_sampler.abort();
     if let Some(r) = d.running.take() {
         r.stop().await;
     }

@@ -52,6 +52,8 @@ fn probes_and_json_api_match_the_openapi_document() {
         ("/api/v1/clients", "Clients"),
         ("/api/v1/serverstats", "ServerStats"),
         ("/api/v1/config", "Config"),
+        ("/api/v1/history", "History"),
+        ("/api/v1/history?range=day", "History"),
     ] {
         let (code, body) = common::http_get(api, path, None);
         assert_eq!(code, 200, "{path}: {body}");

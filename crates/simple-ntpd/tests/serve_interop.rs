@@ -162,3 +162,39 @@ fn batch_send_and_pinning_still_serve_correct_replies() {
         assert_eq!(r.stratum, 4);
     }
 }
+
+#[test]
+fn a_local_reference_never_answers_unsynchronised_at_start() {
+    // The very first replies, asked for every millisecond from the moment
+    // the daemon is spawned, already carry the configured stratum: the state
+    // is published before the workers start.
+    let ip: IpAddr = "127.0.0.1".parse().unwrap();
+    for _ in 0..3 {
+        let port = ntp_test_support::free_udp_port(ip);
+        let dir = ntp_test_support::TempDir::new("first-reply").unwrap();
+        let file = dir
+            .write(
+                "c.toml",
+                &format!(
+                    "[network]\nlisten_address = \"{ip}\"\nlisten_port = {port}\n[ntp_server]\nstratum = 5\n[monitoring]\nenabled = false\n"
+                ),
+            )
+            .unwrap();
+        let sock = std::net::UdpSocket::bind((ip, 0)).unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(1))).unwrap();
+        let _d = ntp_test_support::DaemonProcess::spawn(common::bin(), ["run", "-c", file.to_str().unwrap()]).unwrap();
+        let deadline = std::time::Instant::now() + 10 * SECOND;
+        let mut replies = Vec::new();
+        let mut buf = [0u8; 128];
+        while replies.len() < 20 && std::time::Instant::now() < deadline {
+            let _ = sock.send_to(&ntp_test_support::build_request(4, 1), (ip, port));
+            if let Ok(n) = sock.recv(&mut buf) {
+                replies.push(ntp_test_support::decode_packet(&buf[..n]).unwrap());
+            }
+        }
+        assert!(!replies.is_empty(), "no reply within 10 s");
+        for r in &replies {
+            assert_eq!((r.li, r.stratum), (0, 5), "an early reply: {r:?}");
+        }
+    }
+}

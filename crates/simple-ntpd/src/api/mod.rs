@@ -1,14 +1,17 @@
 //! The management HTTP endpoint (`[monitoring]`): Prometheus `/metrics`,
-//! `/healthz`, `/readyz` and the JSON API under `/api/v1/`.
+//! `/healthz`, `/readyz`, the JSON API under `/api/v1/` and the status page
+//! at `/` ([`page`]).
 //!
 //! Access: loopback clients always, other clients only from
 //! `monitoring.allow` networks (403 otherwise); with `monitoring.token` set,
 //! every request except the two probes must carry `Authorization: Bearer
-//! <token>` (401 otherwise). Binding a non-loopback address without either is
+//! <token>` (401 otherwise; the page may carry it as `/?token=`). Binding a non-loopback address without either is
 //! refused by configuration validation.
 
+mod history;
 pub mod metrics;
 pub mod model;
+mod page;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -89,6 +92,8 @@ pub async fn start(
         .route("/api/v1/clients", get(clients))
         .route("/api/v1/serverstats", get(serverstats))
         .route("/api/v1/config", get(config))
+        .route("/api/v1/history", get(history::handler))
+        .route("/", get(page::handler))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
         .with_state(state);
@@ -116,7 +121,11 @@ fn token_matches(expected: &str, headers: &HeaderMap) -> bool {
     else {
         return false;
     };
-    // Constant-time comparison of equal-length strings.
+    same_token(expected, given)
+}
+
+/// Constant-time comparison of equal-length strings.
+fn same_token(expected: &str, given: &str) -> bool {
     given.len() == expected.len() && given.bytes().zip(expected.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
 }
 
@@ -136,7 +145,7 @@ async fn guard(
     }
     let probe = matches!(request.uri().path(), "/healthz" | "/readyz");
     if let Some(t) = &st.token {
-        if !probe && !token_matches(t, request.headers()) {
+        if !probe && !token_matches(t, request.headers()) && !page::opened_with_token(t, &request) {
             return error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token (monitoring.token)");
         }
     }

@@ -238,3 +238,54 @@ pub struct Probe {
     /// Health with reasons.
     pub health: Health,
 }
+
+/// Which window of the history: the last hour (5 s samples) or the last
+/// day (5-minute means).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HistoryRange {
+    /// The last hour.
+    #[default]
+    Hour,
+    /// The last day.
+    Day,
+}
+
+/// The offset series of one source in the history.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HistorySource {
+    /// Configured name.
+    pub name: String,
+    /// Address it had.
+    pub address: Option<String>,
+    /// Its offset at each sample, seconds (null: not reachable or not yet charted).
+    pub offset_seconds: Vec<Option<f32>>,
+}
+
+/// `GET /api/v1/history`: the recent past, one array per quantity, all
+/// aligned with `time` (oldest first; null = unknown).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct History {
+    /// The window.
+    pub range: HistoryRange,
+    /// Seconds between samples.
+    pub interval_seconds: u32,
+    /// Samples the window holds when full.
+    pub capacity: usize,
+    /// Sample times, Unix seconds (the daemon host's clock).
+    pub time: Vec<f64>,
+    /// Stratum served (0 = unsynchronised at some point of the sample).
+    pub stratum: Vec<u8>,
+    /// Offset estimate, seconds (null while unsynchronised).
+    pub offset_seconds: Vec<Option<f32>>,
+    /// Jitter, seconds.
+    pub jitter_seconds: Vec<Option<f32>>,
+    /// Frequency correction, ppm.
+    pub frequency_ppm: Vec<Option<f32>>,
+    /// Datagrams received per second.
+    pub requests_per_second: Vec<Option<f32>>,
+    /// Datagrams dropped per second, by reason (only reasons seen in the window).
+    pub dropped_per_second: std::collections::BTreeMap<String, Vec<Option<f32>>>,
+    /// Offset series of up to 8 sources.
+    pub sources: Vec<HistorySource>,
+}

@@ -6,3 +6,4 @@ pub mod query;
 pub mod run;
 pub mod status;
 pub mod table;
+pub mod watch;

@@ -1,6 +1,7 @@
 //! `simple-ntpd status | sources | clients | serverstats`: read the running
 //! daemon's management API and print aligned tables (or `--json`). Exit 0 on
 //! success, 2 with "cannot reach the daemon at ..." when it does not answer.
+//! `status --watch` is in [`super::watch`].
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -10,7 +11,7 @@ use serde::de::DeserializeOwned;
 use super::config::config_files;
 use super::table::{key_values, render};
 use crate::api::model::{Clients, ServerStats, Sources, Status};
-use crate::cli::{ApiArgs, ClientsArgs};
+use crate::cli::{ApiArgs, ClientsArgs, StatusArgs};
 
 /// The API base URL and token from the flags, else the configuration.
 fn endpoint(args: &ApiArgs) -> (String, Option<String>) {
@@ -22,32 +23,52 @@ fn endpoint(args: &ApiArgs) -> (String, Option<String>) {
     (format!("http://{addr}"), token)
 }
 
-fn fetch<T: DeserializeOwned>(args: &ApiArgs, path: &str) -> Result<(T, serde_json::Value), String> {
-    let (base, token) = endpoint(args);
-    let timeout =
-        Duration::from_secs_f64(if args.timeout.is_finite() && args.timeout > 0.0 { args.timeout } else { 3.0 });
-    let agent = ureq::AgentBuilder::new().timeout(timeout).build();
-    let mut req = agent.get(&format!("{base}{path}"));
-    if let Some(t) = token {
-        req = req.set("Authorization", &format!("Bearer {t}"));
+/// A connection to the daemon's API: where, with which token, how long to wait.
+pub(super) struct ApiClient {
+    /// `http://HOST:PORT`.
+    pub(super) base: String,
+    token: Option<String>,
+    agent: ureq::Agent,
+}
+
+impl ApiClient {
+    /// The endpoint from the flags, else the configuration.
+    pub(super) fn new(args: &ApiArgs) -> ApiClient {
+        let (base, token) = endpoint(args);
+        let timeout =
+            Duration::from_secs_f64(if args.timeout.is_finite() && args.timeout > 0.0 { args.timeout } else { 3.0 });
+        ApiClient { base, token, agent: ureq::AgentBuilder::new().timeout(timeout).build() }
     }
-    let resp = match req.call() {
-        Ok(r) => r,
-        Err(ureq::Error::Status(code, r)) => {
-            let body = r.into_string().unwrap_or_default();
-            return Err(format!("the daemon at {base} answered HTTP {code}: {}", body.trim()));
+
+    /// GETs `path`: the typed document and the raw JSON.
+    pub(super) fn get<T: DeserializeOwned>(&self, path: &str) -> Result<(T, serde_json::Value), String> {
+        let base = &self.base;
+        let mut req = self.agent.get(&format!("{base}{path}"));
+        if let Some(t) = &self.token {
+            req = req.set("Authorization", &format!("Bearer {t}"));
         }
-        Err(e) => {
-            return Err(format!(
-                "cannot reach the daemon at {base}: {e} (is simple-ntpd running with [monitoring] enabled? use --api HOST:PORT)"
-            ))
-        }
-    };
-    let raw: serde_json::Value =
-        resp.into_json().map_err(|e| format!("the daemon at {base} sent invalid JSON: {e}"))?;
-    let typed =
-        serde_json::from_value(raw.clone()).map_err(|e| format!("unexpected document from {base}{path}: {e}"))?;
-    Ok((typed, raw))
+        let resp = match req.call() {
+            Ok(r) => r,
+            Err(ureq::Error::Status(code, r)) => {
+                let body = r.into_string().unwrap_or_default();
+                return Err(format!("the daemon at {base} answered HTTP {code}: {}", body.trim()));
+            }
+            Err(e) => {
+                return Err(format!(
+                    "cannot reach the daemon at {base}: {e} (is simple-ntpd running with [monitoring] enabled? use --api HOST:PORT)"
+                ))
+            }
+        };
+        let raw: serde_json::Value =
+            resp.into_json().map_err(|e| format!("the daemon at {base} sent invalid JSON: {e}"))?;
+        let typed =
+            serde_json::from_value(raw.clone()).map_err(|e| format!("unexpected document from {base}{path}: {e}"))?;
+        Ok((typed, raw))
+    }
+}
+
+fn fetch<T: DeserializeOwned>(args: &ApiArgs, path: &str) -> Result<(T, serde_json::Value), String> {
+    ApiClient::new(args).get(path)
 }
 
 fn show<T: DeserializeOwned>(args: &ApiArgs, path: &str, text: impl FnOnce(&T) -> String) -> ExitCode {
@@ -71,9 +92,12 @@ fn secs(v: f64) -> String {
     format!("{v:+.9} s")
 }
 
-/// `status`.
-pub fn status(args: ApiArgs) -> ExitCode {
-    show::<Status>(&args, "/api/v1/status", |s| {
+/// `status`, or with `--watch` the refreshing view.
+pub fn status(args: StatusArgs) -> ExitCode {
+    if args.watch {
+        return super::watch::run(&args);
+    }
+    show::<Status>(&args.api, "/api/v1/status", |s| {
         let mut pairs = vec![
             ("Mode", s.mode.clone()),
             ("Synchronised", if s.synchronised { "yes".into() } else { "no".into() }),

@@ -4,9 +4,12 @@
 //! and client logs, reload outcomes.
 //!
 //! Producers (the run loop, the reload logic, later the sync engine) write
-//! here; [`views`] turns it into the API documents and [`health`] judges it.
+//! here; [`views`] turns it into the API documents and [`health`] judges it;
+//! [`sampler`] records it into the fixed-size [`history`].
 
 pub mod health;
+pub mod history;
+pub mod sampler;
 pub mod views;
 
 use std::net::SocketAddr;
@@ -52,6 +55,7 @@ pub struct StatusHub {
     reloads: AtomicU64,
     last_reload_error: Mutex<Option<String>>,
     nts_ke: Mutex<Option<Arc<crate::nts::ke::KeStats>>>,
+    history: Mutex<history::History>,
 }
 
 impl StatusHub {
@@ -69,6 +73,7 @@ impl StatusHub {
             reloads: AtomicU64::new(0),
             last_reload_error: Mutex::new(None),
             nts_ke: Mutex::new(None),
+            history: Mutex::new(history::History::new()),
         })
     }
 
@@ -148,6 +153,11 @@ impl StatusHub {
     /// The NTS-KE server's counters, if it runs.
     pub fn nts_ke(&self) -> Option<Arc<crate::nts::ke::KeStats>> {
         self.nts_ke.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The recent past, fed by [`sampler`].
+    pub fn history(&self) -> &Mutex<history::History> {
+        &self.history
     }
 
     /// Successful reloads, and the last failure if the last reload failed.
