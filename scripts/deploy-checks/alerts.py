@@ -69,8 +69,9 @@ def static(alerts_path, tests_path, operations_path, rendered):
     for path in rendered:
         for doc in yaml.safe_load_all(Path(path).read_text()):
             if doc and doc.get("kind") == "PrometheusRule":
-                objects += 1
-                if doc["spec"]["groups"] != groups:
+                if doc["spec"]["groups"] == groups:
+                    objects += 1
+                else:
                     failures.append(f"{path}: PrometheusRule {doc['metadata']['name']} differs from alerts.yaml")
     if objects == 0:
         failures.append("no PrometheusRule in the rendered overlays")

@@ -87,6 +87,8 @@ for o in base "${OVERLAYS[@]}"; do
 done
 say "simple-ntpd config check: $checked files and pod configurations OK, no warnings"
 
+# The customisations deploy/kubernetes/README.md shows: another image, and
+# the PodMonitor sending the optional Secret's token.
 mkdir -p "$IMAGE_TEST"
 cat >"$IMAGE_TEST/kustomization.yaml" <<'EOF'
 resources:
@@ -95,10 +97,19 @@ images:
   - name: simple-ntpd
     newName: registry.example.net/ntp/simple-ntpd
     newTag: "9.9"
+patches:
+  - target: {kind: PodMonitor, name: simple-ntpd}
+    patch: |
+      - op: add
+        path: /spec/podMetricsEndpoints/0/authorization
+        value: {type: Bearer, credentials: {name: simple-ntpd-monitoring, key: token}}
 EOF
-images=$(kubectl kustomize "$IMAGE_TEST" | grep 'image:' | sort -u | tr -s ' ')
+kubectl kustomize "$IMAGE_TEST" >"$WORK/customised.yaml"
+images=$(grep 'image:' "$WORK/customised.yaml" | sort -u | tr -s ' ')
 [ "$images" = " image: registry.example.net/ntp/simple-ntpd:9.9" ] || die "images: override not applied: $images"
-say "an images: override replaces the image: $images"
+grep -A4 'authorization:' "$WORK/customised.yaml" | grep -q 'name: simple-ntpd-monitoring' \
+    || die "the PodMonitor token patch of the README does not apply"
+say "the README's customisations render: $images, PodMonitor with the token"
 
 # ------------------------------------------------------------ 4. the prod pod, run
 # shellcheck disable=SC1091

@@ -91,7 +91,8 @@ pub fn load_from_strs(
     }
     let config = typed(&merged, Scope::All).map_err(ConfigError::new)?;
     if config.monitoring.token.is_some() && !config.monitoring.allow.is_empty() {
-        let at = merged.locate("monitoring.allow").map(Origin::at_line).unwrap_or_else(|| "monitoring.allow".to_owned());
+        let at =
+            merged.locate("monitoring.allow").map(Origin::at_line).unwrap_or_else(|| "monitoring.allow".to_owned());
         warnings.push(format!(
             "{at}: monitoring.allow has no effect while monitoring.token is set: the token admits its holder from any address and nothing but /healthz and /readyz is served without it"
         ));

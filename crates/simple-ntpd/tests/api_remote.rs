@@ -47,8 +47,22 @@ impl NamespacePair {
         let setup = || -> Result<(), String> {
             ip(&["netns", "add", &pair.server])?;
             ip(&["netns", "add", &pair.client])?;
-            ip(&["link", "add", &vs, "netns", &pair.server, "type", "veth", "peer", "name", &vc, "netns", &pair.client])?;
-            for (ns, dev, v4, v6) in [(&pair.server, &vs, SERVER_V4, SERVER_V6), (&pair.client, &vc, CLIENT_V4, CLIENT_V6)]
+            ip(&[
+                "link",
+                "add",
+                &vs,
+                "netns",
+                &pair.server,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                &vc,
+                "netns",
+                &pair.client,
+            ])?;
+            for (ns, dev, v4, v6) in
+                [(&pair.server, &vs, SERVER_V4, SERVER_V6), (&pair.client, &vc, CLIENT_V4, CLIENT_V6)]
             {
                 ip(&["-n", ns, "addr", "add", &format!("{v4}/24"), "dev", dev])?;
                 ip(&["-n", ns, "addr", "add", &format!("{v6}/64"), "dev", dev, "nodad"])?;
@@ -68,8 +82,12 @@ impl NamespacePair {
 printf 'GET %s HTTP/1.0\r\nHost: api\r\n%s\r\n' "$3" "$4" >&3
 head -n 1 <&3"#;
         let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.client, "bash", "-c", script, "get"])
-            .args([host, &port.to_string(), path, &auth]);
+        cmd.args(["netns", "exec", &self.client, "bash", "-c", script, "get"]).args([
+            host,
+            &port.to_string(),
+            path,
+            &auth,
+        ]);
         let out = run_bounded(&mut cmd, Duration::from_secs(10))?;
         let status = out.stdout.split_whitespace().nth(1).and_then(|c| c.parse().ok());
         status.ok_or_else(|| format!("GET [{host}]:{port}{path}: no HTTP status: {}", out.describe()))
