@@ -10,7 +10,7 @@ node-clock.yaml. Every TOML document of every ConfigMap is written to
 OUT_DIR/<overlay>/<configmap>/<key>; OUT_DIR/<overlay>.loads lists, one line
 per workload, the files its container loads (SIMPLE_NTPD_CONFIG) joined by
 ':'; OUT_DIR/prod.pod is what running the prod pod takes (shell variables:
-user, group, sysctls, probe paths and ports). VERSION is the workspace
+user, group, sysctls, probe paths and ports, memory limit). VERSION is the workspace
 version; the image must be simple-ntpd:<major>.<minor>. Exits 1 with every
 failed check listed.
 """
@@ -182,6 +182,7 @@ def pod_facts(docs):
         f"POD_LIVENESS='{live}' POD_LIVENESS_PORT={live_port}",
         f"POD_READINESS='{ready}' POD_READINESS_PORT={ready_port}",
         f"POD_METRICS_PORT={ports['metrics']}",
+        f"POD_MEMORY_LIMIT={c['resources']['limits']['memory']}",
     ]) + "\n"
 
 

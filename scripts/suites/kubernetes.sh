@@ -27,6 +27,7 @@ SAY_PREFIX=kubernetes
 . scripts/lib/packages.sh
 
 command -v kubectl >/dev/null 2>&1 || die "kubectl not found: it renders the kustomizations (kubectl 1.32 or later)"
+[ "$(id -u)" -eq 0 ] || die "must run as root (network namespaces, setpriv)"
 say "using $(kubectl version --client 2>/dev/null | tr '\n' ' ')"
 install_packages curl iproute2 util-linux
 VENV="$PEERS_DIR/venv-deploy-checks"
@@ -204,4 +205,13 @@ for server in "$POD_V4" "[$POD_V6]:$POD_NTP_PORT"; do
     echo "$out" | grep -q "stratum *2" || die "NTP query of $server: $out"
 done
 say "NTP over IPv4 and IPv6 from the node: stratum 2, synchronised"
+# The peak resident memory against the container's limit (a debug build
+# here, larger than the release build the image ships).
+case "$POD_MEMORY_LIMIT" in
+    *Mi) limit_kb=$((${POD_MEMORY_LIMIT%Mi} * 1024)) ;;
+    *) die "memory limit $POD_MEMORY_LIMIT is not in Mi" ;;
+esac
+peak_kb=$(awk '/^VmHWM:/ {print $2}' "/proc/$POD_PID/status")
+[ "$peak_kb" -lt "$limit_kb" ] || die "the pod's daemon peaked at $peak_kb kB, over its $POD_MEMORY_LIMIT limit"
+say "peak resident memory $((peak_kb / 1024)) MiB of the $POD_MEMORY_LIMIT limit"
 say "passed"
