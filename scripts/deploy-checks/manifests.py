@@ -145,6 +145,9 @@ def check_common(docs, overlay, image):
                 check(get.get("path") == path and get.get("port") in ports, f"{overlay}: {probe} is not GET {path}")
         cms = {v["configMap"]["name"] for v in spec.get("volumes", []) if "configMap" in v}
         check(cms <= {cm["metadata"]["name"] for cm in find(docs, "ConfigMap")}, f"{overlay}: volume of a missing ConfigMap")
+        # Service links would inject SIMPLE_NTPD_SERVICE_HOST & co., which
+        # the daemon reads as (unknown) configuration and refuses.
+        check(spec.get("enableServiceLinks") is False, f"{overlay}: service links are on")
         check(spec.get("serviceAccountName") in {s["metadata"]["name"] for s in find(docs, "ServiceAccount")},
               f"{overlay}: missing ServiceAccount")
     pods = [w["spec"]["template"]["metadata"]["labels"] for w in workloads(docs)]

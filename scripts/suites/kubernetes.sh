@@ -36,6 +36,10 @@ PY="$VENV/bin/python"
 
 cargo build --quiet --locked -p simple-ntpd --bin simple-ntpd
 BIN="${CARGO_TARGET_DIR:-target}/debug/simple-ntpd"
+# The daemons run with a clean environment: the test scripts' own
+# SIMPLE_NTPD_* variables would be read as configuration. The interlock
+# against writing the kernel clock stays.
+CLEAN_ENV=(env -i "PATH=$PATH" NTPD_TEST_READ_ONLY_CLOCK=1)
 VERSION=$(cargo metadata --format-version 1 --no-deps | "$PY" -c \
     'import json,sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"]=="simple-ntpd"))')
 
@@ -156,12 +160,12 @@ minpoll = 0
 maxpoll = 1
 EOF
 chmod -R a+rX "$WORK"
-ip netns exec "$POD_NS" "$BIN" run -c "$WORK/upstream.toml" >"$WORK/upstream.log" 2>&1 &
+ip netns exec "$POD_NS" "${CLEAN_ENV[@]}" "$BIN" run -c "$WORK/upstream.toml" >"$WORK/upstream.log" 2>&1 &
 PIDS+=($!)
 TOKEN="token-from-the-optional-secret"
 ip netns exec "$POD_NS" setpriv --reuid="$POD_USER" --regid="$POD_GROUP" --clear-groups \
     --inh-caps=-all --bounding-set=-all --no-new-privs \
-    env -i "SIMPLE_NTPD_CONFIG=$(head -n 1 "$WORK/config/prod.loads"):$WORK/test-sources.toml" \
+    "${CLEAN_ENV[@]}" "SIMPLE_NTPD_CONFIG=$(head -n 1 "$WORK/config/prod.loads"):$WORK/test-sources.toml" \
     "SIMPLE_NTPD_MONITORING_TOKEN=$TOKEN" "$BIN" run >"$WORK/pod.log" 2>&1 &
 POD_PID=$!
 PIDS+=("$POD_PID")
@@ -178,7 +182,10 @@ for _ in $(seq 1 60); do
     kill -0 "$POD_PID" 2>/dev/null || { cat "$WORK/pod.log" >&2; die "the pod's daemon exited"; }
     sleep 0.5
 done
-[ "$ready" = 200 ] || { cat "$WORK/pod.log" >&2; die "readiness probe $POD_READINESS answered $ready, not 200, within 30 s"; }
+if [ "$ready" != 200 ]; then
+    tail -n 30 "$WORK/upstream.log" "$WORK/pod.log" >&2
+    die "readiness probe $POD_READINESS answered $ready, not 200, within 30 s"
+fi
 status=$(grep -E '^(Uid|CapEff):' "/proc/$POD_PID/status" | tr -s '\t ' ' ')
 case "$status" in
     *"Uid: $POD_USER $POD_USER $POD_USER $POD_USER"*"CapEff: 0000000000000000"*) ;;
@@ -201,7 +208,7 @@ grep -q "monitoring.allow has no effect while monitoring.token is set" "$WORK/po
     || die "the pod did not warn that the token overrides monitoring.allow"
 say "a scrape from $NODE_V4: 401 without the Secret's token, 200 and ntp_sync 1 with it"
 for server in "$POD_V4" "[$POD_V6]:$POD_NTP_PORT"; do
-    out=$(ip netns exec "$NODE_NS" "$BIN" query "$server" --timeout 3 2>&1) || die "NTP query of $server: $out"
+    out=$(ip netns exec "$NODE_NS" "${CLEAN_ENV[@]}" "$BIN" query "$server" --timeout 3 2>&1) || die "NTP query of $server: $out"
     echo "$out" | grep -q "stratum *2" || die "NTP query of $server: $out"
 done
 say "NTP over IPv4 and IPv6 from the node: stratum 2, synchronised"

@@ -35,6 +35,10 @@ ensure_venv "$VENV" kubernetes-validate==1.37.0
 PY="$VENV/bin/python"
 cargo build --quiet --locked -p simple-ntpd --bin simple-ntpd
 BIN="$(pwd)/${CARGO_TARGET_DIR:-target}/debug/simple-ntpd"
+# The daemons run with a clean environment: the test scripts' own
+# SIMPLE_NTPD_* variables would be read as configuration. The interlock
+# against writing the kernel clock stays.
+CLEAN_ENV=(env -i "PATH=$PATH" NTPD_TEST_READ_ONLY_CLOCK=1)
 
 WORK=$(mktemp -d /tmp/simple-ntpd-monitoring.XXXXXX)
 chmod 755 "$WORK"
@@ -124,10 +128,9 @@ scrape_configs:
       # The upstream, the follower, and an address where nothing listens.
       - targets: ["$ADDR:9559", "$ADDR:9560", "$ADDR:9561"]
 EOF
-export NTPD_TEST_READ_ONLY_CLOCK=1
-env -u SIMPLE_NTPD_CONFIG "$BIN" run -c "$WORK/upstream.toml" >"$WORK/upstream.log" 2>&1 &
+"${CLEAN_ENV[@]}" "$BIN" run -c "$WORK/upstream.toml" >"$WORK/upstream.log" 2>&1 &
 PIDS+=($!)
-env -u SIMPLE_NTPD_CONFIG "$BIN" run -c "$WORK/follower.toml" >"$WORK/follower.log" 2>&1 &
+"${CLEAN_ENV[@]}" "$BIN" run -c "$WORK/follower.toml" >"$WORK/follower.log" 2>&1 &
 PIDS+=($!)
 "$PROMETHEUS" --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/tsdb" \
     --web.listen-address="$ADDR:9090" --log.level=warn >"$WORK/prometheus.log" 2>&1 &
@@ -151,7 +154,7 @@ wait_for 30 "Prometheus never scraped the daemons" "up{instance=\"$ADDR:9559\"} 
 # Traffic for the client panels: queries, a too-short datagram each, and a
 # connection to NTS-KE that is no TLS (a key-exchange failure).
 for port in 1123 1124; do
-    for _ in 1 2 3; do "$BIN" query "$ADDR:$port" --timeout 2 >/dev/null 2>&1 || true; done
+    for _ in 1 2 3; do "${CLEAN_ENV[@]}" "$BIN" query "$ADDR:$port" --timeout 2 >/dev/null 2>&1 || true; done
     printf 'x' >"/dev/udp/$ADDR/$port"
 done
 exec 3<>"/dev/tcp/$ADDR/4460"
