@@ -26,7 +26,6 @@ SAY_PREFIX=install-test-deps
 CHRONY_DIR="$PEERS_DIR/chrony"
 CHRONYD="$CHRONY_DIR/usr/sbin/chronyd"
 CHRONYC="$CHRONY_DIR/usr/bin/chronyc"
-PROMTOOL="$PEERS_DIR/prometheus/usr/bin/promtool"
 DEB_PACKAGES=(ntpsec ntpsec-ntpdig python3-ntplib iproute2)
 
 if [ -n "${SIMPLE_NTPD_CHRONY_DEB:-}" ] && [ ! -f "$SIMPLE_NTPD_CHRONY_DEB" ]; then
@@ -69,15 +68,9 @@ else
 fi
 
 # ---------------------------------------------------------------- promtool (unpacked)
-# Only promtool (a static binary) is needed to lint /metrics; the Debian
-# package would also install and start a Prometheus server, so unpack it.
-if [ -x "$PROMTOOL" ] && "$PROMTOOL" --version >/dev/null 2>&1; then
-    say "found promtool at $PROMTOOL"
-else
-    unpack_deb "$(fetch_deb prometheus)" "$PEERS_DIR/prometheus"
-    "$PROMTOOL" --version >/dev/null 2>&1 || die "$PROMTOOL does not run"
-    say "unpacked promtool: $("$PROMTOOL" --version 2>&1 | head -n 1)"
-fi
+# promtool lints /metrics; the Debian package would also install and start a
+# Prometheus server, so it is unpacked instead.
+ensure_prometheus
 
 # ---------------------------------------------------------------- warnings
 if command -v ss >/dev/null 2>&1 && ss -H -ulpn 'sport = :123' 2>/dev/null | grep -q .; then

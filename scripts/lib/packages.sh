@@ -126,3 +126,41 @@ install_deb_libs() {
         install_packages "${libs[@]}"
     fi
 }
+
+# ensure_venv DIR REQUIREMENT... : a Python virtual environment in DIR
+# (Debian's python3 and python3-venv) with the pinned REQUIREMENTs installed
+# from PyPI; reinstalls only when the list of requirements changes.
+ensure_venv() {
+    local dir=$1 wanted stamp
+    shift
+    wanted="$*"
+    stamp="$dir/.requirements"
+    if [ -x "$dir/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$wanted" ]; then
+        say "found Python environment $dir ($wanted)"
+        return 0
+    fi
+    install_packages python3 python3-venv
+    "${SUDO[@]}" rm -rf "$dir"
+    "${SUDO[@]}" /usr/bin/python3 -m venv "$dir" || die "cannot create a virtual environment in $dir"
+    "${SUDO[@]}" "$dir/bin/pip" install --quiet --disable-pip-version-check "$@" || die "pip install $* failed"
+    echo "$wanted" | "${SUDO[@]}" tee "$stamp" >/dev/null
+    say "installed $wanted into $dir"
+}
+
+# ensure_prometheus : Debian's prometheus package unpacked (not installed:
+# that would start a server) into $PEERS_DIR/prometheus, so that
+# $PROMETHEUS_DIR/usr/bin/promtool and .../prometheus run.
+PROMETHEUS_DIR="$PEERS_DIR/prometheus"
+ensure_prometheus() {
+    local bin
+    for bin in promtool prometheus; do
+        if ! "$PROMETHEUS_DIR/usr/bin/$bin" --version >/dev/null 2>&1; then
+            unpack_deb "$(fetch_deb prometheus)" "$PROMETHEUS_DIR"
+            break
+        fi
+    done
+    for bin in promtool prometheus; do
+        "$PROMETHEUS_DIR/usr/bin/$bin" --version >/dev/null 2>&1 || die "$PROMETHEUS_DIR/usr/bin/$bin does not run"
+    done
+    say "found $("$PROMETHEUS_DIR/usr/bin/prometheus" --version 2>&1 | head -n 1)"
+}

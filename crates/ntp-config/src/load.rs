@@ -91,6 +91,13 @@ pub fn load_from_strs(
     }
     let config = typed(&merged, Scope::All).map_err(ConfigError::new)?;
     warnings.extend(crate::refclocks::warnings(&config));
+    if config.monitoring.token.is_some() && !config.monitoring.allow.is_empty() {
+        let at =
+            merged.locate("monitoring.allow").map(Origin::at_line).unwrap_or_else(|| "monitoring.allow".to_owned());
+        warnings.push(format!(
+            "{at}: monitoring.allow has no effect while monitoring.token is set: the token admits its holder from any address and nothing but /healthz and /readyz is served without it"
+        ));
+    }
     Ok(Loaded { config, warnings })
 }
 

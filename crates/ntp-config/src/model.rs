@@ -395,11 +395,11 @@ pub struct DevelopmentConfig {
 pub struct MonitoringConfig {
     /// Serve the HTTP endpoint: Prometheus `/metrics`, `/healthz`, `/readyz` and the JSON API under `/api/v1/` (which the `status`, `sources`, `clients` and `serverstats` commands use).
     pub enabled: bool,
-    /// The TCP socket address of the HTTP endpoint. A non-loopback address requires `allow` or `token`.
+    /// The TCP socket address of the HTTP endpoint. A non-loopback address requires `allow` or `token` (otherwise only `/healthz` and `/readyz`, which answer every client, would be reachable from other hosts).
     pub listen: String,
-    /// Networks (CIDR) whose clients may use the HTTP endpoint besides loopback, which is always allowed; other clients get 403.
+    /// Networks (CIDR) whose clients may use the HTTP endpoint besides loopback when no `token` is set; other clients get 403. With a `token`, the token decides and this list has no effect. `/healthz` and `/readyz` answer every client.
     pub allow: Vec<String>,
-    /// A bearer token: when set, every request except `/healthz` and `/readyz` must carry `Authorization: Bearer <token>`. A secret: redacted in `config show` and the API.
+    /// A bearer token: when set, every request except `/healthz` and `/readyz` must carry `Authorization: Bearer <token>`, and a client presenting it is admitted from any address. A secret: redacted in `config show` and the API.
     pub token: Option<String>,
     /// How many client addresses each worker remembers for `/api/v1/clients` (fixed memory; the least recently seen are evicted); 0 turns the client log off.
     #[serde(alias = "clientLogSize")]

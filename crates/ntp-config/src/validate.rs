@@ -204,7 +204,7 @@ fn relations(c: &Config, out: &mut Vec<Problem>) {
                 out.push(Problem {
                     paths: vec!["monitoring.listen".to_owned()],
                     message: format!(
-                        "monitoring.listen = \"{}\" is not a loopback address: set monitoring.allow (networks that may connect) or monitoring.token (a bearer token), or listen on 127.0.0.1",
+                        "monitoring.listen = \"{}\" is not a loopback address: set monitoring.allow (networks that may connect) or monitoring.token (a bearer token that admits its holder from anywhere), or listen on 127.0.0.1; otherwise only /healthz and /readyz would be reachable from other hosts",
                         m.listen
                     ),
                 });

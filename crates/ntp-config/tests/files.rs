@@ -384,3 +384,16 @@ fn validate_works_on_hand_built_configs() {
     );
     assert_eq!(e.issues()[0].key.as_deref(), Some("ntp_server.stratum"));
 }
+
+/// With a token (here from the environment, as a Kubernetes Secret gives
+/// it), `monitoring.allow` admits nobody on its own: say so where it is set.
+#[test]
+fn monitoring_allow_beside_a_token_is_warned_about() {
+    let file = "[monitoring]\nlisten = \"[::]:9559\"\nallow = [\"10.0.0.0/8\"]\n";
+    let l = load(&[("k.toml", file)], &[]).unwrap();
+    assert_eq!(l.warnings, Vec::<String>::new());
+    let l = load(&[("k.toml", file)], &[("SIMPLE_NTPD_MONITORING_TOKEN", "t0ken")]).unwrap();
+    assert_eq!(l.config.monitoring.token.as_deref(), Some("t0ken"));
+    assert_eq!(l.warnings.len(), 1, "{:#?}", l.warnings);
+    assert!(l.warnings[0].starts_with("k.toml:3: monitoring.allow has no effect while monitoring.token is set"));
+}

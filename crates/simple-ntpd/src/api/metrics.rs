@@ -105,6 +105,11 @@ pub fn render(hub: &StatusHub) -> String {
     );
     b.gauge("ntp_sources", "Sources configured.", status.sources_total as f64);
     b.gauge("ntp_sources_selectable", "Sources usable for synchronisation now.", status.sources_selectable as f64);
+    b.gauge(
+        "ntp_sources_minimum",
+        "Usable sources below which the health state is warning (monitoring.sources_minimum).",
+        f64::from(hub.config().monitoring.sources_minimum),
+    );
 
     let label = |s: &crate::api::model::Source| vec![s.name.clone(), s.address.clone().unwrap_or_default()];
     let per_source = |f: &dyn Fn(&crate::api::model::Source) -> f64| -> Vec<(Vec<String>, f64)> {

@@ -2,11 +2,22 @@
 //! `/healthz`, `/readyz`, the JSON API under `/api/v1/` and the status page
 //! at `/` ([`page`]).
 //!
-//! Access: loopback clients always, other clients only from
-//! `monitoring.allow` networks (403 otherwise); with `monitoring.token` set,
-//! every request except the two probes must carry `Authorization: Bearer
-//! <token>` (401 otherwise; the page may carry it as `/?token=`). Binding a non-loopback address without either is
-//! refused by configuration validation.
+//! Access:
+//! - the probes `/healthz` and `/readyz` answer every client: kubelets, load
+//!   balancers and container runtimes probe from addresses the operator does
+//!   not choose and cannot present a secret without writing it into a pod
+//!   spec, and the probe documents carry nothing an NTP query on port 123
+//!   does not tell (synchronised or not, serving mode, crossed thresholds);
+//! - with `monitoring.token` set, everything else needs `Authorization:
+//!   Bearer <token>` (401 otherwise; the status page alone may carry it as
+//!   `/?token=`, see [`page`]) and a valid token admits a client from any
+//!   address;
+//! - without a token, loopback clients and `monitoring.allow` networks are
+//!   admitted, other clients get 403.
+//!
+//! Binding a non-loopback address with neither `allow` nor `token` (only the
+//! probes would be reachable from other hosts) is refused by configuration
+//! validation.
 
 mod history;
 pub mod metrics;
@@ -135,6 +146,15 @@ async fn guard(
     request: Request,
     next: Next,
 ) -> Response {
+    if matches!(request.uri().path(), "/healthz" | "/readyz") {
+        return next.run(request).await;
+    }
+    if let Some(t) = &st.token {
+        if !token_matches(t, request.headers()) && !page::opened_with_token(t, &request) {
+            return error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token (monitoring.token)");
+        }
+        return next.run(request).await;
+    }
     let ip = peer.ip();
     let ip = match ip {
         std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map(std::net::IpAddr::V4).unwrap_or(ip),
@@ -142,12 +162,6 @@ async fn guard(
     };
     if !ip.is_loopback() && !st.allow.iter().any(|n| n.contains(&ip)) {
         return error(StatusCode::FORBIDDEN, "client address not allowed by monitoring.allow");
-    }
-    let probe = matches!(request.uri().path(), "/healthz" | "/readyz");
-    if let Some(t) = &st.token {
-        if !probe && !token_matches(t, request.headers()) && !page::opened_with_token(t, &request) {
-            return error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token (monitoring.token)");
-        }
     }
     next.run(request).await
 }
