@@ -5,9 +5,9 @@
 # then every suite in scripts/suites/ (deployment artefacts, real servers in
 # network namespaces, containers): each installs what it needs itself.
 #
-#   SIMPLE_NTPD_SUITES="containers kubernetes"  run only these suites (names
+#   NTPD_TEST_SUITES="containers kubernetes"  run only these suites (names
 #                                               without .sh; default: all)
-#   SIMPLE_NTPD_SKIP_CARGO_TESTS=1              only the suites (for development)
+#   NTPD_TEST_SKIP_CARGO=1              only the suites (for development)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,14 +25,14 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 # Tests never steer the real clock; this interlock makes any attempt fail.
 export NTPD_TEST_READ_ONLY_CLOCK=1
-if [ "${SIMPLE_NTPD_SKIP_CARGO_TESTS:-0}" != 1 ]; then
+if [ "${NTPD_TEST_SKIP_CARGO:-0}" != 1 ]; then
     NTPD_TEST_REQUIRE_PEERS=1 cargo test --workspace --locked
 fi
 
 for suite in scripts/suites/*.sh; do
     [ -e "$suite" ] || continue
     name=$(basename "$suite" .sh)
-    if [ -n "${SIMPLE_NTPD_SUITES:-}" ] && [[ " $SIMPLE_NTPD_SUITES " != *" $name "* ]]; then
+    if [ -n "${NTPD_TEST_SUITES:-}" ] && [[ " $NTPD_TEST_SUITES " != *" $name "* ]]; then
         continue
     fi
     echo "== suite $name"
