@@ -23,7 +23,7 @@ CHROMIUM=/usr/bin/chromium
 
 export NTPD_TEST_READ_ONLY_CLOCK=1
 # The daemons read every SIMPLE_NTPD_* variable as configuration and refuse
-# unknown ones, such as test.sh's own NTPD_TEST_SUITES.
+# unknown ones: start them from a clean environment whatever the caller set.
 while read -r v; do unset "$v"; done < <(compgen -e | grep '^SIMPLE_NTPD_' || true)
 say "building simple-ntpd"
 cargo build --locked -q -p simple-ntpd --bin simple-ntpd
