@@ -56,7 +56,11 @@ fn dropping_every_other_request_shows_half_answered() {
     // test shares two cores with whatever else runs).
     assert!((40.0..=60.0).contains(&pct), "{v}");
     assert_eq!(int(&v, "lost"), int(&v, "sent") - int(&v, "matched"));
-    assert!(int(&v, "sent") >= 1000, "open loop keeps its rate: {v}");
+    // Open loop: requests keep leaving whatever is lost. A generator that
+    // waited for each lost reply's 100 ms timeout would send about 10 in the
+    // 0.5 s window; 4000/s would be 2000. 200 separates the two even when
+    // the machine is loaded enough to starve the generator for a while.
+    assert!(int(&v, "sent") >= 200, "open loop keeps sending: {v}");
 }
 
 #[test]

@@ -165,7 +165,9 @@ fn root_daemon_drops_to_an_unprivileged_user_after_binding() {
         return;
     }
     let ip = IpAddr::V4(spare_loopback_v4());
-    let run = common::start(ip, 123, 3, "");
+    let mut run = common::start(ip, 123, 3, "");
+    // Workers serve as soon as they are bound, a moment before the drop.
+    run.daemon.wait_for_log("dropped root privileges", Duration::from_secs(10)).unwrap();
     let pid = run.daemon.pid();
     let uids: Vec<u32> = status_field(pid, "Uid:").split_whitespace().map(|x| x.parse().unwrap()).collect();
     assert!(uids.iter().all(|u| *u != 0), "still root: Uid {uids:?}\n{}", run.daemon.log());
