@@ -318,6 +318,7 @@ pub fn run(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyhow::Resu
 
 async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyhow::Result<()> {
     let config = loaded.config;
+    privileges::raise_permitted();
     let precision = measure_precision();
     let plan = Plan::from_config(&config, precision);
     info!(time_source = %plan.describe(), precision, "time source");
