@@ -473,7 +473,8 @@ discipline = "virtual"
 [server]
 driftfile = "/var/lib/simple-ntpd/drift"
 [monitoring]
-enabled = false
+# On its default address in the suite's own network namespace only.
+enabled = $([ -n "$NETNS" ] && echo true || echo false)
 [security.authentication]
 enabled = true
 key_file = "/run/secrets/simple-ntpd-keys"
@@ -514,6 +515,18 @@ touch "$WORK/probe.stop"
 wait "$PROBE_PID"
 PROBE_PID=""
 [ "$(docker inspect -f '{{.State.ExitCode}}' "$first")" = 0 ] || die "the old task exited with $(docker inspect -f '{{.State.ExitCode}}' "$first")"
+if [ -n "$NETNS" ]; then
+    # The new task started while the old one held the API's address; it
+    # takes the address over once the old one is gone.
+    docker logs "$second" 2>&1 | grep -q 'running without the monitoring API for now' \
+        || die "the new task did not meet the old one's monitoring API"
+    for _ in $(seq 1 30); do
+        docker exec "$second" simple-ntpd status >/dev/null 2>&1 && break
+        sleep 0.5
+    done
+    docker exec "$second" simple-ntpd status | grep -q 'Synchronised *: yes' || die "the new task's monitoring API did not start"
+    say "the new task took the monitoring API over from the old one"
+fi
 read -r sent good unsync lost pct < <("$PY" -c '
 import json, sys
 r = json.load(open(sys.argv[1]))
