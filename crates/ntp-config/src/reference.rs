@@ -46,7 +46,7 @@ Every key outside an array of tables can be set by an environment variable named
 
 The value is read as TOML when it parses as a TOML value (`3`, `1.5`, `true`, `["a", "b"]`) and as plain text otherwise. Text keys take the text as it is (quotes are optional), list keys also take a comma-separated list (`SIMPLE_NTPD_LISTEN_ADDRESS=127.0.0.1,::1`), and boolean keys also take `yes`/`no`, `on`/`off` and `1`/`0`.
 
-Any other `SIMPLE_NTPD_*` variable is an error, with a suggestion when it looks like a misspelling. `SIMPLE_NTPD_CONFIG` is reserved for the daemon's list of configuration files.
+Any other `SIMPLE_NTPD_*` variable is an error, with a suggestion when it looks like a misspelling. `SIMPLE_NTPD_CONFIG` is reserved for the daemon's list of configuration files, `SIMPLE_NTPD_IMAGE` for the image name in the Compose and Swarm files.
 "#;
 
 /// The configuration reference in Markdown.

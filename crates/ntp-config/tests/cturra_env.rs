@@ -1,6 +1,7 @@
 //! The variables of the cturra/ntp image (`NTP_SERVERS`, `ENABLE_NTS`,
 //! `LOG_LEVEL`, `NOCLIENTLOG`): their meaning, their place between files and
-//! `SIMPLE_NTPD_*` variables, and their errors and warnings.
+//! `SIMPLE_NTPD_*` variables, and their errors and warnings; and
+//! `SIMPLE_NTPD_IMAGE`, which belongs to the container deployment files.
 
 mod common;
 
@@ -147,4 +148,12 @@ fn the_reference_documents_the_mapping() {
     for v in ntp_config::COMPAT_VARIABLES {
         assert!(md.contains(&format!("| `{}` |", v.name)), "{} undocumented", v.name);
     }
+}
+
+#[test]
+fn the_image_variable_of_the_deployment_files_is_not_a_setting() {
+    // `SIMPLE_NTPD_IMAGE=... docker stack deploy` leaves it in the shell.
+    let l = load(&[], &[("SIMPLE_NTPD_IMAGE", "simple-ntpd:0.1")]).unwrap();
+    assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+    assert!(load(&[], &[("SIMPLE_NTPD_IMAGES", "x")]).is_err(), "other unknown names stay errors");
 }
