@@ -32,7 +32,22 @@ triple=${SIMPLE_NTPD_TARGET:-$(uname -m)-unknown-linux-gnu}
 # build scripts and proc macros, which stay ordinary host programs.
 export RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }-C target-feature=+crt-static"
 unset CARGO_ENCODED_RUSTFLAGS
-cargo build --release --locked --target "$triple" -p simple-ntpd --bin simple-ntpd >&2
+# The libc crate binds the termios speed functions to their old symbol
+# versions (cfsetspeed@GLIBC_2.2.5: glibc 2.42 changed what they take), and a
+# static libc.a has no versions: the final link names those references after
+# the plain functions (given to the binary only, so no dependency rebuilds).
+case "$triple" in
+    x86_64-*) base_version=2.2.5 ;;
+    aarch64-*) base_version=2.17 ;;
+    *) base_version="" ;;
+esac
+link_args=()
+if [ -n "$base_version" ]; then
+    for f in cfgetispeed cfgetospeed cfsetispeed cfsetospeed cfsetspeed; do
+        link_args+=(-C "link-arg=-Wl,--defsym=\"$f@GLIBC_$base_version\"=$f")
+    done
+fi
+cargo rustc --release --locked --target "$triple" -p simple-ntpd --bin simple-ntpd -- "${link_args[@]}" >&2
 
 target_dir=${CARGO_TARGET_DIR:-target}
 bin="$target_dir/$triple/release/simple-ntpd"
