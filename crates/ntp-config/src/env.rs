@@ -15,6 +15,11 @@ pub const PREFIX: &str = "SIMPLE_NTPD_";
 /// Reserved for the daemon (its list of configuration files); ignored here.
 pub const CONFIG_VAR: &str = "SIMPLE_NTPD_CONFIG";
 
+/// Reserved for the deployment files (the image of deploy/docker/compose.yaml
+/// and deploy/swarm/stack.yaml), so a shell that sets it can still run
+/// simple-ntpd; ignored here.
+pub const IMAGE_VAR: &str = "SIMPLE_NTPD_IMAGE";
+
 /// Short names from seed 000 and the original simple-ntpd, with the key each
 /// one sets.
 pub const SHORT_FORMS: &[(&str, &str)] = &[
@@ -61,7 +66,7 @@ pub(crate) fn env_layer(vars: impl IntoIterator<Item = (String, String)>) -> Res
     // path -> (variable, raw value), sorted by variable for determinism.
     let mut chosen: BTreeMap<String, (String, String)> = BTreeMap::new();
     let mut vars: Vec<(String, String)> =
-        vars.into_iter().filter(|(k, _)| k.starts_with(PREFIX) && k != CONFIG_VAR).collect();
+        vars.into_iter().filter(|(k, _)| k.starts_with(PREFIX) && k != CONFIG_VAR && k != IMAGE_VAR).collect();
     vars.sort();
     for (var, raw) in vars {
         let path = long

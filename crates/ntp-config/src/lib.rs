@@ -1,11 +1,12 @@
 //! The configuration model of simple-ntpd.
 //!
 //! [`load`] reads TOML files (and INI-style files of the early examples),
-//! the `SIMPLE_NTPD_*` environment variables and command-line
-//! [`Overrides`], in that order, into one validated [`Config`]. Errors name
-//! the file, line, column and dotted key path; keys that are accepted but not
-//! implemented yet produce warnings. [`reference_markdown`] renders the
-//! configuration reference from the same structs.
+//! the environment variables (those of the cturra/ntp image, then
+//! `SIMPLE_NTPD_*`) and command-line [`Overrides`], in that order, into one
+//! validated [`Config`]. Errors name the file, line, column and dotted key
+//! path; keys that are accepted but not implemented yet produce warnings.
+//! [`reference_markdown`] renders the configuration reference from the same
+//! structs.
 //!
 //! ```
 //! let loaded = ntp_config::load_from_strs(
@@ -22,6 +23,7 @@
 #![warn(missing_docs)]
 
 mod address;
+mod compat;
 mod config;
 mod document;
 mod env;
@@ -40,6 +42,7 @@ mod suggest;
 mod validate;
 
 pub use address::ListenAddress;
+pub use compat::{CompatVariable, VARIABLES as COMPAT_VARIABLES};
 pub use config::REDACTED;
 pub use env::{
     var_name as env_var_name, CONFIG_VAR as ENV_CONFIG_VAR, PREFIX as ENV_PREFIX, SHORT_FORMS as ENV_SHORT_FORMS,

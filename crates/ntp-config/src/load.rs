@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use crate::compat::compat_layer;
 use crate::document::file_layer;
 use crate::env::env_layer;
 use crate::error::{ConfigError, Issue};
@@ -24,8 +25,9 @@ pub struct Loaded {
 }
 
 /// Loads `files` in order (later files override earlier ones; tables merge
-/// key by key, arrays are replaced whole), then the `SIMPLE_NTPD_*`
-/// variables of `env`, then `overrides`.
+/// key by key, arrays are replaced whole), then the variables of the
+/// cturra/ntp image in `env` (`NTP_SERVERS`, ...), then its `SIMPLE_NTPD_*`
+/// variables, then `overrides`.
 pub fn load(
     files: &[PathBuf],
     env: impl IntoIterator<Item = (String, String)>,
@@ -61,6 +63,12 @@ pub fn load_from_strs(
             Ok(layer) => layers.push(layer),
             Err(e) => issues.extend(e),
         }
+    }
+    // The cturra/ntp image's variables first, so `SIMPLE_NTPD_*` wins.
+    let env: Vec<(String, String)> = env.into_iter().collect();
+    match compat_layer(&env, &mut warnings) {
+        Ok(layer) => layers.push(layer),
+        Err(e) => issues.extend(e),
     }
     match env_layer(env) {
         Ok(layer) => layers.push(layer),

@@ -21,7 +21,7 @@ const INTRO: &str = r#"# simple-ntpd configuration reference
 simple-ntpd takes its settings from three places; each overrides the one before:
 
 1. **Configuration files**, in the order given. A later file overrides an earlier one key by key: tables are merged, while a list (such as `network.listen_address` or `[[sources.servers]]`) replaces the earlier list whole.
-2. **Environment variables** `SIMPLE_NTPD_*` (see below).
+2. **Environment variables**: those of the cturra/ntp image (`NTP_SERVERS`, ...), then `SIMPLE_NTPD_*` (see below).
 3. **Command-line options** `--listen`, `--stratum` and `--log-level`.
 
 Every key has a default, so an empty configuration is valid: it serves the local clock at stratum 10 on UDP port 123 of every IPv4 and IPv6 address.
@@ -46,7 +46,7 @@ Every key outside an array of tables can be set by an environment variable named
 
 The value is read as TOML when it parses as a TOML value (`3`, `1.5`, `true`, `["a", "b"]`) and as plain text otherwise. Text keys take the text as it is (quotes are optional), list keys also take a comma-separated list (`SIMPLE_NTPD_LISTEN_ADDRESS=127.0.0.1,::1`), and boolean keys also take `yes`/`no`, `on`/`off` and `1`/`0`.
 
-Any other `SIMPLE_NTPD_*` variable is an error, with a suggestion when it looks like a misspelling. `SIMPLE_NTPD_CONFIG` is reserved for the daemon's list of configuration files.
+Any other `SIMPLE_NTPD_*` variable is an error, with a suggestion when it looks like a misspelling. `SIMPLE_NTPD_CONFIG` is reserved for the daemon's list of configuration files, `SIMPLE_NTPD_IMAGE` for the image name in the Compose and Swarm files.
 "#;
 
 /// The configuration reference in Markdown.
@@ -57,6 +57,7 @@ pub fn reference_markdown() -> String {
     for (var, path) in env::SHORT_FORMS {
         let _ = writeln!(out, "| `{var}` | `{path}` |");
     }
+    compat_section(&mut out);
     out.push_str("\n## All keys\n\n| Key | Type | Default | Status |\n| --- | --- | --- | --- |\n");
     for (path, node, _) in schema::all_nodes() {
         if matches!(node.kind, Kind::Table(_)) {
@@ -80,6 +81,21 @@ pub fn reference_markdown() -> String {
         }
     }
     out
+}
+
+/// The variables of the cturra/ntp image ([`crate::compat`]).
+fn compat_section(out: &mut String) {
+    out.push_str(
+        "\n### Variables of the cturra/ntp image\n\nThe variables of the most used NTP container image, cturra/ntp \
+         (chrony), are read with that image's meaning, so its users can switch images without changing their \
+         deployment. They are applied before the `SIMPLE_NTPD_*` variables: a `SIMPLE_NTPD_*` variable for the \
+         same setting wins, and the overridden variable is named in a warning.\n\n\
+         | Variable | Sets | Meaning |\n| --- | --- | --- |\n",
+    );
+    for v in crate::compat::VARIABLES {
+        let keys: Vec<String> = v.keys.iter().map(|k| format!("`{k}`")).collect();
+        let _ = writeln!(out, "| `{}` | {} | {} |", v.name, keys.join(", "), v.meaning);
+    }
 }
 
 /// GitHub-style heading anchor of a key heading.

@@ -25,6 +25,8 @@ pub enum Command {
     Run(RunArgs),
     /// Ask an NTP server for the time once, like `ntpdate -q` (also a health check).
     Query(QueryArgs),
+    /// Container health probe: ask the configured NTP addresses; exit 0 healthy, 1 starting or unhealthy.
+    Healthcheck(HealthcheckArgs),
     /// Show what the running daemon serves and how well (via its API); --watch keeps it on screen.
     Status(StatusArgs),
     /// List the running daemon's upstream sources.
@@ -87,6 +89,16 @@ pub struct QueryArgs {
     /// Id of the key in --key-file.
     #[arg(long = "key-id", value_name = "ID", requires = "key_file")]
     pub key_id: Option<u32>,
+}
+
+/// Options of `healthcheck`.
+#[derive(Args, Debug, Clone)]
+pub struct HealthcheckArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Seconds to wait for each address's reply.
+    #[arg(long, default_value_t = 1.0)]
+    pub timeout: f64,
 }
 
 /// Options of `keygen`.

@@ -5,7 +5,9 @@
 //!
 //! Events: SIGTERM/SIGINT stop; SIGHUP (and, with
 //! `[development] enable_hot_reload`, a change to a configuration file)
-//! reload; a 1 s tick republishes the local reference; a 60 s tick logs
+//! reload; a 1 s tick republishes the local reference; a 5 s tick starts
+//! the monitoring API if it is enabled but not running (its port was taken,
+//! e.g. by the instance a rolling update replaces); a 60 s tick logs
 //! aggregated drop storms.
 
 use std::net::SocketAddr;
@@ -38,6 +40,9 @@ use crate::sync::{host, spec};
 
 /// Drops of one reason within a minute that make a "storm" worth a log line.
 const STORM_THRESHOLD: u64 = 100;
+
+/// How often an enabled monitoring API that is not running is started again.
+const API_RETRY: Duration = Duration::from_secs(5);
 
 /// Where the configuration came from, to load it again on reload.
 pub struct ConfigSource {
@@ -318,6 +323,7 @@ pub fn run(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyhow::Resu
 
 async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyhow::Result<()> {
     let config = loaded.config;
+    privileges::raise_permitted();
     let precision = measure_precision();
     let plan = Plan::from_config(&config, precision);
     info!(time_source = %plan.describe(), precision, "time source");
@@ -393,6 +399,8 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut storm_tick = tokio::time::interval(Duration::from_secs(60));
     storm_tick.tick().await;
+    let mut api_tick = tokio::time::interval(API_RETRY);
+    api_tick.tick().await;
     loop {
         tokio::select! {
             _ = term.recv() => break,
@@ -412,6 +420,7 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
                     }
                 }
             }
+            _ = api_tick.tick(), if d.api.is_none() && d.config.monitoring.enabled => d.retry_api().await,
             _ = storm_tick.tick() => {
                 d.log_drop_storms();
                 if let Some(n) = &mut d.nts {
@@ -463,7 +472,7 @@ async fn start_api(hub: &Arc<StatusHub>, m: &MonitoringConfig, at_start: bool) -
     match api::start(hub.clone(), addr, allow, m.token.clone()).await {
         Ok(a) => Ok(Some(a)),
         Err(e) if at_start && m.listen == MonitoringConfig::default().listen => {
-            warn!("{e:#}; running without the monitoring API (set [monitoring] listen to another address)");
+            warn!("{e:#}; running without the monitoring API for now, retrying every {} s (or set [monitoring] listen to another address)", API_RETRY.as_secs());
             Ok(None)
         }
         Err(e) => Err(e),
@@ -611,6 +620,16 @@ impl Daemon {
         self.config = new;
         self.hub.record_reload(Ok(()));
         info!(changes = ?changes, "configuration reloaded");
+    }
+
+    /// Starts the enabled monitoring API that could not bind at start (the
+    /// default address was taken: during a rolling update the old instance
+    /// holds it until it stops) or after a failed reload.
+    async fn retry_api(&mut self) {
+        match start_api(&self.hub, &self.config.monitoring, false).await {
+            Ok(api) => self.api = api,
+            Err(e) => tracing::debug!("monitoring API still not started: {e:#}"),
+        }
     }
 
     /// Logs, once a minute and aggregated by reason, drops that exceed

@@ -12,6 +12,7 @@ fn main() -> ExitCode {
         None => commands::run::run(cli.run),
         Some(Command::Run(args)) => commands::run::run(args),
         Some(Command::Query(args)) => commands::query::run(args),
+        Some(Command::Healthcheck(args)) => commands::healthcheck::run(args),
         Some(Command::Config(cmd)) => commands::config::run(cmd),
         Some(Command::Status(args)) => commands::status::status(args),
         Some(Command::Sources(args)) => commands::status::sources(args),

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod config;
+pub mod healthcheck;
 pub mod keygen;
 pub mod query;
 pub mod run;

@@ -4,7 +4,18 @@
 //! and, when it steers the system clock, CAP_SYS_TIME. Everything else is
 //! removed from the permitted, effective, inheritable, ambient and bounding
 //! sets. A daemon started as a non-root user (for example with only
-//! CAP_NET_BIND_SERVICE granted by systemd or `setpriv`) is left as it is.
+//! CAP_NET_BIND_SERVICE granted by systemd or `setpriv`, or from the
+//! container image's binary) keeps its user and gives up the capabilities it
+//! does not need the same way (the bounding set stays: changing it needs
+//! CAP_SETPCAP).
+//!
+//! [`raise_permitted`] comes first, at start: Docker gives a non-root
+//! container user no effective capabilities, only a bounding set, so the
+//! image's binary carries the file capabilities
+//! `cap_net_bind_service,cap_sys_time+p` — permitted only where the
+//! container's bounding set allows them (`--cap-add`), never forced (a `+ep`
+//! file would not even start under `--cap-drop ALL`) — and the daemon makes
+//! them effective itself.
 //!
 //! Thread note: glibc applies setresuid/setresgid to every thread; the other
 //! threads do not keep capabilities across it, so only the main thread (the
@@ -39,10 +50,48 @@ pub fn can_set_time() -> bool {
     caps::has_cap(None, CapSet::Effective, Capability::CAP_SYS_TIME).unwrap_or(false)
 }
 
+/// Makes CAP_NET_BIND_SERVICE and CAP_SYS_TIME effective when they are
+/// permitted but not effective (file capabilities without the effective
+/// bit), so that binding port 123 and steering the clock work, and
+/// `discipline = "auto"` sees the clock can be set. Call before binding.
+pub fn raise_permitted() {
+    for cap in [Capability::CAP_NET_BIND_SERVICE, Capability::CAP_SYS_TIME] {
+        let permitted = caps::has_cap(None, CapSet::Permitted, cap).unwrap_or(false);
+        if permitted && !caps::has_cap(None, CapSet::Effective, cap).unwrap_or(true) {
+            if let Err(e) = caps::raise(None, CapSet::Effective, cap) {
+                warn!("cannot make the permitted {cap} effective: {e}");
+            }
+        }
+    }
+}
+
+/// A non-root process: removes every capability outside `keep` from the
+/// ambient, inheritable, effective and permitted sets; returns what stays.
+fn trim_capabilities(keep: &CapsHashSet) -> anyhow::Result<Vec<String>> {
+    for set in [CapSet::Ambient, CapSet::Inheritable, CapSet::Effective, CapSet::Permitted] {
+        let current = caps::read(None, set).with_context(|| format!("cannot read the {set:?} capabilities"))?;
+        for cap in current.difference(keep) {
+            caps::drop(None, set, *cap).with_context(|| format!("cannot drop {cap} from the {set:?} set"))?;
+        }
+    }
+    let mut kept: Vec<String> =
+        caps::read(None, CapSet::Permitted).unwrap_or_default().iter().map(|c| c.to_string()).collect();
+    kept.sort();
+    Ok(kept)
+}
+
 /// Drops privileges as described in the module docs.
 pub fn drop_privileges(user: &str, keep_net_bind: bool, keep_sys_time: bool) -> anyhow::Result<Outcome> {
+    let mut keep = CapsHashSet::new();
+    if keep_net_bind {
+        keep.insert(Capability::CAP_NET_BIND_SERVICE);
+    }
+    if keep_sys_time {
+        keep.insert(Capability::CAP_SYS_TIME);
+    }
     if !nix::unistd::geteuid().is_root() {
-        info!(uid = nix::unistd::geteuid().as_raw(), "not started as root: no privileges to drop");
+        let kept = trim_capabilities(&keep)?;
+        info!(uid = nix::unistd::geteuid().as_raw(), kept = ?kept, "not started as root: no user to switch to");
         return Ok(Outcome::NotRoot);
     }
     if user == "root" {
@@ -62,13 +111,6 @@ pub fn drop_privileges(user: &str, keep_net_bind: bool, keep_sys_time: bool) -> 
         }
         None => bail!("security.user: user `{user}` does not exist"),
     };
-    let mut keep = CapsHashSet::new();
-    if keep_net_bind {
-        keep.insert(Capability::CAP_NET_BIND_SERVICE);
-    }
-    if keep_sys_time {
-        keep.insert(Capability::CAP_SYS_TIME);
-    }
     // Bounding set first: it needs CAP_SETPCAP, which goes away with root.
     for cap in caps::all() {
         if !keep.contains(&cap) {

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Builds the statically linked simple-ntpd release binary that the container
+# image and the distribution packages ship: glibc linked in
+# (`-C target-feature=+crt-static`, a static PIE), so it runs on any Linux of
+# the same architecture and `FROM scratch`.
+#
+#   bash deploy/build-static.sh [--out DIR]
+#
+# Cargo builds into its usual target directory ($CARGO_TARGET_DIR, else
+# target/) under the target triple, so later runs are incremental and the
+# host builds (target/debug, target/release) are left alone. The binary keeps
+# the release profile's debug information; with --out DIR a stripped copy is
+# written to DIR/simple-ntpd (what ships). The path of the binary to use is
+# the only line printed on standard output.
+#
+# Environment: SIMPLE_NTPD_TARGET overrides the target triple
+# (default: $(uname -m)-unknown-linux-gnu); RUSTFLAGS is kept and extended.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+out=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --out) out=${2:?--out needs a directory}; shift 2 ;;
+        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        *) echo "build-static: unknown argument $1" >&2; exit 2 ;;
+    esac
+done
+
+triple=${SIMPLE_NTPD_TARGET:-$(uname -m)-unknown-linux-gnu}
+# With an explicit --target, RUSTFLAGS reach only the target's crates, not
+# build scripts and proc macros, which stay ordinary host programs.
+export RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }-C target-feature=+crt-static"
+unset CARGO_ENCODED_RUSTFLAGS
+# The libc crate binds the termios speed functions to their old symbol
+# versions (cfsetspeed@GLIBC_2.2.5: glibc 2.42 changed what they take), and a
+# static libc.a has no versions: the final link names those references after
+# the plain functions (given to the binary only, so no dependency rebuilds).
+case "$triple" in
+    x86_64-*) base_version=2.2.5 ;;
+    aarch64-*) base_version=2.17 ;;
+    *) base_version="" ;;
+esac
+link_args=()
+if [ -n "$base_version" ]; then
+    for f in cfgetispeed cfgetospeed cfsetispeed cfsetospeed cfsetspeed; do
+        link_args+=(-C "link-arg=-Wl,--defsym=\"$f@GLIBC_$base_version\"=$f")
+    done
+fi
+cargo rustc --release --locked --target "$triple" -p simple-ntpd --bin simple-ntpd -- "${link_args[@]}" >&2
+
+target_dir=${CARGO_TARGET_DIR:-target}
+bin="$target_dir/$triple/release/simple-ntpd"
+[ -x "$bin" ] || { echo "build-static: $bin was not built" >&2; exit 1; }
+# A static PIE has no program interpreter and needs no shared library.
+if readelf -l "$bin" | grep -q 'INTERP' || readelf -d "$bin" | grep -q '(NEEDED)'; then
+    echo "build-static: $bin is not statically linked:" >&2
+    readelf -d "$bin" | grep '(NEEDED)' >&2 || true
+    exit 1
+fi
+
+if [ -n "$out" ]; then
+    mkdir -p "$out"
+    strip --strip-all -o "$out/simple-ntpd.tmp" "$bin"
+    mv -f "$out/simple-ntpd.tmp" "$out/simple-ntpd"
+    bin="$out/simple-ntpd"
+fi
+echo "$bin"
