@@ -1,7 +1,11 @@
 //! The monitoring endpoint and its alert thresholds: `[monitoring]`.
 
+use std::net::SocketAddr;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+
+use crate::cidr::Cidr;
 
 /// The monitoring (metrics) endpoint and its alert thresholds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -10,9 +14,11 @@ pub struct MonitoringConfig {
     /// Serve the HTTP endpoint: Prometheus `/metrics`, `/healthz`, `/readyz` and the JSON API under `/api/v1/` (which the `status`, `sources`, `clients` and `serverstats` commands use).
     pub enabled: bool,
     /// The TCP socket address of the HTTP endpoint. A non-loopback address requires `allow` or `token` (otherwise only `/healthz` and `/readyz`, which answer every client, would be reachable from other hosts).
-    pub listen: String,
+    #[serde(deserialize_with = "crate::address::socket_addr")]
+    #[schemars(with = "String")]
+    pub listen: SocketAddr,
     /// Networks (CIDR) whose clients may use the HTTP endpoint besides loopback when no `token` is set; other clients get 403. With a `token`, the token decides and this list has no effect. `/healthz` and `/readyz` answer every client.
-    pub allow: Vec<String>,
+    pub allow: Vec<Cidr>,
     /// A bearer token: when set, every request except `/healthz` and `/readyz` must carry `Authorization: Bearer <token>`, and a client presenting it is admitted from any address. A secret: redacted in `config show` and the API.
     pub token: Option<String>,
     /// How many client addresses each worker remembers for `/api/v1/clients` (fixed memory; the least recently seen are evicted); 0 turns the client log off.
@@ -42,7 +48,7 @@ impl Default for MonitoringConfig {
     fn default() -> Self {
         Self {
             enabled: true,
-            listen: "127.0.0.1:9559".to_owned(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 9559)),
             allow: Vec::new(),
             token: None,
             client_log_size: 4096,

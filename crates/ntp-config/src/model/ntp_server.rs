@@ -3,6 +3,8 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::host_port::HostPort;
+
 /// What the server advertises to its clients and where it gets time from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
@@ -12,7 +14,7 @@ pub struct NtpServerConfig {
     pub stratum: u8,
     /// Upstream NTP servers to synchronise from, each a host name or address with an optional port (`pool.ntp.org`, `time.nist.gov:123`, `[2001:db8::1]:123`).
     #[serde(alias = "upstreamServers")]
-    pub upstream_servers: Vec<String>,
+    pub upstream_servers: Vec<HostPort>,
 }
 
 impl Default for NtpServerConfig {

@@ -1,9 +1,15 @@
 //! Network Time Security for the server: `[security.nts]`.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
+
+use ntp_proto::nts::KE_PORT;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+
+use crate::address::ListenAddress;
 
 /// Network Time Security (RFC 8915) settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -13,7 +19,9 @@ pub struct NtsConfig {
     pub enabled: bool,
     /// The TCP socket address of the NTS key-establishment server; a bare IP address listens on port 4460.
     #[serde(alias = "keListen")]
-    pub ke_listen: String,
+    #[serde(deserialize_with = "crate::address::ke_listen")]
+    #[schemars(with = "String")]
+    pub ke_listen: ListenAddress,
     /// PEM file with the server certificate chain presented to NTS-KE clients.
     #[serde(alias = "certificateChain", skip_serializing_if = "Option::is_none")]
     pub certificate_chain: Option<PathBuf>,
@@ -47,7 +55,7 @@ impl Default for NtsConfig {
     fn default() -> Self {
         Self {
             enabled: false,
-            ke_listen: "0.0.0.0:4460".to_owned(),
+            ke_listen: ListenAddress::Socket(SocketAddr::from(([0, 0, 0, 0], KE_PORT))),
             certificate_chain: None,
             private_key: None,
             key_directory: None,
@@ -57,5 +65,23 @@ impl Default for NtsConfig {
             max_connections: 256,
             timeout: 5,
         }
+    }
+}
+
+impl NtsConfig {
+    /// The NTS-KE socket to listen on: `ke_listen`, a bare address on port
+    /// 4460.
+    pub fn ke_socket(&self) -> SocketAddr {
+        self.ke_listen.socket(KE_PORT)
+    }
+
+    /// How often the cookie master key rotates (`rotation_hours`).
+    pub fn rotation_interval(&self) -> Duration {
+        Duration::from_secs(u64::from(self.rotation_hours) * 3600)
+    }
+
+    /// How long one NTS-KE exchange may take (`timeout`).
+    pub fn exchange_timeout(&self) -> Duration {
+        Duration::from_secs(u64::from(self.timeout))
     }
 }

@@ -6,6 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::nts::NtsConfig;
+use crate::cidr::Cidr;
 
 /// Authentication, NTS, rate limiting and access control.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -64,7 +65,7 @@ pub struct AuthenticationConfig {
     pub keys: Vec<AuthKey>,
     /// Networks (CIDR) whose requests must carry a valid MAC; unauthenticated requests from them are dropped and counted.
     #[serde(alias = "requireFor")]
-    pub require_for: Vec<String>,
+    pub require_for: Vec<Cidr>,
 }
 
 /// One symmetric authentication key.
@@ -119,7 +120,7 @@ impl Default for RateLimitConfig {
 #[serde(deny_unknown_fields)]
 pub struct AccessRule {
     /// The client network in CIDR notation (`192.168.0.0/16`, `2001:db8::/32`, `0.0.0.0/0`); a bare address means that one host.
-    pub network: String,
+    pub network: Cidr,
     /// Whether clients in `network` are served (`allow`) or ignored (`deny`).
     pub permission: Permission,
 }

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::host_port::HostPort;
+
 /// Upstream time sources.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
@@ -24,7 +26,7 @@ pub struct SourcesConfig {
 #[serde(deny_unknown_fields)]
 pub struct PoolSource {
     /// The DNS name of the pool, e.g. `pool.ntp.org`.
-    pub name: String,
+    pub name: HostPort,
     /// How many servers of the pool to use at once.
     #[serde(default = "default_pool_servers")]
     #[schemars(range(min = 1, max = 16))]
@@ -46,7 +48,7 @@ fn default_pool_servers() -> u32 {
 #[serde(deny_unknown_fields)]
 pub struct ServerSource {
     /// The server: a host name or address with an optional port (`192.168.1.100`, `ntp.example.net:123`).
-    pub address: String,
+    pub address: HostPort,
     /// Send a quick burst of requests at start-up for a fast first synchronisation.
     #[serde(default)]
     pub iburst: bool,
