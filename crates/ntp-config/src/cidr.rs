@@ -20,9 +20,10 @@ pub struct Cidr {
 }
 
 impl Cidr {
-    /// The network (a bare address is its own /32 or /128).
+    /// The network with its host bits cleared (a bare address is its own
+    /// /32 or /128).
     pub fn net(&self) -> IpNet {
-        self.net
+        self.net.trunc()
     }
 
     /// True when `ip` is inside the network.

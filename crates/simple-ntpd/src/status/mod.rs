@@ -21,9 +21,9 @@ use arc_swap::ArcSwap;
 use ntp_config::Config;
 
 use crate::api::model::Source;
+use crate::served::StateCell;
 use crate::server::stats::StatsRegistry;
 use crate::server::ClientLogs;
-use crate::state::StateCell;
 
 /// The synchronisation side's report: estimates and sources.
 #[derive(Clone, Debug, Default, PartialEq)]
