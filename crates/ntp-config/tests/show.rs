@@ -2,6 +2,8 @@
 //! configuration, hides secrets, and the camelCase spellings of every key
 //! deserialize through serde directly (as the Kubernetes operator will).
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
 mod common;
 
 use std::path::PathBuf;

@@ -4,6 +4,8 @@
 //! its unique ids and nonces from the run's generator, so its runs differ
 //! but must keep time as well, with every reply authenticated.
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
 use ntp_sim::credentials::AuthMode;
 use ntp_sim::run::run;
 use ntp_sim::scenario::{scenario, Scenario};

@@ -56,6 +56,7 @@ pub struct ConfigArgs {
 /// Options of `run`.
 #[derive(Args, Debug, Clone, Default)]
 pub struct RunArgs {
+    /// Where configuration comes from.
     #[command(flatten)]
     pub config: ConfigArgs,
     /// Serve on ADDR:PORT instead of the configured addresses (repeatable; IPv6 as [::1]:123).
@@ -129,6 +130,7 @@ pub enum ConfigCommand {
     },
     /// Print the effective merged configuration as TOML.
     Show {
+        /// Where configuration comes from.
         #[command(flatten)]
         config: ConfigArgs,
     },
@@ -149,6 +151,7 @@ pub struct ApiArgs {
     /// Seconds to wait for the daemon.
     #[arg(long, default_value_t = 3.0)]
     pub timeout: f64,
+    /// Where configuration comes from (for the default address and token).
     #[command(flatten)]
     pub config: ConfigArgs,
 }
@@ -173,6 +176,7 @@ pub struct StatusArgs {
 /// Options of `clients`.
 #[derive(Args, Debug, Clone, Default)]
 pub struct ClientsArgs {
+    /// How to reach the daemon.
     #[command(flatten)]
     pub api: ApiArgs,
     /// How many clients to list.

@@ -28,6 +28,7 @@ impl std::error::Error for RandomError {}
 
 /// Fills `buf` with random bytes, or says why it cannot.
 pub fn try_fill(buf: &mut [u8]) -> Result<(), RandomError> {
+    // The one call of it (tests/guardrails.rs keeps it that way).
     fill_from(buf, getrandom::getrandom)
 }
 

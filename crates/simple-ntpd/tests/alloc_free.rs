@@ -2,6 +2,9 @@
 //! allocator watches the whole process while thousands of requests are
 //! answered by an in-process server (per-reply sends and batch sends).
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+#![allow(unsafe_code)] // A counting global allocator; every block says why it is sound.
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};

@@ -1,6 +1,8 @@
 //! `simple-ntpd config check|show` on the seed 000 examples and on mistakes,
 //! and configuration reaching the served packets (files, env, flags).
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
 mod common;
 
 use std::path::PathBuf;

@@ -5,6 +5,8 @@
 //! without it (what release builds did before) tokio swallows the panic and
 //! the process carries on as if healthy.
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
 use std::process::Command;
 use std::time::{Duration, Instant};
 

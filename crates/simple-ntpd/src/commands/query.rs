@@ -123,7 +123,11 @@ pub fn exchange(
     let domain = Domain::for_address(server);
     let socket = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP)).map_err(|e| format!("socket: {e}"))?;
     udp::enable_rx_metadata(&socket, server.is_ipv6()).map_err(|e| format!("socket options: {e}"))?;
-    let any: SocketAddr = if server.is_ipv6() { "[::]:0".parse().unwrap() } else { "0.0.0.0:0".parse().unwrap() };
+    let any: SocketAddr = if server.is_ipv6() {
+        SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, 0))
+    } else {
+        SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, 0))
+    };
     socket.bind(&any.into()).map_err(|e| format!("bind: {e}"))?;
     let mut cookie_bytes = [0u8; 8];
     crate::random::try_fill(&mut cookie_bytes).map_err(|e| e.to_string())?;

@@ -213,7 +213,8 @@ mod tests {
     fn every_setting_of_a_plan_counts_on_reload() {
         let base = Plan::Sync(Box::new(sync_plan()));
         let key = SymmetricKey::new(1, KeyType::Aes128, vec![1; 16]).unwrap();
-        let changes: Vec<(&str, Box<dyn Fn(&mut SyncSettings)>)> = vec![
+        type Change = Box<dyn Fn(&mut SyncSettings)>;
+        let changes: Vec<(&str, Change)> = vec![
             ("upstreams", Box::new(|s| s.upstreams[0].maxpoll = 7)),
             ("discipline", Box::new(|s| s.discipline = Steering::System)),
             ("makestep", Box::new(|s| s.makestep.1 = 4)),
