@@ -22,7 +22,7 @@ use keys::SymmetricKeys;
 use netset::NetSet;
 use ratelimit::RateParams;
 
-/// Everything a worker checks before answering.
+/// Everything the server decision consults (through `server::policy::ServingPolicy`).
 #[derive(Debug, Default)]
 pub struct SecurityPolicy {
     /// Access rules.

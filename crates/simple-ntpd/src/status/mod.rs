@@ -3,8 +3,8 @@
 //! published system state, the synchronisation report, the server counters
 //! and client logs, reload outcomes.
 //!
-//! Producers (the run loop, the reload logic, later the sync engine) write
-//! here; [`views`] turns it into the API documents and [`health`] judges it;
+//! Producers (the run loop, the reload logic, the sync loop) write here;
+//! [`views`] turns it into the API documents and [`health`] judges it;
 //! [`sampler`] records it into the fixed-size [`history`].
 
 pub mod health;

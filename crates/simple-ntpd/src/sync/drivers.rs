@@ -17,7 +17,9 @@ use ntp_sync::{Clock, ClockError, ClockStatus, VirtualClock};
 use crate::clock::{kernel, SystemClock};
 use crate::served::Correction;
 
-/// The discipline in force after resolving `auto`.
+/// Which clock is steered: `[clock] discipline` (`ntp_config::ClockDiscipline`)
+/// with `auto` resolved. (The controller that steers it is
+/// `ntp_sync::discipline::Discipline`.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Steering {
     /// Steer the kernel clock.
@@ -66,7 +68,7 @@ fn system_now() -> NtpTimestamp {
 pub trait DriverClock: Clock + Send {
     /// The correction from system time to served time.
     fn correction(&self) -> Correction;
-    /// The discipline name.
+    /// Which clock this is.
     fn discipline(&self) -> Steering;
 }
 
