@@ -40,6 +40,7 @@ mod planned;
 mod refclocks;
 mod reference;
 mod schema;
+mod string_value;
 mod suggest;
 mod upstream;
 mod validate;

@@ -43,5 +43,8 @@ pub mod server;
 pub mod source;
 pub mod timestamp;
 
+#[cfg(test)]
+mod testing;
+
 pub use packet::{Header, LeapIndicator, Mode, ParseError, ReferenceId, HEADER_LEN};
 pub use timestamp::{NtpDuration, NtpShort, NtpTimestamp};

@@ -5,9 +5,9 @@
 use std::net::{IpAddr, SocketAddr};
 
 use proptest::prelude::*;
-use rand_core::RngCore;
 
 use super::*;
+use crate::testing::TestRng;
 use crate::auth::KeyType;
 use crate::nts::aead::AeadAlgorithm;
 use crate::nts::cookie::CookieKeys;
@@ -18,26 +18,6 @@ use crate::timestamp::{NtpDuration, NtpShort};
 
 fn ts(s: f64) -> NtpTimestamp {
     NtpTimestamp::from_bits(((3_900_000_000.0 + s) * 4_294_967_296.0) as u64)
-}
-
-/// A deterministic stand-in for the CSPRNG.
-struct Counter(u64);
-
-impl RngCore for Counter {
-    fn next_u32(&mut self) -> u32 {
-        self.next_u64() as u32
-    }
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        self.0
-    }
-    fn fill_bytes(&mut self, dest: &mut [u8]) {
-        rand_core::impls::fill_bytes_via_next(self, dest)
-    }
-    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
-        self.fill_bytes(dest);
-        Ok(())
-    }
 }
 
 /// A server: its clock runs `offset` s ahead of ours; MAC key and NTS
@@ -97,7 +77,7 @@ impl Server {
         match decide(req, &arrival, &state, self, &mut out) {
             Decision::Reply(p, seal) => {
                 let len = p.finish(&mut out, ts(at + self.offset + 0.001));
-                let sealed = seal.seal(&mut out, len, req.len(), self, &mut Counter(99)).ok()?;
+                let sealed = seal.seal(&mut out, len, req.len(), self, &mut TestRng(99)).ok()?;
                 Some(out[..sealed.len()].to_vec())
             }
             Decision::KissOfDeath { len, .. } => Some(out[..len].to_vec()),
@@ -123,7 +103,7 @@ fn sample(a: &mut Association) -> Sample {
 
 /// One exchange: send at `t1`, the server answers, the reply arrives 10 ms
 /// after it was sent (5 ms each way).
-fn exchange(a: &mut Association, server: &mut Server, t1: f64, rng: &mut Counter) {
+fn exchange(a: &mut Association, server: &mut Server, t1: f64, rng: &mut TestRng) {
     let t = a.poll_transmit(ts(t1), rng).expect("a request is due");
     let reply = server.answer(&t.payload, t1 + 0.005).expect("answered");
     a.handle_datagram(&reply, ts(t1 + 0.011), ts(t1 + 0.011));
@@ -133,12 +113,12 @@ fn exchange(a: &mut Association, server: &mut Server, t1: f64, rng: &mut Counter
 fn a_plain_exchange_measures_the_offset() {
     let mut a = Association::new(config(), ClientAuth::None, ts(0.0), 0.0);
     assert_eq!(a.poll_timeout(), Some(ts(0.0)));
-    exchange(&mut a, &mut Server::plain(0.25), 0.0, &mut Counter(1));
+    exchange(&mut a, &mut Server::plain(0.25), 0.0, &mut TestRng(1));
     let s = sample(&mut a);
     assert!((s.offset - 0.25).abs() < 1e-6, "{}", s.offset);
     assert!((s.delay - 0.010).abs() < 1e-6, "{}", s.delay);
     assert_eq!(a.status().requests, 1);
-    assert!(a.poll_transmit(ts(1.0), &mut Counter(2)).is_none(), "the next poll is 64 s away");
+    assert!(a.poll_transmit(ts(1.0), &mut TestRng(2)).is_none(), "the next poll is 64 s away");
     assert_eq!(a.poll_timeout(), Some(ts(64.0)));
 }
 
@@ -148,7 +128,7 @@ fn a_clock_step_while_a_request_is_out_keeps_the_offset_right() {
     // or the offset comes out 0.1 s wrong (and the delay 0.2 s).
     let mut a = Association::new(config(), ClientAuth::None, ts(0.0), 0.0);
     let mut server = Server::plain(0.25);
-    let t = a.poll_transmit(ts(0.0), &mut Counter(1)).unwrap();
+    let t = a.poll_transmit(ts(0.0), &mut TestRng(1)).unwrap();
     let reply = server.answer(&t.payload, 0.005).unwrap();
     a.clock_stepped(0.2);
     // Our clock now reads 0.2 s more; the server's offset to it is 0.05 s.
@@ -162,7 +142,7 @@ fn a_clock_step_while_a_request_is_out_keeps_the_offset_right() {
 fn a_transmit_timestamp_learnt_after_the_send_replaces_t1() {
     let mut a = Association::new(config(), ClientAuth::None, ts(0.0), 0.0);
     let mut server = Server::plain(0.0);
-    let t = a.poll_transmit(ts(0.0), &mut Counter(1)).unwrap();
+    let t = a.poll_transmit(ts(0.0), &mut TestRng(1)).unwrap();
     // The datagram really left 2 ms after the request was built.
     assert!(!a.handle_transmit_timestamp(NtpTimestamp::from_bits(t.origin.to_bits() ^ 1), ts(0.002)));
     assert!(a.handle_transmit_timestamp(t.origin, ts(0.002)));
@@ -178,7 +158,7 @@ fn mac_requests_carry_the_key_and_unauthenticated_replies_are_ignored() {
     let key = SymmetricKey::new(4, KeyType::Aes128, vec![8; 16]).unwrap();
     let mut a = Association::new(config(), ClientAuth::Mac(key.clone()), ts(0.0), 0.0);
     let mut server = Server { key: Some(key.clone()), ..Server::plain(0.1) };
-    let t = a.poll_transmit(ts(0.0), &mut Counter(1)).unwrap();
+    let t = a.poll_transmit(ts(0.0), &mut TestRng(1)).unwrap();
     assert_eq!(t.payload.len(), 48 + 4 + 16);
     assert!(check_packet_mac(&t.payload, |_| Some(&key)).is_valid());
     let reply = server.answer(&t.payload, 0.005).unwrap();
@@ -205,7 +185,7 @@ fn nts_keeps_its_jar_full_and_renews_on_a_nak() {
     let jar = CookieJar::new(session.clone(), cookies);
     let mut a = Association::new(config(), ClientAuth::Nts(jar), ts(0.0), 0.0);
     let mut server = Server { nts: Some(cookie_keys), ..Server::plain(0.3) };
-    let mut rng = Counter(7);
+    let mut rng = TestRng(7);
     for i in 0..20 {
         exchange(&mut a, &mut server, f64::from(i) * 64.0, &mut rng);
         assert!((sample(&mut a).offset - 0.3).abs() < 1e-6);
@@ -235,12 +215,12 @@ fn a_poll_that_cannot_be_protected_is_not_counted_as_sent() {
     let cookie_keys = CookieKeys::new(1, [5; 64]);
     let (session, _) = nts_setup(&cookie_keys);
     let mut a = Association::new(config(), ClientAuth::Nts(CookieJar::new(session, Vec::new())), ts(0.0), 0.0);
-    assert!(a.poll_transmit(ts(0.0), &mut Counter(1)).is_none());
+    assert!(a.poll_transmit(ts(0.0), &mut TestRng(1)).is_none());
     assert_eq!(events(&mut a), [Event::KeyExchangeNeeded(RekeyReason::CookiesUsedUp)]);
     let status = a.status();
     assert_eq!((status.requests, status.reach.sent()), (0, 0), "a request that never left was counted");
     // Asked again: still nothing, and the event is not repeated.
-    assert!(a.poll_transmit(ts(1.0), &mut Counter(2)).is_none());
+    assert!(a.poll_transmit(ts(1.0), &mut TestRng(2)).is_none());
     assert!(events(&mut a).is_empty());
 }
 
@@ -248,17 +228,17 @@ fn a_poll_that_cannot_be_protected_is_not_counted_as_sent() {
 fn a_deny_kiss_demobilises_once() {
     let mut a = Association::new(config(), ClientAuth::None, ts(0.0), 0.0);
     let mut server = Server { access: Verdict::RefuseWithKod, ..Server::plain(0.0) };
-    exchange(&mut a, &mut server, 0.0, &mut Counter(1));
+    exchange(&mut a, &mut server, 0.0, &mut TestRng(1));
     assert_eq!(events(&mut a), [Event::Demobilised(KissCode::Deny)]);
     assert!(matches!(a.status().state, PollerState::Demobilised(KissCode::Deny)));
     assert_eq!(a.poll_timeout(), None);
-    assert!(a.poll_transmit(ts(1000.0), &mut Counter(2)).is_none());
+    assert!(a.poll_transmit(ts(1000.0), &mut TestRng(2)).is_none());
 }
 
 #[test]
 fn a_late_reply_after_the_timeout_is_rejected() {
     let mut a = Association::new(config(), ClientAuth::None, ts(0.0), 0.0);
-    let t = a.poll_transmit(ts(0.0), &mut Counter(1)).unwrap();
+    let t = a.poll_transmit(ts(0.0), &mut TestRng(1)).unwrap();
     let deadline = a.poll_timeout().unwrap();
     assert!(deadline.since(ts(0.0)).to_seconds() > 0.0 && deadline.since(ts(0.0)).to_seconds() < 64.0);
     a.handle_timeout(deadline + NtpDuration::from_seconds(0.001));
@@ -275,7 +255,7 @@ proptest! {
         let (session, cookies) = nts_setup(&cookie_keys);
         for auth in [ClientAuth::Mac(key), ClientAuth::Nts(CookieJar::new(session, cookies))] {
             let mut a = Association::new(config(), auth, ts(0.0), 0.0);
-            let t = a.poll_transmit(ts(0.0), &mut Counter(seed)).unwrap();
+            let t = a.poll_transmit(ts(0.0), &mut TestRng(seed)).unwrap();
             // Even with our origin echoed, a forger without the keys gets nowhere.
             let mut d = data.clone();
             if d.len() >= 32 {

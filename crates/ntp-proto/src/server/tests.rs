@@ -5,6 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use proptest::prelude::*;
 
 use super::*;
+use crate::testing::TestRng;
 use crate::auth::{check_packet_mac, KeyType, MacCheck, SymmetricKey};
 use crate::extension::write_field;
 use crate::kod::KissCode;
@@ -186,26 +187,6 @@ impl Policy for TestPolicy {
     }
 }
 
-/// A deterministic stand-in for the CSPRNG.
-struct Counter(u64);
-
-impl rand_core::RngCore for Counter {
-    fn next_u32(&mut self) -> u32 {
-        self.next_u64() as u32
-    }
-    fn next_u64(&mut self) -> u64 {
-        self.0 += 1;
-        self.0
-    }
-    fn fill_bytes(&mut self, dest: &mut [u8]) {
-        rand_core::impls::fill_bytes_via_next(self, dest)
-    }
-    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
-        self.fill_bytes(dest);
-        Ok(())
-    }
-}
-
 fn arrival() -> Arrival {
     Arrival {
         source: SocketAddr::from(([192, 0, 2, 1], 40123)),
@@ -226,7 +207,7 @@ fn serve(req: &[u8], policy: &mut TestPolicy) -> (Option<Vec<u8>>, Option<DropRe
         Decision::KissOfDeath { len, .. } => Some(out[..len].to_vec()),
         Decision::Reply(prepared, seal) => {
             let len = prepared.finish(&mut out, NtpTimestamp::from_unix(1_800_000_100, 5000));
-            match seal.seal(&mut out, len, req.len(), policy, &mut Counter(0)) {
+            match seal.seal(&mut out, len, req.len(), policy, &mut TestRng(0)) {
                 Ok(sealed) => Some(out[..sealed.len()].to_vec()),
                 Err(reason) => return (None, Some(reason)),
             }
@@ -341,7 +322,7 @@ proptest! {
             Decision::KissOfDeath { len, .. } => Some(len),
             Decision::Reply(prepared, seal) => {
                 let len = prepared.finish(&mut out, NtpTimestamp::from_bits(6));
-                seal.seal(&mut out, len, data.len(), &p, &mut Counter(0)).ok().map(|s| s.len())
+                seal.seal(&mut out, len, data.len(), &p, &mut TestRng(0)).ok().map(|s| s.len())
             }
         };
         if let Some(len) = sent {
