@@ -6,7 +6,6 @@ use std::fmt;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::str::FromStr;
 
-
 /// A host name or address with an optional port, as written.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct HostPort {

@@ -7,13 +7,13 @@ use std::net::{IpAddr, SocketAddr};
 use proptest::prelude::*;
 
 use super::*;
-use crate::testing::TestRng;
 use crate::auth::KeyType;
 use crate::nts::aead::AeadAlgorithm;
 use crate::nts::cookie::CookieKeys;
 use crate::packet::{LeapIndicator, ReferenceId};
 use crate::server::{decide, Arrival, Decision, Policy, ServerState, Verdict};
 use crate::source::{PollConfig, PollerState};
+use crate::testing::TestRng;
 use crate::timestamp::{NtpDuration, NtpShort};
 
 fn ts(s: f64) -> NtpTimestamp {

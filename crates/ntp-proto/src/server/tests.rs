@@ -5,7 +5,6 @@ use std::net::{IpAddr, SocketAddr};
 use proptest::prelude::*;
 
 use super::*;
-use crate::testing::TestRng;
 use crate::auth::{check_packet_mac, KeyType, MacCheck, SymmetricKey};
 use crate::extension::write_field;
 use crate::kod::KissCode;
@@ -13,6 +12,7 @@ use crate::nts::aead::AeadAlgorithm;
 use crate::nts::cookie::{CookieKeys, SessionKeys};
 use crate::nts::ef::{client_request, client_verify_reply, NtsError};
 use crate::packet::{Header, LeapIndicator, Mode, ReferenceId};
+use crate::testing::TestRng;
 use crate::timestamp::{NtpShort, NtpTimestamp};
 
 fn state() -> ServerState {
