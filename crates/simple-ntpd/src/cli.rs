@@ -159,6 +159,7 @@ pub struct ApiArgs {
 /// Options of `status`.
 #[derive(Args, Debug, Clone, Default)]
 pub struct StatusArgs {
+    /// How to reach the daemon.
     #[command(flatten)]
     pub api: ApiArgs,
     /// Keep the state, charts of the last hour, sources and busiest clients on screen,

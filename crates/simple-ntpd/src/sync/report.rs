@@ -1,10 +1,15 @@
 //! What the sync loop tells the status hub: the engine's estimates and one
 //! entry per source — running ones from their association and the
 //! engine's view, configured ones still waiting for a lookup or a key
-//! exchange as unreachable, then the reference clocks.
+//! exchange as unreachable, then the reference clocks — and, for the log,
+//! each change of status, leap indicator and selected source, once.
 
+use std::net::SocketAddr;
+
+use ntp_proto::packet::LeapIndicator;
 use ntp_proto::NtpTimestamp;
-use ntp_sync::{Engine, SelectionState, SourceReport, SyncStatus};
+use ntp_sync::{Engine, SelectionState, SourceId, SourceReport, SyncStatus, SystemState};
+use tracing::{info, warn};
 
 use super::source::RunningSource;
 use crate::api::model::{Source, SourceState};
@@ -82,5 +87,69 @@ pub(crate) fn map_state(s: SelectionState) -> SourceState {
         SelectionState::Unreachable => SourceState::Unreachable,
         SelectionState::Pending => SourceState::Pending,
         SelectionState::NoSelect => SourceState::Outlier,
+    }
+}
+
+/// The selected source, as the log names it.
+pub enum Peer {
+    /// An upstream server.
+    Source {
+        /// The host as configured.
+        name: String,
+        /// The address polled.
+        address: SocketAddr,
+    },
+    /// A reference clock.
+    Refclock(String),
+}
+
+/// What was last logged about the system state, so that each change is
+/// logged once.
+pub struct ChangeLog {
+    status: Option<SyncStatus>,
+    /// The leap indicator last logged while synchronised.
+    leap: LeapIndicator,
+    peer: Option<SourceId>,
+}
+
+impl Default for ChangeLog {
+    fn default() -> Self {
+        ChangeLog { status: None, leap: LeapIndicator::NoWarning, peer: None }
+    }
+}
+
+impl ChangeLog {
+    /// Logs what changed in `st`; `peer` names a selected source.
+    pub fn log(&mut self, st: &SystemState, local_fallback: Option<u8>, peer: impl Fn(SourceId) -> Option<Peer>) {
+        if self.status != Some(st.status) {
+            match st.status {
+                SyncStatus::Synchronised => info!(stratum = st.stratum, offset_s = st.offset, "synchronised"),
+                SyncStatus::Starting => {}
+                other => warn!(status = ?other, local_fallback = ?local_fallback, "not synchronised to any source"),
+            }
+            self.status = Some(st.status);
+        }
+        if matches!(st.status, SyncStatus::Synchronised) && st.leap != self.leap {
+            match st.leap {
+                LeapIndicator::Insert => {
+                    warn!("the sources announce a leap second: the last minute of the UTC day has 61 seconds")
+                }
+                LeapIndicator::Delete => {
+                    warn!("the sources announce a leap second: the last minute of the UTC day has 59 seconds")
+                }
+                _ => info!("no leap second is announced any more"),
+            }
+            self.leap = st.leap;
+        }
+        if self.peer != st.system_peer {
+            match st.system_peer.and_then(peer) {
+                Some(Peer::Source { name, address }) => {
+                    info!(source = %name, address = %address, "selected source changed")
+                }
+                Some(Peer::Refclock(name)) => info!(refclock = %name, "selected source changed"),
+                None => {}
+            }
+            self.peer = st.system_peer;
+        }
     }
 }

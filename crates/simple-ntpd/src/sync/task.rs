@@ -12,11 +12,10 @@ use std::time::{Duration, Instant};
 
 use ntp_config::Upstream;
 use ntp_proto::association::{Association, ClientAuth, CookieJar, Event, RekeyReason};
-use ntp_proto::packet::LeapIndicator;
 use ntp_proto::server::ServerState;
 use ntp_proto::source::{PollConfig, PollerState, SourceConfig};
 use ntp_proto::NtpDuration;
-use ntp_sync::{ClockAction, Engine, EngineConfig, MakeStep, SourceId, SourceParams, SyncStatus};
+use ntp_sync::{ClockAction, Engine, EngineConfig, MakeStep, SourceParams, SyncStatus};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info, warn};
 
@@ -25,7 +24,7 @@ use super::driftfile;
 use super::drivers::{DriverClock, KernelDriver, Steering, VirtualDriver};
 use super::net::{Incoming, UpstreamSocket};
 use super::refclocks::RefclockSources;
-use super::report::sync_report;
+use super::report::{sync_report, ChangeLog, Peer};
 use super::source::{RunningSource, MAX_BACKOFF};
 use crate::nts::client::NtsSession;
 use crate::random::Csprng;
@@ -120,10 +119,8 @@ struct Loop {
     next_key: u64,
     state: StateCell,
     hub: Arc<StatusHub>,
-    last_status: Option<SyncStatus>,
-    last_peer: Option<SourceId>,
-    /// The leap indicator last published while synchronised.
-    last_leap: LeapIndicator,
+    /// What was last logged about the system state.
+    logged: ChangeLog,
     /// Pool members dropped as dead or refusing, and when: a re-resolved
     /// pool does not hand the same address straight back.
     retired: Vec<(SocketAddr, Instant)>,
@@ -200,9 +197,7 @@ async fn run(
         next_key: 0,
         state,
         hub,
-        last_status: None,
-        last_peer: None,
-        last_leap: LeapIndicator::NoWarning,
+        logged: ChangeLog::default(),
         retired: Vec::new(),
         done_tx,
         held,
@@ -554,36 +549,13 @@ impl Loop {
             _ => self.engine.server_state(),
         };
         self.state.publish(Snapshot { server, correction: self.clock.correction() });
-        if self.last_status != Some(st.status) {
-            match st.status {
-                SyncStatus::Synchronised => info!(stratum = st.stratum, offset_s = st.offset, "synchronised"),
-                SyncStatus::Starting => {}
-                other => {
-                    warn!(status = ?other, local_fallback = ?self.settings.local_fallback, "not synchronised to any source")
-                }
-            }
-            self.last_status = Some(st.status);
-        }
-        if synced && st.leap != self.last_leap {
-            match st.leap {
-                LeapIndicator::Insert => {
-                    warn!("the sources announce a leap second: the last minute of the UTC day has 61 seconds")
-                }
-                LeapIndicator::Delete => {
-                    warn!("the sources announce a leap second: the last minute of the UTC day has 59 seconds")
-                }
-                _ => info!("no leap second is announced any more"),
-            }
-            self.last_leap = st.leap;
-        }
-        if self.last_peer != st.system_peer {
-            if let Some(u) = st.system_peer.and_then(|p| self.ups.iter().find(|u| u.id == p)) {
-                info!(source = %u.name, address = %u.addr, "selected source changed");
-            } else if let Some(name) = st.system_peer.and_then(|p| self.refclocks.name_of(p)) {
-                info!(refclock = %name, "selected source changed");
-            }
-            self.last_peer = st.system_peer;
-        }
+        self.logged.log(&st, self.settings.local_fallback, |p| {
+            self.ups
+                .iter()
+                .find(|u| u.id == p)
+                .map(|u| Peer::Source { name: u.name.clone(), address: u.addr })
+                .or_else(|| self.refclocks.name_of(p).map(|name| Peer::Refclock(name.to_string())))
+        });
         let waiting = self
             .pending
             .iter()
