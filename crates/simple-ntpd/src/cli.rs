@@ -95,6 +95,7 @@ pub struct QueryArgs {
 /// Options of `healthcheck`.
 #[derive(Args, Debug, Clone)]
 pub struct HealthcheckArgs {
+    /// Where configuration comes from (for the addresses to ask).
     #[command(flatten)]
     pub config: ConfigArgs,
     /// Seconds to wait for each address's reply.
