@@ -434,8 +434,16 @@ for tool in "${tools[@]}"; do
     [ "$inspect" = "always true 1073741824 1000000000 host 100m" ] || die "compose $tool: restart/read-only/limits/network/logging are '$inspect'"
     docker inspect -f '{{range .Mounts}}{{.Type}} {{.Name}} {{.Destination}}{{"\n"}}{{end}}' "$ctr" | grep -q "^volume ${RUN_ID}_state /var/lib/simple-ntpd$" \
         || die "compose $tool: no named volume at /var/lib/simple-ntpd"
-    docker logs "$ctr" 2>&1 | grep -q 'NTP_SERVERS: ignored, SIMPLE_NTPD_SOURCES_SERVERS is set' \
-        || die "compose $tool: the overridden NTP_SERVERS was not warned about"
+    # The log reaches `docker logs` asynchronously: wait for the line (bounded).
+    warned=0
+    for _ in $(seq 1 50); do
+        if docker logs "$ctr" 2>&1 | grep -q 'NTP_SERVERS: ignored, SIMPLE_NTPD_SOURCES_SERVERS is set'; then
+            warned=1
+            break
+        fi
+        sleep 0.1
+    done
+    [ "$warned" = 1 ] || die "compose $tool: the overridden NTP_SERVERS was not warned about"
     run_compose "$tool" stop 2>&1 | sed "s/^/compose $tool: /"
     vol=$(docker volume inspect -f '{{.Mountpoint}}' "${RUN_ID}_state")
     [ -s "$vol/drift" ] && [ "$(stat -c %u "$vol/drift")" = 65534 ] || die "compose $tool: no drift file written by 65534 in the volume"
@@ -455,7 +463,10 @@ SWARM_OURS=1
 docker run --rm --label "$LABEL" "$IMAGE" keygen --type AES128 --count 2 >"$WORK/keys"
 chmod 644 "$WORK/keys"
 docker secret create simple-ntpd-keys "$WORK/keys" >/dev/null
-docker run --rm --label "$LABEL" -v "$REPO/deploy/swarm/simple-ntpd.toml:/c.toml:ro" "$IMAGE" config check --no-env /c.toml >/dev/null \
+# config check runs the daemon's preflight: the key file it names must be
+# there, as the secret will be in the service's tasks.
+docker run --rm --label "$LABEL" -v "$REPO/deploy/swarm/simple-ntpd.toml:/c.toml:ro" \
+    -v "$WORK/keys:/run/secrets/simple-ntpd-keys:ro" "$IMAGE" config check --no-env /c.toml >/dev/null \
     || die "deploy/swarm/simple-ntpd.toml does not pass config check"
 ip=$(spare_loopback)
 mkdir -p "$WORK/stack"

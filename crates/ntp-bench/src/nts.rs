@@ -20,6 +20,7 @@ use ntp_proto::nts::aead::AeadAlgorithm;
 use ntp_proto::nts::cookie::SessionKeys;
 use ntp_proto::nts::ef::{self, NtsError, MIN_UNIQUE_ID_LEN};
 use ntp_proto::nts::ke::{self, Decoded, Limits, RecordDecoder};
+use ntp_proto::nts::{exporter_context, KeyDirection, ALPN_NTSKE, EXPORTER_LABEL};
 use rustls::pki_types::ServerName;
 
 use crate::ntp::HEADER_LEN;
@@ -30,8 +31,6 @@ pub const JAR_TARGET: usize = 8;
 const MAX_PLACEHOLDERS: usize = 7;
 /// NTS-KE I/O timeout.
 const KE_TIMEOUT: Duration = Duration::from_secs(5);
-/// The NTS-KE exporter label (RFC 8915 §5.1).
-const EXPORTER_LABEL: &[u8] = b"EXPORTER-network-time-security";
 
 /// A small fast PRNG (SplitMix64) seeded from the OS: unique ids and nonces
 /// only need to be unique, and the generator's CPU is precious.
@@ -93,7 +92,7 @@ pub fn tls_config(ca: &Path) -> anyhow::Result<Arc<rustls::ClientConfig>> {
         .context("TLS 1.3")?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    cfg.alpn_protocols = vec![b"ntske/1".to_vec()];
+    cfg.alpn_protocols = vec![ALPN_NTSKE.to_vec()];
     cfg.resumption = rustls::client::Resumption::disabled();
     Ok(Arc::new(cfg))
 }
@@ -107,11 +106,14 @@ pub struct KeOutcome {
     pub port: Option<u16>,
 }
 
-/// Derives C2S (`direction` 0) or S2C (1) for `aead` (RFC 8915 §5.1).
-fn export_key(conn: &rustls::ClientConnection, aead: AeadAlgorithm, direction: u8) -> anyhow::Result<Vec<u8>> {
-    let id = aead.id().to_be_bytes();
+/// Derives the C2S or S2C key for `aead` (RFC 8915 §5.1).
+fn export_key(
+    conn: &rustls::ClientConnection,
+    aead: AeadAlgorithm,
+    direction: KeyDirection,
+) -> anyhow::Result<Vec<u8>> {
     let mut key = vec![0u8; aead.key_len()];
-    conn.export_keying_material(&mut key, EXPORTER_LABEL, Some(&[0, 0, id[0], id[1], direction]))
+    conn.export_keying_material(&mut key, EXPORTER_LABEL, Some(&exporter_context(aead, direction)))
         .map_err(|e| anyhow::anyhow!("exporting keys: {e}"))?;
     Ok(key)
 }
@@ -150,8 +152,11 @@ pub fn key_exchange(
         }
     }
     let resp = ke::parse_response(&records).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let keys =
-        SessionKeys { aead: resp.aead, c2s: export_key(&conn, resp.aead, 0)?, s2c: export_key(&conn, resp.aead, 1)? };
+    let keys = SessionKeys {
+        aead: resp.aead,
+        c2s: export_key(&conn, resp.aead, KeyDirection::ClientToServer)?,
+        s2c: export_key(&conn, resp.aead, KeyDirection::ServerToClient)?,
+    };
     conn.send_close_notify();
     let _ = conn.complete_io(&mut tcp);
     Ok(KeOutcome { session: Session { keys, jar: resp.cookies.into(), owed: 0 }, port: resp.port })

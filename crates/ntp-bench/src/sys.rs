@@ -7,6 +7,8 @@
 //! lengths taken from those same buffers, and checks the return value before
 //! reading what the kernel wrote. Nothing allocates per call.
 
+#![allow(unsafe_code)] // An OS-interface module: every unsafe block carries a SAFETY comment.
+
 use std::io;
 use std::mem::{size_of, zeroed};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};

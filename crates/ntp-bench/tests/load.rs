@@ -2,6 +2,8 @@
 //! 127.0.0.1: counts, answered %, matching across sources, and that lost,
 //! duplicate and malformed replies are counted rather than fatal.
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
 mod responder;
 
 use std::process::Command;

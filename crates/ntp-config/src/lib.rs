@@ -23,11 +23,13 @@
 #![warn(missing_docs)]
 
 mod address;
+mod cidr;
 mod compat;
 mod config;
 mod document;
 mod env;
 mod error;
+mod host_port;
 mod layer;
 mod lenient;
 mod level;
@@ -38,16 +40,20 @@ mod planned;
 mod refclocks;
 mod reference;
 mod schema;
+mod string_value;
 mod suggest;
+mod upstream;
 mod validate;
 
 pub use address::ListenAddress;
+pub use cidr::Cidr;
 pub use compat::{CompatVariable, VARIABLES as COMPAT_VARIABLES};
 pub use config::REDACTED;
 pub use env::{
     var_name as env_var_name, CONFIG_VAR as ENV_CONFIG_VAR, PREFIX as ENV_PREFIX, SHORT_FORMS as ENV_SHORT_FORMS,
 };
 pub use error::{ConfigError, Issue};
+pub use host_port::HostPort;
 pub use level::LogLevel;
 pub use load::{load, load_from_strs, Loaded};
 pub use model::*;
@@ -55,6 +61,7 @@ pub use overrides::Overrides;
 pub use planned::{planned, PlannedKey, PLANNED};
 pub use refclocks::{PpsEdge, RefclockDriver, RefclockSource, BAUD_RATES};
 pub use reference::reference_markdown;
+pub use upstream::Upstream;
 
 /// The JSON schema of [`Config`] (e.g. for a Kubernetes resource definition).
 pub fn json_schema() -> schemars::schema::RootSchema {

@@ -3,6 +3,8 @@
 //! `SIMPLE_NTPD_*` variables, and their errors and warnings; and
 //! `SIMPLE_NTPD_IMAGE`, which belongs to the container deployment files.
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
 mod common;
 
 use common::load;

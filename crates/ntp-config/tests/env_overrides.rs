@@ -1,6 +1,8 @@
 //! Environment variables (long and short forms, value parsing, errors) and
 //! command-line overrides, and their precedence over files.
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
 mod common;
 
 use std::net::SocketAddr;

@@ -1,6 +1,8 @@
 //! Loading configuration files: the seed 000 examples, defaults, merging of
 //! several files, the INI fix-up, and the wording and location of errors.
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
 mod common;
 
 use std::net::SocketAddr;

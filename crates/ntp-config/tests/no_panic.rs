@@ -1,6 +1,8 @@
 //! Property test: loading never panics, whatever the file text or the
 //! environment holds; it returns a config or an error.
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
 mod common;
 
 use proptest::prelude::*;

@@ -2,6 +2,8 @@
 //! seed 002 hardware shorthands mapped onto it, and the checks between
 //! entries.
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
 mod common;
 
 use common::{err, load, ok};

@@ -1,6 +1,8 @@
 //! docs/configuration.md must be the output of `reference_markdown()`;
 //! `UPDATE_DOCS=1 cargo test -p ntp-config` rewrites it.
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
 use std::path::PathBuf;
 
 fn doc_path() -> PathBuf {

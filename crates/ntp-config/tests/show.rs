@@ -2,6 +2,8 @@
 //! configuration, hides secrets, and the camelCase spellings of every key
 //! deserialize through serde directly (as the Kubernetes operator will).
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
 mod common;
 
 use std::path::PathBuf;
@@ -14,7 +16,7 @@ fn full_config() -> Config {
     c.network.listen_address = vec!["127.0.0.1:1123".parse().unwrap(), "::1".parse().unwrap()];
     c.network.listen_port = 2123;
     c.ntp_server.stratum = 3;
-    c.ntp_server.upstream_servers = vec!["pool.ntp.org".into(), "[2001:db8::1]:123".into()];
+    c.ntp_server.upstream_servers = vec!["pool.ntp.org".parse().unwrap(), "[2001:db8::1]:123".parse().unwrap()];
     c.logging.level = LogLevel::Debug;
     c.logging.output = LogOutput::File;
     c.logging.file = PathBuf::from("/var/log/x.log");
@@ -24,7 +26,7 @@ fn full_config() -> Config {
     c.security.max_queries_per_minute = 60;
     c.security.nts = NtsConfig {
         enabled: true,
-        ke_listen: "[::]:4460".into(),
+        ke_listen: "[::]:4460".parse().unwrap(),
         certificate_chain: Some("/etc/ntpd/cert.pem".into()),
         private_key: Some("/etc/ntpd/key.pem".into()),
         key_directory: Some("/var/lib/ntpd/nts".into()),
@@ -38,7 +40,7 @@ fn full_config() -> Config {
         enabled: true,
         key_file: Some("/etc/ntpd/keys".into()),
         keys: vec![AuthKey { id: 7, key_type: "SHA256".into(), value: "AVerySecureKeyString".into() }],
-        require_for: vec!["192.0.2.0/24".into()],
+        require_for: vec!["192.0.2.0/24".parse().unwrap()],
     };
     c.security.ratelimit = RateLimitConfig {
         enabled: true,
@@ -51,18 +53,19 @@ fn full_config() -> Config {
     };
     c.security.deny_kod = true;
     c.security.user = "ntp".into();
-    c.security.access = vec![AccessRule { network: "10.0.0.0/8".into(), permission: Permission::Deny }];
+    c.security.access = vec![AccessRule { network: "10.0.0.0/8".parse().unwrap(), permission: Permission::Deny }];
     c.performance.worker_threads = 6;
     c.performance.max_packet_size = 1500;
     c.development.enable_debug_endpoints = true;
     c.monitoring.enabled = true;
-    c.monitoring.listen = "[::1]:9559".into();
+    c.monitoring.listen = "[::1]:9559".parse().unwrap();
     c.monitoring.offset.warning_threshold = 12.5;
     c.monitoring.offset.critical_threshold = 250.0;
     c.monitoring.sources_minimum = 2;
-    c.sources.pools = vec![PoolSource { name: "pool.ntp.org".into(), servers: 3, iburst: true, prefer: false }];
+    c.sources.pools =
+        vec![PoolSource { name: "pool.ntp.org".parse().unwrap(), servers: 3, iburst: true, prefer: false }];
     c.sources.servers = vec![ServerSource {
-        address: "192.0.2.1:123".into(),
+        address: "192.0.2.1:123".parse().unwrap(),
         iburst: true,
         prefer: true,
         minpoll: 4,

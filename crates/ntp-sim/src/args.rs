@@ -1,5 +1,7 @@
 //! Command-line options of `ntp-sim`.
 
+use crate::credentials::AuthMode;
+
 /// Parsed options.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Options {
@@ -15,18 +17,28 @@ pub struct Options {
     pub seed: u64,
     /// Simulated seconds per run, overriding the scenario's.
     pub duration: Option<f64>,
+    /// How requests are protected.
+    pub auth: AuthMode,
 }
 
 /// Usage text.
 pub const USAGE: &str =
-    "usage: ntp-sim --scenario NAME [--jitter SECONDS] [--runs N] [--json] [--seed S] [--duration SECONDS]
+    "usage: ntp-sim --scenario NAME [--jitter SECONDS] [--runs N] [--json] [--seed S] [--duration SECONDS] [--auth none|mac|nts]
   scenarios: stable, wander, intermittent, falseticker, startup, lossy, gps-pps, gps-nmea
   (gps-pps: --jitter is the pulse jitter; gps-nmea: the NMEA sentences' jitter)
-  defaults:  --jitter 100e-6 --runs 10 --seed 1";
+  defaults:  --jitter 100e-6 --runs 10 --seed 1 --auth none";
 
 /// Parses `args` (without the program name).
 pub fn parse(args: &[String]) -> Result<Options, String> {
-    let mut o = Options { scenario: String::new(), jitter: 100e-6, runs: 10, json: false, seed: 1, duration: None };
+    let mut o = Options {
+        scenario: String::new(),
+        jitter: 100e-6,
+        runs: 10,
+        json: false,
+        seed: 1,
+        duration: None,
+        auth: AuthMode::None,
+    };
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let (key, inline) = match a.split_once('=') {
@@ -42,6 +54,7 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
             "--runs" => o.runs = value(key)?.parse().map_err(|_| "--runs needs a whole number".to_string())?,
             "--seed" => o.seed = value(key)?.parse().map_err(|_| "--seed needs a whole number".to_string())?,
             "--duration" => o.duration = Some(num(key, &value(key)?)?),
+            "--auth" => o.auth = AuthMode::parse(&value(key)?)?,
             "--json" => o.json = true,
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
@@ -78,5 +91,7 @@ mod tests {
         assert!(p("--scenario x --runs 0").is_err());
         assert!(p("--scenario x --jitter abc").is_err());
         assert!(p("--scenario x --bogus").is_err());
+        assert_eq!(p("--scenario x --auth nts").unwrap().auth, AuthMode::Nts);
+        assert!(p("--scenario x --auth rot13").is_err());
     }
 }

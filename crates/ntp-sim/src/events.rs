@@ -7,17 +7,13 @@ use std::collections::BinaryHeap;
 /// Something that happens at a true time.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
-    /// Source `src`'s poll may be due (stale unless `gen` is current).
-    Poll {
+    /// Source `src`'s association timer: a poll or a response deadline
+    /// may be due (stale unless `gen` is current).
+    Timer {
         /// Source index.
         src: usize,
         /// Schedule generation.
         gen: u64,
-    },
-    /// Source `src`'s request may have timed out.
-    Timeout {
-        /// Source index.
-        src: usize,
     },
     /// A request reaches server `src`.
     ServerRx {

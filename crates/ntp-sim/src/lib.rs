@@ -1,12 +1,14 @@
 //! `ntp-sim`: a deterministic, faster-than-real-time simulator of one NTP
 //! client running the real synchronisation engine (`ntp-sync`) and the real
-//! packet code (`ntp-proto`: the client's `SourcePoller`, the servers'
-//! `server::write_reply`) against modelled clocks and networks, in the
+//! packet code (`ntp-proto`: the client's `Association`, the servers'
+//! `server::decide`) against modelled clocks and networks, in the
 //! manner of clknetsim.
 //!
 //! - [`clock`]: the client clock (frequency error, random-walk wander, the
 //!   engine's corrections and steps).
-//! - [`server`]: servers on true time, optionally offset (falsetickers).
+//! - [`server`]: servers on true time, optionally offset (falsetickers),
+//!   answering with the real server decision.
+//! - [`credentials`]: the MAC key or NTS cookies of `--auth mac|nts`.
 //! - [`network`]: base delay + exponential jitter per direction, asymmetry,
 //!   loss, periodic outages.
 //! - [`receiver`], [`refclocks`]: a GNSS receiver with PPS (pulse jitter,
@@ -19,6 +21,7 @@
 
 pub mod args;
 pub mod clock;
+pub mod credentials;
 pub mod events;
 pub mod network;
 pub mod receiver;

@@ -14,7 +14,7 @@ fn main() -> ExitCode {
         }
     };
     let sc = match scenario::scenario(&opts.scenario, opts.jitter, opts.duration) {
-        Ok(s) => s,
+        Ok(s) => scenario::Scenario { auth: opts.auth, ..s },
         Err(msg) => {
             eprintln!("{msg}");
             return ExitCode::from(2);

@@ -10,6 +10,9 @@ use std::fmt::Write;
 pub fn human(sc: &Scenario, jitter: f64, seed: u64, results: &[RunResult], s: &Summary) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "scenario {}: {}", sc.name, sc.description);
+    if sc.auth != crate::credentials::AuthMode::None {
+        let _ = writeln!(out, "requests protected with {}", sc.auth.name());
+    }
     let _ = writeln!(
         out,
         "network jitter {:.0} us (exponential, per direction), {} runs, seed {}, {:.0} s simulated per run, measured from {:.0} s",

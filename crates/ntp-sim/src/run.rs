@@ -1,14 +1,18 @@
-//! One simulated run: the real `SourcePoller`s and `Engine` against the
-//! model clock, servers and network, driven by an event queue in true
-//! time. The clock's true error is sampled at every whole true second
-//! (when the frequency wander also takes its step, as in clknetsim).
+//! One simulated run: the real upstream `Association`s and `Engine` against
+//! the model clock, servers and network, driven by an event queue in true
+//! time exactly as the daemon drives them (`poll_timeout` → `handle_timeout`
+//! → `poll_transmit`; `handle_datagram` → events). The clock's true error is
+//! sampled at every whole true second (when the frequency wander also takes
+//! its step, as in clknetsim).
 
-use crate::clock::{seconds, timestamp, SimClock};
+use crate::clock::{seconds, SimClock};
+use crate::credentials::Credentials;
 use crate::events::{Event, Queue};
 use crate::refclocks::SimRefclocks;
 use crate::rng::Rng;
 use crate::scenario::Scenario;
-use ntp_proto::source::{SourceConfig, SourcePoller};
+use ntp_proto::association::{Association, Event as AssociationEvent};
+use ntp_proto::source::SourceConfig;
 use ntp_proto::NtpTimestamp;
 use ntp_sync::{Clock, ClockAction, Engine, SelectionState, SourceId, SourceParams};
 
@@ -38,7 +42,7 @@ pub struct RunResult {
 }
 
 struct Source {
-    poller: SourcePoller,
+    assoc: Association,
     id: SourceId,
     gen: u64,
 }
@@ -46,6 +50,10 @@ struct Source {
 struct Sim<'a> {
     sc: &'a Scenario,
     rng: Rng,
+    /// The servers' randomness (NTS nonces), apart from `rng` so plain runs
+    /// draw exactly the same numbers whatever the protection.
+    server_rng: Rng,
+    credentials: Credentials,
     clock: SimClock,
     engine: Engine,
     sources: Vec<Source>,
@@ -63,17 +71,21 @@ pub fn run(sc: &Scenario, seed: u64, index: u64) -> RunResult {
     let clock = SimClock::new(sc.initial_error, sc.initial_drift);
     let mut engine = Engine::new(sc.engine);
     let config = SourceConfig { poll: sc.poll, local_precision: sc.engine.precision, ..SourceConfig::default() };
+    let mut credentials = Credentials::new(sc.auth);
     let mut sources = Vec::new();
     for (i, _) in sc.servers.iter().enumerate() {
         let id =
             engine.add_source(SourceParams { address: Some([192, 0, 2, i as u8 + 1].into()), ..Default::default() });
         let first = rng.range(0.0, 1.0);
-        sources.push(Source { poller: SourcePoller::new(config, clock.now(), first), id, gen: 0 });
+        let assoc = Association::new(config, credentials.client(), clock.now(), first);
+        sources.push(Source { assoc, id, gen: 0 });
     }
     let refclocks = sc.receiver.map(|r| SimRefclocks::new(&r, &mut engine, &clock, sc.engine.precision));
     let mut sim = Sim {
         sc,
         rng,
+        server_rng: Rng::new(seed, index ^ 0x5EED_5E4E),
+        credentials,
         clock,
         engine,
         sources,
@@ -85,7 +97,7 @@ pub fn run(sc: &Scenario, seed: u64, index: u64) -> RunResult {
         refclock_gen: 0,
     };
     for i in 0..sim.sources.len() {
-        sim.schedule_poll(i);
+        sim.schedule_timer(i);
     }
     sim.schedule_receiver(1.0);
     sim.schedule_refclock_poll();
@@ -99,13 +111,14 @@ impl Sim<'_> {
         t.max(self.clock.true_time())
     }
 
-    fn schedule_poll(&mut self, i: usize) {
+    /// (Re)arms source `i`'s one timer at its association's `poll_timeout`.
+    fn schedule_timer(&mut self, i: usize) {
         let s = &mut self.sources[i];
         s.gen += 1;
-        if let Some(at) = s.poller.next_poll_at() {
+        if let Some(at) = s.assoc.poll_timeout() {
             let (src, gen) = (i, s.gen);
             let t = self.at_local(at);
-            self.queue.push(t, Event::Poll { src, gen });
+            self.queue.push(t, Event::Timer { src, gen });
         }
     }
 
@@ -135,7 +148,7 @@ impl Sim<'_> {
         self.queue.push(t, Event::RefclockPoll { gen: self.refclock_gen });
     }
 
-    /// After every engine update: pollers and refclocks follow a step, the
+    /// After every engine update: associations and refclocks follow a step, the
     /// refclocks' waiting samples a frequency change.
     fn after_update(&mut self, action: Option<&ClockAction>) {
         let step = match action {
@@ -144,7 +157,7 @@ impl Sim<'_> {
         };
         if step != 0.0 {
             for s in &mut self.sources {
-                s.poller.clock_stepped(step);
+                s.assoc.clock_stepped(step);
             }
         }
         if let Some(rc) = self.refclocks.as_mut() {
@@ -195,7 +208,7 @@ impl Sim<'_> {
             self.clock.advance_to(t);
             self.handle(t, event);
         }
-        let requests: u64 = self.sources.iter().map(|s| s.poller.status().requests).sum();
+        let requests: u64 = self.sources.iter().map(|s| s.assoc.status().requests).sum();
         RunResult {
             rms: if n > 0 { (sum_sq / n as f64).sqrt() } else { 0.0 },
             max_abs,
@@ -210,37 +223,33 @@ impl Sim<'_> {
 
     fn handle(&mut self, t: f64, event: Event) {
         match event {
-            Event::Poll { src, gen } => {
+            Event::Timer { src, gen } => {
                 if gen != self.sources[src].gen {
                     return;
                 }
                 let now = self.clock.now();
-                let due = self.sources[src].poller.next_poll_at();
-                if due.is_some_and(|d| d.since(now).to_seconds() > 1e-6) {
-                    self.schedule_poll(src);
-                    return;
-                }
-                let cookie = NtpTimestamp::from_bits(self.rng.next_u64());
-                let mut buf = [0u8; 48];
                 let s = &mut self.sources[src];
-                if let Some(n) = s.poller.build_request(now, cookie, &mut buf) {
-                    self.engine.update_reach(s.id, s.poller.reach());
+                s.assoc.handle_timeout(now);
+                let mut sent = s.assoc.poll_transmit(now, &mut self.rng);
+                if sent.is_none() && s.assoc.awaiting_keys() {
+                    // The key exchange is not simulated: new keys at once.
+                    while s.assoc.poll_event().is_some() {}
+                    let (keys, cookies) = self.credentials.session();
+                    s.assoc.set_nts_session(keys, cookies);
+                    sent = s.assoc.poll_transmit(now, &mut self.rng);
+                }
+                if let Some(transmit) = sent {
+                    self.engine.update_reach(s.id, s.assoc.reach());
                     if let Some(d) = self.sc.network.delay(t, true, &mut self.rng) {
-                        self.queue.push(t + d, Event::ServerRx { src, packet: buf[..n].to_vec() });
-                    }
-                    if let Some(at) = s.poller.timeout_at() {
-                        let when = self.at_local(at);
-                        self.queue.push(when, Event::Timeout { src });
+                        self.queue.push(t + d, Event::ServerRx { src, packet: transmit.payload });
                     }
                 }
-                self.schedule_poll(src);
-            }
-            Event::Timeout { src } => {
-                let now = self.clock.now();
-                self.sources[src].poller.handle_timeout(now);
+                self.schedule_timer(src);
             }
             Event::ServerRx { src, packet } => {
-                if let Some(reply) = self.sc.servers[src].answer(&packet, t) {
+                if let Some(reply) =
+                    self.sc.servers[src].answer(&packet, t, &mut self.credentials, &mut self.server_rng)
+                {
                     let leaves = t + crate::server::PROCESSING;
                     if let Some(d) = self.sc.network.delay(leaves, false, &mut self.rng) {
                         self.queue.push(leaves + d, Event::ClientRx { src, packet: reply });
@@ -278,13 +287,13 @@ impl Sim<'_> {
                 for a in &actions {
                     if let ClockAction::Stepped { offset } = a {
                         for s in &mut self.sources {
-                            s.poller.clock_stepped(*offset);
+                            s.assoc.clock_stepped(*offset);
                         }
                     }
                 }
                 self.schedule_refclock_poll();
                 for i in 0..self.sources.len() {
-                    self.schedule_poll(i);
+                    self.schedule_timer(i);
                 }
                 self.schedule_tick();
             }
@@ -294,18 +303,32 @@ impl Sim<'_> {
     fn on_reply(&mut self, src: usize, packet: &[u8]) {
         let t4 = self.clock.now();
         let s = &mut self.sources[src];
-        let t1 = s.poller.transmit_time().unwrap_or(timestamp(0.0));
-        let result = s.poller.handle_response(packet, t1, t4, t4);
-        self.engine.update_reach(s.id, s.poller.reach());
-        let Ok(sample) = result else { return };
-        let update = self.engine.on_sample(s.id, &sample, &mut self.clock);
-        self.sources[src].poller.advise_poll(update.poll_advice);
+        s.assoc.handle_datagram(packet, t4, t4);
+        self.engine.update_reach(s.id, s.assoc.reach());
+        let mut sample = None;
+        while let Some(event) = self.sources[src].assoc.poll_event() {
+            match event {
+                AssociationEvent::Sample(s) => sample = Some(s),
+                AssociationEvent::KeyExchangeNeeded(_) => {
+                    let (keys, cookies) = self.credentials.session();
+                    self.sources[src].assoc.set_nts_session(keys, cookies);
+                }
+                AssociationEvent::Demobilised(_) => {
+                    self.engine.remove_source(self.sources[src].id);
+                }
+                AssociationEvent::Rejected(_) => {}
+            }
+        }
+        let Some(sample) = sample else { return };
+        let id = self.sources[src].id;
+        let update = self.engine.on_sample(id, &sample, &mut self.clock);
+        self.sources[src].assoc.advise_poll(update.poll_advice);
         if update.accepted {
             self.samples += 1;
         }
         self.after_update(update.action.as_ref());
         for i in 0..self.sources.len() {
-            self.schedule_poll(i);
+            self.schedule_timer(i);
         }
         self.schedule_refclock_poll();
         self.check_falsetickers();

@@ -4,6 +4,7 @@
 //! stratum 1 on true time unless a falseticker; the network has a 100 µs
 //! base delay each way plus exponential jitter of the given mean.
 
+use crate::credentials::AuthMode;
 use crate::network::{Network, Outages};
 use crate::receiver::Receiver;
 use crate::server::SimServer;
@@ -44,6 +45,8 @@ pub struct Scenario {
     pub sync_threshold: f64,
     /// A GNSS receiver attached to the client (reference clocks).
     pub receiver: Option<Receiver>,
+    /// How the client's requests are protected (plain unless `--auth`).
+    pub auth: AuthMode,
 }
 
 const HOUR: f64 = 3600.0;
@@ -74,6 +77,7 @@ pub fn scenario(name: &str, jitter: f64, duration: Option<f64>) -> Result<Scenar
         settle: 12.0 * HOUR,
         sync_threshold: 1e-3,
         receiver: None,
+        auth: AuthMode::None,
     };
     match name {
         "stable" => {}

@@ -1,9 +1,14 @@
 //! A simulated upstream server: true time plus an optional constant offset
-//! (a falseticker), answering with the real `ntp_proto::server` code path
-//! (`parse_request` → `write_reply` → `finish`).
+//! (a falseticker), answering with the real server decision
+//! (`ntp_proto::server::decide`, then `finish` and `seal`), MAC and NTS
+//! included.
+
+use std::net::SocketAddr;
 
 use crate::clock::timestamp;
-use ntp_proto::server::{parse_request, write_reply, ServerState};
+use crate::credentials::Credentials;
+use crate::rng::Rng;
+use ntp_proto::server::{decide, Arrival, Decision, ServerState};
 use ntp_proto::{LeapIndicator, NtpShort, ReferenceId};
 
 /// Server processing time between receive and transmit, s.
@@ -25,10 +30,9 @@ impl SimServer {
     }
 
     /// The reply to `request` arriving at true time `t`, or `None` if the
-    /// request is not one the server answers. The reply leaves at
-    /// `t + PROCESSING`.
-    pub fn answer(&self, request: &[u8], t: f64) -> Option<Vec<u8>> {
-        let parsed = parse_request(request, 40_123).ok()?;
+    /// server sends nothing. The reply leaves at `t + PROCESSING`; `rng`
+    /// supplies NTS nonces.
+    pub fn answer(&self, request: &[u8], t: f64, credentials: &mut Credentials, rng: &mut Rng) -> Option<Vec<u8>> {
         let state = ServerState {
             leap: LeapIndicator::NoWarning,
             stratum: self.stratum,
@@ -39,9 +43,21 @@ impl SimServer {
             root_dispersion: NtpShort::from_seconds(2e-6),
             dispersion_rate: ServerState::PHI,
         };
-        let mut out = [0u8; 48];
-        let prepared = write_reply(&parsed, timestamp(t + self.offset), &state, &mut out).ok()?;
-        let n = prepared.finish(&mut out, timestamp(t + PROCESSING + self.offset));
-        Some(out[..n].to_vec())
+        let arrival = Arrival {
+            source: SocketAddr::from(([198, 51, 100, 1], 40_123)),
+            receive_time: timestamp(t + self.offset),
+            host_secs: t,
+            truncated: false,
+        };
+        let mut out = [0u8; 2048];
+        match decide(request, &arrival, &state, credentials, &mut out) {
+            Decision::Reply(prepared, seal) => {
+                let n = prepared.finish(&mut out, timestamp(t + PROCESSING + self.offset));
+                let sealed = seal.seal(&mut out, n, request.len(), credentials, rng).ok()?;
+                Some(out[..sealed.len()].to_vec())
+            }
+            Decision::KissOfDeath { len, .. } => Some(out[..len].to_vec()),
+            Decision::Drop(_) => None,
+        }
     }
 }

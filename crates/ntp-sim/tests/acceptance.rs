@@ -4,6 +4,8 @@
 //! figure. The simulator runs thousands of times faster than real time, so
 //! this takes seconds even in a debug build.
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
 use ntp_sim::scenario::scenario;
 use ntp_sim::simulate;
 use ntp_sim::stats::Summary;

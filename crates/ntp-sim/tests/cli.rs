@@ -2,6 +2,8 @@
 //! whose last line is one JSON object with the promised keys; bad
 //! arguments exit 2 with a message.
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
 use std::process::Command;
 
 fn ntp_sim(args: &[&str]) -> std::process::Output {

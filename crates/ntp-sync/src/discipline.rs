@@ -24,7 +24,7 @@ pub enum ClockAction {
         duration: f64,
     },
     /// Stepped by `offset` seconds (pollers must hear of it:
-    /// `SourcePoller::clock_stepped`).
+    /// `Association::clock_stepped`).
     Stepped {
         /// The step, s.
         offset: f64,

@@ -73,7 +73,7 @@ impl Engine {
     }
 
     /// Hands the engine the source's reachability register (after every
-    /// request and reply: `SourcePoller::reach`).
+    /// request and reply: `Association::reach`).
     pub fn update_reach(&mut self, id: SourceId, reach: Reach) {
         if let Some(s) = self.sources.iter_mut().find(|s| s.id == id) {
             s.reach = reach;

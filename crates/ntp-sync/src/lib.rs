@@ -9,12 +9,12 @@
 //! ```text
 //! let mut engine = Engine::new(EngineConfig { .. });
 //! let id = engine.add_source(SourceParams { address: Some(ip), prefer: false, .. });
-//! // per upstream, an ntp_proto::source::SourcePoller (see its docs):
-//! //   after build_request / handle_response:  engine.update_reach(id, poller.reach());
-//! //   on Ok(sample) from handle_response:
+//! // per upstream, an ntp_proto::association::Association (see its docs):
+//! //   after poll_transmit / on a sample:  engine.update_reach(id, assoc.reach());
+//! //   on Event::Sample(sample) from assoc.poll_event():
 //! let update = engine.on_sample(id, &sample, &mut clock);
-//! poller.advise_poll(update.poll_advice);
-//! if let Some(ClockAction::Stepped { offset }) = update.action { for p in pollers { p.clock_stepped(offset) } }
+//! assoc.advise_poll(update.poll_advice);
+//! if let Some(ClockAction::Stepped { offset }) = update.action { for a in assocs { a.clock_stepped(offset) } }
 //! // at engine.next_tick_at() (the end of a slew), and every second or so anyway:
 //! engine.tick(&mut clock);
 //! // publish for the serving path:

@@ -218,7 +218,7 @@ pub struct Update {
     /// False when the sample was skipped (spike, unknown source, bad data).
     pub accepted: bool,
     /// The poll exponent the engine advises for this source
-    /// (`SourcePoller::advise_poll`).
+    /// (`Association::advise_poll`).
     pub poll_advice: i8,
     /// What was done to the clock, if anything.
     pub action: Option<ClockAction>,

@@ -1,6 +1,8 @@
 //! The harness against real chronyd, ntpdig and ntplib. Each test skips (prints
 //! `SKIP:`) when a peer is missing, and fails instead when NTPD_TEST_REQUIRE_PEERS=1.
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 

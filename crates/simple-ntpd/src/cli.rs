@@ -56,6 +56,7 @@ pub struct ConfigArgs {
 /// Options of `run`.
 #[derive(Args, Debug, Clone, Default)]
 pub struct RunArgs {
+    /// Where configuration comes from.
     #[command(flatten)]
     pub config: ConfigArgs,
     /// Serve on ADDR:PORT instead of the configured addresses (repeatable; IPv6 as [::1]:123).
@@ -94,6 +95,7 @@ pub struct QueryArgs {
 /// Options of `healthcheck`.
 #[derive(Args, Debug, Clone)]
 pub struct HealthcheckArgs {
+    /// Where configuration comes from (for the addresses to ask).
     #[command(flatten)]
     pub config: ConfigArgs,
     /// Seconds to wait for each address's reply.
@@ -129,6 +131,7 @@ pub enum ConfigCommand {
     },
     /// Print the effective merged configuration as TOML.
     Show {
+        /// Where configuration comes from.
         #[command(flatten)]
         config: ConfigArgs,
     },
@@ -149,6 +152,7 @@ pub struct ApiArgs {
     /// Seconds to wait for the daemon.
     #[arg(long, default_value_t = 3.0)]
     pub timeout: f64,
+    /// Where configuration comes from (for the default address and token).
     #[command(flatten)]
     pub config: ConfigArgs,
 }
@@ -156,6 +160,7 @@ pub struct ApiArgs {
 /// Options of `status`.
 #[derive(Args, Debug, Clone, Default)]
 pub struct StatusArgs {
+    /// How to reach the daemon.
     #[command(flatten)]
     pub api: ApiArgs,
     /// Keep the state, charts of the last hour, sources and busiest clients on screen,
@@ -173,6 +178,7 @@ pub struct StatusArgs {
 /// Options of `clients`.
 #[derive(Args, Debug, Clone, Default)]
 pub struct ClientsArgs {
+    /// How to reach the daemon.
     #[command(flatten)]
     pub api: ApiArgs,
     /// How many clients to list.

@@ -1,7 +1,9 @@
-//! simple-ntpd, the daemon: configuration loading (via `ntp-config`),
-//! sockets with kernel timestamps, the serving workers, the published system
-//! state, logging and the command line. The protocol itself lives in the
-//! sans-IO `ntp-proto` crate.
+//! simple-ntpd, the daemon: the IO around the sans-IO cores — sockets with
+//! kernel timestamps, the serving workers, the sync loop, clocks, files,
+//! TLS, the management API, logging and the command line. The protocol
+//! decisions live in `ntp-proto` (server decision, upstream associations,
+//! NTS), the synchronisation engine in `ntp-sync`, the configuration model
+//! in `ntp-config`. `docs/architecture.md` maps every concept to its file.
 
 pub mod api;
 pub mod cli;
@@ -11,9 +13,11 @@ pub mod daemon;
 pub mod logging;
 pub mod net;
 pub mod nts;
+pub mod panic_policy;
+pub mod random;
 pub mod refclock;
 pub mod security;
+pub mod served;
 pub mod server;
-pub mod state;
 pub mod status;
 pub mod sync;

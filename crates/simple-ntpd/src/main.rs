@@ -7,6 +7,7 @@ use simple_ntpd::cli::{Cli, Command};
 use simple_ntpd::commands;
 
 fn main() -> ExitCode {
+    simple_ntpd::panic_policy::install();
     let cli = Cli::parse();
     match cli.command {
         None => commands::run::run(cli.run),

@@ -2,6 +2,8 @@
 //! that count real traffic, liveness/readiness probes, the JSON API (checked
 //! against docs/openapi.yaml), the CLI that reads it, and access control.
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
 mod common;
 
 use std::time::Duration;

@@ -8,6 +8,8 @@
 //! Needs root and `ip`; skipped without them (a failure with
 //! NTPD_TEST_REQUIRE_PEERS=1, as in CI).
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
 mod common;
 
 use std::process::Command;

@@ -1,6 +1,8 @@
 //! `simple-ntpd config check|show` on the seed 000 examples and on mistakes,
 //! and configuration reaching the served packets (files, env, flags).
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
 mod common;
 
 use std::path::PathBuf;
@@ -126,9 +128,10 @@ fn env_and_flags_override_files_in_served_packets() {
 
 #[test]
 fn json_logs_when_configured() {
-    let run =
+    let mut run =
         common::start("127.0.0.1".parse().unwrap(), 0, 3, "[logging]\nlog_format = \"json\"\nlevel = \"debug\"\n");
-    let log = run.daemon.log();
+    // The log is written by a background thread: wait for the line.
+    let log = run.daemon.wait_for_log("serving NTP", Duration::from_secs(10)).unwrap_or_else(|e| panic!("{e}"));
     let first = log.lines().find(|l| l.contains("serving NTP")).unwrap_or_else(|| panic!("{log}"));
     let v: serde_json::Value = serde_json::from_str(first).unwrap_or_else(|e| panic!("{e}: {first}"));
     assert_eq!(v["level"], "INFO");
@@ -154,4 +157,32 @@ fn file_output_writes_the_log_file() {
     }
     assert!(ok, "log file {} not written\n{}", path.display(), run.daemon.log());
     let _ = run_bounded;
+}
+
+#[test]
+fn config_check_refuses_what_run_refuses() {
+    let dir = TempDir::new("preflight").unwrap();
+    let cases = [
+        (
+            "missing-keys.toml",
+            "[security.authentication]\nenabled = true\nkey_file = \"/nonexistent/simple-ntpd.keys\"\n",
+            "/nonexistent/simple-ntpd.keys",
+        ),
+        ("nts-no-cert.toml", "[security.nts]\nenabled = true\n", "certificate_chain"),
+        (
+            "nts-bad-cert.toml",
+            "[security.nts]\nenabled = true\ncertificate_chain = \"/nonexistent/chain.pem\"\nprivate_key = \"/nonexistent/key.pem\"\n",
+            "/nonexistent/chain.pem",
+        ),
+        ("unknown-source-key.toml", "[[sources.servers]]\naddress = \"192.0.2.1\"\nkey = 9\n", "key = 9"),
+    ];
+    for (name, text, says) in cases {
+        let file = dir.write(name, &format!("[monitoring]\nenabled = false\n{text}")).unwrap();
+        let check = common::cli(&["config", "check", "--no-env", file.to_str().unwrap()]);
+        assert_eq!(check.status.and_then(|s| s.code()), Some(1), "{name}: {}", check.describe());
+        assert!(check.stderr.contains(says), "{name}: {}", check.describe());
+        let run = common::cli(&["run", "-c", file.to_str().unwrap(), "--listen", "127.0.0.1:0"]);
+        assert_eq!(run.status.and_then(|s| s.code()), Some(1), "{name}: run started: {}", run.describe());
+        assert!(run.stderr.contains(says), "{name}: {}", run.describe());
+    }
 }

@@ -3,6 +3,8 @@
 //! asks a wildcard listener on loopback, and tells healthy (exit 0) from
 //! starting and unhealthy (exit 1, never Docker's reserved 2).
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
 mod common;
 
 use std::net::{IpAddr, SocketAddr};

@@ -4,6 +4,9 @@
 //! that come and go (live bytes bounded by the charted names). Also prints
 //! what the history costs (docs/performance.md quotes it).
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+#![allow(unsafe_code)] // A measuring global allocator; every block says why it is sound.
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::SeqCst};
 

@@ -3,6 +3,8 @@
 //! file capabilities without the effective bit (`+p`, what the image's binary
 //! carries) are made effective so that port 123 can be bound.
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
 mod common;
 
 use std::net::{IpAddr, SocketAddr};

@@ -1,6 +1,8 @@
 //! NTS (RFC 8915) against a real chronyd client: key exchange over TLS 1.3,
 //! authenticated time, cookie keys on disk, and forged NTS fields refused.
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
 mod common;
 
 use std::net::{IpAddr, SocketAddr};

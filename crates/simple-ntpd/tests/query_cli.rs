@@ -1,6 +1,8 @@
 //! `simple-ntpd query` against a real chronyd, against nothing, and against
 //! an unsynchronised server; exit codes are the health-check contract.
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
 mod common;
 
 use std::time::{Duration, Instant};

@@ -6,6 +6,8 @@
 //! that are a known amount off the host clock and checks that the daemon
 //! serves stratum 1 with the clock's refid, that far off the host clock.
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
 mod common;
 
 use std::io::Write;

@@ -2,6 +2,8 @@
 //! new configuration without dropping service; a configuration that fails
 //! validation is refused and the running one stays.
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
 mod common;
 
 use std::net::{SocketAddr, UdpSocket};

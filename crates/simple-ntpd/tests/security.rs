@@ -1,6 +1,8 @@
 //! Access control, rate limiting, symmetric-key authentication (with a real
 //! chronyd on both sides) and the privilege drop.
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
 mod common;
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};

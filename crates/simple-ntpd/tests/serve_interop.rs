@@ -2,6 +2,8 @@
 //! ntplib, an independent SNTP probe and our own `query`, over IPv4 and IPv6,
 //! with one and several workers.
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
 mod common;
 
 use std::net::IpAddr;

@@ -1,6 +1,8 @@
 //! Bad input gets no reply, is counted and never stops the server; replies
 //! never exceed requests; SIGTERM shuts down cleanly.
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
 mod common;
 
 use std::time::Duration;

@@ -5,6 +5,8 @@
 //! and `simple-ntpd status --watch` on a pipe, on a terminal, and stopped
 //! with Ctrl-C. The page in a real browser is scripts/suites/status-page.sh.
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
 mod common;
 
 use std::net::{IpAddr, SocketAddr};

@@ -2,6 +2,8 @@
 //! clock; the system clock is never touched): an upstream that runs fast and
 //! ahead, a real chronyd, and a falseticker among honest servers.
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
 mod common;
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};

@@ -3,6 +3,8 @@
 //! request's transmit timestamp, T2 = T3 = now), optionally dropping every
 //! other request or adding a duplicate and a malformed datagram per reply.
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
 use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};

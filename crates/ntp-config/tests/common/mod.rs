@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests: short calls into the loader.
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 #![allow(dead_code)]
 
 use ntp_config::{load_from_strs, ConfigError, Loaded, Overrides};

@@ -1,14 +1,58 @@
-//! Fuzz target: the server's reply decision on arbitrary datagrams. It must
-//! never panic, never answer with more bytes than it received, and always
-//! echo the request's transmit timestamp as origin.
+//! Fuzz target: the server's whole decision on arbitrary datagrams, over
+//! every path — access refusals and DENY, rate limits and RATE, MAC checks
+//! and MAC'd replies, NTS verification, sealed replies and NAKs. It must
+//! never panic, never send more bytes than it received, and always echo
+//! the request's transmit timestamp as origin.
 #![no_main]
-use libfuzzer_sys::fuzz_target;
-use ntp_proto::packet::{LeapIndicator, ReferenceId};
-use ntp_proto::server::{parse_request, write_reply, ServerState};
-use ntp_proto::{NtpShort, NtpTimestamp};
+use std::net::{IpAddr, SocketAddr};
 
-fuzz_target!(|input: (u16, &[u8])| {
-    let (port, data) = input;
+use libfuzzer_sys::fuzz_target;
+use ntp_proto::auth::{KeyType, SymmetricKey};
+use ntp_proto::nts::cookie::CookieKeys;
+use ntp_proto::packet::{LeapIndicator, ReferenceId};
+use ntp_proto::server::{decide, Arrival, Decision, Policy, ServerState, Verdict};
+use ntp_proto::{NtpShort, NtpTimestamp};
+use rand_core::{RngCore, SeedableRng};
+
+struct Knobs {
+    access: Verdict,
+    rate: Verdict,
+    require_auth: bool,
+    key: SymmetricKey,
+    nts: Option<CookieKeys>,
+}
+
+impl Policy for Knobs {
+    fn max_request_len(&self) -> usize {
+        1024
+    }
+    fn access(&self, _: IpAddr) -> Verdict {
+        self.access
+    }
+    fn rate_limit(&mut self, _: IpAddr, _: f64) -> Verdict {
+        self.rate
+    }
+    fn must_authenticate(&self, _: IpAddr) -> bool {
+        self.require_auth
+    }
+    fn mac_key(&self, id: u32) -> Option<&SymmetricKey> {
+        (id == self.key.id()).then_some(&self.key)
+    }
+    fn nts_cookie_keys(&self) -> Option<&CookieKeys> {
+        self.nts.as_ref()
+    }
+}
+
+fuzz_target!(|input: (u16, u8, &[u8])| {
+    let (port, knobs, data) = input;
+    let verdict = |k: u8| [Verdict::Pass, Verdict::Refuse, Verdict::RefuseWithKod][usize::from(k % 3)];
+    let mut policy = Knobs {
+        access: verdict(knobs),
+        rate: verdict(knobs >> 2),
+        require_auth: knobs & 0x10 != 0,
+        key: SymmetricKey::new(1, KeyType::Md5, vec![7; 16]).unwrap(),
+        nts: (knobs & 0x20 != 0).then(|| CookieKeys::new(0, [0x42; 64])),
+    };
     let state = ServerState {
         leap: LeapIndicator::NoWarning,
         stratum: 2,
@@ -19,12 +63,25 @@ fuzz_target!(|input: (u16, &[u8])| {
         root_dispersion: NtpShort::from_bits(10),
         dispersion_rate: ServerState::PHI,
     };
-    if let Ok(req) = parse_request(data, port) {
-        let mut out = [0u8; 2048];
-        if let Ok(prepared) = write_reply(&req, NtpTimestamp::from_bits(5), &state, &mut out) {
-            let n = prepared.finish(&mut out, NtpTimestamp::from_bits(6));
-            assert!(n <= data.len());
-            assert_eq!(&out[24..32], &data[40..48]);
+    let arrival = Arrival {
+        source: SocketAddr::from(([192, 0, 2, 1], port)),
+        receive_time: NtpTimestamp::from_bits(5),
+        host_secs: 1.0,
+        truncated: false,
+    };
+    let mut out = [0u8; 2048];
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(u64::from(knobs));
+    let sent = match decide(data, &arrival, &state, &mut policy, &mut out) {
+        Decision::Drop(_) => None,
+        Decision::KissOfDeath { len, .. } => Some(len),
+        Decision::Reply(prepared, seal) => {
+            let len = prepared.finish(&mut out, NtpTimestamp::from_bits(6));
+            seal.seal(&mut out, len, data.len(), &policy, &mut rng).ok().map(|s| s.len())
         }
+    };
+    let _ = rng.next_u32();
+    if let Some(len) = sent {
+        assert!(len <= data.len());
+        assert_eq!(&out[24..32], &data[40..48]);
     }
 });

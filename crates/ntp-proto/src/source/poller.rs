@@ -1,23 +1,24 @@
-//! [`SourcePoller`]: the client-side state machine of one upstream server.
-//!
-//! The daemon drives it with timestamps it reads itself:
+//! [`SourcePoller`]: the poll schedule, reachability and clock filter of one
+//! upstream server — the part of an association that does not care how
+//! requests are protected. [`crate::association::Association`] wraps it with
+//! the MAC or NTS layer and is what the daemon and the simulator drive.
 //!
 //! ```text
-//! loop {
-//!     at poller.next_poll_at():   n = poller.build_request(now, random_cookie, &mut buf)  → send buf[..n]
-//!     on a datagram from it:      poller.handle_response(bytes, t1, t4, now)
-//!                                     Ok(sample)  → engine.on_sample(id, &sample, clock) → poller.advise_poll(..)
-//!                                     Err(reason) → count / log the reason
-//!     at poller.timeout_at():     poller.handle_timeout(now)
-//!     after the clock is stepped: poller.clock_stepped(offset)
-//! }
+//! at poller.next_poll_at():   n = poller.write_request(cookie, &mut buf)   (nothing changes yet)
+//!                             protect buf[..n] (MAC, NTS) → only when that worked:
+//!                             poller.transmitted(now, cookie)              (reach shifts, next poll scheduled)
+//! the real send time known:   poller.set_transmit_time(cookie, t1)         (kernel TX timestamp)
+//! on a datagram from it:      poller.handle_response(bytes, t4, now) → Ok(sample) | Err(reason)
+//! at poller.timeout_at():     poller.handle_timeout(now)
+//! after the clock is stepped: poller.clock_stepped(offset)
 //! ```
 //!
-//! `t1` is the local time the request left (use [`SourcePoller::transmit_time`]
-//! unless a kernel transmit timestamp is at hand) and `t4` the kernel receive
-//! timestamp of the reply. The request carries a random cookie in its
-//! transmit field, never the send time; a reply is accepted only if its
-//! origin echoes the cookie of the one outstanding request, once.
+//! T1, the local time the request left, is kept here and shifted with every
+//! clock step, so a reply that crosses a step still measures the right
+//! offset; `t4` is the kernel receive timestamp of the reply. The request
+//! carries a random cookie in its transmit field, never the send time; a
+//! reply is accepted only if its origin echoes the cookie of the one
+//! outstanding request, once.
 
 use super::filter::{ClockFilter, FilterStats};
 use super::poll::{PollConfig, PollState};
@@ -169,9 +170,8 @@ impl SourcePoller {
         self.outstanding.map(|o| after(o.sent_at, self.config.response_timeout))
     }
 
-    /// The local time the outstanding request was built (adjusted for clock
-    /// steps): the T1 to hand to [`Self::handle_response`] when no kernel
-    /// transmit timestamp is available.
+    /// The local time the outstanding request left (T1, shifted with every
+    /// clock step).
     pub fn transmit_time(&self) -> Option<NtpTimestamp> {
         self.outstanding.map(|o| o.sent_at)
     }
@@ -187,15 +187,24 @@ impl SourcePoller {
     }
 
     /// Writes the next request into `buf` with transmit `cookie` (random,
-    /// from the caller's CSPRNG) and schedules the one after. Returns the
-    /// length to send, or `None` when demobilised or `buf` is shorter than 48
-    /// bytes. A previous request still unanswered counts as lost.
-    pub fn build_request(&mut self, now: NtpTimestamp, cookie: NtpTimestamp, buf: &mut [u8]) -> Option<usize> {
+    /// from the caller's CSPRNG) without changing any state: the request is
+    /// only counted once [`Self::transmitted`] says it left. Returns the
+    /// length, or `None` when demobilised or `buf` is shorter than 48 bytes.
+    pub fn write_request(&self, cookie: NtpTimestamp, buf: &mut [u8]) -> Option<usize> {
         if let PollerState::Demobilised(_) = self.state {
             return None;
         }
+        write_request(self.config.version, self.poll.poll(), cookie, buf)
+    }
+
+    /// The request with transmit `cookie` left at `now`: shifts the reach
+    /// register, counts it and schedules the next poll. A previous request
+    /// still unanswered counts as lost. Ignored once demobilised.
+    pub fn transmitted(&mut self, now: NtpTimestamp, cookie: NtpTimestamp) {
+        if let PollerState::Demobilised(_) = self.state {
+            return;
+        }
         let poll = self.poll.poll();
-        let n = write_request(self.config.version, poll, cookie, buf)?;
         if self.requests > 0 && self.reach.missed_in_a_row() >= 3 {
             self.filter.insert_missing(now);
         }
@@ -204,7 +213,27 @@ impl SourcePoller {
         self.requests += 1;
         self.outstanding = Some(Outstanding { cookie, sent_at: now, poll });
         self.next_poll = after(now, self.poll.on_transmit(unreachable));
+    }
+
+    /// [`Self::write_request`] and [`Self::transmitted`] at once, for an
+    /// unprotected request that is sure to be sent.
+    pub fn build_request(&mut self, now: NtpTimestamp, cookie: NtpTimestamp, buf: &mut [u8]) -> Option<usize> {
+        let n = self.write_request(cookie, buf)?;
+        self.transmitted(now, cookie);
         Some(n)
+    }
+
+    /// The outstanding request with transmit `cookie` actually left at `t1`
+    /// (a kernel transmit timestamp, known only after the send); returns
+    /// false when no such request is outstanding.
+    pub fn set_transmit_time(&mut self, cookie: NtpTimestamp, t1: NtpTimestamp) -> bool {
+        match self.outstanding.as_mut() {
+            Some(o) if o.cookie == cookie => {
+                o.sent_at = t1;
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Gives up on the outstanding request once its timeout has passed (a
@@ -239,19 +268,13 @@ impl SourcePoller {
         self.filter.clock_stepped(offset_s);
     }
 
-    /// Handles a datagram from this source: `t1` local send time of the
-    /// request, `t4` local (kernel) receive time, `now` the current time.
-    /// Returns the sample, or why the datagram is not one. Kiss codes are
-    /// acted on before they are returned: RATE slows polling, DENY and RSTR
-    /// demobilise the source.
-    pub fn handle_response(
-        &mut self,
-        bytes: &[u8],
-        t1: NtpTimestamp,
-        t4: NtpTimestamp,
-        now: NtpTimestamp,
-    ) -> Result<Sample, Reject> {
-        let result = self.accept(bytes, t1, t4, now);
+    /// Handles a datagram from this source: `t4` its local (kernel) receive
+    /// time, `now` the current time; T1 is the outstanding request's
+    /// [`Self::transmit_time`]. Returns the sample, or why the datagram is
+    /// not one. Kiss codes are acted on before they are returned: RATE slows
+    /// polling, DENY and RSTR demobilise the source.
+    pub fn handle_response(&mut self, bytes: &[u8], t4: NtpTimestamp, now: NtpTimestamp) -> Result<Sample, Reject> {
+        let result = self.accept(bytes, t4, now);
         if let Err(reason) = result {
             self.rejected += 1;
             self.last_reject = Some(reason);
@@ -259,17 +282,19 @@ impl SourcePoller {
         result
     }
 
-    fn accept(
-        &mut self,
-        bytes: &[u8],
-        t1: NtpTimestamp,
-        t4: NtpTimestamp,
-        now: NtpTimestamp,
-    ) -> Result<Sample, Reject> {
+    /// Records a datagram that failed a check of the layer above (MAC, NTS)
+    /// under `reason`, without touching the outstanding request.
+    pub fn count_reject(&mut self, reason: Reject) {
+        self.rejected += 1;
+        self.last_reject = Some(reason);
+    }
+
+    fn accept(&mut self, bytes: &[u8], t4: NtpTimestamp, now: NtpTimestamp) -> Result<Sample, Reject> {
         if let PollerState::Demobilised(_) = self.state {
             return Err(Reject::Demobilised);
         }
         let out = self.outstanding.ok_or(Reject::NoRequestOutstanding)?;
+        let t1 = out.sent_at;
         let v = match validate_reply(bytes, out.cookie, t1, t4, self.config.local_precision) {
             Ok(v) => v,
             // Not the answer to our request: keep waiting for the real one.

@@ -6,6 +6,7 @@
 
 use super::MAX_DISPERSION;
 use crate::kod::KissCode;
+use crate::nts::ef::NtsError;
 use crate::packet::{Header, LeapIndicator, Mode, ParseError, ReferenceId};
 use crate::timestamp::NtpTimestamp;
 use core::fmt;
@@ -44,6 +45,10 @@ pub enum Reject {
     ExcessiveRootDistance,
     /// The source was demobilised by a DENY or RSTR kiss code.
     Demobilised,
+    /// A source with a key: no MAC, or one that does not verify.
+    Unauthenticated,
+    /// An NTS source: the reply failed NTS verification.
+    Nts(NtsError),
 }
 
 impl fmt::Display for Reject {
@@ -64,6 +69,8 @@ impl fmt::Display for Reject {
             Reject::ExcessiveDelay => f.write_str("round-trip delay above 16 s"),
             Reject::ExcessiveRootDistance => f.write_str("server root distance above 16 s"),
             Reject::Demobilised => f.write_str("source demobilised by kiss-o'-death"),
+            Reject::Unauthenticated => f.write_str("no valid MAC"),
+            Reject::Nts(e) => write!(f, "NTS verification failed ({e:?})"),
         }
     }
 }

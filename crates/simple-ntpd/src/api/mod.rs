@@ -70,18 +70,6 @@ impl ApiServer {
     }
 }
 
-/// Access settings parsed from `[monitoring]`.
-pub fn parse_allow(allow: &[String]) -> anyhow::Result<Vec<IpNet>> {
-    allow
-        .iter()
-        .map(|a| {
-            a.parse::<IpNet>()
-                .or_else(|_| a.parse::<std::net::IpAddr>().map(IpNet::from))
-                .map_err(|_| anyhow::anyhow!("monitoring.allow: `{a}` is not a network"))
-        })
-        .collect()
-}
-
 /// Binds `addr` and serves the API from the current runtime.
 pub async fn start(
     hub: Arc<StatusHub>,

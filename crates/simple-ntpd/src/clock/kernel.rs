@@ -9,6 +9,8 @@
 //! write fails instead of touching the clock; reads still work. Tests never
 //! steer or step the real clock.
 
+#![allow(unsafe_code)] // An OS-interface module: every unsafe block carries a SAFETY comment.
+
 use std::io;
 use std::mem::zeroed;
 

@@ -1,17 +1,11 @@
-//! Clocks behind a trait, so the serving path and (later) the
-//! synchronisation engine run unchanged against the real system clock or a
-//! simulated one. Tests never step or slew the real clock: the system clock
-//! driver here only reads.
+//! The host's clocks: reading the system clock and measuring its precision
+//! ([`system`]), and the kernel's clock-adjustment interface ([`kernel`],
+//! the only code that may steer it). The clock the engine steers is
+//! `ntp_sync::Clock`, implemented by `sync::drivers`. Tests never step or
+//! slew the real clock: `NTPD_TEST_READ_ONLY_CLOCK=1` makes [`kernel`]
+//! refuse.
 
 pub mod kernel;
 pub mod system;
-
-use ntp_proto::NtpTimestamp;
-
-/// A source of the current time.
-pub trait Clock: Send + Sync + 'static {
-    /// The current time as an NTP timestamp.
-    fn now(&self) -> NtpTimestamp;
-}
 
 pub use system::SystemClock;

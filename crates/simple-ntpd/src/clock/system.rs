@@ -2,7 +2,6 @@
 //! precision at start (RFC 5905 `precision`: the larger of the tick and the
 //! cost of a read, as log2 seconds).
 
-use super::Clock;
 use ntp_proto::timestamp::precision_from_resolution;
 use ntp_proto::NtpTimestamp;
 
@@ -19,9 +18,10 @@ impl SystemClock {
     }
 }
 
-impl Clock for SystemClock {
+impl SystemClock {
+    /// The current time as an NTP timestamp.
     #[inline]
-    fn now(&self) -> NtpTimestamp {
+    pub fn now(&self) -> NtpTimestamp {
         let (s, n) = SystemClock::unix_now();
         NtpTimestamp::from_unix(s, n)
     }

@@ -1,5 +1,6 @@
 //! `simple-ntpd config check|show`, and the config-file lookup shared with
-//! `run`.
+//! `run`. `check` runs the daemon's own preflight (`daemon::preflight`), so
+//! it refuses what `run` refuses, short of binding sockets.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -33,20 +34,27 @@ pub fn run(cmd: ConfigCommand) -> ExitCode {
     match cmd {
         ConfigCommand::Check { files, no_env } => {
             let env: Vec<(String, String)> = if no_env { Vec::new() } else { std::env::vars().collect() };
-            match ntp_config::load(&files, env, &ntp_config::Overrides::default()) {
-                Ok(loaded) => {
-                    for w in &loaded.warnings {
-                        eprintln!("warning: {w}");
-                    }
-                    let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
-                    println!("configuration OK: {} ({} warning(s))", names.join(", "), loaded.warnings.len());
-                    ExitCode::SUCCESS
-                }
+            let loaded = match ntp_config::load(&files, env, &ntp_config::Overrides::default()) {
+                Ok(loaded) => loaded,
                 Err(e) => {
                     eprintln!("error: {e}");
-                    ExitCode::from(1)
+                    return ExitCode::from(1);
                 }
+            };
+            let checked = match crate::daemon::preflight(&loaded.config) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    return ExitCode::from(1);
+                }
+            };
+            let warnings: Vec<&String> = loaded.warnings.iter().chain(&checked.warnings).collect();
+            for w in &warnings {
+                eprintln!("warning: {w}");
             }
+            let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+            println!("configuration OK: {} ({} warning(s))", names.join(", "), warnings.len());
+            ExitCode::SUCCESS
         }
         ConfigCommand::Show { config } => {
             let files = config_files(&config);

@@ -30,8 +30,8 @@ pub fn run(args: KeygenArgs) -> ExitCode {
     };
     for id in args.id..=last {
         let mut secret = vec![0u8; kind.generated_key_len()];
-        if let Err(e) = getrandom::getrandom(&mut secret) {
-            eprintln!("simple-ntpd keygen: no randomness: {e}");
+        if let Err(e) = crate::random::try_fill(&mut secret) {
+            eprintln!("simple-ntpd keygen: {e}");
             return ExitCode::from(1);
         }
         println!("{}", key_line(id, kind, &secret));

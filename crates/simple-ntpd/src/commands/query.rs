@@ -5,35 +5,33 @@
 //! the server cannot be resolved — so it doubles as a container health check.
 
 use std::io::ErrorKind;
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use ntp_proto::auth::SymmetricKey;
+use ntp_config::HostPort;
+use ntp_proto::auth::{check_packet_mac, SymmetricKey};
 use ntp_proto::client::{measure, write_request, Measurement};
-use ntp_proto::extension::Trailer;
 use ntp_proto::kod::KissCode;
 use ntp_proto::packet::LeapIndicator;
+use ntp_proto::server::NTP_PORT;
 use ntp_proto::NtpTimestamp;
 use serde::Serialize;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::cli::QueryArgs;
-use crate::clock::{Clock, SystemClock};
+use crate::clock::SystemClock;
 use crate::net::udp::{self, CmsgBuf};
 
-/// Parses `HOST`, `HOST:PORT`, `[V6]:PORT`, `V6` and resolves it.
+/// Parses `HOST`, `HOST:PORT`, `[V6]:PORT`, `V6` (the configuration's
+/// `host[:port]` syntax) and resolves it.
 pub fn resolve_target(spec: &str) -> Result<SocketAddr, String> {
-    if let Ok(sa) = spec.parse::<SocketAddr>() {
-        return Ok(sa);
+    let target: HostPort = spec.parse().map_err(|e| format!("invalid server: {e}"))?;
+    let port = target.port_or(NTP_PORT);
+    if let Some(ip) = target.ip() {
+        return Ok(SocketAddr::new(ip, port));
     }
-    if let Ok(ip) = spec.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
-        return Ok(SocketAddr::new(ip, 123));
-    }
-    let (host, port) = match spec.rsplit_once(':') {
-        Some((h, p)) if !h.contains(':') => (h, p.parse::<u16>().map_err(|_| format!("invalid port in {spec:?}"))?),
-        _ => (spec, 123),
-    };
+    let host = target.host();
     (host, port)
         .to_socket_addrs()
         .map_err(|e| format!("cannot resolve {host:?}: {e}"))?
@@ -110,14 +108,8 @@ fn report(server: SocketAddr, m: &Measurement, authenticated: bool, now_unix: i6
 }
 
 /// True when `reply` ends in a valid MAC by `key`.
-fn reply_authenticated(reply: &[u8], version: u8, key: &SymmetricKey) -> bool {
-    let Ok(trailer) = Trailer::parse(reply, version) else { return false };
-    match trailer.mac() {
-        Some(mac) if mac.key_id == key.id() && !mac.is_crypto_nak() => {
-            key.verify(&reply[..reply.len() - 4 - mac.digest.len()], mac.digest)
-        }
-        _ => false,
-    }
+fn reply_authenticated(reply: &[u8], key: &SymmetricKey) -> bool {
+    check_packet_mac(reply, |id| (id == key.id()).then_some(key)).is_valid()
 }
 
 /// One exchange with `server`, waiting at most `timeout`; with a key, the
@@ -131,10 +123,14 @@ pub fn exchange(
     let domain = Domain::for_address(server);
     let socket = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP)).map_err(|e| format!("socket: {e}"))?;
     udp::enable_rx_metadata(&socket, server.is_ipv6()).map_err(|e| format!("socket options: {e}"))?;
-    let any: SocketAddr = if server.is_ipv6() { "[::]:0".parse().unwrap() } else { "0.0.0.0:0".parse().unwrap() };
+    let any: SocketAddr = if server.is_ipv6() {
+        SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, 0))
+    } else {
+        SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, 0))
+    };
     socket.bind(&any.into()).map_err(|e| format!("bind: {e}"))?;
     let mut cookie_bytes = [0u8; 8];
-    getrandom::getrandom(&mut cookie_bytes).map_err(|e| format!("random: {e}"))?;
+    crate::random::try_fill(&mut cookie_bytes).map_err(|e| e.to_string())?;
     let cookie = NtpTimestamp::from_bits(u64::from_ne_bytes(cookie_bytes));
     let mut req = [0u8; 128];
     let mut req_len = write_request(version, 6, cookie, &mut req).ok_or("request buffer too small")?;
@@ -169,7 +165,7 @@ pub fn exchange(
         }
         // Anything that is not the answer to our request is ignored (spoofed or stale).
         if let Ok(m) = measure(&buf[..meta.len], cookie, t1, t4) {
-            let authenticated = key.is_some_and(|k| reply_authenticated(&buf[..meta.len], m.header.version, k));
+            let authenticated = key.is_some_and(|k| reply_authenticated(&buf[..meta.len], k));
             return Ok((m, authenticated));
         }
     }

@@ -18,7 +18,7 @@ fn endpoint(args: &ApiArgs) -> (String, Option<String>) {
     let config = ntp_config::load(&config_files(&args.config), std::env::vars(), &ntp_config::Overrides::default())
         .map(|l| l.config)
         .unwrap_or_default();
-    let addr = args.api.clone().unwrap_or_else(|| config.monitoring.listen.clone());
+    let addr = args.api.clone().unwrap_or_else(|| config.monitoring.listen.to_string());
     let token = args.token.clone().or(config.monitoring.token.clone());
     (format!("http://{addr}"), token)
 }

@@ -6,6 +6,8 @@
 //! allocate. The pointers inside the mmsghdrs point into these heap arrays,
 //! which never move after construction (the Vecs are never resized).
 
+#![allow(unsafe_code)] // An OS-interface module: every unsafe block carries a SAFETY comment.
+
 use std::io;
 use std::mem::{size_of, zeroed};
 use std::net::{IpAddr, SocketAddr};
@@ -42,6 +44,7 @@ impl Slots {
             addrs: vec![unsafe { zeroed() }; slots],
             iovs: Vec::with_capacity(slots),
             cmsgs: (0..slots).map(|_| CmsgBuf::default()).collect(),
+            // SAFETY: as above, for mmsghdr (null pointers, zero lengths).
             hdrs: vec![unsafe { zeroed() }; slots],
         };
         for i in 0..slots {

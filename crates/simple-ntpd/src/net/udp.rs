@@ -7,6 +7,8 @@
 //! exposes as raw pointers. Buffers are owned by the caller and reused, so
 //! nothing here allocates per packet.
 
+#![allow(unsafe_code)] // An OS-interface module: every unsafe block carries a SAFETY comment.
+
 use std::io;
 use std::mem::{size_of, zeroed};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};

@@ -8,8 +8,9 @@ use ntp_proto::nts::aead::AeadAlgorithm;
 use ntp_proto::nts::cookie::{CookieKeys, SessionKeys, COOKIE_NONCE_LEN};
 use ntp_proto::nts::ke::{
     encode_message, server_response, Decoded, Limits, Record, RecordBody, RecordDecoder, ServerOptions,
-    ERROR_BAD_REQUEST, ERROR_INTERNAL, PROTOCOL_NTPV4,
+    ERROR_BAD_REQUEST, ERROR_INTERNAL,
 };
+use ntp_proto::nts::{exporter_context, KeyDirection, EXPORTER_LABEL};
 use rustls::ServerConnection;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_rustls::server::TlsStream;
@@ -20,8 +21,6 @@ use super::keystore::CookieKeyCell;
 pub const REQUEST_LIMITS: Limits = Limits { max_body_len: 1024, max_records: 32 };
 /// Most bytes a request may take.
 pub const MAX_REQUEST_BYTES: usize = 4096;
-/// The RFC 8915 §5.1 TLS exporter label.
-pub const EXPORTER_LABEL: &[u8] = b"EXPORTER-network-time-security";
 
 /// How an exchange ended when the connection itself worked.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -129,18 +128,14 @@ fn make_cookie(
         Some(k) if k.aead == aead => k,
         _ => session.insert(session_keys(conn, aead).map_err(|e| format!("TLS exporter: {e}"))?),
     };
-    let mut nonce = [0u8; COOKIE_NONCE_LEN];
-    getrandom::getrandom(&mut nonce).map_err(|e| format!("no randomness: {e}"))?;
+    let nonce: [u8; COOKIE_NONCE_LEN] = crate::random::bytes();
     sealer.seal(keys, &nonce).map_err(|e| e.to_string())
 }
 
 /// The C2S and S2C keys for `aead` exported from the TLS session (§5.1).
 pub fn session_keys<D>(conn: &rustls::ConnectionCommon<D>, aead: AeadAlgorithm) -> Result<SessionKeys, rustls::Error> {
-    let export = |direction: u8| {
-        let [hi, lo] = aead.id().to_be_bytes();
-        let [p_hi, p_lo] = PROTOCOL_NTPV4.to_be_bytes();
-        let context = [p_hi, p_lo, hi, lo, direction];
-        conn.export_keying_material(vec![0u8; aead.key_len()], EXPORTER_LABEL, Some(&context))
+    let export = |direction| {
+        conn.export_keying_material(vec![0u8; aead.key_len()], EXPORTER_LABEL, Some(&exporter_context(aead, direction)))
     };
-    Ok(SessionKeys { aead, c2s: export(0)?, s2c: export(1)? })
+    Ok(SessionKeys { aead, c2s: export(KeyDirection::ClientToServer)?, s2c: export(KeyDirection::ServerToClient)? })
 }

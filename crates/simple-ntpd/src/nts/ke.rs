@@ -21,7 +21,8 @@ use tokio_rustls::TlsAcceptor;
 
 use super::exchange::{exchange, Outcome};
 use super::keystore::CookieKeyCell;
-use super::tls::{server_config, ALPN_NTSKE};
+use super::tls::server_config;
+use ntp_proto::nts::ALPN_NTSKE;
 
 /// Most concurrent connections accepted whatever the settings say.
 const MAX_CONCURRENT_CAP: usize = 1 << 16;

@@ -14,13 +14,13 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 use super::exchange::session_keys;
-use super::keystore::KeyStore;
+use super::keystore::CookieKeyStore;
 use super::{KeServer, KeSettings, KeStats};
 
 struct Fixture {
     _dir: tempfile::TempDir,
     ca: rustls::pki_types::CertificateDer<'static>,
-    store: KeyStore,
+    store: CookieKeyStore,
     server: KeServer,
     stats: Arc<KeStats>,
 }
@@ -43,7 +43,7 @@ fn write_certificates(dir: &std::path::Path) -> (rustls::pki_types::CertificateD
 async fn fixture(max_concurrent: usize, timeout: Duration) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let (ca, chain, key) = write_certificates(dir.path());
-    let store = KeyStore::open(Some(dir.path().join("keys")), Duration::from_secs(3600), 2).unwrap();
+    let store = CookieKeyStore::open(Some(dir.path().join("keys")), Duration::from_secs(3600), 2).unwrap();
     let stats = Arc::new(KeStats::default());
     let settings = KeSettings {
         listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),

@@ -59,7 +59,7 @@ pub fn list_ids(dir: &Path) -> anyhow::Result<Vec<u32>> {
 /// A fresh random key.
 pub fn random_key() -> anyhow::Result<MasterKey> {
     let mut key = [0u8; MASTER_KEY_LEN];
-    getrandom::getrandom(&mut key).map_err(|e| anyhow!("no randomness for an NTS cookie key: {e}"))?;
+    crate::random::try_fill(&mut key).map_err(|e| anyhow!("no NTS cookie key: {e}"))?;
     Ok(key)
 }
 
@@ -82,7 +82,7 @@ pub fn read_or_create(dir: &Path, id: u32) -> anyhow::Result<MasterKey> {
     }
     let key = random_key()?;
     let mut salt = [0u8; 8];
-    getrandom::getrandom(&mut salt).map_err(|e| anyhow!("no randomness: {e}"))?;
+    crate::random::try_fill(&mut salt)?;
     let tmp = dir.join(format!(".{id}.key.{}.{}.tmp", std::process::id(), encode_hex(&salt)));
     let written = write_private(&tmp, &encode_hex(&key));
     let linked = written.and_then(|()| match fs::hard_link(&tmp, key_path(dir, id)) {

@@ -61,7 +61,7 @@ impl std::fmt::Debug for CookieKeyCell {
 }
 
 /// Owns the master keys and their rotation; see the module doc.
-pub struct KeyStore {
+pub struct CookieKeyStore {
     dir: Option<PathBuf>,
     rotation_secs: u64,
     keep: usize,
@@ -70,15 +70,20 @@ pub struct KeyStore {
     cell: CookieKeyCell,
 }
 
-impl KeyStore {
+impl CookieKeyStore {
     /// dir: where master keys persist (None = in memory only, warn);
     /// rotation: how often a new key starts; keep: old keys kept.
-    pub fn open(dir: Option<PathBuf>, rotation: Duration, keep: usize) -> anyhow::Result<KeyStore> {
-        KeyStore::open_at(dir, rotation, keep, SystemTime::now())
+    pub fn open(dir: Option<PathBuf>, rotation: Duration, keep: usize) -> anyhow::Result<CookieKeyStore> {
+        CookieKeyStore::open_at(dir, rotation, keep, SystemTime::now())
     }
 
-    /// [`KeyStore::open`] as if the time were `now`.
-    pub fn open_at(dir: Option<PathBuf>, rotation: Duration, keep: usize, now: SystemTime) -> anyhow::Result<KeyStore> {
+    /// [`CookieKeyStore::open`] as if the time were `now`.
+    pub fn open_at(
+        dir: Option<PathBuf>,
+        rotation: Duration,
+        keep: usize,
+        now: SystemTime,
+    ) -> anyhow::Result<CookieKeyStore> {
         let rotation_secs = rotation.as_secs();
         if rotation_secs == 0 {
             bail!("NTS key rotation must be at least one second");
@@ -90,7 +95,7 @@ impl KeyStore {
             ),
         }
         let placeholder = CookieKeys::new(0, [0; ntp_proto::nts::cookie::MASTER_KEY_LEN]);
-        let mut store = KeyStore {
+        let mut store = CookieKeyStore {
             dir,
             rotation_secs,
             keep,
@@ -124,7 +129,7 @@ impl KeyStore {
         self.maintain_at(SystemTime::now())
     }
 
-    /// [`KeyStore::maintain`] as if the time were `now`.
+    /// [`CookieKeyStore::maintain`] as if the time were `now`.
     pub fn maintain_at(&mut self, now: SystemTime) -> anyhow::Result<bool> {
         let unix = now.duration_since(UNIX_EPOCH).map_err(|_| anyhow!("system clock before 1970"))?.as_secs();
         let period = unix / self.rotation_secs;
@@ -225,13 +230,13 @@ mod tests {
     fn creates_persists_and_reloads() {
         let dir = tempfile::tempdir().unwrap();
         let t = 1_000 * 3600 + 10;
-        let store = KeyStore::open_at(Some(dir.path().into()), HOUR, 2, at(t)).unwrap();
+        let store = CookieKeyStore::open_at(Some(dir.path().into()), HOUR, 2, at(t)).unwrap();
         assert_eq!(store.ids(), vec![1000]);
         assert_eq!(store.sealing_id(), 1000);
         let cookie = store.cell().load().seal(&session(), &[9; 16]).unwrap();
         drop(store);
         // A restart reads the same key back.
-        let again = KeyStore::open_at(Some(dir.path().into()), HOUR, 2, at(t + 60)).unwrap();
+        let again = CookieKeyStore::open_at(Some(dir.path().into()), HOUR, 2, at(t + 60)).unwrap();
         assert_eq!(again.cell().load().open(&cookie).unwrap(), session());
     }
 
@@ -239,7 +244,7 @@ mod tests {
     fn rotates_ahead_and_expires() {
         let dir = tempfile::tempdir().unwrap();
         let base = 1_000 * 3600;
-        let mut store = KeyStore::open_at(Some(dir.path().into()), HOUR, 1, at(base)).unwrap();
+        let mut store = CookieKeyStore::open_at(Some(dir.path().into()), HOUR, 1, at(base)).unwrap();
         let old_cookie = store.cell().load().seal(&session(), &[1; 16]).unwrap();
         assert!(!store.maintain_at(at(base + 60)).unwrap());
         // Shortly before the boundary the next key exists but does not seal yet.
@@ -263,8 +268,8 @@ mod tests {
     fn two_instances_share_keys() {
         let dir = tempfile::tempdir().unwrap();
         let base = 2_000 * 3600 + 5;
-        let mut a = KeyStore::open_at(Some(dir.path().into()), HOUR, 2, at(base)).unwrap();
-        let mut b = KeyStore::open_at(Some(dir.path().into()), HOUR, 2, at(base)).unwrap();
+        let mut a = CookieKeyStore::open_at(Some(dir.path().into()), HOUR, 2, at(base)).unwrap();
+        let mut b = CookieKeyStore::open_at(Some(dir.path().into()), HOUR, 2, at(base)).unwrap();
         assert_eq!(a.ids(), b.ids());
         let cookie = a.cell().load().seal(&session(), &[3; 16]).unwrap();
         assert_eq!(b.cell().load().open(&cookie).unwrap(), session());
@@ -283,18 +288,18 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let keys = dir.path().join("a/keys");
-        KeyStore::open_at(Some(keys.clone()), HOUR, 1, at(3600 * 5)).unwrap();
+        CookieKeyStore::open_at(Some(keys.clone()), HOUR, 1, at(3600 * 5)).unwrap();
         assert_eq!(std::fs::metadata(&keys).unwrap().permissions().mode() & 0o777, 0o700);
         assert!(keyfile::key_path(&keys, 5).exists());
     }
 
     #[test]
     fn in_memory_rotates() {
-        let mut store = KeyStore::open_at(None, HOUR, 1, at(3600 * 7)).unwrap();
+        let mut store = CookieKeyStore::open_at(None, HOUR, 1, at(3600 * 7)).unwrap();
         let cookie = store.cell().load().seal(&session(), &[1; 16]).unwrap();
         assert!(store.maintain_at(at(3600 * 8)).unwrap());
         assert_eq!(store.ids(), vec![7, 8]);
         assert!(store.cell().load().open(&cookie).is_ok());
-        assert!(KeyStore::open_at(None, Duration::ZERO, 1, at(1)).is_err());
+        assert!(CookieKeyStore::open_at(None, Duration::ZERO, 1, at(1)).is_err());
     }
 }

@@ -1,14 +1,20 @@
-//! Network Time Security for the daemon: the cookie master-key store shared
-//! with the NTP workers and the NTS-KE server that hands out cookies. The
-//! protocol logic is the sans-IO `ntp_proto::nts`; this module adds files,
-//! clocks, randomness, sockets and TLS.
+//! Network Time Security for the daemon, client and server side by side.
+//! The protocol logic is the sans-IO `ntp_proto::nts` (and, for a source's
+//! cookie jar, `ntp_proto::association`); this module adds files, clocks,
+//! randomness, sockets and TLS.
 //!
-//! - [`keystore`]: master keys, rotation, multi-instance sharing.
-//! - [`keyfile`]: the on-disk key files, created atomically.
+//! Client side (an upstream source with `nts = true`):
+//! - [`client`]: the key exchange with the source's NTS-KE server.
+//!
+//! Server side:
 //! - [`ke`]: the NTS-KE TCP/TLS server.
 //! - [`exchange`]: one request/response exchange on a TLS connection.
-//! - [`tls`]: the rustls configuration from PEM files.
+//! - [`tls`]: the server's rustls configuration from PEM files.
+//! - [`keystore`]: cookie master keys, rotation, multi-instance sharing;
+//!   the NTP workers open cookies with them.
+//! - [`keyfile`]: the on-disk key files, created atomically.
 
+pub mod client;
 pub mod exchange;
 pub mod ke;
 pub mod keyfile;
@@ -19,4 +25,4 @@ pub mod tls;
 mod ke_tests;
 
 pub use ke::{KeServer, KeSettings, KeStats};
-pub use keystore::{CookieKeyCell, KeyStore};
+pub use keystore::{CookieKeyCell, CookieKeyStore};

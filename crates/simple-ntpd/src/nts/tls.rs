@@ -8,10 +8,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{anyhow, Context};
+use ntp_proto::nts::ALPN_NTSKE;
 use rustls::ServerConfig;
-
-/// The NTS-KE ALPN protocol id (RFC 8915 §4).
-pub const ALPN_NTSKE: &[u8] = b"ntske/1";
 
 /// Builds the server configuration from the PEM files.
 pub fn server_config(certificate_chain: &Path, private_key: &Path) -> anyhow::Result<Arc<ServerConfig>> {

@@ -4,6 +4,8 @@
 //! `PPS_FETCH`, which waits for the next edge with a timeout and returns
 //! the kernel's timestamp of it.
 
+#![allow(unsafe_code)] // An OS-interface module: every unsafe block carries a SAFETY comment.
+
 use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;

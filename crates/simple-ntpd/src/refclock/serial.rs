@@ -15,7 +15,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::termios::{self, BaudRate, ControlFlags, SetArg};
 use ntp_proto::NtpTimestamp;
 
-use crate::clock::{Clock, SystemClock};
+use crate::clock::SystemClock;
 
 /// The longest line kept; longer ones are cut and reported.
 const MAX_LINE: usize = 256;

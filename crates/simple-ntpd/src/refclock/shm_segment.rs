@@ -4,6 +4,8 @@
 //! `struct shmTime` with volatile reads, re-read `count`, clear `valid`.
 //! What the bytes mean is `ntp_proto::refclock::shm`.
 
+#![allow(unsafe_code)] // An OS-interface module: every unsafe block carries a SAFETY comment.
+
 use std::io;
 use std::sync::atomic::{fence, Ordering};
 

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use ntp_config::{AccessRule, Permission};
 
-use super::netset::{parse_net, NetSet};
+use super::netset::NetSet;
 
 /// The compiled access rules.
 #[derive(Clone, Debug, Default)]
@@ -17,14 +17,15 @@ pub struct AccessList {
 }
 
 impl AccessList {
-    /// Compiles rules (validated by the configuration loader already).
-    pub fn new(rules: &[AccessRule]) -> Result<AccessList, String> {
+    /// Compiles rules (their networks were parsed by the configuration
+    /// loader).
+    pub fn new(rules: &[AccessRule]) -> AccessList {
         let mut set = NetSet::default();
         for r in rules {
-            set.insert(parse_net(&r.network)?, r.permission == Permission::Allow);
+            set.insert(r.network.net(), r.permission == Permission::Allow);
         }
         let default_allow = !rules.iter().any(|r| r.permission == Permission::Allow);
-        Ok(AccessList { rules: set, default_allow })
+        AccessList { rules: set, default_allow }
     }
 
     /// True when `ip` may be served.
@@ -42,27 +43,25 @@ mod tests {
     use super::*;
 
     fn rule(network: &str, p: Permission) -> AccessRule {
-        AccessRule { network: network.into(), permission: p }
+        AccessRule { network: network.parse().unwrap(), permission: p }
     }
 
     #[test]
     fn issue_example_and_defaults() {
-        let acl =
-            AccessList::new(&[rule("127.0.0.0/8", Permission::Allow), rule("127.0.5.0/24", Permission::Deny)]).unwrap();
+        let acl = AccessList::new(&[rule("127.0.0.0/8", Permission::Allow), rule("127.0.5.0/24", Permission::Deny)]);
         assert!(!acl.allows("127.0.5.9".parse().unwrap()));
         assert!(acl.allows("127.0.6.1".parse().unwrap()));
         assert!(!acl.allows("192.0.2.1".parse().unwrap()), "an allow list restricts");
-        let deny_only = AccessList::new(&[rule("10.0.0.0/8", Permission::Deny)]).unwrap();
+        let deny_only = AccessList::new(&[rule("10.0.0.0/8", Permission::Deny)]);
         assert!(deny_only.allows("192.0.2.1".parse().unwrap()), "a deny list excludes");
         assert!(!deny_only.allows("10.1.1.1".parse().unwrap()));
-        assert!(AccessList::new(&[]).unwrap().allows("::1".parse().unwrap()));
+        assert!(AccessList::new(&[]).allows("::1".parse().unwrap()));
         // Seed 002's list: private ranges allowed, everything else denied.
         let seed = AccessList::new(&[
             rule("192.168.0.0/16", Permission::Allow),
             rule("10.0.0.0/8", Permission::Allow),
             rule("0.0.0.0/0", Permission::Deny),
-        ])
-        .unwrap();
+        ]);
         assert!(seed.allows("10.9.9.9".parse().unwrap()));
         assert!(!seed.allows("8.8.8.8".parse().unwrap()));
     }

@@ -11,12 +11,12 @@ use ntp_config::AuthenticationConfig;
 use ntp_proto::auth::{decode_secret, parse_keyfile, KeyType, SymmetricKey};
 
 /// Keys by id.
-pub type KeyStore = HashMap<u32, SymmetricKey>;
+pub type SymmetricKeys = HashMap<u32, SymmetricKey>;
 
 /// Reads the key file (if any) and the inline keys; inline keys win over a
 /// file key with the same id. Returns the keys and warnings.
-pub fn load(cfg: &AuthenticationConfig) -> Result<(KeyStore, Vec<String>), String> {
-    let mut keys = KeyStore::new();
+pub fn load(cfg: &AuthenticationConfig) -> Result<(SymmetricKeys, Vec<String>), String> {
+    let mut keys = SymmetricKeys::new();
     let mut warnings = Vec::new();
     if let Some(path) = &cfg.key_file {
         let text =

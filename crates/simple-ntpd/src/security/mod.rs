@@ -18,11 +18,11 @@ use arc_swap::ArcSwap;
 use ntp_config::Config;
 
 use acl::AccessList;
-use keys::KeyStore;
-use netset::{parse_net, NetSet};
+use keys::SymmetricKeys;
+use netset::NetSet;
 use ratelimit::RateParams;
 
-/// Everything a worker checks before answering.
+/// Everything the server decision consults (through `server::policy::ServingPolicy`).
 #[derive(Debug, Default)]
 pub struct SecurityPolicy {
     /// Access rules.
@@ -32,7 +32,7 @@ pub struct SecurityPolicy {
     /// Rate limits, when enabled.
     pub rate: Option<RateParams>,
     /// Keys for MAC authentication (empty when authentication is off).
-    pub keys: KeyStore,
+    pub keys: SymmetricKeys,
     /// Networks that must authenticate.
     pub require_auth: NetSet<()>,
     /// NTS cookie keys, when NTS is enabled (set by the daemon).
@@ -90,11 +90,11 @@ impl SecurityPolicy {
             if s.authentication.key_file.is_some() || !s.authentication.keys.is_empty() {
                 warnings.push("keys are configured but security.authentication.enabled is false: requests with a MAC are not answered".to_owned());
             }
-            KeyStore::new()
+            SymmetricKeys::new()
         };
         let mut require_auth = NetSet::default();
         for n in &s.authentication.require_for {
-            require_auth.insert(parse_net(n)?, ());
+            require_auth.insert(n.net(), ());
         }
         if !require_auth.is_empty() && !auth_on {
             warnings.push(
@@ -104,7 +104,7 @@ impl SecurityPolicy {
         }
         Ok((
             SecurityPolicy {
-                access: AccessList::new(&s.access)?,
+                access: AccessList::new(&s.access),
                 deny_kod: s.deny_kod,
                 rate,
                 keys,

@@ -7,6 +7,7 @@
 //! share the port), and only then are the old ones stopped.
 
 pub mod client_log;
+pub mod policy;
 pub mod stats;
 pub mod worker;
 
@@ -22,7 +23,7 @@ use tracing::{info, warn};
 
 use crate::net::listen::{ensure_address_free, is_ipv6_unavailable, open_serving_socket, SocketOptions};
 use crate::security::PolicyCell;
-use crate::state::StateCell;
+use crate::served::StateCell;
 use client_log::ClientLog;
 use stats::{StatsRegistry, WorkerStats};
 use worker::{Worker, WorkerOptions};
@@ -294,11 +295,7 @@ impl Server {
 }
 
 fn listener_seed(id: u64) -> u64 {
-    let mut b = [0u8; 8];
-    if getrandom::getrandom(&mut b).is_err() {
-        b = (std::process::id() as u64 ^ id.rotate_left(17)).to_ne_bytes();
-    }
-    u64::from_ne_bytes(b) ^ id
+    crate::random::u64() ^ id
 }
 
 /// True when one of `listeners` is bound to `addr`'s port in the same family.

@@ -1,6 +1,7 @@
 //! One serving thread: take a batch of datagrams from the kernel (recvmmsg,
-//! each with its kernel receive timestamp), decide each — parse, access
-//! rules, rate limit, MAC — and reply from the address it arrived on.
+//! each with its kernel receive timestamp), hand each to the server
+//! decision (`ntp_proto::server::decide`: parse, access rules, rate limit,
+//! MAC or NTS), count the outcome, and reply from the address it arrived on.
 //!
 //! By default every reply's transmit timestamp is read immediately before
 //! that reply's own send (and its MAC computed after), so it is honest to
@@ -15,23 +16,21 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use ntp_proto::kod::{write_kod, KissCode};
-use ntp_proto::nts::ef::{server_reply_fields, server_verify, write_nts_nak, VerifiedRequest, UNIQUE_IDENTIFIER};
-use ntp_proto::server::{parse_request, write_reply, ClientRequest, DropReason, PreparedReply};
+use ntp_proto::server::{decide, Arrival, Decision, MacSeal, PreparedReply, Seal, Sealed};
 use ntp_proto::NtpTimestamp;
-use rand_chacha::ChaCha20Rng;
-use rand_core::{RngCore, SeedableRng};
 use socket2::Socket;
 use tracing::{debug, trace, warn};
 
 use super::client_log::ClientLog;
+use super::policy::ServingPolicy;
 use super::stats::WorkerStats;
-use crate::clock::{Clock, SystemClock};
+use crate::clock::SystemClock;
 use crate::net::batch::{RecvBatch, SendBatch};
 use crate::net::udp::{self, RecvMeta};
-use crate::security::ratelimit::{RateLimiter, Verdict};
-use crate::security::{PolicyCell, SecurityPolicy};
-use crate::state::{Snapshot, StateCell};
+use crate::random::Csprng;
+use crate::security::ratelimit::RateLimiter;
+use crate::security::PolicyCell;
+use crate::served::{Snapshot, StateCell};
 
 /// Reply buffer size: replies are never larger than their request.
 const REPLY_BUF: usize = 1024;
@@ -49,32 +48,12 @@ pub struct WorkerOptions {
     pub cpu: Option<usize>,
 }
 
-/// How a reply is protected.
-#[derive(Debug)]
-enum Protection<'a> {
-    /// Plain.
-    None,
-    /// A MAC with (key id, digest length).
-    Mac(u32, usize),
-    /// NTS: the verified request (borrows the receive buffer).
-    Nts(VerifiedRequest<'a>),
-}
-
-/// What to send for one request.
-#[derive(Debug)]
-enum Outcome<'a> {
-    /// Time: finish with T3, then protect.
-    Reply(PreparedReply, Protection<'a>),
-    /// A complete kiss-o'-death (or NTS NAK) of this length.
-    Kod(usize),
-    /// Nothing.
-    Drop,
-}
-
 /// A reply queued for the batch send (NTS replies are sent at once).
 #[derive(Clone, Copy, Debug)]
 enum Queued {
-    Reply(PreparedReply, Option<(u32, usize)>),
+    /// Time, to be stamped and (with a MAC) sealed just before the send.
+    Reply(PreparedReply, Option<MacSeal>),
+    /// A complete kiss-o'-death.
     Kod,
 }
 
@@ -121,11 +100,7 @@ impl Worker {
             .then(|| (SendBatch::new(rx.capacity(), REPLY_BUF), Vec::<Queued>::with_capacity(rx.capacity())));
         let mut out = [0u8; REPLY_BUF];
         // Nonces for NTS: a per-worker CSPRNG seeded once from the OS.
-        let mut seed = [0u8; 32];
-        if getrandom::getrandom(&mut seed).is_err() {
-            seed[..8].copy_from_slice(&self.seed.to_le_bytes());
-        }
-        let mut rng = ChaCha20Rng::from_seed(seed);
+        let mut rng = crate::random::csprng();
         let mut limiter: Option<RateLimiter> = None;
         while !shutdown.load(Ordering::Relaxed) {
             let n = match rx.recv(&self.socket) {
@@ -140,14 +115,15 @@ impl Worker {
                 }
             };
             let snapshot = self.state.load();
-            let policy = self.policy.load();
+            let security = self.policy.load();
             // The limiter table is allocated once and only rebuilt when a
             // reload changes its size.
-            match (&policy.rate, &limiter) {
+            match (&security.rate, &limiter) {
                 (Some(p), Some(l)) if l.capacity() >= p.table_size.next_power_of_two() => {}
                 (Some(p), _) => limiter = Some(RateLimiter::new(p.table_size, self.seed)),
                 (None, _) => {}
             }
+            let mut policy = ServingPolicy::new(&security, limiter.as_mut(), self.options.max_packet_size);
             match &mut tx {
                 None => {
                     for i in 0..n {
@@ -155,52 +131,53 @@ impl Worker {
                             self.stats.receive_error();
                             continue;
                         };
-                        match self.prepare(data, &meta, &snapshot, &policy, limiter.as_mut(), &mut out) {
-                            Outcome::Reply(prepared, protection) => {
+                        match self.decide(data, &meta, &snapshot, &mut policy, &mut out) {
+                            Decision::Reply(prepared, seal) => {
                                 // The transmit timestamp is read as late as possible: right here.
                                 let len = prepared.finish(&mut out, snapshot.correction.apply(SystemClock.now()));
-                                if let Some(len) = self.protect(&policy, &mut out, len, meta.len, protection, &mut rng)
-                                {
+                                if let Some(len) = self.seal(seal, &mut out, len, data.len(), &policy, &mut rng) {
                                     self.send_one(&out[..len], &meta, false);
                                 }
                             }
-                            Outcome::Kod(len) => self.send_one(&out[..len], &meta, true),
-                            Outcome::Drop => {}
+                            Decision::KissOfDeath { len, .. } => self.send_one(&out[..len], &meta, true),
+                            Decision::Drop(_) => {}
                         }
                     }
                 }
-                Some((batch, outcomes)) => {
-                    outcomes.clear();
+                Some((batch, queued)) => {
+                    queued.clear();
                     for i in 0..n {
                         let Some((data, meta)) = rx.get(i) else {
                             self.stats.receive_error();
                             continue;
                         };
-                        let outcome = self.prepare(data, &meta, &snapshot, &policy, limiter.as_mut(), batch.next_buf());
-                        let (len, queued) = match outcome {
-                            Outcome::Reply(p, Protection::None) => (p.len(), Queued::Reply(p, None)),
-                            Outcome::Reply(p, Protection::Mac(id, d)) => (p.len(), Queued::Reply(p, Some((id, d)))),
-                            Outcome::Reply(p, nts @ Protection::Nts(_)) => {
+                        let (len, q) = match self.decide(data, &meta, &snapshot, &mut policy, batch.next_buf()) {
+                            Decision::Reply(p, Seal::Plain) => (p.len(), Queued::Reply(p, None)),
+                            // The slot is sent with the MAC appended after T3.
+                            Decision::Reply(p, Seal::Mac(m)) => (p.len() + m.len(), Queued::Reply(p, Some(m))),
+                            Decision::Reply(p, nts @ Seal::Nts(_)) => {
                                 // NTS replies are sealed after T3 and sent on their own.
                                 out[..p.len()].copy_from_slice(&batch.next_buf()[..p.len()]);
                                 let len = p.finish(&mut out, snapshot.correction.apply(SystemClock.now()));
-                                if let Some(len) = self.protect(&policy, &mut out, len, meta.len, nts, &mut rng) {
+                                if let Some(len) = self.seal(nts, &mut out, len, data.len(), &policy, &mut rng) {
                                     self.send_one(&out[..len], &meta, false);
                                 }
                                 continue;
                             }
-                            Outcome::Kod(len) => (len, Queued::Kod),
-                            Outcome::Drop => continue,
+                            Decision::KissOfDeath { len, .. } => (len, Queued::Kod),
+                            Decision::Drop(_) => continue,
                         };
                         batch.commit(len, meta.source, self.reply_source(&meta));
-                        outcomes.push(queued);
+                        queued.push(q);
                     }
                     let t3 = snapshot.correction.apply(SystemClock.now());
-                    for (buf, queued) in batch.queued_bufs().zip(outcomes.iter()) {
-                        if let Queued::Reply(p, mac) = queued {
+                    for (buf, q) in batch.queued_bufs().zip(queued.iter()) {
+                        if let Queued::Reply(p, mac) = q {
                             let len = p.finish(buf, t3);
-                            // The MAC length was checked against the request; it fits.
-                            let _ = self.append_mac(&policy, buf, len, *mac);
+                            // Same policy snapshot as the decision: the key is there.
+                            if mac.is_some_and(|m| m.apply(buf, len, &policy).is_some()) {
+                                self.stats.authenticated();
+                            }
                         }
                     }
                     let (sent, failed) = batch.flush(&self.socket);
@@ -215,40 +192,20 @@ impl Worker {
         }
     }
 
-    /// Counts the datagram, logs the client and writes the reply (without
-    /// its transmit timestamp) or kiss-o'-death into `out`, or counts why
-    /// there is none.
-    #[inline]
-    fn prepare<'a>(
-        &self,
-        data: &'a [u8],
-        meta: &RecvMeta,
-        snapshot: &Snapshot,
-        policy: &SecurityPolicy,
-        limiter: Option<&mut RateLimiter>,
-        out: &mut [u8],
-    ) -> Outcome<'a> {
-        let outcome = self.decide(data, meta, snapshot, policy, limiter, out);
-        let now = meta.kernel_time.map(|k| k.secs.max(0) as u64).unwrap_or(0);
-        self.clients.record(meta.source.ip(), now, matches!(outcome, Outcome::Reply(..)));
-        outcome
-    }
-
+    /// Runs the server decision on one datagram, counts it and logs the
+    /// client; the reply (without its transmit timestamp) or kiss-o'-death
+    /// is written into `out`.
     #[inline]
     fn decide<'a>(
         &self,
         data: &'a [u8],
         meta: &RecvMeta,
         snapshot: &Snapshot,
-        policy: &SecurityPolicy,
-        limiter: Option<&mut RateLimiter>,
+        policy: &mut ServingPolicy<'_>,
         out: &mut [u8],
-    ) -> Outcome<'a> {
+    ) -> Decision<'a> {
         self.stats.received();
-        if meta.truncated || meta.len > self.options.max_packet_size {
-            return self.drop(DropReason::TooLong);
-        }
-        let (rx_system, rx_secs) = match meta.kernel_time {
+        let (rx_system, host_secs) = match meta.kernel_time {
             Some(k) => (NtpTimestamp::from_unix(k.secs, k.nanos), k.secs as f64 + f64::from(k.nanos) * 1e-9),
             None => {
                 self.stats.rx_timestamp_fallback();
@@ -256,139 +213,48 @@ impl Worker {
                 (NtpTimestamp::from_unix(s, n), s as f64 + f64::from(n) * 1e-9)
             }
         };
-        let request = match parse_request(data, meta.source.port()) {
-            Ok(r) => r,
-            Err(reason) => {
-                trace!(source = %meta.source, reason = reason.name(), "dropped");
-                return self.drop(reason);
-            }
+        let arrival = Arrival {
+            source: meta.source,
+            receive_time: snapshot.correction.apply(rx_system),
+            host_secs,
+            truncated: meta.truncated,
         };
-        let ip = meta.source.ip();
-        let rx = snapshot.correction.apply(rx_system);
-        if !policy.access.allows(ip) {
-            self.stats.dropped(DropReason::Denied);
-            return if policy.deny_kod { self.kod(&request, KissCode::Deny, snapshot, rx, out) } else { Outcome::Drop };
+        let decision = decide(data, &arrival, &snapshot.server, policy, out);
+        if let Some(reason) = decision.drop_reason() {
+            self.stats.dropped(reason);
+            trace!(source = %meta.source, reason = reason.name(), "dropped");
         }
-        if let (Some(params), Some(limiter)) = (&policy.rate, limiter) {
-            if limiter.check(ip, rx_secs, params) == Verdict::Limit {
-                self.stats.dropped(DropReason::RateLimited);
-                return if params.kod { self.kod(&request, KissCode::Rate, snapshot, rx, out) } else { Outcome::Drop };
-            }
-        }
-        let is_nts =
-            request.trailer.mac().is_none() && request.trailer.fields().any(|f| f.field_type == UNIQUE_IDENTIFIER);
-        let protection = match request.trailer.mac() {
-            Some(mac) => {
-                let covered = &data[..data.len() - 4 - mac.digest.len()];
-                match policy.keys.get(&mac.key_id) {
-                    Some(key) if !mac.is_crypto_nak() && key.verify(covered, mac.digest) => {
-                        Protection::Mac(mac.key_id, mac.digest.len())
-                    }
-                    _ => return self.drop(DropReason::AuthenticationFailed),
-                }
-            }
-            None if is_nts => {
-                let Some(nts) = &policy.nts else { return self.drop(DropReason::Nts) };
-                let keys = nts.0.load();
-                match server_verify(data, &keys) {
-                    Ok(verified) => Protection::Nts(verified),
-                    Err(Ok(nak)) => {
-                        // Unknown or expired cookie, or a bad authenticator: NTS NAK.
-                        self.stats.dropped(DropReason::Nts);
-                        return match write_nts_nak(&request, nak, snapshot.server.precision, rx, out) {
-                            Ok(len) if len <= request.len => Outcome::Kod(len),
-                            _ => Outcome::Drop,
-                        };
-                    }
-                    Err(Err(_)) => return self.drop(DropReason::Nts),
-                }
-            }
-            None if policy.must_authenticate(ip) => return self.drop(DropReason::AuthenticationFailed),
-            None => Protection::None,
-        };
-        let extra = match &protection {
-            Protection::Mac(_, d) => 4 + d,
-            _ => 0,
-        };
-        match write_reply(&request, rx, &snapshot.server, out) {
-            Ok(p) if p.len() + extra <= meta.len => Outcome::Reply(p, protection),
-            Ok(_) => self.drop(DropReason::ReplyTooLarge),
-            Err(reason) => self.drop(reason),
-        }
+        let now = meta.kernel_time.map(|k| k.secs.max(0) as u64).unwrap_or(0);
+        self.clients.record(meta.source.ip(), now, decision.answers());
+        decision
     }
 
-    /// Adds the reply's MAC or NTS fields after T3 was stamped; None when
-    /// it cannot be protected (then nothing is sent).
-    fn protect(
+    /// Adds the reply's MAC or NTS fields after T3 was stamped, counting
+    /// them; `None` when it cannot be protected (then nothing is sent).
+    fn seal(
         &self,
-        policy: &SecurityPolicy,
+        seal: Seal<'_>,
         out: &mut [u8],
         len: usize,
         request_len: usize,
-        protection: Protection<'_>,
-        rng: &mut ChaCha20Rng,
+        policy: &ServingPolicy<'_>,
+        rng: &mut Csprng,
     ) -> Option<usize> {
-        match protection {
-            Protection::None => Some(len),
-            Protection::Mac(id, d) => self.append_mac(policy, out, len, Some((id, d))),
-            Protection::Nts(verified) => {
-                let keys = policy.nts.as_ref()?.0.load();
-                let mut nonce = [0u8; 16];
-                let n = verified.keys.aead.nonce_len().min(nonce.len());
-                rng.fill_bytes(&mut nonce[..n]);
-                let result = server_reply_fields(out, &verified, request_len, &keys, &nonce[..n], || {
-                    let mut c = [0u8; 16];
-                    rng.fill_bytes(&mut c);
-                    c
-                });
-                match result {
-                    Ok(len) => {
-                        self.stats.nts_replied();
-                        Some(len)
-                    }
-                    Err(_) => {
-                        self.stats.dropped(DropReason::Nts);
-                        None
-                    }
-                }
+        match seal.seal(out, len, request_len, policy, rng) {
+            Ok(Sealed::Plain(n)) => Some(n),
+            Ok(Sealed::Mac(n)) => {
+                self.stats.authenticated();
+                Some(n)
+            }
+            Ok(Sealed::Nts(n)) => {
+                self.stats.nts_replied();
+                Some(n)
+            }
+            Err(reason) => {
+                self.stats.dropped(reason);
+                None
             }
         }
-    }
-
-    #[inline]
-    fn drop(&self, reason: DropReason) -> Outcome<'static> {
-        self.stats.dropped(reason);
-        Outcome::Drop
-    }
-
-    fn kod(
-        &self,
-        request: &ClientRequest<'_>,
-        code: KissCode,
-        snapshot: &Snapshot,
-        now: NtpTimestamp,
-        out: &mut [u8],
-    ) -> Outcome<'static> {
-        match write_kod(request, code, snapshot.server.precision, now, out) {
-            Ok(len) if len <= request.len => Outcome::Kod(len),
-            _ => Outcome::Drop,
-        }
-    }
-
-    /// Appends the MAC (if the request was authenticated); None when the key
-    /// vanished in a reload between decision and send.
-    #[inline]
-    fn append_mac(
-        &self,
-        policy: &SecurityPolicy,
-        out: &mut [u8],
-        len: usize,
-        mac: Option<(u32, usize)>,
-    ) -> Option<usize> {
-        let Some((id, digest_len)) = mac else { return Some(len) };
-        let key = policy.keys.get(&id)?;
-        self.stats.authenticated();
-        key.append_mac(out, len, digest_len)
     }
 
     #[inline]

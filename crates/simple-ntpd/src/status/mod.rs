@@ -3,8 +3,8 @@
 //! published system state, the synchronisation report, the server counters
 //! and client logs, reload outcomes.
 //!
-//! Producers (the run loop, the reload logic, later the sync engine) write
-//! here; [`views`] turns it into the API documents and [`health`] judges it;
+//! Producers (the run loop, the reload logic, the sync loop) write here;
+//! [`views`] turns it into the API documents and [`health`] judges it;
 //! [`sampler`] records it into the fixed-size [`history`].
 
 pub mod health;
@@ -21,9 +21,9 @@ use arc_swap::ArcSwap;
 use ntp_config::Config;
 
 use crate::api::model::Source;
+use crate::served::StateCell;
 use crate::server::stats::StatsRegistry;
 use crate::server::ClientLogs;
-use crate::state::StateCell;
 
 /// The synchronisation side's report: estimates and sources.
 #[derive(Clone, Debug, Default, PartialEq)]

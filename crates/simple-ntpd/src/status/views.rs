@@ -56,7 +56,7 @@ pub fn status(hub: &StatusHub) -> Status {
     let snap = hub.state().load();
     let s = &snap.server;
     let sync = hub.sync();
-    let now = crate::clock::Clock::now(&SystemClock);
+    let now = SystemClock.now();
     let synced = s.is_synchronised();
     let refid = if s.stratum <= 1 || !synced { s.reference_id.as_ascii().map(str::to_owned) } else { None }
         .unwrap_or_else(|| {

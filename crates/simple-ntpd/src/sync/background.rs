@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::nts_client::{key_exchange, NtsSession};
-use super::spec::SourceSpec;
+use ntp_config::Upstream;
+
+use crate::nts::client::{key_exchange, NtsSession};
 
 /// How long one name lookup may take.
 const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
@@ -19,8 +20,8 @@ const KE_TIMEOUT: Duration = Duration::from_secs(10);
 pub enum Done {
     /// Addresses for a configured server or pool (to become new sources).
     Resolved {
-        /// Index of the source's spec.
-        spec: usize,
+        /// Index of the configured source.
+        upstream: usize,
         /// Back-off before the next attempt if this one falls short.
         backoff: Duration,
         /// The addresses, or why there are none.
@@ -28,8 +29,8 @@ pub enum Done {
     },
     /// An NTS session for a source not running yet.
     KeyExchanged {
-        /// Index of the source's spec.
-        spec: usize,
+        /// Index of the configured source.
+        upstream: usize,
         /// Back-off before the next attempt if this one failed.
         backoff: Duration,
         /// The session, or why there is none.
@@ -38,7 +39,7 @@ pub enum Done {
     /// A fresh NTS session for a running source (cookies used up, or a NAK).
     Rekeyed {
         /// The running source's key.
-        upstream: u64,
+        source: u64,
         /// The session, or why there is none.
         result: anyhow::Result<NtsSession>,
     },
@@ -47,9 +48,9 @@ pub enum Done {
 /// Channel the loop receives [`Done`] on.
 pub type DoneSender = mpsc::UnboundedSender<Done>;
 
-/// Looks `spec`'s host up in the background.
-pub fn resolve(tx: &DoneSender, spec_idx: usize, spec: &SourceSpec, backoff: Duration) {
-    let (tx, host, port) = (tx.clone(), spec.host.clone(), spec.port);
+/// Looks `upstream`'s host up in the background.
+pub fn resolve(tx: &DoneSender, idx: usize, upstream: &Upstream, backoff: Duration) {
+    let (tx, host, port) = (tx.clone(), upstream.host.clone(), upstream.port);
     tokio::spawn(async move {
         let result = match tokio::time::timeout(LOOKUP_TIMEOUT, tokio::net::lookup_host((host.as_str(), port))).await {
             Ok(Ok(addrs)) => Ok(addrs.collect()),
@@ -57,24 +58,24 @@ pub fn resolve(tx: &DoneSender, spec_idx: usize, spec: &SourceSpec, backoff: Dur
             Err(_) => Err(format!("no answer within {} s", LOOKUP_TIMEOUT.as_secs())),
         };
         // The loop may have stopped meanwhile (a reload): nothing to do then.
-        let _ = tx.send(Done::Resolved { spec: spec_idx, backoff, result });
+        let _ = tx.send(Done::Resolved { upstream: idx, backoff, result });
     });
 }
 
-/// Runs NTS-KE with `spec`'s server for a new source in the background.
-pub fn key_exchange_new(tx: &DoneSender, spec_idx: usize, spec: &SourceSpec, backoff: Duration) {
-    let (tx, host, port, ca) = (tx.clone(), spec.host.clone(), spec.port, spec.ca.clone());
+/// Runs NTS-KE with `upstream`'s server for a new source in the background.
+pub fn key_exchange_new(tx: &DoneSender, idx: usize, upstream: &Upstream, backoff: Duration) {
+    let (tx, host, port, ca) = (tx.clone(), upstream.host.clone(), upstream.port, upstream.ca.clone());
     tokio::spawn(async move {
         let result = key_exchange(&host, port, ca.as_deref(), KE_TIMEOUT).await;
-        let _ = tx.send(Done::KeyExchanged { spec: spec_idx, backoff, result });
+        let _ = tx.send(Done::KeyExchanged { upstream: idx, backoff, result });
     });
 }
 
-/// Renews the NTS session of running source `upstream` in the background.
-pub fn rekey(tx: &DoneSender, upstream: u64, spec: &SourceSpec) {
-    let (tx, host, port, ca) = (tx.clone(), spec.host.clone(), spec.port, spec.ca.clone());
+/// Renews the NTS session of running source `source` in the background.
+pub fn rekey(tx: &DoneSender, source: u64, upstream: &Upstream) {
+    let (tx, host, port, ca) = (tx.clone(), upstream.host.clone(), upstream.port, upstream.ca.clone());
     tokio::spawn(async move {
         let result = key_exchange(&host, port, ca.as_deref(), KE_TIMEOUT).await;
-        let _ = tx.send(Done::Rekeyed { upstream, result });
+        let _ = tx.send(Done::Rekeyed { source, result });
     });
 }

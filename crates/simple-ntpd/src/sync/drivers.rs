@@ -14,12 +14,14 @@ use ntp_config::ClockDiscipline;
 use ntp_proto::{LeapIndicator, NtpDuration, NtpTimestamp};
 use ntp_sync::{Clock, ClockError, ClockStatus, VirtualClock};
 
-use crate::clock::{kernel, Clock as _, SystemClock};
-use crate::state::Correction;
+use crate::clock::{kernel, SystemClock};
+use crate::served::Correction;
 
-/// The discipline in force after resolving `auto`.
+/// Which clock is steered: `[clock] discipline` (`ntp_config::ClockDiscipline`)
+/// with `auto` resolved. (The controller that steers it is
+/// `ntp_sync::discipline::Discipline`.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Discipline {
+pub enum Steering {
     /// Steer the kernel clock.
     System,
     /// Correct served time only.
@@ -28,13 +30,13 @@ pub enum Discipline {
     None,
 }
 
-impl Discipline {
+impl Steering {
     /// Name for logs and the API.
     pub fn name(self) -> &'static str {
         match self {
-            Discipline::System => "system",
-            Discipline::Virtual => "virtual",
-            Discipline::None => "none",
+            Steering::System => "system",
+            Steering::Virtual => "virtual",
+            Steering::None => "none",
         }
     }
 }
@@ -46,15 +48,15 @@ pub fn may_set_clock() -> bool {
 }
 
 /// Resolves `auto`; returns the discipline and why.
-pub fn choose(configured: ClockDiscipline) -> (Discipline, &'static str) {
+pub fn choose(configured: ClockDiscipline) -> (Steering, &'static str) {
     match configured {
-        ClockDiscipline::System => (Discipline::System, "configured"),
-        ClockDiscipline::Virtual => (Discipline::Virtual, "configured"),
-        ClockDiscipline::None => (Discipline::None, "configured"),
+        ClockDiscipline::System => (Steering::System, "configured"),
+        ClockDiscipline::Virtual => (Steering::Virtual, "configured"),
+        ClockDiscipline::None => (Steering::None, "configured"),
         ClockDiscipline::Auto if may_set_clock() => {
-            (Discipline::System, "auto: the process may set the clock (CAP_SYS_TIME)")
+            (Steering::System, "auto: the process may set the clock (CAP_SYS_TIME)")
         }
-        ClockDiscipline::Auto => (Discipline::Virtual, "auto: the process may not set the clock"),
+        ClockDiscipline::Auto => (Steering::Virtual, "auto: the process may not set the clock"),
     }
 }
 
@@ -66,8 +68,8 @@ fn system_now() -> NtpTimestamp {
 pub trait DriverClock: Clock + Send {
     /// The correction from system time to served time.
     fn correction(&self) -> Correction;
-    /// The discipline name.
-    fn discipline(&self) -> Discipline;
+    /// Which clock this is.
+    fn discipline(&self) -> Steering;
 }
 
 /// The virtual clock.
@@ -109,8 +111,8 @@ impl DriverClock for VirtualDriver {
         let (base, offset, freq) = self.0.parameters();
         Correction { offset: NtpDuration::from_seconds(offset), base, freq }
     }
-    fn discipline(&self) -> Discipline {
-        Discipline::Virtual
+    fn discipline(&self) -> Steering {
+        Steering::Virtual
     }
 }
 
@@ -162,8 +164,8 @@ impl DriverClock for KernelDriver {
     fn correction(&self) -> Correction {
         Correction::IDENTITY
     }
-    fn discipline(&self) -> Discipline {
-        Discipline::System
+    fn discipline(&self) -> Steering {
+        Steering::System
     }
 }
 
@@ -189,12 +191,12 @@ mod tests {
 
     #[test]
     fn configured_disciplines_are_taken_as_given() {
-        assert_eq!(choose(ClockDiscipline::Virtual).0, Discipline::Virtual);
-        assert_eq!(choose(ClockDiscipline::None).0, Discipline::None);
+        assert_eq!(choose(ClockDiscipline::Virtual).0, Steering::Virtual);
+        assert_eq!(choose(ClockDiscipline::None).0, Steering::None);
         if kernel::read_only() {
             assert_eq!(
                 choose(ClockDiscipline::Auto).0,
-                Discipline::Virtual,
+                Steering::Virtual,
                 "the interlock keeps auto off the system clock"
             );
         }

@@ -7,9 +7,9 @@ use ntp_proto::packet::LeapIndicator;
 use ntp_proto::server::ServerState;
 use ntp_proto::NtpShort;
 
-use crate::clock::{kernel, Clock, SystemClock};
-use crate::state::local::{local_refid, unsynchronised};
-use crate::state::{Correction, Snapshot};
+use crate::clock::{kernel, SystemClock};
+use crate::served::local::{local_refid, unsynchronised};
+use crate::served::{Correction, Snapshot};
 
 /// The snapshot for the host clock as the kernel describes it now.
 pub fn snapshot(stratum: u8, precision: i8) -> Snapshot {

@@ -1,23 +1,28 @@
-//! Keeping time from upstream sources: the glue between the sans-IO
-//! `ntp_proto::source` pollers and `ntp_sync::Engine` on one side and
-//! sockets, DNS, the clock and the published state on the other.
+//! Keeping time from upstream sources and reference clocks: the IO around
+//! the sans-IO upstream
+//! associations (`ntp_proto::association`) and `ntp_sync::Engine` — sockets,
+//! DNS, NTS-KE, the clock and the published state.
 //!
-//! - [`spec`]: which sources the configuration names.
+//! - [`source`]: one running source: association, socket, NTS renewals.
 //! - [`net`]: one socket per source with kernel receive timestamps.
+//! - [`background`]: name lookups and NTS key exchanges, off the loop.
 //! - [`drivers`]: the clocks the engine steers (virtual, system).
 //! - [`host`]: `discipline = "none"`, the host clock as the kernel describes it.
 //! - [`driftfile`]: the frequency kept across restarts.
-//! - [`background`]: name lookups and NTS key exchanges, off the loop.
 //! - [`refclocks`]: reference clocks as engine sources (the drivers are in
 //!   `crate::refclock`).
+//! - [`report`]: what the loop tells the status hub.
 //! - [`task`]: the loop that ties them together.
+//!
+//! Which sources to poll comes from `ntp_config::Config::upstreams()`; the
+//! NTS key exchange itself is `crate::nts::client`.
 
 pub mod background;
 pub mod driftfile;
 pub mod drivers;
 pub mod host;
 pub mod net;
-pub mod nts_client;
 pub mod refclocks;
-pub mod spec;
+pub mod report;
+pub mod source;
 pub mod task;

@@ -13,7 +13,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::clock::{Clock, SystemClock};
+use crate::clock::SystemClock;
 use crate::net::udp::{self, CmsgBuf};
 
 /// A datagram from an upstream.

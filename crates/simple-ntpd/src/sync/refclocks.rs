@@ -194,7 +194,7 @@ impl RefclockSources {
                     offset_seconds: r.filter(|r| r.samples > 0).map_or(0.0, |r| r.offset),
                     delay_seconds: e.spec.clock.delay,
                     jitter_seconds: last.map_or(0.0, |f| f.jitter),
-                    state: r.map_or(SourceState::Pending, |r| super::task::map_state(r.state)),
+                    state: r.map_or(SourceState::Pending, |r| super::report::map_state(r.state)),
                     last_response_seconds_ago: last.map(|f| now.since(f.time).to_seconds().max(0.0)),
                     refclock: Some(RefclockStatus {
                         driver: e.spec.driver.driver_name().to_owned(),

@@ -1,47 +1,48 @@
-//! The synchronisation loop: resolves sources (pools too), polls each with
-//! its `SourcePoller`, feeds samples to the `ntp_sync::Engine`, steers the
-//! chosen clock and publishes the result — the snapshot every reply carries
-//! and the report the API shows. Runs on the daemon's event loop.
+//! The synchronisation loop: resolves sources (pools too) and runs their
+//! NTS key exchanges off the loop, drives each source's association
+//! (`ntp_proto::association`, the same type the simulator drives) with a
+//! socket and the clock, feeds the samples to the `ntp_sync::Engine`, steers
+//! the chosen clock and publishes the result — the snapshot every reply
+//! carries and the report the API shows. Runs on the daemon's event loop.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ntp_proto::auth::SymmetricKey;
-use ntp_proto::extension::Trailer;
-use ntp_proto::kod::KissCode;
-use ntp_proto::packet::LeapIndicator;
+use ntp_config::Upstream;
+use ntp_proto::association::{Association, ClientAuth, CookieJar, Event, RekeyReason};
 use ntp_proto::server::ServerState;
-use ntp_proto::source::{PollConfig, PollerState, Reject, SourceConfig, SourcePoller};
-use ntp_proto::{NtpDuration, NtpTimestamp};
-use ntp_sync::{ClockAction, Engine, EngineConfig, MakeStep, SelectionState, SourceId, SourceParams, SyncStatus};
+use ntp_proto::source::{PollConfig, PollerState, SourceConfig};
+use ntp_proto::NtpDuration;
+use ntp_sync::{ClockAction, Engine, EngineConfig, MakeStep, SourceParams, SyncStatus};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info, warn};
 
 use super::background::{self, Done, DoneSender};
 use super::driftfile;
-use super::drivers::{Discipline, DriverClock, KernelDriver, VirtualDriver};
+use super::drivers::{DriverClock, KernelDriver, Steering, VirtualDriver};
 use super::net::{Incoming, UpstreamSocket};
-use super::nts_client::NtsSession;
 use super::refclocks::RefclockSources;
-use super::spec::SourceSpec;
-use crate::api::model::{Source, SourceState};
+use super::report::{sync_report, ChangeLog, Peer};
+use super::source::{RunningSource, MAX_BACKOFF};
+use crate::nts::client::NtsSession;
+use crate::random::Csprng;
 use crate::refclock::devices::Devices;
 use crate::refclock::spec::RefclockSpec;
-use crate::state::local::LocalReference;
-use crate::state::{Correction, Snapshot, StateCell};
-use crate::status::{StatusHub, SyncReport};
-use ntp_proto::nts::ef::{client_request as nts_request, client_verify_reply, NtsError};
+use crate::security::keys::SymmetricKeys;
+use crate::served::local::LocalReference;
+use crate::served::{Correction, Snapshot, StateCell};
+use crate::status::StatusHub;
 
-/// Everything the loop needs from the configuration.
-#[derive(Clone, Debug)]
+/// Everything the loop needs from the configuration. Compared whole on
+/// reload: any difference restarts the loop.
+#[derive(Clone, Debug, PartialEq)]
 pub struct SyncSettings {
-    /// Sources.
-    pub specs: Vec<SourceSpec>,
+    /// Sources (`Config::upstreams()`).
+    pub upstreams: Vec<Upstream>,
     /// Resolved discipline (system or virtual).
-    pub discipline: Discipline,
+    pub discipline: Steering,
     /// makestep threshold (s) and limit (updates).
     pub makestep: (f64, u32),
     /// Panic threshold, s (0 = off).
@@ -53,7 +54,7 @@ pub struct SyncSettings {
     /// Drift file.
     pub driftfile: Option<PathBuf>,
     /// Keys for sources with `key`.
-    pub keys: HashMap<u32, SymmetricKey>,
+    pub keys: SymmetricKeys,
     /// Measured clock precision.
     pub precision: i8,
     /// Reference clocks (their drivers are started by the daemon).
@@ -93,38 +94,10 @@ pub fn start(
     SyncHandle { stop: Some(stop_tx), task }
 }
 
-struct Upstream {
-    key: u64,
-    name: String,
-    spec: usize,
-    addr: SocketAddr,
-    poller: SourcePoller,
-    id: SourceId,
-    socket: UpstreamSocket,
-    mac: Option<SymmetricKey>,
-    sent_at: Option<NtpTimestamp>,
-    reachable: bool,
-    /// NTS session, for `nts = true` sources.
-    nts: Option<NtsSession>,
-    /// Unique identifier of the outstanding NTS request.
-    nts_uid: [u8; 32],
-    /// The session must be renewed (NAK, or no cookies left).
-    rekey: bool,
-    /// A renewal is running in the background.
-    rekey_in_flight: bool,
-    /// No renewal before this (after a failed one).
-    rekey_retry_at: Instant,
-    /// Wait after the next failed renewal.
-    rekey_backoff: Duration,
-}
-
-/// First wait after a failed NTS session renewal.
-const REKEY_FIRST_BACKOFF: Duration = Duration::from_secs(2);
-/// The longest wait between attempts to resolve or key a source.
-const MAX_BACKOFF: Duration = Duration::from_secs(600);
-
+/// A configured source with nothing running yet: when to look it up (or
+/// run its NTS key exchange) again.
 struct Pending {
-    spec: usize,
+    upstream: usize,
     next_try: Instant,
     backoff: Duration,
 }
@@ -136,29 +109,18 @@ fn to_duration(d: NtpDuration) -> Duration {
     Duration::from_secs_f64(d.to_seconds().clamp(0.0, 3600.0))
 }
 
-fn cookie() -> NtpTimestamp {
-    let mut b = [0u8; 8];
-    if getrandom::getrandom(&mut b).is_err() {
-        // No randomness: a time-derived cookie still matches replies.
-        return crate::clock::Clock::now(&crate::clock::SystemClock);
-    }
-    NtpTimestamp::from_bits(u64::from_ne_bytes(b))
-}
-
 struct Loop {
     settings: SyncSettings,
     clock: Box<dyn DriverClock>,
     engine: Engine,
-    ups: Vec<Upstream>,
+    ups: Vec<RunningSource>,
     pending: Vec<Pending>,
     tx: mpsc::Sender<Incoming>,
     next_key: u64,
     state: StateCell,
     hub: Arc<StatusHub>,
-    last_status: Option<SyncStatus>,
-    last_peer: Option<SourceId>,
-    /// The leap indicator last published while synchronised.
-    last_leap: LeapIndicator,
+    /// What was last logged about the system state.
+    logged: ChangeLog,
     /// Pool members dropped as dead or refusing, and when: a re-resolved
     /// pool does not hand the same address straight back.
     retired: Vec<(SocketAddr, Instant)>,
@@ -168,6 +130,8 @@ struct Loop {
     /// until when it may stand in while the new engine has not synchronised
     /// yet: clients see holdover, not a gap of leap-3 replies.
     held: Option<(ServerState, Instant)>,
+    /// Transmit cookies, NTS unique ids and nonces.
+    rng: Csprng,
     /// Reference clocks.
     refclocks: RefclockSources,
 }
@@ -192,7 +156,7 @@ async fn run(
         info!(frequency_ppm = f, file = %p.display(), "read drift file");
     }
     let clock: Box<dyn DriverClock> = match settings.discipline {
-        Discipline::System => Box::new(KernelDriver::new()),
+        Steering::System => Box::new(KernelDriver::new()),
         _ => Box::new(VirtualDriver::new(previous)),
     };
     let serving = state.load();
@@ -213,15 +177,15 @@ async fn run(
         precision: settings.precision,
         // The kernel's frequency interface stops at 500 ppm; a virtual clock
         // can slew as fast as chrony's default maximum (83333 ppm).
-        max_slew_ppm: if settings.discipline == Discipline::System { 500.0 } else { 83_333.0 },
+        max_slew_ppm: if settings.discipline == Steering::System { 500.0 } else { 83_333.0 },
         ..EngineConfig::default()
     });
     let (refclocks, mut refclock_rx) =
         RefclockSources::new(devices, settings.pps_on_local_clock, &mut engine, clock.as_ref());
     let (tx, mut rx) = mpsc::channel(256);
     let (done_tx, mut done_rx) = mpsc::unbounded_channel();
-    let pending = (0..settings.specs.len())
-        .map(|spec| Pending { spec, next_try: Instant::now(), backoff: Duration::from_secs(2) })
+    let pending = (0..settings.upstreams.len())
+        .map(|upstream| Pending { upstream, next_try: Instant::now(), backoff: Duration::from_secs(2) })
         .collect();
     let mut l = Loop {
         settings,
@@ -233,12 +197,11 @@ async fn run(
         next_key: 0,
         state,
         hub,
-        last_status: None,
-        last_peer: None,
-        last_leap: LeapIndicator::NoWarning,
+        logged: ChangeLog::default(),
         retired: Vec::new(),
         done_tx,
         held,
+        rng: crate::random::csprng(),
         refclocks,
     };
     let mut last_tick = Instant::now();
@@ -247,11 +210,11 @@ async fn run(
     loop {
         l.resolve_due();
         l.rekey_due();
-        let now = l.clock.now();
-        l.poll_due(now);
+        l.poll_due();
         for action in l.refclocks.poll_due(&mut l.engine, l.clock.as_mut()) {
             l.on_action(Some(action));
         }
+        let now = l.clock.now();
         if last_tick.elapsed() >= Duration::from_secs(1)
             || l.engine.next_tick_at().is_some_and(|t| now.since(t).to_bits() >= 0)
         {
@@ -288,7 +251,7 @@ async fn run(
             warn!(error = %e, "cannot end the running slew before stopping");
         }
     }
-    (l.clock.discipline() == Discipline::Virtual).then(|| l.clock.correction())
+    (l.clock.discipline() == Steering::Virtual).then(|| l.clock.correction())
 }
 
 impl Loop {
@@ -300,23 +263,23 @@ impl Loop {
             std::mem::take(&mut self.pending).into_iter().partition(|p| p.next_try <= now);
         self.pending = later;
         for p in due {
-            let spec = &self.settings.specs[p.spec];
-            if spec.nts {
-                background::key_exchange_new(&self.done_tx, p.spec, spec, p.backoff);
+            let upstream = &self.settings.upstreams[p.upstream];
+            if upstream.nts {
+                background::key_exchange_new(&self.done_tx, p.upstream, upstream, p.backoff);
             } else {
-                background::resolve(&self.done_tx, p.spec, spec, p.backoff);
+                background::resolve(&self.done_tx, p.upstream, upstream, p.backoff);
             }
         }
     }
 
-    /// Starts NTS key exchanges for running sources that need new cookies,
-    /// one at a time per source, backing off after failures.
+    /// Starts NTS key exchanges for running sources whose association asked
+    /// for one, one at a time per source, backing off after failures.
     fn rekey_due(&mut self) {
         let now = Instant::now();
         for u in &mut self.ups {
-            if u.rekey && !u.rekey_in_flight && u.rekey_retry_at <= now {
+            if u.rekey_due(now) {
                 u.rekey_in_flight = true;
-                background::rekey(&self.done_tx, u.key, &self.settings.specs[u.spec]);
+                background::rekey(&self.done_tx, u.key, &self.settings.upstreams[u.upstream]);
             }
         }
     }
@@ -324,10 +287,10 @@ impl Loop {
     /// Takes in a finished lookup or key exchange.
     fn on_done(&mut self, done: Done) {
         match done {
-            Done::Resolved { spec: idx, backoff, result } => {
-                let spec = self.settings.specs[idx].clone();
-                let wanted = spec.pool.unwrap_or(1) as usize;
-                let mut added = self.ups.iter().filter(|u| u.spec == idx).count();
+            Done::Resolved { upstream: idx, backoff, result } => {
+                let wanted = self.settings.upstreams[idx].pool.unwrap_or(1) as usize;
+                let host = self.settings.upstreams[idx].host.clone();
+                let mut added = self.ups.iter().filter(|u| u.upstream == idx).count();
                 match result {
                     Ok(addrs) => {
                         for addr in addrs {
@@ -337,187 +300,114 @@ impl Loop {
                             if self.ups.iter().any(|u| u.addr == addr) || self.retired.iter().any(|(a, _)| *a == addr) {
                                 continue;
                             }
-                            match self.add_upstream(idx, &spec, addr, None) {
+                            match self.add_source(idx, addr, None) {
                                 Ok(()) => added += 1,
                                 Err(e) => {
-                                    warn!(source = %spec.host, address = %addr, error = %e, "cannot open a socket for source")
+                                    warn!(source = %host, address = %addr, error = %e, "cannot open a socket for source")
                                 }
                             }
                         }
                     }
-                    Err(e) => {
-                        warn!(source = %spec.host, error = %e, retry_s = backoff.as_secs(), "cannot resolve source")
-                    }
+                    Err(e) => warn!(source = %host, error = %e, retry_s = backoff.as_secs(), "cannot resolve source"),
                 }
                 if added < wanted {
                     self.retry_later(idx, backoff);
                 }
             }
-            Done::KeyExchanged { spec: idx, backoff, result } => {
-                let spec = self.settings.specs[idx].clone();
+            Done::KeyExchanged { upstream: idx, backoff, result } => {
+                let host = self.settings.upstreams[idx].host.clone();
                 match result {
                     Ok(session) => {
                         let addr = session.ntp_addr;
-                        if let Err(e) = self.add_upstream(idx, &spec, addr, Some(session)) {
-                            warn!(source = %spec.host, error = %e, "cannot open a socket for source");
+                        if let Err(e) = self.add_source(idx, addr, Some(session)) {
+                            warn!(source = %host, error = %e, "cannot open a socket for source");
                             self.retry_later(idx, backoff);
                         }
                     }
                     Err(e) => {
-                        warn!(source = %spec.host, error = %format!("{e:#}"), retry_s = backoff.as_secs(), "NTS key exchange failed");
+                        warn!(source = %host, error = %format!("{e:#}"), retry_s = backoff.as_secs(), "NTS key exchange failed");
                         self.retry_later(idx, backoff);
                     }
                 }
             }
-            Done::Rekeyed { upstream, result } => {
+            Done::Rekeyed { source, result } => {
                 // The source may have been replaced meanwhile.
-                let Some(u) = self.ups.iter_mut().find(|u| u.key == upstream) else { return };
-                u.rekey_in_flight = false;
+                let Some(u) = self.ups.iter_mut().find(|u| u.key == source) else { return };
                 match result {
                     Ok(session) => {
                         if session.ntp_addr != u.addr {
                             warn!(source = %u.name, "NTS-KE now names another NTP address; keeping {}", u.addr);
                         }
                         info!(source = %u.name, "NTS session renewed");
-                        u.nts = Some(session);
-                        u.rekey = false;
-                        u.rekey_backoff = REKEY_FIRST_BACKOFF;
+                        u.assoc.set_nts_session(session.keys, session.cookies);
+                        u.rekeyed();
                     }
                     Err(e) => {
                         warn!(source = %u.name, error = %format!("{e:#}"), retry_s = u.rekey_backoff.as_secs(), "NTS key exchange failed");
-                        u.rekey_retry_at = Instant::now() + u.rekey_backoff;
-                        u.rekey_backoff = (u.rekey_backoff * 2).min(MAX_BACKOFF);
+                        u.rekey_failed();
                     }
                 }
             }
         }
     }
 
-    /// Tries spec `idx` again after `backoff`, doubling it for the time after.
+    /// Tries configured source `idx` again after `backoff`, doubling it for
+    /// the time after.
     fn retry_later(&mut self, idx: usize, backoff: Duration) {
         let next = (backoff * 2).min(MAX_BACKOFF);
-        self.pending.push(Pending { spec: idx, next_try: Instant::now() + backoff, backoff: next });
+        self.pending.push(Pending { upstream: idx, next_try: Instant::now() + backoff, backoff: next });
     }
 
-    fn add_upstream(
-        &mut self,
-        spec_idx: usize,
-        spec: &SourceSpec,
-        addr: SocketAddr,
-        nts: Option<NtsSession>,
-    ) -> std::io::Result<()> {
-        let mac = match spec.key {
-            Some(id) => match self.settings.keys.get(&id) {
-                Some(k) => Some(k.clone()),
+    /// Starts polling `addr` for configured source `idx` (with the NTS
+    /// session from its key exchange, if it uses NTS).
+    fn add_source(&mut self, idx: usize, addr: SocketAddr, nts: Option<NtsSession>) -> std::io::Result<()> {
+        let upstream = &self.settings.upstreams[idx];
+        let auth = match (nts, upstream.key) {
+            (Some(session), _) => ClientAuth::Nts(CookieJar::new(session.keys, session.cookies)),
+            (None, Some(id)) => match self.settings.keys.get(&id) {
+                Some(k) => ClientAuth::Mac(k.clone()),
                 None => {
-                    error!(source = %spec.host, key = id, "source names a key that is not configured; not polling it");
+                    // The preflight refuses this; a key file changed underneath is the only way here.
+                    error!(source = %upstream.host, key = id, "source names a key that is not configured; not polling it");
                     return Ok(());
                 }
             },
-            None => None,
+            (None, None) => ClientAuth::None,
         };
         let key = self.next_key;
         self.next_key += 1;
         let socket = UpstreamSocket::open(addr, key, self.tx.clone())?;
         let poll = PollConfig {
-            minpoll: spec.minpoll,
-            maxpoll: spec.maxpoll.max(spec.minpoll),
-            iburst: spec.iburst,
+            minpoll: upstream.minpoll,
+            maxpoll: upstream.maxpoll.max(upstream.minpoll),
+            iburst: upstream.iburst,
             ..PollConfig::default()
         }
         .sanitised();
-        let now = self.clock.now();
-        let poller = SourcePoller::new(
-            SourceConfig { poll, version: 4, response_timeout: 1.0, local_precision: self.settings.precision },
-            now,
-            // Spread the first polls of many sources a little.
-            (key % 8) as f64 * 0.05,
-        );
+        let config = SourceConfig { poll, version: 4, response_timeout: 1.0, local_precision: self.settings.precision };
+        let (authenticated, nts) = (matches!(auth, ClientAuth::Mac(_)), matches!(auth, ClientAuth::Nts(_)));
+        // Spread the first polls of many sources a little.
+        let assoc = Association::new(config, auth, self.clock.now(), (key % 8) as f64 * 0.05);
         let id = self.engine.add_source(SourceParams {
             address: Some(addr.ip()),
-            prefer: spec.prefer,
+            prefer: upstream.prefer,
             ..SourceParams::default()
         });
-        info!(source = %spec.host, address = %addr, authenticated = mac.is_some(), nts = nts.is_some(), "source added");
-        self.ups.push(Upstream {
-            key,
-            name: spec.host.clone(),
-            spec: spec_idx,
-            addr,
-            poller,
-            id,
-            socket,
-            mac,
-            sent_at: None,
-            reachable: false,
-            nts,
-            nts_uid: [0; 32],
-            rekey: false,
-            rekey_in_flight: false,
-            rekey_retry_at: Instant::now(),
-            rekey_backoff: REKEY_FIRST_BACKOFF,
-        });
+        info!(source = %upstream.host, address = %addr, authenticated, nts, "source added");
+        self.ups.push(RunningSource::new(key, upstream.host.clone(), idx, addr, assoc, id, socket));
         Ok(())
     }
 
-    fn poll_due(&mut self, now: NtpTimestamp) {
-        let mut buf = [0u8; 128];
-        for u in &mut self.ups {
-            if u.poller.timeout_at().is_some_and(|t| now.since(t).to_bits() >= 0) {
-                u.poller.handle_timeout(now);
+    /// Sends every request that is due.
+    fn poll_due(&mut self) {
+        for i in 0..self.ups.len() {
+            let now = self.clock.now();
+            let u = &mut self.ups[i];
+            if u.poll(now, &mut self.rng) {
+                self.engine.update_reach(u.id, u.assoc.reach());
             }
-            if u.poller.next_poll_at().is_some_and(|t| now.since(t).to_bits() >= 0) {
-                if u.rekey {
-                    continue;
-                }
-                let t1 = self.clock.now();
-                let Some(mut n) = u.poller.build_request(t1, cookie(), &mut buf) else { continue };
-                if let Some(k) = &u.mac {
-                    match k.append_mac(&mut buf, n, k.packet_digest_len(4)) {
-                        Some(len) => n = len,
-                        None => continue,
-                    }
-                }
-                u.sent_at = Some(t1);
-                let sent = match &mut u.nts {
-                    Some(session) => match session.take_cookie() {
-                        Some((c, placeholders)) => {
-                            let _ = getrandom::getrandom(&mut u.nts_uid);
-                            let mut nonce = [0u8; 16];
-                            let nlen = session.keys.aead.nonce_len().min(16);
-                            let _ = getrandom::getrandom(&mut nonce[..nlen]);
-                            let mut header = [0u8; 48];
-                            header.copy_from_slice(&buf[..48]);
-                            match nts_request(&header, &u.nts_uid, &c, placeholders, &session.keys, &nonce[..nlen]) {
-                                Ok(packet) => u.socket.send(&packet, u.addr),
-                                Err(e) => {
-                                    debug!(source = %u.name, error = ?e, "cannot build an NTS request");
-                                    continue;
-                                }
-                            }
-                        }
-                        None => {
-                            info!(source = %u.name, "NTS cookies used up; renewing the key exchange");
-                            u.rekey = true;
-                            continue;
-                        }
-                    },
-                    None => u.socket.send(&buf[..n], u.addr),
-                };
-                if let Err(e) = sent {
-                    debug!(source = %u.name, error = %e, "send failed");
-                }
-                self.engine.update_reach(u.id, u.poller.reach());
-            }
-            let reachable = u.poller.reach().is_reachable();
-            if reachable != u.reachable {
-                u.reachable = reachable;
-                if reachable {
-                    info!(source = %u.name, address = %u.addr, "source reachable");
-                } else {
-                    warn!(source = %u.name, address = %u.addr, "source unreachable");
-                }
-            }
+            u.log_reachability();
+            self.handle_events(i);
         }
     }
 
@@ -525,57 +415,43 @@ impl Loop {
         let Some(i) = self.ups.iter().position(|u| u.key == msg.key) else { return };
         let t4 = self.clock.correction().apply(msg.rx_system);
         let now = self.clock.now();
-        let u = &mut self.ups[i];
-        if let Some(k) = &u.mac {
-            let ok = match ntp_proto::Header::decode(&msg.data)
-                .ok()
-                .and_then(|h| Trailer::parse(&msg.data, h.version).ok())
-                .and_then(|t| t.mac())
-            {
-                Some(mac) if mac.key_id == k.id() && !mac.is_crypto_nak() => {
-                    k.verify(&msg.data[..msg.data.len() - 4 - mac.digest.len()], mac.digest)
+        self.ups[i].assoc.handle_datagram(&msg.data, t4, now);
+        self.handle_events(i);
+    }
+
+    /// Acts on what source `i`'s association reports.
+    fn handle_events(&mut self, i: usize) {
+        while let Some(event) = self.ups[i].assoc.poll_event() {
+            let u = &mut self.ups[i];
+            match event {
+                Event::Sample(sample) => {
+                    let id = u.id;
+                    self.engine.update_reach(id, u.assoc.reach());
+                    let update = self.engine.on_sample(id, &sample, self.clock.as_mut());
+                    self.ups[i].assoc.advise_poll(update.poll_advice);
+                    self.on_action(update.action);
                 }
-                _ => false,
-            };
-            if !ok {
-                debug!(source = %u.name, "reply without a valid MAC ignored");
-                return;
-            }
-        }
-        if let Some(session) = &mut u.nts {
-            match client_verify_reply(&msg.data, &u.nts_uid, &session.keys) {
-                Ok(cookies) => session.add_cookies(cookies),
-                Err(NtsError::ReceivedNak) => {
-                    warn!(source = %u.name, "NTS NAK: renewing the key exchange");
+                Event::KeyExchangeNeeded(why) => {
+                    match why {
+                        RekeyReason::CookiesUsedUp => {
+                            info!(source = %u.name, "NTS cookies used up; renewing the key exchange")
+                        }
+                        RekeyReason::Nak => warn!(source = %u.name, "NTS NAK: renewing the key exchange"),
+                        RekeyReason::BadSession => {
+                            warn!(source = %u.name, "NTS session unusable; renewing the key exchange")
+                        }
+                    }
                     u.rekey = true;
-                    return;
                 }
-                Err(e) => {
-                    debug!(source = %u.name, error = ?e, "reply failed NTS verification; ignored");
-                    return;
+                // The association sends nothing more; its last estimate must
+                // not be selected or counted any more.
+                Event::Demobilised(code) => {
+                    warn!(source = %u.name, address = %u.addr, kiss_code = ?code, "the source refuses us (kiss-o'-death): no longer polled or used");
+                    let id = u.id;
+                    self.engine.remove_source(id);
                 }
+                Event::Rejected(reason) => debug!(source = %u.name, reason = %reason, "reply rejected"),
             }
-        }
-        let t1 = u.sent_at.unwrap_or(now);
-        match u.poller.handle_response(&msg.data, t1, t4, now) {
-            Ok(sample) => {
-                let id = u.id;
-                self.engine.update_reach(id, u.poller.reach());
-                let update = self.engine.on_sample(id, &sample, self.clock.as_mut());
-                if let Some(u) = self.ups.iter_mut().find(|u| u.id == id) {
-                    u.poller.advise_poll(update.poll_advice);
-                }
-                self.on_action(update.action);
-            }
-            // The poller has demobilised the source (later replies are
-            // rejected as Demobilised, so this happens once): its last
-            // estimate must not be selected or counted any more.
-            Err(Reject::Kiss(code @ (KissCode::Deny | KissCode::Restricted))) => {
-                warn!(source = %u.name, address = %u.addr, kiss_code = ?code, "the source refuses us (kiss-o'-death): no longer polled or used");
-                let id = u.id;
-                self.engine.remove_source(id);
-            }
-            Err(reject) => debug!(source = %u.name, reason = ?reject, "reply rejected"),
         }
     }
 
@@ -589,7 +465,7 @@ impl Loop {
             Some(ClockAction::Stepped { offset }) => {
                 warn!(offset_s = offset, discipline = self.clock.discipline().name(), "clock stepped");
                 for u in &mut self.ups {
-                    u.poller.clock_stepped(offset);
+                    u.assoc.clock_stepped(offset);
                 }
             }
             Some(ClockAction::PanicRefused { offset }) => {
@@ -609,9 +485,9 @@ impl Loop {
             .iter()
             .enumerate()
             .filter(|(_, u)| {
-                self.settings.specs[u.spec].pool.is_some()
-                    && ((u.poller.reach().bits() == 0 && u.poller.reach().sent() >= 8)
-                        || matches!(u.poller.status().state, PollerState::Demobilised(_)))
+                self.settings.upstreams[u.upstream].pool.is_some()
+                    && ((u.assoc.reach().bits() == 0 && u.assoc.reach().sent() >= 8)
+                        || matches!(u.assoc.status().state, PollerState::Demobilised(_)))
             })
             .map(|(i, _)| i)
             .collect();
@@ -622,8 +498,12 @@ impl Loop {
             self.retired.push((u.addr, now));
             self.engine.remove_source(u.id);
             warn!(pool = %u.name, address = %u.addr, "replacing an unreachable pool member");
-            if !self.pending.iter().any(|p| p.spec == u.spec) {
-                self.pending.push(Pending { spec: u.spec, next_try: Instant::now(), backoff: Duration::from_secs(2) });
+            if !self.pending.iter().any(|p| p.upstream == u.upstream) {
+                self.pending.push(Pending {
+                    upstream: u.upstream,
+                    next_try: Instant::now(),
+                    backoff: Duration::from_secs(2),
+                });
             }
         }
     }
@@ -642,10 +522,8 @@ impl Loop {
     fn next_wakeup(&self) -> Duration {
         let now = self.clock.now();
         let mut next = Duration::from_secs(1);
-        for u in &self.ups {
-            for t in [u.poller.next_poll_at(), u.poller.timeout_at()].into_iter().flatten() {
-                next = next.min(to_duration(t.since(now)));
-            }
+        for t in self.ups.iter().filter_map(|u| u.assoc.poll_timeout()) {
+            next = next.min(to_duration(t.since(now)));
         }
         for t in self.engine.next_tick_at().into_iter().chain(self.refclocks.next_poll_at()) {
             next = next.min(to_duration(t.since(now)));
@@ -653,6 +531,8 @@ impl Loop {
         next.max(Duration::from_millis(1))
     }
 
+    /// Publishes the served state and the report, and logs changes of
+    /// status, leap indicator and selected source.
     fn publish(&mut self) {
         let now = self.clock.now();
         let st = self.engine.system_state().clone();
@@ -669,97 +549,30 @@ impl Loop {
             _ => self.engine.server_state(),
         };
         self.state.publish(Snapshot { server, correction: self.clock.correction() });
-        if self.last_status != Some(st.status) {
-            match st.status {
-                SyncStatus::Synchronised => info!(stratum = st.stratum, offset_s = st.offset, "synchronised"),
-                SyncStatus::Starting => {}
-                other => {
-                    warn!(status = ?other, local_fallback = ?self.settings.local_fallback, "not synchronised to any source")
-                }
-            }
-            self.last_status = Some(st.status);
-        }
-        if synced && st.leap != self.last_leap {
-            match st.leap {
-                LeapIndicator::Insert => {
-                    warn!("the sources announce a leap second: the last minute of the UTC day has 61 seconds")
-                }
-                LeapIndicator::Delete => {
-                    warn!("the sources announce a leap second: the last minute of the UTC day has 59 seconds")
-                }
-                _ => info!("no leap second is announced any more"),
-            }
-            self.last_leap = st.leap;
-        }
-        if self.last_peer != st.system_peer {
-            if let Some(u) = st.system_peer.and_then(|p| self.ups.iter().find(|u| u.id == p)) {
-                info!(source = %u.name, address = %u.addr, "selected source changed");
-            } else if let Some(name) = st.system_peer.and_then(|p| self.refclocks.name_of(p)) {
-                info!(refclock = %name, "selected source changed");
-            }
-            self.last_peer = st.system_peer;
-        }
-        let reports = self.engine.sources(now);
-        let mut sources: Vec<Source> = self
-            .ups
-            .iter()
-            .map(|u| {
-                let r = reports.iter().find(|r| r.id == u.id);
-                let status = u.poller.status();
-                Source {
-                    name: u.name.clone(),
-                    address: Some(u.addr.to_string()),
-                    stratum: r.map(|r| r.stratum).unwrap_or(0),
-                    reachability: u.poller.reach().bits(),
-                    poll_seconds: 2f64.powi(i32::from(u.poller.poll())),
-                    offset_seconds: r.map(|r| r.offset).unwrap_or(0.0),
-                    delay_seconds: r.map(|r| r.delay).unwrap_or(0.0).max(0.0),
-                    jitter_seconds: r.map(|r| r.jitter).unwrap_or(0.0).max(0.0),
-                    state: r.map(|r| map_state(r.state)).unwrap_or(SourceState::Pending),
-                    last_response_seconds_ago: status.last_sample.map(|t| now.since(t).to_seconds().max(0.0)),
-                    refclock: None,
-                }
-            })
-            .collect();
-        for p in &self.pending {
-            let spec = &self.settings.specs[p.spec];
-            if !self.ups.iter().any(|u| u.spec == p.spec) {
-                sources.push(Source {
-                    name: spec.host.clone(),
-                    address: None,
-                    stratum: 0,
-                    reachability: 0,
-                    poll_seconds: 0.0,
-                    offset_seconds: 0.0,
-                    delay_seconds: 0.0,
-                    jitter_seconds: 0.0,
-                    state: SourceState::Unreachable,
-                    last_response_seconds_ago: None,
-                    refclock: None,
-                });
-            }
-        }
-        sources.extend(self.refclocks.report(&reports, now));
-        self.hub.set_sync(SyncReport {
-            offset: if synced { st.offset } else { 0.0 },
-            jitter: st.jitter.max(0.0),
-            frequency_ppm: self.clock.frequency_ppm(),
-            discipline: self.clock.discipline().name().to_owned(),
-            sources,
-            local_fallback: self.settings.local_fallback.is_some() && !synced,
+        self.logged.log(&st, self.settings.local_fallback, |p| {
+            self.ups
+                .iter()
+                .find(|u| u.id == p)
+                .map(|u| Peer::Source { name: u.name.clone(), address: u.addr })
+                .or_else(|| self.refclocks.name_of(p).map(|name| Peer::Refclock(name.to_string())))
         });
-    }
-}
-
-pub(crate) fn map_state(s: SelectionState) -> SourceState {
-    match s {
-        SelectionState::Selected => SourceState::Selected,
-        SelectionState::Combined => SourceState::Combined,
-        SelectionState::Candidate => SourceState::Candidate,
-        SelectionState::Falseticker => SourceState::Falseticker,
-        SelectionState::TooFar => SourceState::Outlier,
-        SelectionState::Unreachable => SourceState::Unreachable,
-        SelectionState::Pending => SourceState::Pending,
-        SelectionState::NoSelect => SourceState::Outlier,
+        let waiting = self
+            .pending
+            .iter()
+            .filter(|p| !self.ups.iter().any(|u| u.upstream == p.upstream))
+            .map(|p| self.settings.upstreams[p.upstream].host.as_str());
+        let reports = self.engine.sources(now);
+        let refclocks = self.refclocks.report(&reports, now);
+        self.hub.set_sync(sync_report(
+            &self.engine,
+            &reports,
+            &self.ups,
+            waiting,
+            refclocks,
+            now,
+            self.clock.frequency_ppm(),
+            self.clock.discipline().name(),
+            self.settings.local_fallback.is_some(),
+        ));
     }
 }

@@ -1,6 +1,8 @@
 //! Shared helpers for the daemon's integration tests: start the real
 //! `simple-ntpd` binary on a loopback address with a generated config, and
 //! run its CLI.
+
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 #![allow(dead_code)]
 
 use std::net::{IpAddr, SocketAddr};

@@ -64,13 +64,13 @@ fn exchange_yields_a_sample_once() {
     let req = request(&mut p, 0.0, 0xABCD);
     // Server 0.25 s ahead, 5 ms each way.
     let reply = answer(&req, ts(0.255), ts(0.2551), &server_state());
-    let s = p.handle_response(&reply, ts(0.0), ts(0.0101), ts(0.0101)).unwrap();
+    let s = p.handle_response(&reply, ts(0.0101), ts(0.0101)).unwrap();
     assert!((s.offset - 0.25).abs() < 1e-6, "{}", s.offset);
     assert!((s.delay - 0.010).abs() < 1e-6, "{}", s.delay);
     assert_eq!(s.stratum, 1);
     assert_eq!(s.filter.samples, 1);
     assert!(p.reach().is_reachable());
-    assert_eq!(p.handle_response(&reply, ts(0.0), ts(0.0102), ts(0.0102)), Err(Reject::NoRequestOutstanding));
+    assert_eq!(p.handle_response(&reply, ts(0.0102), ts(0.0102)), Err(Reject::NoRequestOutstanding));
     assert_eq!(p.next_poll_at(), Some(ts(64.0)));
 }
 
@@ -80,9 +80,9 @@ fn spoofed_reply_does_not_cancel_the_real_one() {
     let req = request(&mut p, 0.0, 0x1111);
     let mut forged = answer(&req, ts(0.5), ts(0.5), &server_state());
     forged[24..32].copy_from_slice(&0x2222u64.to_be_bytes());
-    assert_eq!(p.handle_response(&forged, ts(0.0), ts(0.01), ts(0.01)), Err(Reject::OriginMismatch));
+    assert_eq!(p.handle_response(&forged, ts(0.01), ts(0.01)), Err(Reject::OriginMismatch));
     let real = answer(&req, ts(0.005), ts(0.005), &server_state());
-    assert!(p.handle_response(&real, ts(0.0), ts(0.01), ts(0.01)).is_ok());
+    assert!(p.handle_response(&real, ts(0.01), ts(0.01)).is_ok());
     assert_eq!(p.status().rejected, 1);
 }
 
@@ -91,13 +91,13 @@ fn unsynchronised_server_is_rejected() {
     let mut p = poller(false);
     let req = request(&mut p, 0.0, 7);
     let reply = answer(&req, ts(0.005), ts(0.005), &ServerState::unsynchronised(-20));
-    assert!(matches!(p.handle_response(&reply, ts(0.0), ts(0.01), ts(0.01)), Err(Reject::UnknownKiss(_))));
+    assert!(matches!(p.handle_response(&reply, ts(0.01), ts(0.01)), Err(Reject::UnknownKiss(_))));
     let mut st = server_state();
     st.stratum = 16;
     let req = request(&mut p, 64.0, 8);
     let reply = answer(&req, ts(64.005), ts(64.005), &st);
     // write_reply serves stratum 16 as unsynchronised: leap 3 stratum 0.
-    assert!(p.handle_response(&reply, ts(64.0), ts(64.01), ts(64.01)).is_err());
+    assert!(p.handle_response(&reply, ts(64.01), ts(64.01)).is_err());
     assert!(!p.reach().is_reachable());
 }
 
@@ -106,7 +106,7 @@ fn rate_kiss_backs_off_and_deny_demobilises() {
     let mut p = poller(true);
     let req = request(&mut p, 0.0, 9);
     assert_eq!(
-        p.handle_response(&kod(&req, KissCode::Rate, 10), ts(0.0), ts(0.01), ts(0.01)),
+        p.handle_response(&kod(&req, KissCode::Rate, 10), ts(0.01), ts(0.01)),
         Err(Reject::Kiss(KissCode::Rate))
     );
     assert!(p.poll() >= 10, "poll {}", p.poll());
@@ -115,7 +115,7 @@ fn rate_kiss_backs_off_and_deny_demobilises() {
 
     let req = request(&mut p, 2000.0, 10);
     let deny = kod(&req, KissCode::Deny, 6);
-    assert_eq!(p.handle_response(&deny, ts(2000.0), ts(2000.01), ts(2000.01)), Err(Reject::Kiss(KissCode::Deny)));
+    assert_eq!(p.handle_response(&deny, ts(2000.01), ts(2000.01)), Err(Reject::Kiss(KissCode::Deny)));
     assert_eq!(p.next_poll_at(), None);
     assert_eq!(p.status().state, PollerState::Demobilised(KissCode::Deny));
     assert!(p.build_request(ts(3000.0), NtpTimestamp::from_bits(1), &mut [0u8; 48]).is_none());
@@ -126,7 +126,7 @@ fn rate_kiss_backs_off_and_deny_demobilises() {
 fn rstr_demobilises_too() {
     let mut p = poller(false);
     let req = request(&mut p, 0.0, 11);
-    let _ = p.handle_response(&kod(&req, KissCode::Restricted, 6), ts(0.0), ts(0.01), ts(0.01));
+    let _ = p.handle_response(&kod(&req, KissCode::Restricted, 6), ts(0.01), ts(0.01));
     assert_eq!(p.next_poll_at(), None);
 }
 
@@ -139,7 +139,7 @@ fn late_reply_after_timeout_is_rejected() {
     assert!(p.timeout_at().is_some());
     p.handle_timeout(ts(2.5));
     let reply = answer(&req, ts(0.005), ts(0.005), &server_state());
-    assert_eq!(p.handle_response(&reply, ts(0.0), ts(3.0), ts(3.0)), Err(Reject::NoRequestOutstanding));
+    assert_eq!(p.handle_response(&reply, ts(3.0), ts(3.0)), Err(Reject::NoRequestOutstanding));
 }
 
 #[test]
@@ -154,7 +154,7 @@ fn unreachable_source_backs_off_bursts_and_recovers_at_minpoll() {
     let req = request(&mut p, now, 99);
     assert_eq!(p.poll(), 7, "backs off while unreachable");
     let reply = answer(&req, ts(now + 0.005), ts(now + 0.005), &server_state());
-    p.handle_response(&reply, ts(now), ts(now + 0.01), ts(now + 0.01)).unwrap();
+    p.handle_response(&reply, ts(now + 0.01), ts(now + 0.01)).unwrap();
     assert_eq!(p.poll(), 6);
     assert_eq!(p.next_poll_at(), Some(ts(now + 0.01 + 64.0)));
 }
@@ -167,7 +167,7 @@ fn engine_advice_moves_the_poll_one_step_per_request() {
         let now = p.next_poll_at().unwrap().since(ts(0.0)).to_seconds();
         let req = request(&mut p, now, 5);
         let reply = answer(&req, ts(now + 0.001), ts(now + 0.001), &server_state());
-        p.handle_response(&reply, ts(now), ts(now + 0.002), ts(now + 0.002)).unwrap();
+        p.handle_response(&reply, ts(now + 0.002), ts(now + 0.002)).unwrap();
         assert_eq!(p.poll(), want);
     }
 }
@@ -190,7 +190,7 @@ proptest! {
         if d.len() >= 32 {
             d[24..32].copy_from_slice(&cookie.to_be_bytes());
         }
-        let _ = p.handle_response(&d, ts(0.0), ts(0.01), ts(0.01));
-        let _ = p.handle_response(&data, ts(0.0), ts(0.01), ts(0.01));
+        let _ = p.handle_response(&d, ts(0.01), ts(0.01));
+        let _ = p.handle_response(&data, ts(0.01), ts(0.01));
     }
 }

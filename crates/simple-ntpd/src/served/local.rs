@@ -28,7 +28,7 @@ pub fn local_refid(stratum: u8) -> ReferenceId {
 }
 
 /// What the daemon serves when it is its own reference.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LocalReference {
     /// Advertised stratum (1–15).
     pub stratum: u8,

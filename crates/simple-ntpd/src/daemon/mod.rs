@@ -9,8 +9,15 @@
 //! the monitoring API if it is enabled but not running (its port was taken,
 //! e.g. by the instance a rolling update replaces); a 60 s tick logs
 //! aggregated drop storms.
+//!
+//! - [`preflight`]: every check made before binding (`config check` too).
+//! - [`plan`]: where served time comes from, and starting it.
+//! - [`nts_runtime`]: the NTS-KE server and cookie keys while running.
 
-use std::net::SocketAddr;
+pub mod nts_runtime;
+pub mod plan;
+pub mod preflight;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -21,22 +28,19 @@ use tokio::signal::unix::{signal, SignalKind};
 use tracing::{error, info, warn};
 
 use crate::api::{self, ApiServer};
-use crate::clock::{system::measure_precision, Clock, SystemClock};
+use crate::clock::{system::measure_precision, SystemClock};
 use crate::logging::LogHandle;
 use crate::net::listen::SocketOptions;
-use crate::nts::ke::{KeServer, KeSettings, KeStats};
-use crate::nts::keystore::KeyStore;
 use crate::refclock::devices::Devices;
-use crate::refclock::spec::RefclockSpec;
 use crate::security::{privileges, NtsKeys, PolicyCell, SecurityPolicy};
+use crate::served::StateCell;
 use crate::server::stats::Totals;
 use crate::server::{Server, ServerSettings, ServingOptions};
-use crate::state::local::{unsynchronised, LocalReference};
-use crate::state::StateCell;
-use crate::status::{StatusHub, SyncReport};
-use crate::sync::drivers::{choose, Discipline};
-use crate::sync::task::{SyncHandle, SyncSettings};
-use crate::sync::{host, spec};
+use crate::status::StatusHub;
+use crate::sync::host;
+use nts_runtime::NtsRuntime;
+use plan::{Plan, Running};
+pub use preflight::{preflight, Preflight};
 
 /// Drops of one reason within a minute that make a "storm" worth a log line.
 const STORM_THRESHOLD: u64 = 100;
@@ -83,218 +87,6 @@ pub fn server_settings(config: &Config, overrides: &Overrides) -> ServerSettings
     }
 }
 
-/// Where served time comes from, decided from the configuration.
-#[derive(Clone, Debug)]
-enum Plan {
-    /// No sources: this host's clock at a configured stratum.
-    Local(LocalReference),
-    /// `discipline = "none"`: the host clock as the kernel describes it.
-    Host { stratum: u8 },
-    /// Upstream sources through the synchronisation engine.
-    Sync(Box<SyncSettings>),
-}
-
-impl Plan {
-    fn from_config(config: &Config, precision: i8) -> Plan {
-        let (discipline, why) = choose(config.clock.discipline);
-        if discipline == Discipline::None {
-            if !config.is_local_reference() {
-                warn!("clock.discipline = \"none\": the configured sources are not used; serving the host clock as the kernel describes it");
-            }
-            return Plan::Host { stratum: config.ntp_server.stratum };
-        }
-        if config.is_local_reference() {
-            return Plan::Local(LocalReference { stratum: config.ntp_server.stratum, precision });
-        }
-        let keys = match crate::security::keys::load(&config.security.authentication) {
-            Ok((k, _)) => k,
-            Err(e) => {
-                warn!("source keys not available: {e}");
-                Default::default()
-            }
-        };
-        info!(discipline = discipline.name(), reason = why, "clock discipline");
-        // A PPS with nothing to name the seconds keeps the host clock as the
-        // local reference it was without it (served until the pulses are used).
-        let pps_on_local_clock = config.pps_on_local_clock();
-        let local = &config.server.local;
-        let local_fallback =
-            local.enabled.then_some(local.stratum).or(pps_on_local_clock.then_some(config.ntp_server.stratum));
-        Plan::Sync(Box::new(SyncSettings {
-            specs: spec::sources(config),
-            discipline,
-            makestep: (config.server.makestep.threshold, config.server.makestep.limit),
-            panic_threshold: config.clock.panic_threshold,
-            min_sources: config.clock.min_sources,
-            local_fallback,
-            driftfile: config.server.driftfile.clone(),
-            keys,
-            precision,
-            refclocks: crate::refclock::spec::refclocks(config, precision),
-            pps_on_local_clock,
-        }))
-    }
-
-    /// Same time source (a reload need not restart it).
-    fn same_as(&self, other: &Plan) -> bool {
-        match (self, other) {
-            (Plan::Local(a), Plan::Local(b)) => a.stratum == b.stratum,
-            (Plan::Host { stratum: a }, Plan::Host { stratum: b }) => a == b,
-            (Plan::Sync(a), Plan::Sync(b)) => {
-                a.specs == b.specs
-                    && a.discipline == b.discipline
-                    && a.makestep == b.makestep
-                    && a.panic_threshold == b.panic_threshold
-                    && a.min_sources == b.min_sources
-                    && a.local_fallback == b.local_fallback
-                    && a.driftfile == b.driftfile
-                    // Key material, not just ids: a fixed secret under the
-                    // same id must reach the sources.
-                    && a.keys == b.keys
-                    && a.refclocks == b.refclocks
-                    && a.pps_on_local_clock == b.pps_on_local_clock
-            }
-            _ => false,
-        }
-    }
-
-    fn describe(&self) -> String {
-        match self {
-            Plan::Local(l) => format!("local reference stratum {}", l.stratum),
-            Plan::Host { stratum } => format!("host clock (discipline none) at stratum {stratum}"),
-            Plan::Sync(s) => {
-                format!(
-                    "{} source(s), {} refclock(s), discipline {}",
-                    s.specs.len(),
-                    s.refclocks.len(),
-                    s.discipline.name()
-                )
-            }
-        }
-    }
-
-    /// The reference clocks it reads.
-    fn refclocks(&self) -> &[RefclockSpec] {
-        match self {
-            Plan::Sync(s) => &s.refclocks,
-            _ => &[],
-        }
-    }
-
-    /// What to serve from the first request on: a local reference and the
-    /// host clock are known before the event loop starts (no reply should
-    /// say unsynchronised); sources start unsynchronised.
-    fn first_snapshot(&self, precision: i8) -> crate::state::Snapshot {
-        match self {
-            Plan::Local(l) => l.snapshot(SystemClock.now()),
-            Plan::Host { stratum } => host::snapshot(*stratum, precision),
-            Plan::Sync(_) => unsynchronised(precision),
-        }
-    }
-
-    fn discipline_name(&self) -> &'static str {
-        match self {
-            Plan::Local(_) => "local",
-            Plan::Host { .. } => "none",
-            Plan::Sync(s) => s.discipline.name(),
-        }
-    }
-}
-
-/// The running time source.
-enum Running {
-    Local(LocalReference),
-    Host { stratum: u8 },
-    Sync(SyncHandle),
-}
-
-fn start_plan(
-    plan: &Plan,
-    state: &StateCell,
-    hub: &Arc<StatusHub>,
-    precision: i8,
-    previous: Option<crate::state::Correction>,
-    devices: Option<Arc<Devices>>,
-) -> Running {
-    hub.set_sync(SyncReport { discipline: plan.discipline_name().into(), ..SyncReport::default() });
-    match plan {
-        Plan::Local(l) => {
-            state.publish(l.snapshot(SystemClock.now()));
-            Running::Local(*l)
-        }
-        Plan::Host { stratum } => {
-            state.publish(host::snapshot(*stratum, precision));
-            Running::Host { stratum: *stratum }
-        }
-        Plan::Sync(settings) => {
-            if previous.is_none() {
-                state.publish(unsynchronised(precision));
-            }
-            Running::Sync(crate::sync::task::start((**settings).clone(), state.clone(), hub.clone(), previous, devices))
-        }
-    }
-}
-
-impl Running {
-    /// Stops it; a virtual clock's correction is handed back for a successor.
-    async fn stop(self) -> Option<crate::state::Correction> {
-        match self {
-            Running::Sync(h) => h.stop().await,
-            _ => None,
-        }
-    }
-}
-
-/// NTS while it runs: the cookie-key store and the NTS-KE server.
-struct NtsRuntime {
-    store: KeyStore,
-    ke: KeServer,
-    stats: Arc<KeStats>,
-}
-
-impl NtsRuntime {
-    async fn start(config: &Config) -> anyhow::Result<NtsRuntime> {
-        let n = &config.security.nts;
-        let (Some(chain), Some(key)) = (n.certificate_chain.clone(), n.private_key.clone()) else {
-            anyhow::bail!("security.nts.enabled needs security.nts.certificate_chain and security.nts.private_key");
-        };
-        // A bare address listens on the NTS-KE port, 4460 (RFC 8915).
-        let listen: SocketAddr = match n.ke_listen.parse::<std::net::IpAddr>() {
-            Ok(ip) => SocketAddr::new(ip, 4460),
-            Err(_) => n.ke_listen.parse().with_context(|| format!("security.nts.ke_listen `{}`", n.ke_listen))?,
-        };
-        let store = KeyStore::open(
-            n.key_directory.clone(),
-            Duration::from_secs(u64::from(n.rotation_hours) * 3600),
-            n.keep_keys as usize,
-        )?;
-        let ntp_port = config.listen_sockets().first().map(|a| a.port()).filter(|p| *p != 123);
-        let stats = Arc::new(KeStats::default());
-        let ke = KeServer::start(
-            KeSettings {
-                listen,
-                certificate_chain: chain,
-                private_key: key,
-                ntp_server: n.ntp_server.clone(),
-                ntp_port,
-                max_concurrent: n.max_connections,
-                handshake_timeout: Duration::from_secs(u64::from(n.timeout)),
-            },
-            store.cell(),
-            stats.clone(),
-        )
-        .await?;
-        Ok(NtsRuntime { store, ke, stats })
-    }
-
-    /// Tells NTS-KE clients the NTP port actually bound (port 0 in the
-    /// configuration, or a listener moved by a reload).
-    fn announce(&self, config: &Config, server: &Server) {
-        let port = server.bound_addresses().first().map(|a| a.port());
-        self.ke.set_ntp_server(config.security.nts.ntp_server.clone(), port);
-    }
-}
-
 struct Daemon {
     source: ConfigSource,
     config: Config,
@@ -324,10 +116,15 @@ pub fn run(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyhow::Resu
 async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyhow::Result<()> {
     let config = loaded.config;
     privileges::raise_permitted();
+    let Preflight { policy: mut compiled, source_keys, warnings } = preflight(&config)?;
+    for w in &warnings {
+        warn!("{w}");
+    }
     let precision = measure_precision();
-    let plan = Plan::from_config(&config, precision);
+    let plan = Plan::from_config(&config, precision, &source_keys);
     info!(time_source = %plan.describe(), precision, "time source");
-    let state = StateCell::new(plan.first_snapshot(precision));
+    // The first reply already carries what the plan serves.
+    let state = StateCell::new(plan.initial_snapshot(precision));
     if config.performance.batch_send {
         warn!("performance.batch_send is on: replies are stamped per batch, so transmit timestamps can be tens of microseconds early");
     }
@@ -349,11 +146,6 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
     } else {
         None
     };
-    let (mut compiled, security_warnings) =
-        SecurityPolicy::from_config(&config).map_err(|e| anyhow::anyhow!("security configuration: {e}"))?;
-    for w in &security_warnings {
-        warn!("{w}");
-    }
     compiled.nts = nts.as_ref().map(|n| NtsKeys(n.store.cell()));
     log_security(&compiled);
     let policy = PolicyCell::new(compiled);
@@ -370,9 +162,8 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
     let devices = Devices::for_config(plan.refclocks(), &config);
     // Everything privileged (binding) is done: become an ordinary user,
     // keeping CAP_SYS_TIME only when steering the system clock.
-    let steers_system = matches!(&plan, Plan::Sync(s) if s.discipline == Discipline::System);
-    privileges::drop_privileges(&config.security.user, needs_low_ports(&config), steers_system)?;
-    let running = Some(start_plan(&plan, &state, &hub, precision, None, devices.clone()));
+    privileges::drop_privileges(&config.security.user, needs_low_ports(&config), plan.steers_system_clock())?;
+    let running = Some(plan.start(&state, &hub, precision, None, devices.clone()));
     let mtimes = file_mtimes(&source.files);
     let mut d = Daemon {
         source,
@@ -466,10 +257,8 @@ async fn start_api(hub: &Arc<StatusHub>, m: &MonitoringConfig, at_start: bool) -
     if !m.enabled {
         return Ok(None);
     }
-    let addr: SocketAddr =
-        m.listen.parse().with_context(|| format!("monitoring.listen `{}` is not a socket address", m.listen))?;
-    let allow = api::parse_allow(&m.allow)?;
-    match api::start(hub.clone(), addr, allow, m.token.clone()).await {
+    let allow = m.allow.iter().map(|n| n.net()).collect();
+    match api::start(hub.clone(), m.listen, allow, m.token.clone()).await {
         Ok(a) => Ok(Some(a)),
         Err(e) if at_start && m.listen == MonitoringConfig::default().listen => {
             warn!("{e:#}; running without the monitoring API for now, retrying every {} s (or set [monitoring] listen to another address)", API_RETRY.as_secs());
@@ -482,8 +271,7 @@ async fn start_api(hub: &Arc<StatusHub>, m: &MonitoringConfig, at_start: bool) -
 /// True when a configured port needs CAP_NET_BIND_SERVICE to be bound
 /// again on reload.
 fn needs_low_ports(config: &Config) -> bool {
-    let api_low = config.monitoring.enabled
-        && config.monitoring.listen.parse::<SocketAddr>().map(|a| a.port() < 1024).unwrap_or(false);
+    let api_low = config.monitoring.enabled && config.monitoring.listen.port() < 1024;
     api_low || config.listen_sockets().iter().any(|a| a.port() != 0 && a.port() < 1024)
 }
 
@@ -513,17 +301,17 @@ impl Daemon {
             warn!("{w}");
         }
         let new = loaded.config;
-        let policy = match SecurityPolicy::from_config(&new) {
-            Ok((mut p, warnings)) => {
+        let (policy, source_keys) = match preflight::policy_and_keys(&new) {
+            Ok(Preflight { mut policy, source_keys, warnings }) => {
                 for w in &warnings {
                     warn!("{w}");
                 }
-                p.nts = self.nts.as_ref().map(|n| NtsKeys(n.store.cell()));
-                p
+                policy.nts = self.nts.as_ref().map(|n| NtsKeys(n.store.cell()));
+                (policy, source_keys)
             }
             Err(e) => {
-                error!("configuration reload refused, the running configuration stays: security configuration: {e}");
-                self.hub.record_reload(Err(format!("security configuration: {e}")));
+                error!("configuration reload refused, the running configuration stays: {e:#}");
+                self.hub.record_reload(Err(format!("{e:#}")));
                 return;
             }
         };
@@ -561,9 +349,9 @@ impl Daemon {
         if new.logging.output != l.output || new.logging.file != l.file || new.logging.log_format != l.log_format {
             warn!("logging.output, logging.file and logging.log_format take effect at the next restart");
         }
-        let plan = Plan::from_config(&new, self.precision);
-        if !plan.same_as(&self.plan) {
-            if matches!(&plan, Plan::Sync(s) if s.discipline == Discipline::System) && !privileges::can_set_time() {
+        let plan = Plan::from_config(&new, self.precision, &source_keys);
+        if plan != self.plan {
+            if plan.steers_system_clock() && !privileges::can_set_time() {
                 warn!(
                     "discipline \"system\" needs CAP_SYS_TIME, which this process no longer has (dropped at start): \
                      clock adjustments will fail until simple-ntpd is restarted"
@@ -577,8 +365,7 @@ impl Daemon {
             if plan.refclocks() != self.plan.refclocks() {
                 self.devices = Devices::restart(self.devices.take(), plan.refclocks(), &new);
             }
-            self.running =
-                Some(start_plan(&plan, &self.state, &self.hub, self.precision, previous, self.devices.clone()));
+            self.running = Some(plan.start(&self.state, &self.hub, self.precision, previous, self.devices.clone()));
             self.plan = plan;
         }
         if settings.listen != self.config.listen_sockets() {

@@ -1,11 +1,12 @@
-//! The system state the serving path publishes in every reply, and how it
-//! gets there.
+//! What is served: the system state every reply carries and the correction
+//! from the system clock to served time, published for the serving path.
+//! (`status` is something else: what the API and metrics report.)
 //!
-//! A single producer (today the [`local`] reference or the unsynchronised
-//! placeholder; later the synchronisation engine) builds a [`Snapshot`] and
-//! stores it in a [`StateCell`]. Workers load it per packet without locks or
-//! contended writes (arc-swap). Replacing the producer never touches the
-//! serving path.
+//! One producer at a time — the [`local`] reference, the host clock
+//! (`sync::host`) or the synchronisation loop (`sync::task`) — builds a
+//! [`Snapshot`] and stores it in a [`StateCell`]. Workers load it per batch
+//! without locks or contended writes (arc-swap). Replacing the producer
+//! never touches the serving path.
 
 pub mod local;
 
@@ -16,8 +17,9 @@ use ntp_proto::server::ServerState;
 use ntp_proto::{NtpDuration, NtpTimestamp};
 
 /// How served time differs from the system clock: `served = t + offset +
-/// freq * (t - base)`. The identity while the daemon trusts the system clock;
-/// the virtual-clock discipline (a later issue) fills it in.
+/// freq * (t - base)`. The identity while the daemon trusts the system clock
+/// or steers it; the virtual clock (`sync::drivers::VirtualDriver`) fills it
+/// in.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Correction {
     /// Constant offset added to every reading.

@@ -1,9 +1,10 @@
-//! The NTS client side of an upstream source (`nts = true`): the key
-//! exchange over TLS 1.3 (RFC 8915 §4) — certificate checked against `ca`
-//! or the system roots — and the cookie jar the polls draw from. Sessions
-//! are re-keyed when the jar runs dry or the server sends an NTS NAK.
+//! The NTS client's key exchange (RFC 8915 §4) for an upstream source with
+//! `nts = true`: TLS 1.3 with ALPN `ntske/1`, the server certificate checked
+//! against `ca` or the system roots, and the session keys and cookies that
+//! the source's association (`ntp_proto::association`) then spends. The
+//! association asks for a new exchange when its cookies run out or the
+//! server sends an NTS NAK.
 
-use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -11,41 +12,19 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
 use ntp_proto::nts::cookie::SessionKeys;
-use ntp_proto::nts::ke::{client_request, decode_message, encode_message, parse_response, Limits, PROTOCOL_NTPV4};
+use ntp_proto::nts::ke::{client_request, decode_message, encode_message, parse_response, Limits};
+use ntp_proto::nts::{exporter_context, KeyDirection, ALPN_NTSKE, EXPORTER_LABEL};
 use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::nts::exchange::EXPORTER_LABEL;
-
-/// Cookies kept per session (RFC 8915 suggests 8).
-pub const JAR_SIZE: usize = 8;
-
-/// A keyed NTS session with one server.
+/// What one key exchange gives a source.
 pub struct NtsSession {
     /// Negotiated AEAD and keys.
     pub keys: SessionKeys,
-    /// Unused cookies, oldest first.
-    pub cookies: VecDeque<Vec<u8>>,
+    /// The cookies, oldest first.
+    pub cookies: Vec<Vec<u8>>,
     /// Where to send NTP.
     pub ntp_addr: SocketAddr,
-}
-
-impl NtsSession {
-    /// The next cookie to spend and how many placeholders keep the jar full.
-    pub fn take_cookie(&mut self) -> Option<(Vec<u8>, usize)> {
-        let cookie = self.cookies.pop_front()?;
-        let placeholders = JAR_SIZE.saturating_sub(self.cookies.len() + 1).min(7);
-        Some((cookie, placeholders))
-    }
-
-    /// Puts fresh cookies from a reply into the jar.
-    pub fn add_cookies(&mut self, cookies: Vec<Vec<u8>>) {
-        for c in cookies {
-            if self.cookies.len() < JAR_SIZE {
-                self.cookies.push_back(c);
-            }
-        }
-    }
 }
 
 fn roots(ca: Option<&Path>) -> anyhow::Result<rustls::RootCertStore> {
@@ -89,7 +68,7 @@ async fn exchange(host: &str, port: u16, ca: Option<&Path>) -> anyhow::Result<Nt
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .with_root_certificates(roots(ca)?)
         .with_no_client_auth();
-    config.alpn_protocols = vec![b"ntske/1".to_vec()];
+    config.alpn_protocols = vec![ALPN_NTSKE.to_vec()];
     let name = ServerName::try_from(host.to_owned()).map_err(|_| anyhow!("`{host}` is not a valid server name"))?;
     let tcp = tokio::net::TcpStream::connect((host, port))
         .await
@@ -122,13 +101,13 @@ async fn exchange(host: &str, port: u16, ca: Option<&Path>) -> anyhow::Result<Nt
     let response = parse_response(&records).map_err(|e| anyhow!("NTS-KE server {host}:{port} refused: {e:?}"))?;
     let aead = response.aead;
     let (_, conn) = tls.get_ref();
-    let export = |direction: u8| -> anyhow::Result<Vec<u8>> {
-        let [hi, lo] = aead.id().to_be_bytes();
-        let [p_hi, p_lo] = PROTOCOL_NTPV4.to_be_bytes();
-        conn.export_keying_material(vec![0u8; aead.key_len()], EXPORTER_LABEL, Some(&[p_hi, p_lo, hi, lo, direction]))
+    let export = |direction: KeyDirection| -> anyhow::Result<Vec<u8>> {
+        let context = exporter_context(aead, direction);
+        conn.export_keying_material(vec![0u8; aead.key_len()], EXPORTER_LABEL, Some(&context))
             .map_err(|e| anyhow!("TLS exporter: {e}"))
     };
-    let keys = SessionKeys { aead, c2s: export(0)?, s2c: export(1)? };
+    let keys =
+        SessionKeys { aead, c2s: export(KeyDirection::ClientToServer)?, s2c: export(KeyDirection::ServerToClient)? };
     let ntp_port = response.port.unwrap_or(123);
     let ntp_addr = match &response.server {
         Some(server) => tokio::net::lookup_host((server.as_str(), ntp_port))
@@ -141,25 +120,5 @@ async fn exchange(host: &str, port: u16, ca: Option<&Path>) -> anyhow::Result<Nt
         bail!("NTS-KE server {host}:{port} sent no cookies");
     }
     let _ = tls.shutdown().await;
-    Ok(NtsSession { keys, cookies: response.cookies.into(), ntp_addr })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use ntp_proto::nts::aead::AeadAlgorithm;
-
-    #[test]
-    fn the_jar_asks_for_as_many_placeholders_as_it_lacks() {
-        let mut s = NtsSession {
-            keys: SessionKeys { aead: AeadAlgorithm::AesSivCmac256, c2s: vec![0; 32], s2c: vec![0; 32] },
-            cookies: (0..8).map(|i| vec![i; 4]).collect(),
-            ntp_addr: "127.0.0.1:123".parse().unwrap(),
-        };
-        assert_eq!(s.take_cookie().unwrap(), (vec![0; 4], 0));
-        s.cookies.truncate(2);
-        assert_eq!(s.take_cookie().unwrap().1, 6);
-        s.add_cookies((0..20).map(|i| vec![i; 4]).collect());
-        assert_eq!(s.cookies.len(), JAR_SIZE);
-    }
+    Ok(NtsSession { keys, cookies: response.cookies, ntp_addr })
 }

@@ -1,0 +1,67 @@
+//! The configuration structs: one struct per TOML table, with defaults, serde
+//! spelling (snake_case keys plus the seed camelCase spellings as aliases) and
+//! doc comments that become the text of the configuration reference.
+//!
+//! Numeric ranges are declared here with `#[schemars(range(..))]`; the
+//! validator reads them back from the generated schema, so each range is
+//! written exactly once. One file per top-level table (`[security.nts]` has
+//! its own).
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+mod clock;
+mod development;
+mod logging;
+mod monitoring;
+mod network;
+mod ntp_server;
+mod nts;
+mod performance;
+mod security;
+mod server;
+mod sources;
+mod vlan;
+
+pub use clock::*;
+pub use development::*;
+pub use logging::*;
+pub use monitoring::*;
+pub use network::*;
+pub use ntp_server::*;
+pub use nts::*;
+pub use performance::*;
+pub use security::*;
+pub use server::*;
+pub use sources::*;
+pub use vlan::*;
+
+/// The complete simple-ntpd configuration.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where the daemon listens for NTP requests.
+    pub network: NetworkConfig,
+    /// What the server advertises to its clients and where it gets time from.
+    #[serde(alias = "ntpServer")]
+    pub ntp_server: NtpServerConfig,
+    /// Where and how the daemon writes its log.
+    pub logging: LoggingConfig,
+    /// Authentication, NTS, rate limiting and access control.
+    pub security: SecurityConfig,
+    /// Threads and packet size limits.
+    pub performance: PerformanceConfig,
+    /// Switches for development builds and test setups.
+    pub development: DevelopmentConfig,
+    /// The monitoring (metrics) endpoint and its alert thresholds.
+    pub monitoring: MonitoringConfig,
+    /// Upstream time sources in the NTPService (Kubernetes) spelling: pools, servers and hardware clocks.
+    pub sources: SourcesConfig,
+    /// Server settings in the NTPService (Kubernetes) spelling.
+    pub server: ServerConfig,
+    /// How the daemon disciplines the clock of the machine it runs on.
+    pub clock: ClockConfig,
+    /// Per-VLAN service policies, one `[[vlan_config]]` table per VLAN.
+    #[serde(alias = "vlanConfig")]
+    pub vlan_config: Vec<VlanConfig>,
+}

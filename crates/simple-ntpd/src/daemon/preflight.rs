@@ -1,0 +1,112 @@
+//! Everything `run` checks and builds from a loaded configuration before it
+//! binds a socket, as one function: `run` calls it at start, a reload calls
+//! the part that applies to it, and `config check` calls it too — so a
+//! configuration the check passes is one `run` starts with (short of
+//! sockets and privileges).
+
+use anyhow::{anyhow, bail, Context};
+use ntp_config::Config;
+
+use crate::nts::tls;
+use crate::security::keys::{self, SymmetricKeys};
+use crate::security::SecurityPolicy;
+
+/// What the checks built.
+#[derive(Debug)]
+pub struct Preflight {
+    /// The compiled security policy (its NTS cookie keys are added when the
+    /// NTS server starts).
+    pub policy: SecurityPolicy,
+    /// The keys upstream sources with `key` authenticate with.
+    pub source_keys: SymmetricKeys,
+    /// Things worth a warning.
+    pub warnings: Vec<String>,
+}
+
+/// Every check `run` makes before binding: the security policy (key file,
+/// access rules), the keys sources name, and, with NTS served, the
+/// certificate chain and private key.
+pub fn preflight(config: &Config) -> anyhow::Result<Preflight> {
+    let checked = policy_and_keys(config)?;
+    nts_server_files(config)?;
+    Ok(checked)
+}
+
+/// The checks that also apply to a reload (NTS server files are re-read by
+/// the running NTS-KE server on its own).
+pub fn policy_and_keys(config: &Config) -> anyhow::Result<Preflight> {
+    let (policy, mut warnings) =
+        SecurityPolicy::from_config(config).map_err(|e| anyhow!("security configuration: {e}"))?;
+    let source_keys = source_keys(config, &mut warnings)?;
+    Ok(Preflight { policy, source_keys, warnings })
+}
+
+/// The keys for sources with `key`; an error when a source names a key that
+/// is not configured (it could never be polled).
+fn source_keys(config: &Config, warnings: &mut Vec<String>) -> anyhow::Result<SymmetricKeys> {
+    let wanted: Vec<(usize, u32)> =
+        config.sources.servers.iter().enumerate().filter_map(|(i, s)| s.key.map(|k| (i, k))).collect();
+    if wanted.is_empty() {
+        return Ok(SymmetricKeys::new());
+    }
+    let keys = match keys::load(&config.security.authentication) {
+        Ok((keys, w)) => {
+            warnings.extend(w);
+            keys
+        }
+        Err(e) => bail!("keys for sources.servers: {e}"),
+    };
+    for (i, id) in wanted {
+        if !keys.contains_key(&id) {
+            bail!(
+                "sources.servers[{i}].key = {id}: no such key in security.authentication (keys or key_file); the source could never be polled"
+            );
+        }
+    }
+    Ok(keys)
+}
+
+/// With NTS served: the certificate chain and private key are set, readable
+/// and make a TLS configuration.
+fn nts_server_files(config: &Config) -> anyhow::Result<()> {
+    let n = &config.security.nts;
+    if !n.enabled {
+        return Ok(());
+    }
+    let (Some(chain), Some(key)) = (&n.certificate_chain, &n.private_key) else {
+        bail!("security.nts.enabled needs security.nts.certificate_chain and security.nts.private_key");
+    };
+    tls::server_config(chain, key).context("security.nts")?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(toml: &str) -> Config {
+        ntp_config::load_from_strs(&[("t.toml".into(), toml.into())], Vec::new(), &Default::default()).unwrap().config
+    }
+
+    #[test]
+    fn what_run_refuses_is_refused_here() {
+        assert!(preflight(&Config::default()).is_ok());
+        let e = preflight(&config("[security.authentication]\nenabled = true\nkey_file = \"/nonexistent/keys\"\n"))
+            .unwrap_err();
+        assert!(format!("{e:#}").contains("/nonexistent/keys"), "{e:#}");
+        let e = preflight(&config("[security.nts]\nenabled = true\n")).unwrap_err();
+        assert!(format!("{e:#}").contains("certificate_chain"), "{e:#}");
+        let e = preflight(&config(
+            "[security.nts]\nenabled = true\ncertificate_chain = \"/nonexistent/c.pem\"\nprivate_key = \"/nonexistent/k.pem\"\n",
+        ))
+        .unwrap_err();
+        assert!(format!("{e:#}").contains("/nonexistent/c.pem"), "{e:#}");
+        let e = preflight(&config("[[sources.servers]]\naddress = \"192.0.2.1\"\nkey = 7\n")).unwrap_err();
+        assert!(format!("{e:#}").contains("sources.servers[0].key = 7"), "{e:#}");
+        let ok = preflight(&config(
+            "[[sources.servers]]\naddress = \"192.0.2.1\"\nkey = 7\n[[security.authentication.keys]]\nid = 7\ntype = \"AES128\"\nvalue = \"HEX:000102030405060708090a0b0c0d0e0f\"\n",
+        ))
+        .unwrap();
+        assert!(ok.source_keys.contains_key(&7));
+    }
+}
