@@ -78,7 +78,9 @@ fn duplicates_and_garbage_are_counted() {
     let r = Responder::start(Behaviour::DuplicateAndGarbage);
     let v = bench(&r, &["--rate", "2000"]);
     let matched = int(&v, "matched");
-    assert!(matched > 500, "{v}");
+    // Enough exchanges to compare counts (about 1000 on an idle machine;
+    // a loaded one starves the generator, which changes nothing below).
+    assert!(matched > 50, "{v}");
     assert_eq!(v["answered_pct"].as_f64(), Some(100.0), "{v}");
     // Every matched reply was followed by one duplicate and one garbage datagram
     // (± the few straddling the warm-up and window edges).
