@@ -28,7 +28,8 @@ fn unix_now() -> f64 {
 }
 
 /// Runs `f(whole_second)` at `after` seconds past every whole second of the
-/// system clock, until dropped (bounded to five minutes).
+/// system clock, until dropped (bounded to five minutes); a call that would
+/// be more than 100 ms late is skipped.
 struct EverySecond {
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -44,6 +45,12 @@ impl EverySecond {
                 let now = unix_now();
                 let next = now.floor() + 1.0 + after;
                 std::thread::sleep(Duration::from_secs_f64((next - now).max(0.0)));
+                // A receiver is never late by much; a writer descheduled on
+                // a loaded machine would be (by up to seconds), and its
+                // sentence would tell the daemon a wrong time: skip it.
+                if unix_now() - next > 0.1 {
+                    continue;
+                }
                 f(next.floor() as i64);
             }
         });
