@@ -24,6 +24,9 @@
 #   SEED=1           jitter seed (the same for every case)
 #   SKIP_BUILD=0     1: use existing binaries
 #   SIMPLE_NTPD=target/release/simple-ntpd  NTP_ACCURACY=target/release/ntp-accuracy
+#   BASELINE=        path of another simple-ntpd binary (e.g. built from main):
+#                    it runs as "baseline" next to the others in every case,
+#                    following the same upstream, so before/after is one run
 #   CHRONYD=/opt/simple-ntpd-peers/chrony/usr/sbin/chronyd
 #   OUT_DIR=target/bench   KEEP_LOGS=0 (1: keep daemon logs and chronyd's
 #                    measurements/tracking logs next to the results)
@@ -57,6 +60,7 @@ SEED=${SEED:-1}
 SKIP_BUILD=${SKIP_BUILD:-0}
 KEEP_LOGS=${KEEP_LOGS:-0}
 SIMPLE_NTPD=${SIMPLE_NTPD:-$ROOT/target/release/simple-ntpd}
+BASELINE=${BASELINE:-}
 NTP_ACCURACY=${NTP_ACCURACY:-$ROOT/target/release/ntp-accuracy}
 CHRONYD=${CHRONYD:-/opt/simple-ntpd-peers/chrony/usr/sbin/chronyd}
 OUT_DIR=${OUT_DIR:-$ROOT/target/bench}
@@ -98,6 +102,10 @@ if [ "$SKIP_BUILD" != 1 ]; then
     cargo build --release -p simple-ntpd -p ntp-bench >&2
 fi
 [ -x "$NTP_ACCURACY" ] || die "$NTP_ACCURACY missing (build it or set NTP_ACCURACY)"
+if [ -n "$BASELINE" ]; then
+    [ -x "$BASELINE" ] || die "BASELINE=$BASELINE is not an executable"
+    case " $SERVERS " in *" baseline "*) ;; *) SERVERS="$SERVERS baseline" ;; esac
+fi
 case " $SERVERS " in *" simple-ntpd "*) [ -x "$SIMPLE_NTPD" ] || die "$SIMPLE_NTPD missing" ;; esac
 case " $SERVERS " in
     *" chronyd "*)
@@ -130,8 +138,8 @@ free_port() {
 }
 
 start_simple_ntpd() {
-    local port=$1 upstream=$2 dir=$3
-    cat >"$dir/simple-ntpd.toml" <<EOF
+    local port=$1 upstream=$2 dir=$3 name=${4:-simple-ntpd} binary=${5:-$SIMPLE_NTPD}
+    cat >"$dir/$name.toml" <<EOF
 [network]
 listen_address = "127.0.0.1"
 listen_port = $port
@@ -154,7 +162,7 @@ enabled = false
 [logging]
 level = "INFO"
 EOF
-    NTPD_TEST_READ_ONLY_CLOCK=1 "$SIMPLE_NTPD" run -c "$dir/simple-ntpd.toml" >"$dir/simple-ntpd.log" 2>&1 &
+    NTPD_TEST_READ_ONLY_CLOCK=1 "$binary" run -c "$dir/$name.toml" >"$dir/$name.log" 2>&1 &
     PIDS+=($!)
 }
 
@@ -202,6 +210,7 @@ for case in $CASES; do
         case $s in
             simple-ntpd) start_simple_ntpd "$p" "$up" "$dir" ;;
             chronyd) start_chronyd "$p" "$up" "$dir" ;;
+            baseline) start_simple_ntpd "$p" "$up" "$dir" baseline "$BASELINE" ;;
             *) die "unknown server $s" ;;
         esac
         targets+=(--target "$s=127.0.0.1:$p")

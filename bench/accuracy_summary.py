@@ -65,19 +65,26 @@ def main():
     if a.load:
         print(f"load average before / after: {a.load}")
     print()
-    print("| upstream | simple-ntpd | chronyd | RMS ratio s/c | reference (probe check) | target |")
-    print("|---|---|---|---:|---|---|")
+    has_base = any(r["name"] == "baseline" for c in cases for r in c["servers"])
+    base_head = " baseline | RMS ratio b/c |" if has_base else ""
+    print(f"| upstream | simple-ntpd | chronyd | RMS ratio s/c |{base_head} reference (probe check) | target |")
+    print(f"|---|---|---|---:|{'---|---:|' if has_base else ''}---|---|")
     for c in cases:
         by = {r["name"]: r for r in c["servers"]}
         ours, theirs, ref = by.get("simple-ntpd"), by.get("chronyd"), by.get("reference")
         ratio = None
         if ours and theirs and theirs["error_us"]["rms"] > 0 and ours["error_us"]["n"] and theirs["error_us"]["n"]:
             ratio = ours["error_us"]["rms"] / theirs["error_us"]["rms"]
+        base = by.get("baseline")
+        base_ratio = None
+        if base and theirs and theirs["error_us"]["rms"] > 0 and base["error_us"]["n"] and theirs["error_us"]["n"]:
+            base_ratio = base["error_us"]["rms"] / theirs["error_us"]["rms"]
+        base_cells = f" {cell(base)} | {'' if base_ratio is None else f'{base_ratio:.2f}'} |" if has_base else ""
         text, ok = targets(c, ours, theirs)
         verdict = "" if ok is None else (f"{text}: **met**" if ok else f"{text}: **NOT met**")
-        print(f"| {label(c)} | {cell(ours)} | {cell(theirs)} | {'' if ratio is None else f'{ratio:.2f}'} | "
+        print(f"| {label(c)} | {cell(ours)} | {cell(theirs)} | {'' if ratio is None else f'{ratio:.2f}'} |{base_cells} "
               f"{cell(ref)} | {verdict} |")
-        rows.append({"case": label(c), "ratio": ratio, "met": ok, **c})
+        rows.append({"case": label(c), "ratio": ratio, "baseline_ratio": base_ratio, "met": ok, **c})
     if a.json:
         print(json.dumps(rows))
 
