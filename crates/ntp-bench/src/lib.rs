@@ -12,6 +12,7 @@
 //! of `ntp-proto` and rustls for NTS-KE, and sends only NTS-authenticated
 //! requests (same engine, same figures, plus NTS counters).
 
+pub mod accuracy;
 pub mod cli;
 pub mod engine;
 pub mod histogram;
@@ -19,6 +20,7 @@ pub mod ntp;
 pub mod nts;
 pub mod pacing;
 pub mod report;
+pub mod rng;
 pub mod sockets;
 pub mod stats;
 pub mod sys;

@@ -24,6 +24,7 @@ use ntp_proto::nts::{exporter_context, KeyDirection, ALPN_NTSKE, EXPORTER_LABEL}
 use rustls::pki_types::ServerName;
 
 use crate::ntp::HEADER_LEN;
+pub use crate::rng::Rng;
 
 /// Cookies a session aims to hold or be owed (what one NTS-KE gives).
 pub const JAR_TARGET: usize = 8;
@@ -31,37 +32,6 @@ pub const JAR_TARGET: usize = 8;
 const MAX_PLACEHOLDERS: usize = 7;
 /// NTS-KE I/O timeout.
 const KE_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// A small fast PRNG (SplitMix64) seeded from the OS: unique ids and nonces
-/// only need to be unique, and the generator's CPU is precious.
-#[derive(Clone, Debug)]
-pub struct Rng(u64);
-
-impl Rng {
-    /// Seeded from /dev/urandom (falling back to the clock).
-    pub fn from_os() -> Rng {
-        let mut b = [0u8; 8];
-        let seeded = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b)).is_ok();
-        let seed = if seeded { u64::from_le_bytes(b) } else { crate::engine::now_ns() as u64 };
-        Rng(seed)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Fills `out` with pseudo-random bytes.
-    pub fn fill(&mut self, out: &mut [u8]) {
-        for chunk in out.chunks_mut(8) {
-            let v = self.next().to_le_bytes();
-            chunk.copy_from_slice(&v[..chunk.len()]);
-        }
-    }
-}
 
 /// One NTS-KE result: keys and a cookie jar.
 #[derive(Debug)]

@@ -1,6 +1,7 @@
 //! Command-line options of `ntp-sim`.
 
 use crate::credentials::AuthMode;
+use crate::timestamping::T1Source;
 
 /// Parsed options.
 #[derive(Clone, Debug, PartialEq)]
@@ -19,14 +20,18 @@ pub struct Options {
     pub duration: Option<f64>,
     /// How requests are protected.
     pub auth: AuthMode,
+    /// Where the client's T1 comes from.
+    pub t1: T1Source,
 }
 
 /// Usage text.
 pub const USAGE: &str =
-    "usage: ntp-sim --scenario NAME [--jitter SECONDS] [--runs N] [--json] [--seed S] [--duration SECONDS] [--auth none|mac|nts]
-  scenarios: stable, wander, intermittent, falseticker, startup, lossy, gps-pps, gps-nmea
+    "usage: ntp-sim --scenario NAME [--jitter SECONDS] [--runs N] [--json] [--seed S] [--duration SECONDS] [--auth none|mac|nts] [--timestamps kernel|send|poll]
+  scenarios: stable, wander, intermittent, falseticker, startup, lossy, quiet, gps-pps, gps-nmea
+  (--timestamps: T1 from the kernel's transmit timestamp, as the daemon takes it; from a clock read
+   right before send(); or from the read when the poll came due, as before kernel timestamps)
   (gps-pps: --jitter is the pulse jitter; gps-nmea: the NMEA sentences' jitter)
-  defaults:  --jitter 100e-6 --runs 10 --seed 1 --auth none";
+  defaults:  --jitter 100e-6 --runs 10 --seed 1 --auth none --timestamps kernel";
 
 /// Parses `args` (without the program name).
 pub fn parse(args: &[String]) -> Result<Options, String> {
@@ -38,6 +43,7 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
         seed: 1,
         duration: None,
         auth: AuthMode::None,
+        t1: T1Source::Kernel,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -55,6 +61,7 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
             "--seed" => o.seed = value(key)?.parse().map_err(|_| "--seed needs a whole number".to_string())?,
             "--duration" => o.duration = Some(num(key, &value(key)?)?),
             "--auth" => o.auth = AuthMode::parse(&value(key)?)?,
+            "--timestamps" => o.t1 = T1Source::parse(&value(key)?)?,
             "--json" => o.json = true,
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
@@ -93,5 +100,8 @@ mod tests {
         assert!(p("--scenario x --bogus").is_err());
         assert_eq!(p("--scenario x --auth nts").unwrap().auth, AuthMode::Nts);
         assert!(p("--scenario x --auth rot13").is_err());
+        assert_eq!(p("--scenario x").unwrap().t1, T1Source::Kernel);
+        assert_eq!(p("--scenario x --timestamps poll").unwrap().t1, T1Source::Poll);
+        assert!(p("--scenario x --timestamps user").is_err());
     }
 }

@@ -4,6 +4,8 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
+use ntp_proto::NtpTimestamp;
+
 /// Something that happens at a true time.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
@@ -14,6 +16,24 @@ pub enum Event {
         src: usize,
         /// Schedule generation.
         gen: u64,
+    },
+    /// Source `src`'s client reads its clock right before `send()`: T1
+    /// when there is no kernel transmit timestamp.
+    StampBeforeSend {
+        /// Source index.
+        src: usize,
+        /// The request's transmit cookie.
+        origin: NtpTimestamp,
+    },
+    /// Source `src`'s request reaches the wire (its kernel transmit
+    /// timestamp) and starts towards the server.
+    RequestLeaves {
+        /// Source index.
+        src: usize,
+        /// The datagram.
+        packet: Vec<u8>,
+        /// Its transmit cookie.
+        origin: NtpTimestamp,
     },
     /// A request reaches server `src`.
     ServerRx {
@@ -28,6 +48,16 @@ pub enum Event {
         src: usize,
         /// The datagram.
         packet: Vec<u8>,
+    },
+    /// The sync loop handles a reply from server `src` that arrived (kernel
+    /// receive timestamp) at local time `t4`.
+    ReplyHandled {
+        /// Server index.
+        src: usize,
+        /// The datagram.
+        packet: Vec<u8>,
+        /// Its kernel receive timestamp.
+        t4: NtpTimestamp,
     },
     /// The engine's tick (stale unless `gen` is current).
     Tick {

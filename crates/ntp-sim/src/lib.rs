@@ -9,6 +9,8 @@
 //! - [`server`]: servers on true time, optionally offset (falsetickers),
 //!   answering with the real server decision.
 //! - [`credentials`]: the MAC key or NTS cookies of `--auth mac|nts`.
+//! - [`timestamping`]: where the client takes T1 and T4 and its latencies
+//!   (the daemon's kernel timestamps, or the older paths).
 //! - [`network`]: base delay + exponential jitter per direction, asymmetry,
 //!   loss, periodic outages.
 //! - [`receiver`], [`refclocks`]: a GNSS receiver with PPS (pulse jitter,
@@ -32,6 +34,7 @@ pub mod run;
 pub mod scenario;
 pub mod server;
 pub mod stats;
+pub mod timestamping;
 
 /// Runs `runs` runs of `scenario` with `seed` and summarises them.
 pub fn simulate(sc: &scenario::Scenario, seed: u64, runs: usize) -> (Vec<run::RunResult>, stats::Summary) {

@@ -14,7 +14,7 @@ fn main() -> ExitCode {
         }
     };
     let sc = match scenario::scenario(&opts.scenario, opts.jitter, opts.duration) {
-        Ok(s) => scenario::Scenario { auth: opts.auth, ..s },
+        Ok(s) => scenario::Scenario { auth: opts.auth, timestamping: s.timestamping.with_t1(opts.t1), ..s },
         Err(msg) => {
             eprintln!("{msg}");
             return ExitCode::from(2);

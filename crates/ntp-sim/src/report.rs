@@ -22,13 +22,15 @@ pub fn human(sc: &Scenario, jitter: f64, seed: u64, results: &[RunResult], s: &S
         sc.duration,
         sc.settle
     );
-    let _ = writeln!(out, "run   rms_us    max_us  sync_s  steps  requests  mean_poll_s  falseticker");
+    let _ = writeln!(out, "client timestamps: T1 {}", sc.timestamping.t1.name());
+    let _ = writeln!(out, "run   rms_us   mean_us    max_us  sync_s  steps  requests  mean_poll_s  falseticker");
     for (i, r) in results.iter().enumerate() {
         let _ = writeln!(
             out,
-            "{:>3} {:>8.2} {:>9.2} {:>7.0} {:>6} {:>9} {:>12.1}  {}",
+            "{:>3} {:>8.2} {:>9.2} {:>9.2} {:>7.0} {:>6} {:>9} {:>12.1}  {}",
             i,
             r.rms * 1e6,
+            r.mean * 1e6,
             r.max_abs * 1e6,
             r.sync_time,
             r.steps,
@@ -39,9 +41,10 @@ pub fn human(sc: &Scenario, jitter: f64, seed: u64, results: &[RunResult], s: &S
     }
     let _ = writeln!(
         out,
-        "mean RMS error {:.2} us (sd {:.2}), max |error| {:.2} us, synchronised (|error| < {:.0} us) after at most {:.0} s (mean {:.1} s), falseticker selected in {} run(s), mean poll interval {:.1} s",
+        "mean RMS error {:.2} us (sd {:.2}), mean error {:+.2} us, max |error| {:.2} us, synchronised (|error| < {:.0} us) after at most {:.0} s (mean {:.1} s), falseticker selected in {} run(s), mean poll interval {:.1} s",
         s.rms_mean_us,
         s.rms_sd_us,
+        s.mean_error_us,
         s.max_abs_us,
         sc.sync_threshold * 1e6,
         s.sync_time_s,
@@ -56,11 +59,12 @@ pub fn human(sc: &Scenario, jitter: f64, seed: u64, results: &[RunResult], s: &S
 pub fn json(sc: &Scenario, jitter: f64, seed: u64, s: &Summary) -> String {
     format!(
         concat!(
-            "{{\"scenario\":\"{}\",\"jitter_s\":{:e},\"runs\":{},\"seed\":{},\"duration_s\":{},\"settle_s\":{},",
-            "\"rms_mean_us\":{:.3},\"rms_sd_us\":{:.3},\"max_abs_us\":{:.3},\"sync_time_s\":{},",
+            "{{\"scenario\":\"{}\",\"timestamps\":\"{}\",\"jitter_s\":{:e},\"runs\":{},\"seed\":{},\"duration_s\":{},\"settle_s\":{},",
+            "\"rms_mean_us\":{:.3},\"rms_sd_us\":{:.3},\"mean_error_us\":{:.3},\"max_abs_us\":{:.3},\"sync_time_s\":{},",
             "\"sync_time_mean_s\":{:.1},\"falseticker_selected\":{},\"mean_poll_interval_s\":{:.1},\"steps_mean\":{:.2}}}"
         ),
         sc.name,
+        sc.timestamping.t1.name(),
         jitter,
         s.runs,
         seed,
@@ -68,6 +72,7 @@ pub fn json(sc: &Scenario, jitter: f64, seed: u64, s: &Summary) -> String {
         sc.settle,
         s.rms_mean_us,
         s.rms_sd_us,
+        s.mean_error_us,
         s.max_abs_us,
         s.sync_time_s,
         s.sync_time_mean_s,

@@ -1,9 +1,12 @@
 //! One simulated run: the real upstream `Association`s and `Engine` against
 //! the model clock, servers and network, driven by an event queue in true
 //! time exactly as the daemon drives them (`poll_timeout` → `handle_timeout`
-//! → `poll_transmit`; `handle_datagram` → events). The clock's true error is
-//! sampled at every whole true second (when the frequency wander also takes
-//! its step, as in clknetsim).
+//! → `poll_transmit`; T1 from the kernel's transmit timestamp through
+//! `handle_transmit_timestamp`; `handle_datagram` with the kernel receive
+//! timestamp, a little later → events), with the daemon's latencies between
+//! those steps ([`crate::timestamping`]). The clock's true error is sampled
+//! at every whole true second (when the frequency wander also takes its
+//! step, as in clknetsim).
 
 use crate::clock::{seconds, SimClock};
 use crate::credentials::Credentials;
@@ -11,6 +14,7 @@ use crate::events::{Event, Queue};
 use crate::refclocks::SimRefclocks;
 use crate::rng::Rng;
 use crate::scenario::Scenario;
+use crate::timestamping::T1Source;
 use ntp_proto::association::{Association, Event as AssociationEvent};
 use ntp_proto::source::SourceConfig;
 use ntp_proto::NtpTimestamp;
@@ -24,6 +28,8 @@ const TICK_EVERY: f64 = 16.0;
 pub struct RunResult {
     /// RMS of the true clock error over the measured window, s.
     pub rms: f64,
+    /// Mean of the true clock error over the measured window, s (a bias).
+    pub mean: f64,
     /// Largest |error| over the measured window, s.
     pub max_abs: f64,
     /// First second from which |error| stayed below the sync threshold to
@@ -179,7 +185,7 @@ impl Sim<'_> {
 
     fn run(mut self) -> RunResult {
         let sc = self.sc;
-        let (mut sum_sq, mut n, mut max_abs) = (0.0, 0u64, 0.0f64);
+        let (mut sum, mut sum_sq, mut n, mut max_abs) = (0.0, 0.0, 0u64, 0.0f64);
         let mut last_bad = 0.0f64;
         let mut second = 0.0f64;
         let end = sc.duration;
@@ -190,6 +196,7 @@ impl Sim<'_> {
                 self.clock.advance_to(second);
                 let e = self.clock.error();
                 if second >= sc.settle {
+                    sum += e;
                     sum_sq += e * e;
                     n += 1;
                     max_abs = max_abs.max(e.abs());
@@ -211,6 +218,7 @@ impl Sim<'_> {
         let requests: u64 = self.sources.iter().map(|s| s.assoc.status().requests).sum();
         RunResult {
             rms: if n > 0 { (sum_sq / n as f64).sqrt() } else { 0.0 },
+            mean: if n > 0 { sum / n as f64 } else { 0.0 },
             max_abs,
             sync_time: last_bad.min(end),
             falseticker_selected: self.falseticker_selected,
@@ -240,11 +248,29 @@ impl Sim<'_> {
                 }
                 if let Some(transmit) = sent {
                     self.engine.update_reach(s.id, s.assoc.reach());
-                    if let Some(d) = self.sc.network.delay(t, true, &mut self.rng) {
-                        self.queue.push(t + d, Event::ServerRx { src, packet: transmit.payload });
+                    let path = self.sc.timestamping;
+                    let leaves = t + path.send_latency;
+                    if path.t1 == T1Source::BeforeSend {
+                        self.queue
+                            .push(leaves - path.t1_lead(), Event::StampBeforeSend { src, origin: transmit.origin });
                     }
+                    let (packet, origin) = (transmit.payload, transmit.origin);
+                    self.queue.push(leaves, Event::RequestLeaves { src, packet, origin });
                 }
                 self.schedule_timer(src);
+            }
+            Event::StampBeforeSend { src, origin } => {
+                let now = self.clock.now();
+                self.sources[src].assoc.handle_transmit_timestamp(origin, now);
+            }
+            Event::RequestLeaves { src, packet, origin } => {
+                if self.sc.timestamping.t1 == T1Source::Kernel {
+                    let now = self.clock.now();
+                    self.sources[src].assoc.handle_transmit_timestamp(origin, now);
+                }
+                if let Some(d) = self.sc.network.delay(t, true, &mut self.rng) {
+                    self.queue.push(t + d, Event::ServerRx { src, packet });
+                }
             }
             Event::ServerRx { src, packet } => {
                 if let Some(reply) =
@@ -256,7 +282,11 @@ impl Sim<'_> {
                     }
                 }
             }
-            Event::ClientRx { src, packet } => self.on_reply(src, &packet),
+            Event::ClientRx { src, packet } => {
+                let t4 = self.clock.now();
+                self.queue.push(t + self.sc.timestamping.receive_latency, Event::ReplyHandled { src, packet, t4 });
+            }
+            Event::ReplyHandled { src, packet, t4 } => self.on_reply(src, &packet, t4),
             Event::Tick { gen } => {
                 if gen != self.tick_gen {
                     return;
@@ -300,10 +330,10 @@ impl Sim<'_> {
         }
     }
 
-    fn on_reply(&mut self, src: usize, packet: &[u8]) {
-        let t4 = self.clock.now();
+    fn on_reply(&mut self, src: usize, packet: &[u8], t4: NtpTimestamp) {
+        let now = self.clock.now();
         let s = &mut self.sources[src];
-        s.assoc.handle_datagram(packet, t4, t4);
+        s.assoc.handle_datagram(packet, t4, now);
         self.engine.update_reach(s.id, s.assoc.reach());
         let mut sample = None;
         while let Some(event) = self.sources[src].assoc.poll_event() {

@@ -8,12 +8,13 @@ use crate::credentials::AuthMode;
 use crate::network::{Network, Outages};
 use crate::receiver::Receiver;
 use crate::server::SimServer;
+use crate::timestamping::Timestamping;
 use ntp_proto::source::PollConfig;
 use ntp_sync::{EngineConfig, MakeStep};
 
 /// Names accepted by `--scenario`.
-pub const NAMES: [&str; 8] =
-    ["stable", "wander", "intermittent", "falseticker", "startup", "lossy", "gps-pps", "gps-nmea"];
+pub const NAMES: [&str; 9] =
+    ["stable", "wander", "intermittent", "falseticker", "startup", "lossy", "quiet", "gps-pps", "gps-nmea"];
 
 /// Everything one scenario fixes.
 #[derive(Clone, Debug)]
@@ -47,6 +48,9 @@ pub struct Scenario {
     pub receiver: Option<Receiver>,
     /// How the client's requests are protected (plain unless `--auth`).
     pub auth: AuthMode,
+    /// Where the client takes T1 and T4 (the daemon's path unless
+    /// `--timestamps`).
+    pub timestamping: Timestamping,
 }
 
 const HOUR: f64 = 3600.0;
@@ -78,6 +82,7 @@ pub fn scenario(name: &str, jitter: f64, duration: Option<f64>) -> Result<Scenar
         sync_threshold: 1e-3,
         receiver: None,
         auth: AuthMode::None,
+        timestamping: Timestamping::DAEMON,
     };
     match name {
         "stable" => {}
@@ -123,6 +128,19 @@ pub fn scenario(name: &str, jitter: f64, duration: Option<f64>) -> Result<Scenar
             s.network.asymmetry = 2e-4;
             s.duration = 2.0 * DAY;
             s.settle = 6.0 * HOUR;
+        }
+        "quiet" => {
+            s.name = "quiet";
+            s.description = "one server on a quiet LAN (25 µs each way), polled every second, clock 50 ms and 10 ppm off, 0.1 ppb/s wander";
+            s.poll = PollConfig { minpoll: 0, maxpoll: 0, ..PollConfig::default() };
+            s.network.base_delay = 25e-6;
+            s.engine.makestep = MakeStep { threshold: 1.0, limit: 3 };
+            s.engine.max_slew_ppm = 83_333.0;
+            s.initial_error = 0.05;
+            s.initial_drift = 10e-6;
+            s.wander = 1e-10;
+            s.duration = HOUR;
+            s.settle = 300.0;
         }
         "gps-pps" => {
             s.name = "gps-pps";

@@ -11,6 +11,9 @@ pub struct Summary {
     pub rms_mean_us: f64,
     /// Standard deviation of the runs' RMS errors, µs.
     pub rms_sd_us: f64,
+    /// Mean of the runs' mean errors, µs (a bias of the timestamps or the
+    /// path shows here).
+    pub mean_error_us: f64,
     /// Largest |error| of any run in its measured window, µs.
     pub max_abs_us: f64,
     /// Worst (largest) time to synchronise, s.
@@ -35,6 +38,7 @@ pub fn summarise(results: &[RunResult]) -> Summary {
         runs: results.len(),
         rms_mean_us: mean,
         rms_sd_us: var.sqrt(),
+        mean_error_us: results.iter().map(|r| r.mean * 1e6).sum::<f64>() / n,
         max_abs_us: results.iter().map(|r| r.max_abs * 1e6).fold(0.0, f64::max),
         sync_time_s: results.iter().map(|r| r.sync_time).fold(0.0, f64::max),
         sync_time_mean_s: results.iter().map(|r| r.sync_time).sum::<f64>() / n,
@@ -51,6 +55,7 @@ mod tests {
     fn r(rms: f64, sync: f64, ft: bool) -> RunResult {
         RunResult {
             rms,
+            mean: rms / 2.0,
             max_abs: rms * 3.0,
             sync_time: sync,
             falseticker_selected: ft,
@@ -66,6 +71,7 @@ mod tests {
         let s = summarise(&[r(10e-6, 20.0, false), r(20e-6, 40.0, true)]);
         assert!((s.rms_mean_us - 15.0).abs() < 1e-9);
         assert!((s.rms_sd_us - 50f64.sqrt()).abs() < 1e-9);
+        assert!((s.mean_error_us - 7.5).abs() < 1e-9);
         assert!((s.max_abs_us - 60.0).abs() < 1e-9);
         assert_eq!(s.sync_time_s, 40.0);
         assert_eq!(s.falseticker_selected, 1);

@@ -84,6 +84,11 @@ impl Discipline {
         self.updates
     }
 
+    /// The running slew's extra frequency, s/s (0 when none runs).
+    pub fn slew_rate(&self) -> f64 {
+        self.slew.map_or(0.0, |s| s.rate)
+    }
+
     /// When the running slew ends (engine time), if one runs.
     pub fn slew_end(&self) -> Option<f64> {
         self.slew.map(|s| s.end)

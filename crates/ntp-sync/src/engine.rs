@@ -103,6 +103,12 @@ impl Engine {
             entry.outliers += u64::from(usable);
             return Update { accepted: false, poll_advice: entry.poll_advice, action: None };
         }
+        if entry.estimator.samples() == 1 {
+            // A new estimate: its rate is what the running slew, if any,
+            // does to the offset (the base frequency is the best guess of
+            // the right one), as if it had been there when the slew began.
+            entry.estimator.control_frequency(self.discipline.slew_rate());
+        }
         entry.last = Some(*sample);
         entry.last_t = ts;
         entry.poll_advice = entry.estimator.desired_poll(self.config.poll_target, settling);
@@ -194,9 +200,18 @@ impl Engine {
     }
 
     fn reslew(&mut self, t: f64, clock: &mut dyn Clock) -> Option<ClockAction> {
-        let cands: Vec<_> = self.sources.iter().filter_map(|s| s.candidate(t, self.config.max_distance).ok()).collect();
+        let mut cands = Vec::new();
+        let mut current = None;
+        for s in &self.sources {
+            if let Ok(c) = s.candidate(t, self.config.max_distance) {
+                if self.system.system_peer == Some(s.id) {
+                    current = Some(cands.len());
+                }
+                cands.push(c);
+            }
+        }
         let population = self.sources.iter().filter(|s| s.counts()).count();
-        let (comb, _) = select::select(&cands, population, self.config.min_sources).result.ok()?;
+        let (comb, _) = select::select(&cands, population, self.config.min_sources, current).result.ok()?;
         let (action, ctl) = self.discipline.update(&self.config, t, comb.offset, 0.0, false, clock);
         self.apply(t, ctl);
         Some(action)
@@ -207,9 +222,13 @@ impl Engine {
     fn reselect(&mut self, t: f64, trigger: Option<usize>, clock: &mut dyn Clock) -> Option<ClockAction> {
         let mut cands = Vec::new();
         let mut index = Vec::new();
+        let mut current = None;
         for (i, s) in self.sources.iter_mut().enumerate() {
             match s.candidate(t, self.config.max_distance) {
                 Ok(c) => {
+                    if self.system.system_peer == Some(s.id) {
+                        current = Some(cands.len());
+                    }
                     cands.push(c);
                     index.push(i);
                 }
@@ -219,7 +238,7 @@ impl Engine {
         // Every source that may answer counts, too-far ones included: a
         // majority must be a majority of all of them.
         let population = self.sources.iter().filter(|s| s.counts()).count();
-        let selection = select::select(&cands, population, self.config.min_sources);
+        let selection = select::select(&cands, population, self.config.min_sources, current);
         for (k, v) in selection.verdicts.iter().enumerate() {
             self.sources[index[k]].state = match v {
                 Verdict::Falseticker => SelectionState::Falseticker,

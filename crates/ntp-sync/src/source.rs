@@ -99,6 +99,7 @@ impl SourceEntry {
             distance,
             jitter: s.filter.jitter.max(self.estimator.jitter()),
             server_error: s.root_delay / 2.0 + s.root_dispersion,
+            stratum: s.stratum,
             prefer: self.params.prefer,
             trust: self.params.trust,
             leap: s.leap,

@@ -359,3 +359,103 @@ fn a_wrong_reference_clock_is_a_falseticker_among_agreeing_servers() {
     assert_eq!(e.system_state().stratum, 2, "served from the servers");
     assert!(c.error.abs() < 1e-3);
 }
+
+/// Three loopback-like servers at strata 1, 2 and 3, equally good
+/// otherwise, polled every second a third of a second apart: the engine
+/// settles on the stratum-1 server (serving stratum 2) and stays with it,
+/// instead of following whichever server answered last.
+#[test]
+fn the_lowest_stratum_is_selected_and_selection_is_stable() {
+    let mut e = Engine::new(EngineConfig::default());
+    let ids: Vec<SourceId> = (1..=3).map(|i| source(&mut e, i)).collect();
+    let mut c = ModelClock::new(0.0, 0.0);
+    let (mut changes, mut last_peer) = (0, None);
+    for second in 0..120 {
+        for (k, &id) in ids.iter().enumerate() {
+            let mut s = c.sample(0.0, 100e-6 + 3e-6 * ((second * 7 + k * 3) % 5) as f64);
+            s.stratum = k as u8 + 1;
+            s.root_delay = 0.0;
+            s.root_dispersion = 1e-5;
+            e.update_reach(id, Reach::from_bits(0xff));
+            e.on_sample(id, &s, &mut c);
+            c.advance(1.0 / 3.0);
+            e.tick(&mut c);
+            let peer = e.system_state().system_peer;
+            if second >= 10 && peer != last_peer {
+                changes += 1;
+            }
+            last_peer = peer;
+        }
+    }
+    let st = e.system_state();
+    assert_eq!(st.system_peer, Some(ids[0]), "the stratum-1 server");
+    assert_eq!(st.stratum, 2);
+    assert_eq!(changes, 0, "the system peer changed {changes} times after settling");
+}
+
+/// A better source (lower root distance by far) still takes over from the
+/// selected one, however stable selection is.
+#[test]
+fn a_much_better_source_takes_over() {
+    let mut e = Engine::new(EngineConfig::default());
+    let far = source(&mut e, 1);
+    let near = source(&mut e, 2);
+    let mut c = ModelClock::new(0.0, 0.0);
+    let feed = |e: &mut Engine, c: &mut ModelClock, id, stratum: u8, root_dispersion: f64| {
+        let mut s = c.sample(0.0, 100e-6);
+        s.stratum = stratum;
+        s.root_dispersion = root_dispersion;
+        e.update_reach(id, Reach::from_bits(0xff));
+        e.on_sample(id, &s, c);
+    };
+    for _ in 0..20 {
+        feed(&mut e, &mut c, far, 1, 1e-5);
+        feed(&mut e, &mut c, near, 2, 1e-5);
+        c.advance(1.0);
+        e.tick(&mut c);
+    }
+    assert_eq!(e.system_state().system_peer, Some(far), "stratum 1 over an equal stratum 2");
+    // The stratum-1 server's root dispersion grows to 50 ms (its own
+    // reference is failing): the stratum-2 server is the better one now.
+    for _ in 0..20 {
+        feed(&mut e, &mut c, far, 1, 0.05);
+        feed(&mut e, &mut c, near, 2, 1e-5);
+        c.advance(1.0);
+        e.tick(&mut c);
+    }
+    assert_eq!(e.system_state().system_peer, Some(near));
+    assert_eq!(e.system_state().stratum, 3);
+}
+
+/// A source whose first sample arrives while the engine is slewing: its
+/// new estimate starts from the rate the slew gives its offset, so the
+/// combined frequency (and the base frequency the discipline keeps) does
+/// not jump by a share of the slew rate.
+#[test]
+fn a_source_first_heard_during_a_slew_does_not_bend_the_frequency() {
+    let mut e = Engine::new(EngineConfig { max_slew_ppm: 83_333.0, ..EngineConfig::default() });
+    let ids: Vec<SourceId> = (1..=3).map(|i| source(&mut e, i)).collect();
+    let mut c = ModelClock::new(-0.01, 0.0);
+    for &id in &ids {
+        e.update_reach(id, Reach::from_bits(0xff));
+    }
+    // Two of three agree: the engine slews the 10 ms out over a second.
+    for &id in &ids[..2] {
+        let s = c.sample(0.0, 100e-6);
+        e.on_sample(id, &s, &mut c);
+    }
+    assert!(c.freq_ppm > 5000.0, "slewing 10 ms over a second: {}", c.freq_ppm);
+    c.advance(0.05);
+    let s = c.sample(0.0, 100e-6);
+    e.on_sample(ids[2], &s, &mut c);
+    assert!(e.system_state().frequency_ppm.abs() < 1.0, "base frequency {} ppm", e.system_state().frequency_ppm);
+    for _ in 0..20 {
+        c.advance(0.5);
+        e.tick(&mut c);
+        for &id in &ids {
+            let s = c.sample(0.0, 100e-6);
+            e.on_sample(id, &s, &mut c);
+        }
+    }
+    assert!(c.error.abs() < 1e-5, "error {}", c.error);
+}

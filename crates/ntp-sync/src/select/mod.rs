@@ -22,13 +22,16 @@
 //! pull the result out of it), is kept as a plain candidate if it merely
 //! overlaps, and is a falseticker otherwise. A trusted source is thus
 //! rejected only when other trusted sources disagree with it.
-//! 5. [`combine`]: weighted combination; the system peer (whose stratum and
-//!    reference id we advertise) is the combined source with the smallest
-//!    root distance.
+//! 5. [`combine`]: weighted combination.
+//! 6. [`peer`]: the system peer (whose stratum and reference id we
+//!    advertise): the combined source with the smallest root distance, each
+//!    stratum above the lowest counting as 1 ms more, and the current peer
+//!    kept unless another is better by more than 100 µs.
 
 pub mod cluster;
 pub mod combine;
 pub mod intersect;
+pub mod peer;
 
 use combine::{Combined, Contribution};
 use ntp_proto::LeapIndicator;
@@ -50,6 +53,8 @@ pub struct Candidate {
     pub jitter: f64,
     /// The server's own uncertainty (root delay / 2 + root dispersion), s.
     pub server_error: f64,
+    /// The server's stratum (0 for a reference clock).
+    pub stratum: u8,
     /// Configured `prefer`.
     pub prefer: bool,
     /// Configured `trust`.
@@ -130,8 +135,14 @@ fn survivors(candidates: &[Candidate], needed: usize) -> Result<(Vec<usize>, Vec
 }
 
 /// Runs selection over `candidates`, `population` sources counting towards
-/// the majority (at least `candidates.len()`).
-pub fn select(candidates: &[Candidate], population: usize, min_sources: usize) -> Selection {
+/// the majority (at least `candidates.len()`); `current_peer` is the
+/// candidate that is the system peer now, if one is.
+pub fn select(
+    candidates: &[Candidate],
+    population: usize,
+    min_sources: usize,
+    current_peer: Option<usize>,
+) -> Selection {
     let n = candidates.len();
     let needed = needed(population.max(n), min_sources);
     let mut verdicts = vec![Verdict::Falseticker; n];
@@ -171,13 +182,10 @@ pub fn select(candidates: &[Candidate], population: usize, min_sources: usize) -
     let Some(combined) = combine::combine(&parts) else {
         return Selection { verdicts, result: Err(NoSelection::NoCandidates) };
     };
-    let mut peer = chosen[0];
     for &i in &chosen {
         verdicts[i] = Verdict::Combined;
-        if candidates[i].distance < candidates[peer].distance {
-            peer = i;
-        }
     }
+    let peer = peer::system_peer(candidates, &chosen, current_peer);
     verdicts[peer] = Verdict::SystemPeer;
     Selection { verdicts, result: Ok((combined, peer)) }
 }

@@ -34,6 +34,11 @@ pub struct RunningSource {
     pub id: SourceId,
     /// Its socket.
     pub socket: UpstreamSocket,
+    /// The id and transmit cookie of the last request whose kernel
+    /// transmit timestamp is awaited.
+    awaiting_tx: Option<(u32, NtpTimestamp)>,
+    /// A kernel transmit timestamp has been used (logged once).
+    kernel_tx_seen: bool,
     /// Reachable as last logged.
     reachable: bool,
     /// The association asked for a new NTS session.
@@ -66,6 +71,8 @@ impl RunningSource {
             assoc,
             id,
             socket,
+            awaiting_tx: None,
+            kernel_tx_seen: false,
             reachable: false,
             rekey: false,
             rekey_in_flight: false,
@@ -75,17 +82,45 @@ impl RunningSource {
     }
 
     /// Gives up on an overdue request and sends whatever is due at `now`;
-    /// true when a request left (the reach register moved).
-    pub fn poll(&mut self, now: NtpTimestamp, rng: &mut Csprng) -> bool {
+    /// true when a request left (the reach register moved). T1 of a request
+    /// is `clock` read immediately before its send, until the kernel's
+    /// transmit timestamp replaces it ([`Self::on_transmitted`]).
+    pub fn poll(&mut self, now: NtpTimestamp, clock: &dyn Fn() -> NtpTimestamp, rng: &mut Csprng) -> bool {
         self.assoc.handle_timeout(now);
         let mut sent = false;
         while let Some(t) = self.assoc.poll_transmit(now, rng) {
-            if let Err(e) = self.socket.send(&t.payload, self.addr) {
-                debug!(source = %self.name, error = %e, "send failed");
+            let t1 = clock();
+            match self.socket.send(&t.payload, self.addr) {
+                Ok(id) => {
+                    self.assoc.handle_transmit_timestamp(t.origin, t1);
+                    self.awaiting_tx = id.map(|id| (id, t.origin));
+                }
+                Err(e) => debug!(source = %self.name, error = %e, "send failed"),
             }
             sent = true;
         }
         sent
+    }
+
+    /// The kernel says our datagram `id` left at `t1` (already on the
+    /// steered clock's timeline): it becomes T1 of its request, if that is
+    /// still outstanding.
+    pub fn on_transmitted(&mut self, id: u32, t1: NtpTimestamp) {
+        match self.awaiting_tx {
+            Some((expected, origin)) if expected == id => {
+                self.awaiting_tx = None;
+                if self.assoc.handle_transmit_timestamp(origin, t1) && !self.kernel_tx_seen {
+                    self.kernel_tx_seen = true;
+                    debug!(source = %self.name, "requests carry kernel transmit timestamps");
+                }
+            }
+            Some((expected, _)) if (id.wrapping_sub(expected) as i32) > 0 => {
+                debug!(source = %self.name, id, expected, "transmit timestamp ids out of step; following the kernel's");
+                self.awaiting_tx = None;
+                self.socket.resync_tx_ids(id);
+            }
+            _ => {}
+        }
     }
 
     /// Logs the source becoming reachable or unreachable.
@@ -118,5 +153,56 @@ impl RunningSource {
         self.rekey = false;
         self.rekey_in_flight = false;
         self.rekey_backoff = REKEY_FIRST_BACKOFF;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::net::{Incoming, Report};
+    use ntp_proto::association::ClientAuth;
+    use ntp_proto::source::SourceConfig;
+    use ntp_proto::NtpDuration;
+    use ntp_sync::{Engine, EngineConfig, SourceParams};
+    use std::cell::Cell;
+    use std::time::Duration;
+    use tokio::sync::mpsc;
+
+    fn at(secs: f64) -> NtpTimestamp {
+        NtpTimestamp::from_unix(1_800_000_000, 0) + NtpDuration::from_seconds(secs)
+    }
+
+    async fn next(rx: &mut mpsc::Receiver<Incoming>) -> Report {
+        tokio::time::timeout(Duration::from_secs(2), rx.recv()).await.expect("a report in time").expect("open").report
+    }
+
+    /// T1 is the clock read right before the send, not the time the poll
+    /// was due (before the request was even built), and the kernel's
+    /// transmit timestamp replaces it when it comes.
+    #[tokio::test]
+    async fn t1_is_taken_at_the_send_and_replaced_by_the_kernel_timestamp() {
+        let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = server.local_addr().unwrap();
+        let (tx, mut rx) = mpsc::channel(8);
+        let socket = UpstreamSocket::open(addr, 1, tx).unwrap();
+        let assoc = Association::new(SourceConfig::default(), ClientAuth::None, at(0.0), 0.0);
+        let id = Engine::new(EngineConfig::default()).add_source(SourceParams::default());
+        let mut u = RunningSource::new(1, "test".into(), 0, addr, assoc, id, socket);
+        // The clock moves on by 30 µs at every read.
+        let reads = Cell::new(0u32);
+        let clock = || {
+            reads.set(reads.get() + 1);
+            at(f64::from(reads.get()) * 30e-6)
+        };
+        assert!(u.poll(at(0.0), &clock, &mut crate::random::csprng()));
+        assert_eq!(u.assoc.transmit_time(), Some(at(30e-6)), "read once, right before the send");
+        let Report::Transmitted { id, tx_system } = next(&mut rx).await else { panic!("a transmit timestamp first") };
+        let now = crate::clock::SystemClock.now();
+        assert!(now.since(tx_system).to_seconds().abs() < 1.0);
+        u.on_transmitted(id, at(50e-6));
+        assert_eq!(u.assoc.transmit_time(), Some(at(50e-6)));
+        // Another id (the kernel counted a send we did not): ignored.
+        u.on_transmitted(id + 1, at(70e-6));
+        assert_eq!(u.assoc.transmit_time(), Some(at(50e-6)));
     }
 }

@@ -22,7 +22,7 @@ use tracing::{debug, error, info, warn};
 use super::background::{self, Done, DoneSender};
 use super::driftfile;
 use super::drivers::{DriverClock, KernelDriver, Steering, VirtualDriver};
-use super::net::{Incoming, UpstreamSocket};
+use super::net::{Incoming, Report, UpstreamSocket};
 use super::refclocks::RefclockSources;
 use super::report::{sync_report, ChangeLog, Peer};
 use super::source::{RunningSource, MAX_BACKOFF};
@@ -236,7 +236,7 @@ async fn run(
         let sleep = l.next_wakeup();
         tokio::select! {
             _ = &mut stop => break,
-            msg = rx.recv() => if let Some(msg) = msg { l.on_datagram(msg) },
+            msg = rx.recv() => if let Some(msg) = msg { l.on_report(msg) },
             done = done_rx.recv() => if let Some(done) = done { l.on_done(done) },
             ev = refclock_rx.recv() => if let Some(ev) = ev { l.refclocks.on_event(ev, l.clock.as_ref(), &l.engine) },
             _ = tokio::time::sleep(sleep) => {}
@@ -403,7 +403,8 @@ impl Loop {
         for i in 0..self.ups.len() {
             let now = self.clock.now();
             let u = &mut self.ups[i];
-            if u.poll(now, &mut self.rng) {
+            let clock = self.clock.as_ref();
+            if u.poll(now, &|| clock.now(), &mut self.rng) {
                 self.engine.update_reach(u.id, u.assoc.reach());
             }
             u.log_reachability();
@@ -411,12 +412,22 @@ impl Loop {
         }
     }
 
-    fn on_datagram(&mut self, msg: Incoming) {
+    /// Takes in what a source's socket reported: a datagram from the
+    /// server, or the kernel's transmit time of our request.
+    fn on_report(&mut self, msg: Incoming) {
         let Some(i) = self.ups.iter().position(|u| u.key == msg.key) else { return };
-        let t4 = self.clock.correction().apply(msg.rx_system);
-        let now = self.clock.now();
-        self.ups[i].assoc.handle_datagram(&msg.data, t4, now);
-        self.handle_events(i);
+        match msg.report {
+            Report::Datagram { data, rx_system } => {
+                let t4 = self.clock.correction().apply(rx_system);
+                let now = self.clock.now();
+                self.ups[i].assoc.handle_datagram(&data, t4, now);
+                self.handle_events(i);
+            }
+            Report::Transmitted { id, tx_system } => {
+                let t1 = self.clock.correction().apply(tx_system);
+                self.ups[i].on_transmitted(id, t1);
+            }
+        }
     }
 
     /// Acts on what source `i`'s association reports.

@@ -1,0 +1,218 @@
+//! Kernel transmit timestamps: when a datagram really left, as the kernel
+//! saw it, rather than a clock read some microseconds before `send`.
+//!
+//! [`enable`] asks for a software timestamp of every datagram the socket
+//! sends (`SO_TIMESTAMPING` with `SOF_TIMESTAMPING_TX_SOFTWARE`), taken by
+//! the network stack when the packet is handed to the device. The kernel
+//! queues it on the socket's error queue without the packet
+//! (`SOF_TIMESTAMPING_OPT_TSONLY`, so no privilege is needed) and tagged with
+//! a per-socket counter (`SOF_TIMESTAMPING_OPT_ID`): the n-th datagram sent
+//! after [`enable`] carries id n − 1. [`TxIds`] keeps that count on the
+//! sender's side; [`read`] takes one timestamp off the error queue without
+//! blocking. The error queue makes the socket poll as `POLLERR` (tokio:
+//! `Interest::ERROR`) while something is waiting.
+//!
+//! The upstream client (`sync::net`) uses this for T1 of every request;
+//! the serving side can use the same calls for its replies (interleaved
+//! mode: the transmit timestamp of the previous reply; batch sends: how
+//! long the stamp-to-wire latency really is).
+//!
+//! An OS-interface module: `setsockopt` and `recvmsg(MSG_ERRQUEUE)` with
+//! control messages are only reachable through raw pointers.
+
+#![allow(unsafe_code)] // An OS-interface module: every unsafe block carries a SAFETY comment.
+
+use std::io;
+use std::mem::{size_of, zeroed};
+use std::os::fd::AsRawFd;
+
+use super::udp::{setsockopt_int, KernelTime};
+
+/// `struct scm_timestamping`: software, (deprecated), raw hardware time.
+const SCM_TIMESTAMPING_LEN: usize = 3 * size_of::<libc::timespec>();
+
+/// Space for the control messages of one error-queue entry: the timestamps
+/// and the IPv4 or IPv6 extended error with its offender address.
+const ERRQUEUE_CMSG_LEN: usize = 256;
+
+#[repr(C, align(8))]
+struct ErrQueueCmsg([u8; ERRQUEUE_CMSG_LEN]);
+
+/// One transmit timestamp from the error queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TxTimestamp {
+    /// Which datagram: the socket's count of datagrams sent before it
+    /// (`SOF_TIMESTAMPING_OPT_ID`; see [`TxIds`]).
+    pub id: u32,
+    /// When the stack handed it to the device (CLOCK_REALTIME).
+    pub time: KernelTime,
+}
+
+/// Enables software transmit timestamps with ids on `socket` (receive
+/// timestamps are `udp::enable_rx_metadata`'s business and stay as they are).
+pub fn enable(socket: &impl AsRawFd) -> io::Result<()> {
+    let flags = libc::SOF_TIMESTAMPING_TX_SOFTWARE
+        | libc::SOF_TIMESTAMPING_SOFTWARE
+        | libc::SOF_TIMESTAMPING_OPT_ID
+        | libc::SOF_TIMESTAMPING_OPT_TSONLY;
+    setsockopt_int(socket.as_raw_fd(), libc::SOL_SOCKET, libc::SO_TIMESTAMPING, flags as libc::c_int)
+}
+
+/// The ids the kernel gives the datagrams a socket sends, counted on the
+/// sending side: call [`TxIds::sent`] after every successful send.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TxIds {
+    next: u32,
+}
+
+impl TxIds {
+    /// Counting from the first datagram after [`enable`].
+    pub fn new() -> Self {
+        TxIds::default()
+    }
+
+    /// A datagram was sent: its id.
+    pub fn sent(&mut self) -> u32 {
+        let id = self.next;
+        self.next = self.next.wrapping_add(1);
+        id
+    }
+
+    /// A timestamp arrived for `id`, which is not the one expected for
+    /// the last datagram (a send the kernel counted but reported as failed):
+    /// count on from it.
+    pub fn resync(&mut self, id: u32) {
+        self.next = id.wrapping_add(1);
+    }
+}
+
+/// Takes one entry off `socket`'s error queue without blocking: `Ok(Some)`
+/// for a transmit timestamp, `Ok(None)` for anything else (an ICMP error,
+/// say) and `WouldBlock` when the queue is empty.
+pub fn read(socket: &impl AsRawFd) -> io::Result<Option<TxTimestamp>> {
+    let mut data = [0u8; 64];
+    let mut cmsg = ErrQueueCmsg([0; ERRQUEUE_CMSG_LEN]);
+    let mut iov = libc::iovec { iov_base: data.as_mut_ptr().cast(), iov_len: data.len() };
+    // SAFETY: all-zero is a valid msghdr.
+    let mut hdr: libc::msghdr = unsafe { zeroed() };
+    hdr.msg_iov = &mut iov;
+    hdr.msg_iovlen = 1;
+    hdr.msg_control = cmsg.0.as_mut_ptr().cast();
+    hdr.msg_controllen = ERRQUEUE_CMSG_LEN as _;
+    // SAFETY: `hdr` points at `data` (through `iov`) and `cmsg`, both live
+    // and writable for their stated lengths for the whole call.
+    let n = unsafe { libc::recvmsg(socket.as_raw_fd(), &mut hdr, libc::MSG_ERRQUEUE | libc::MSG_DONTWAIT) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(parse(&hdr))
+}
+
+/// The timestamp and id in the control messages of an error-queue entry.
+fn parse(hdr: &libc::msghdr) -> Option<TxTimestamp> {
+    // msg_controllen is usize on glibc and socklen_t on musl.
+    #[allow(clippy::unnecessary_cast)]
+    let control_len = hdr.msg_controllen as usize;
+    if hdr.msg_control.is_null() || control_len < size_of::<libc::cmsghdr>() {
+        return None;
+    }
+    let (mut time, mut id) = (None, None);
+    // SAFETY: `hdr` was filled by recvmsg; CMSG_FIRSTHDR/NXTHDR walk only
+    // within msg_control[..msg_controllen], and each message's data is read
+    // with read_unaligned after its level, type and length are checked.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(hdr);
+        while !c.is_null() {
+            let data = libc::CMSG_DATA(c);
+            let data_len = ((*c).cmsg_len as usize).saturating_sub(data as usize - c as usize);
+            match ((*c).cmsg_level, (*c).cmsg_type) {
+                (libc::SOL_SOCKET, libc::SCM_TIMESTAMPING) if data_len >= SCM_TIMESTAMPING_LEN => {
+                    let software: libc::timespec = std::ptr::read_unaligned(data.cast());
+                    if software.tv_sec != 0 || software.tv_nsec != 0 {
+                        time = Some(KernelTime { secs: software.tv_sec, nanos: software.tv_nsec as u32 });
+                    }
+                }
+                (libc::IPPROTO_IP, libc::IP_RECVERR) | (libc::IPPROTO_IPV6, libc::IPV6_RECVERR)
+                    if data_len >= size_of::<libc::sock_extended_err>() =>
+                {
+                    let e: libc::sock_extended_err = std::ptr::read_unaligned(data.cast());
+                    if e.ee_errno == libc::ENOMSG as u32 && e.ee_origin == libc::SO_EE_ORIGIN_TIMESTAMPING {
+                        id = Some(e.ee_data);
+                    }
+                }
+                _ => {}
+            }
+            c = libc::CMSG_NXTHDR(hdr, c);
+        }
+    }
+    Some(TxTimestamp { id: id?, time: time? })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::udp;
+    use socket2::{Domain, Protocol, Socket, Type};
+    use std::net::SocketAddr;
+    use std::time::{Duration, Instant};
+
+    fn socket(addr: &str) -> Socket {
+        let addr: SocketAddr = addr.parse().unwrap();
+        let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP)).unwrap();
+        s.bind(&addr.into()).unwrap();
+        s
+    }
+
+    /// The next timestamp, waiting up to a second for it.
+    fn next(s: &Socket) -> TxTimestamp {
+        let until = Instant::now() + Duration::from_secs(1);
+        loop {
+            match read(s) {
+                Ok(Some(t)) => return t,
+                Ok(None) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && Instant::now() < until => {
+                    std::thread::sleep(Duration::from_millis(1))
+                }
+                Err(e) => panic!("no transmit timestamp: {e}"),
+            }
+        }
+    }
+
+    fn check(local: &str, peer: &str) {
+        let (client, server) = (socket(local), socket(peer));
+        let to = server.local_addr().unwrap().as_socket().unwrap();
+        enable(&client).unwrap();
+        let mut ids = TxIds::new();
+        assert_eq!(read(&client).unwrap_err().kind(), io::ErrorKind::WouldBlock, "empty before any send");
+        for n in 0..3u32 {
+            let before = crate::clock::SystemClock.now();
+            udp::send(&client, b"request", to, None).unwrap();
+            let after = crate::clock::SystemClock.now();
+            let id = ids.sent();
+            assert_eq!(id, n);
+            let ts = next(&client);
+            assert_eq!(ts.id, id, "the kernel numbers datagrams as TxIds does");
+            let t = ntp_proto::NtpTimestamp::from_unix(ts.time.secs, ts.time.nanos);
+            // Taken inside the send call: between the clock reads around it.
+            assert!(t.since(before).to_bits() >= 0 && after.since(t).to_bits() >= 0, "{t:?} {before:?} {after:?}");
+        }
+    }
+
+    #[test]
+    fn every_datagram_gets_its_timestamp_and_id_v4() {
+        check("127.0.0.1:0", "127.0.0.1:0");
+    }
+
+    #[test]
+    fn every_datagram_gets_its_timestamp_and_id_v6() {
+        check("[::1]:0", "[::1]:0");
+    }
+
+    #[test]
+    fn resync_counts_on_from_the_kernels_id() {
+        let mut ids = TxIds::new();
+        ids.sent();
+        ids.resync(5);
+        assert_eq!(ids.sent(), 6);
+    }
+}
