@@ -85,11 +85,15 @@ fn runs_are_deterministic_for_a_seed() {
 /// 200 µs is invisible to NTP and biases the offset by half of it, so the
 /// RMS error cannot drop below ~100 µs (a simulator that ignored the
 /// asymmetry would pass the upper bound but fail the lower one).
+///
+/// Loss-aware polling keeps every run within 1 ms: with a fixed interval
+/// one run strayed to 1.25 ms during a long run of losses at 1024 s (mean
+/// RMS was 128 µs then; the bound below is that figure).
 #[test]
 fn lossy_asymmetric_path_stays_synchronised_with_the_expected_bias() {
     let s = sim("lossy", 100e-6, 10);
-    assert!((90.0..=200.0).contains(&s.rms_mean_us), "{s:?}");
-    assert!(s.max_abs_us < 2000.0, "{s:?}");
+    assert!((90.0..=128.0).contains(&s.rms_mean_us), "{s:?}");
+    assert!(s.max_abs_us < 1000.0, "the worst run stays within 1 ms: {s:?}");
     assert_eq!(s.falseticker_selected, 0);
 }
 

@@ -205,14 +205,15 @@ impl SourcePoller {
             return;
         }
         let poll = self.poll.poll();
-        if self.requests > 0 && self.reach.missed_in_a_row() >= 3 {
+        let missed = if self.requests > 0 { self.reach.missed_in_a_row() } else { 0 };
+        if missed >= 3 {
             self.filter.insert_missing(now);
         }
         let unreachable = self.reach.is_unreachable();
         self.reach.on_transmit();
         self.requests += 1;
         self.outstanding = Some(Outstanding { cookie, sent_at: now, poll });
-        self.next_poll = after(now, self.poll.on_transmit(unreachable));
+        self.next_poll = after(now, self.poll.on_transmit(unreachable, missed));
     }
 
     /// [`Self::write_request`] and [`Self::transmitted`] at once, for an
