@@ -5,8 +5,8 @@
 //! the request's length.
 //!
 //! The decision consults a [`Policy`]: the access rules, rate limiter, keys
-//! and NTS cookie keys in force for this datagram. It allocates nothing
-//! except on the NTS path.
+//! and NTS cookie keys in force for this datagram. It allocates nothing,
+//! NTS included (cookies open and replies seal in place).
 
 use std::net::{IpAddr, SocketAddr};
 
