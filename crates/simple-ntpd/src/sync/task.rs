@@ -467,17 +467,20 @@ impl Loop {
     }
 
     fn on_action(&mut self, action: Option<ClockAction>) {
-        let step = match action {
-            Some(ClockAction::Stepped { offset }) => offset,
-            _ => 0.0,
-        };
+        let step = action.as_ref().map_or(0.0, ClockAction::clock_jump);
         self.refclocks.clock_changed(self.clock.as_ref(), step);
+        if step != 0.0 {
+            for u in &mut self.ups {
+                u.assoc.clock_stepped(step);
+            }
+        }
         match action {
             Some(ClockAction::Stepped { offset }) => {
                 warn!(offset_s = offset, discipline = self.clock.discipline().name(), "clock stepped");
-                for u in &mut self.ups {
-                    u.assoc.clock_stepped(offset);
-                }
+            }
+            Some(ClockAction::LeapSecond { offset }) => {
+                let what = if offset < 0.0 { "inserted" } else { "deleted" };
+                warn!(discipline = self.clock.discipline().name(), "leap second {what}");
             }
             Some(ClockAction::PanicRefused { offset }) => {
                 error!(offset_s = offset, threshold_s = self.settings.panic_threshold, "offset beyond the panic threshold refused: not steering towards it (check the sources, or raise [clock] panic_threshold)");
