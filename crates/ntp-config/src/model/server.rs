@@ -37,8 +37,8 @@ pub struct ServerConfig {
 pub struct LeapSmear {
     /// Smear leap seconds instead of announcing them.
     pub enabled: bool,
-    /// Length of the smear window, seconds, centred on the leap second (86400: noon to noon UTC, as Google and AWS do).
-    #[schemars(range(min = 60, max = 1209600))]
+    /// Length of the smear window, seconds, centred on the leap second (86400: noon to noon UTC, as Google and AWS do; at most a day, the day the leap second is known from the sources alone).
+    #[schemars(range(min = 3600, max = 86400))]
     pub duration: u32,
     /// `linear`: a constant slew of 1 s per `duration` (Google, AWS); `cosine`: starts and ends smoothly, peaking at π/2 s per `duration` in the middle.
     pub shape: SmearShape,

@@ -46,10 +46,11 @@ impl Smear {
         }
     }
 
-    /// The rate at which the fraction grows, per second.
+    /// The rate at which the fraction grows, per second (from the window's
+    /// first instant up to, not including, its last).
     pub fn rate(&self, t: f64) -> f64 {
         let u = (t + self.duration / 2.0) / self.duration;
-        if !(0.0..=1.0).contains(&u) {
+        if !(0.0..1.0).contains(&u) {
             return 0.0;
         }
         match self.shape {
@@ -78,11 +79,27 @@ impl Smear {
         (offset, -s * self.rate(t))
     }
 
+    /// The window's edges as offsets from the event's instant, seconds:
+    /// whoever publishes the smear piecewise should renew it exactly there.
+    pub fn edges(&self) -> [f64; 2] {
+        [-self.duration / 2.0, self.duration / 2.0]
+    }
+
+    /// The largest second derivative of the offset, s/s²: renewing a
+    /// linear piece every `dt` seconds stays within `curvature · dt² / 2`
+    /// of the curve (0 for linear; for cosine π²/(2·duration²)).
+    pub fn curvature(&self) -> f64 {
+        match self.shape {
+            SmearShape::Linear => 0.0,
+            SmearShape::Cosine => std::f64::consts::PI.powi(2) / (2.0 * self.duration.powi(2)),
+        }
+    }
+
     /// True while `event` needs smearing at `until` (see [`Self::offset`]).
     pub fn active(&self, event: LeapEvent, until: f64, applied: bool) -> bool {
         let s = -event.step();
         let t = if applied { -until + s } else { -until };
-        t > -self.duration / 2.0 && t < self.duration / 2.0 + 1.0
+        t >= -self.duration / 2.0 && t < self.duration / 2.0
     }
 }
 

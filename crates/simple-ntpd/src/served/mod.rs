@@ -7,7 +7,11 @@
 //! [`Snapshot`] and stores it in a [`StateCell`]. Workers load it per batch
 //! without locks or contended writes (arc-swap). Replacing the producer
 //! never touches the serving path.
+//!
+//! The cell also carries the [`leap::LeapState`] (the leap second table and
+//! smear the daemon loaded) for whichever producer runs.
 
+pub mod leap;
 pub mod local;
 
 use std::sync::Arc;
@@ -54,25 +58,43 @@ pub struct Snapshot {
     pub correction: Correction,
 }
 
-/// The shared, atomically replaced snapshot.
+/// The shared, atomically replaced snapshot (and the leap second state
+/// its producers apply).
 #[derive(Clone)]
-pub struct StateCell(Arc<ArcSwap<Snapshot>>);
+pub struct StateCell {
+    snapshot: Arc<ArcSwap<Snapshot>>,
+    leap: Arc<ArcSwap<leap::LeapState>>,
+}
 
 impl StateCell {
     /// A cell holding `initial`.
     pub fn new(initial: Snapshot) -> Self {
-        StateCell(Arc::new(ArcSwap::from_pointee(initial)))
+        StateCell {
+            snapshot: Arc::new(ArcSwap::from_pointee(initial)),
+            leap: Arc::new(ArcSwap::from_pointee(leap::LeapState::default())),
+        }
     }
 
     /// Replaces the snapshot; readers see either the old or the new one.
     pub fn publish(&self, snapshot: Snapshot) {
-        self.0.store(Arc::new(snapshot));
+        self.snapshot.store(Arc::new(snapshot));
     }
 
     /// The current snapshot (a cheap guard; hold it only briefly).
     #[inline]
     pub fn load(&self) -> arc_swap::Guard<Arc<Snapshot>> {
-        self.0.load()
+        self.snapshot.load()
+    }
+
+    /// The leap second table and smear in force.
+    pub fn leap(&self) -> Arc<leap::LeapState> {
+        self.leap.load_full()
+    }
+
+    /// Replaces the leap second state (at start, reload, and when the
+    /// table is re-checked).
+    pub fn set_leap(&self, state: leap::LeapState) {
+        self.leap.store(Arc::new(state));
     }
 }
 

@@ -6,9 +6,11 @@ use ntp_proto::packet::LeapIndicator;
 
 use super::health::{assess, HealthInputs};
 use super::StatusHub;
-use crate::api::model::{Client, Clients, Health, ListenerStats, Probe, ServerStats, SourceState, Status};
+use crate::api::model::{Client, Clients, Health, LeapSeconds, ListenerStats, Probe, ServerStats, SourceState, Status};
 use crate::clock::SystemClock;
+use crate::served::leap::TableState;
 use crate::server::client_log::top_clients;
+use ntp_sync::leap::unix_seconds;
 
 /// Serving mode name: `local_reference`, `local_fallback`, `synchronised`
 /// or `unsynchronised`.
@@ -39,6 +41,7 @@ fn health(hub: &StatusHub) -> Health {
             jitter: sync.jitter,
             frequency_ppm: sync.frequency_ppm,
             sources_selectable: selectable(hub),
+            leap_table_unusable: matches!(hub.state().leap().state, TableState::Expired | TableState::Invalid),
         },
     )
 }
@@ -87,6 +90,24 @@ pub fn status(hub: &StatusHub) -> Status {
         health: health(hub),
         reloads,
         last_reload_error,
+        leap_seconds: leap_seconds(hub),
+    }
+}
+
+/// The leap second part of `/api/v1/status`.
+fn leap_seconds(hub: &StatusHub) -> LeapSeconds {
+    let leap = hub.state().leap();
+    let now = SystemClock.now();
+    let next = leap.next_leap(now);
+    LeapSeconds {
+        source: leap.source.clone(),
+        table: leap.state.name().to_owned(),
+        problem: leap.problem.clone(),
+        expires: leap.expires.map(unix_seconds),
+        next_leap: next.map(|e| unix_seconds(e.at)),
+        next_leap_kind: next.map(|e| if e.insert { "insert" } else { "delete" }.to_owned()),
+        tai_offset: leap.tai_offset(now),
+        smear: leap.smear.is_some(),
     }
 }
 

@@ -208,6 +208,7 @@ async fn run(
     let mut last_drift = Instant::now();
     let mut last_pool_check = Instant::now();
     loop {
+        l.engine.set_leap_table(l.state.leap().table.clone());
         l.resolve_due();
         l.rekey_due();
         l.poll_due();
@@ -539,7 +540,8 @@ impl Loop {
         for t in self.ups.iter().filter_map(|u| u.assoc.poll_timeout()) {
             next = next.min(to_duration(t.since(now)));
         }
-        for t in self.engine.next_tick_at().into_iter().chain(self.refclocks.next_poll_at()) {
+        let smear_edges = crate::served::leap::smear_edges(&self.state.leap(), self.engine.leap_events(), now);
+        for t in self.engine.next_tick_at().into_iter().chain(self.refclocks.next_poll_at()).chain(smear_edges) {
             next = next.min(to_duration(t.since(now)));
         }
         next.max(Duration::from_millis(1))
@@ -562,7 +564,15 @@ impl Loop {
             }
             _ => self.engine.server_state(),
         };
-        self.state.publish(Snapshot { server, correction: self.clock.correction() });
+        let leap = self.state.leap();
+        let (server, correction) = crate::served::leap::serve(
+            &leap,
+            server,
+            self.clock.correction(),
+            crate::clock::SystemClock.now(),
+            self.engine.leap_events(),
+        );
+        self.state.publish(Snapshot { server, correction });
         self.logged.log(&st, self.settings.local_fallback, |p| {
             self.ups
                 .iter()
