@@ -67,7 +67,8 @@ impl SimServer {
                 Some(out[..sealed.len()].to_vec())
             }
             Decision::KissOfDeath { len, .. } => Some(out[..len].to_vec()),
-            Decision::Drop(_) => None,
+            // The client sends no control requests.
+            Decision::Drop(_) | Decision::Control(_) => None,
         }
     }
 }

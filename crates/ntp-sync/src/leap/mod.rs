@@ -19,6 +19,7 @@ pub mod schedule;
 pub mod smear;
 pub mod tzif;
 
+use ntp_proto::timestamp::civil_from_days;
 use ntp_proto::{LeapIndicator, NtpTimestamp};
 
 /// Seconds per UTC day (NTP and Unix time count no leap seconds).
@@ -214,20 +215,6 @@ pub fn utc_date(secs: u64) -> String {
 /// Unix seconds of NTP second `secs`.
 pub fn unix_seconds(secs: u64) -> i64 {
     secs as i64 - UNIX_EPOCH_NTP as i64
-}
-
-/// (year, month, day) of the day `days` after 1970-01-01 (H. Hinnant's
-/// algorithm for the proleptic Gregorian calendar).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 #[cfg(test)]

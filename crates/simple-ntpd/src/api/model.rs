@@ -244,6 +244,9 @@ pub struct ServerStats {
     pub authenticated: u64,
     /// Replies protected with NTS.
     pub nts_replied: u64,
+    /// Control (mode 6, ntpq/ntpstat) queries answered, error replies included.
+    #[serde(default)]
+    pub control_replied: u64,
     /// NTS-KE handshakes completed.
     pub nts_ke_handshakes: u64,
     /// NTS-KE connections that failed (TLS, protocol, timeout) or were refused as busy.

@@ -9,7 +9,9 @@
 //! never touches the serving path.
 //!
 //! The cell also carries the [`leap::LeapState`] (the leap second table and
-//! smear the daemon loaded) for whichever producer runs.
+//! smear the daemon loaded) for whichever producer runs, and the sync
+//! report (`status::SyncReport`: estimates and sources) that the status
+//! API shows and the workers answer control (mode 6) queries from.
 
 pub mod leap;
 pub mod local;
@@ -64,6 +66,7 @@ pub struct Snapshot {
 pub struct StateCell {
     snapshot: Arc<ArcSwap<Snapshot>>,
     leap: Arc<ArcSwap<leap::LeapState>>,
+    report: Arc<ArcSwap<crate::status::SyncReport>>,
 }
 
 impl StateCell {
@@ -72,7 +75,18 @@ impl StateCell {
         StateCell {
             snapshot: Arc::new(ArcSwap::from_pointee(initial)),
             leap: Arc::new(ArcSwap::from_pointee(leap::LeapState::default())),
+            report: Arc::new(ArcSwap::from_pointee(crate::status::SyncReport::default())),
         }
+    }
+
+    /// The latest synchronisation report.
+    pub fn report(&self) -> Arc<crate::status::SyncReport> {
+        self.report.load_full()
+    }
+
+    /// Publishes a synchronisation report (through `StatusHub::set_sync`).
+    pub fn set_report(&self, report: crate::status::SyncReport) {
+        self.report.store(Arc::new(report));
     }
 
     /// Replaces the snapshot; readers see either the old or the new one.

@@ -54,6 +54,16 @@ fn selectable(hub: &StatusHub) -> usize {
         .count()
 }
 
+/// The served reference id as the status API (and mode 6) shows it: text
+/// at stratum 0/1 and when unsynchronised, else a dotted quad.
+pub fn reference_id_text(s: &ntp_proto::server::ServerState) -> String {
+    if s.stratum <= 1 || !s.is_synchronised() { s.reference_id.as_ascii().map(str::to_owned) } else { None }
+        .unwrap_or_else(|| {
+            let b = s.reference_id.0;
+            format!("{}.{}.{}.{}", b[0], b[1], b[2], b[3])
+        })
+}
+
 /// `/api/v1/status`.
 pub fn status(hub: &StatusHub) -> Status {
     let snap = hub.state().load();
@@ -61,11 +71,7 @@ pub fn status(hub: &StatusHub) -> Status {
     let sync = hub.sync();
     let now = SystemClock.now();
     let synced = s.is_synchronised();
-    let refid = if s.stratum <= 1 || !synced { s.reference_id.as_ascii().map(str::to_owned) } else { None }
-        .unwrap_or_else(|| {
-            let b = s.reference_id.0;
-            format!("{}.{}.{}.{}", b[0], b[1], b[2], b[3])
-        });
+    let refid = reference_id_text(s);
     let (reloads, last_reload_error) = hub.reloads();
     Status {
         version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -125,6 +131,7 @@ pub fn server_stats(hub: &StatusHub) -> ServerStats {
         kod_sent: t.kod_sent,
         authenticated: t.authenticated,
         nts_replied: t.nts_replied,
+        control_replied: t.control_replied,
         nts_ke_handshakes: hub.nts_ke().map(|k| k.handshakes.load(std::sync::atomic::Ordering::Relaxed)).unwrap_or(0),
         nts_ke_failures: hub
             .nts_ke()
