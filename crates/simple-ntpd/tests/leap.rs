@@ -89,4 +89,7 @@ fn a_corrupt_list_is_reported_and_announces_nothing() {
     assert!(s["leap_seconds"]["problem"].as_str().unwrap().contains("SHA-1"), "{s}");
     assert_eq!(s["health"]["state"], "warning", "{s}");
     assert!(s["health"]["reasons"].to_string().contains("leap second table"), "{s}");
+    let out = common::cli(&["status", "--api", &api.to_string()]);
+    assert!(out.success(), "{}", out.describe());
+    assert!(out.stdout.contains("Leap seconds") && out.stdout.contains("invalid"), "{}", out.stdout);
 }
