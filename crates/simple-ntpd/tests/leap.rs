@@ -13,27 +13,12 @@ mod common;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ntp_test_support::{chronyd_path, peer_or_skip, sntp_probe, ChronydClient, ChronydClientOpts};
-use sha1::{Digest, Sha1};
 
 const NTP_UNIX: u64 = 2_208_988_800;
 
-/// A leap-seconds.list (valid SHA-1 line, expiring in a year) whose last
-/// entry adds `tai` − 37 seconds at NTP second `at`.
+/// A leap-seconds.list whose last entry adds `tai` − 37 seconds at `at`.
 fn list(at: u64, tai: i32) -> String {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() + NTP_UNIX;
-    let (updated, expires) = (now - 86_400, now + 365 * 86_400);
-    let data = [(2_272_060_800u64, 10i32), (3_692_217_600, 37), (at, tai)];
-    let mut digits = format!("{updated}{expires}");
-    let mut text = format!("#\tgenerated for a test\n#$\t{updated}\n#@\t{expires}\n");
-    for (t, o) in data {
-        digits.push_str(&format!("{t}{o}"));
-        text.push_str(&format!("{t}\t{o}\t# test\n"));
-    }
-    let d = Sha1::digest(digits.as_bytes());
-    let words: Vec<String> =
-        d.chunks(4).map(|c| format!("{:08x}", u32::from_be_bytes([c[0], c[1], c[2], c[3]]))).collect();
-    text.push_str(&format!("#h\t{}\n", words.join(" ")));
-    text
+    common::leap_seconds_list(at, tai)
 }
 
 /// Now, NTP seconds.
