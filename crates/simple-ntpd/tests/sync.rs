@@ -203,7 +203,16 @@ fn local_fallback_serves_the_local_stratum_when_no_source_answers() {
     let run = start_synced_daemon(
         &toml.replace("[monitoring]\nenabled = false\n", &format!("[monitoring]\nlisten = \"{api}\"\n")),
     );
-    let r = sntp_probe(run.addr, 4, Duration::from_secs(2)).unwrap();
+    // The first replies may come before the sync task has started and
+    // published the fallback (unsynchronised, stratum 0): wait for it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let r = loop {
+        let r = sntp_probe(run.addr, 4, Duration::from_secs(2)).unwrap();
+        if r.stratum != 0 || Instant::now() >= deadline {
+            break r;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
     assert_eq!(r.stratum, 9, "{}", run.daemon.log());
     assert_eq!(r.li, 0);
     // Operators see that this is the fallback, not synchronised time.
