@@ -471,9 +471,7 @@ impl Loop {
         let step = action.as_ref().map_or(0.0, ClockAction::clock_jump);
         self.refclocks.clock_changed(self.clock.as_ref(), step);
         if step != 0.0 {
-            for u in &mut self.ups {
-                u.assoc.clock_stepped(step);
-            }
+            self.ups.iter_mut().for_each(|u| u.assoc.clock_stepped(step));
         }
         match action {
             Some(ClockAction::Stepped { offset }) => {
