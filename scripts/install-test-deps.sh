@@ -2,7 +2,9 @@
 # Install the real NTP peers that the interoperability tests talk to.
 #
 #   - Debian packages: ntpsec (ntpd, ntpq), ntpsec-ntpdig (ntpdig),
-#     python3-ntplib (for /usr/bin/python3), iproute2.
+#     python3-ntplib (for /usr/bin/python3), iproute2, tzdata (the leap
+#     second tests read its leap-seconds.list and right/UTC; newer Debian
+#     ships the right/ zones in tzdata-legacy).
 #   - chrony, WITHOUT installing the Debian package (it conflicts with ntpsec):
 #     the .deb is downloaded into a cache directory and unpacked into
 #     $SIMPLE_NTPD_PEERS_DIR/chrony (default /opt/simple-ntpd-peers/chrony), so
@@ -26,7 +28,7 @@ SAY_PREFIX=install-test-deps
 CHRONY_DIR="$PEERS_DIR/chrony"
 CHRONYD="$CHRONY_DIR/usr/sbin/chronyd"
 CHRONYC="$CHRONY_DIR/usr/bin/chronyc"
-DEB_PACKAGES=(ntpsec ntpsec-ntpdig python3-ntplib iproute2)
+DEB_PACKAGES=(ntpsec ntpsec-ntpdig python3-ntplib iproute2 tzdata)
 
 if [ -n "${SIMPLE_NTPD_CHRONY_DEB:-}" ] && [ ! -f "$SIMPLE_NTPD_CHRONY_DEB" ]; then
     die "SIMPLE_NTPD_CHRONY_DEB=$SIMPLE_NTPD_CHRONY_DEB does not exist"
@@ -38,6 +40,9 @@ install_packages "${DEB_PACKAGES[@]}"
 /usr/bin/python3 -c 'import ntplib' 2>/dev/null \
     || die "/usr/bin/python3 cannot import ntplib after installing python3-ntplib"
 say "found /usr/bin/ntpdig and ntplib for /usr/bin/python3"
+[ -e /usr/share/zoneinfo/right/UTC ] || install_packages tzdata-legacy
+[ -e /usr/share/zoneinfo/leap-seconds.list ] && [ -e /usr/share/zoneinfo/right/UTC ] \
+    || die "tzdata did not provide /usr/share/zoneinfo/leap-seconds.list and right/UTC"
 
 # ---------------------------------------------------------------- chrony (unpacked)
 chrony_works() {

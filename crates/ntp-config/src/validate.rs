@@ -167,6 +167,12 @@ fn relations(c: &Config, out: &mut Vec<Problem>) {
         }
     }
     crate::refclocks::relations(c, out);
+    if c.server.leapfile.is_some() && c.server.leapsectz.is_some() {
+        out.push(Problem {
+            paths: vec!["server.leapsectz".to_owned(), "server.leapfile".to_owned()],
+            message: "server.leapfile and server.leapsectz both name leap second tables: set only one".to_owned(),
+        });
+    }
     let m = &c.monitoring;
     if m.enabled && m.allow.is_empty() && m.token.is_none() && !m.listen.ip().is_loopback() {
         out.push(Problem {
@@ -221,6 +227,19 @@ mod tests {
         let msgs: Vec<&str> = p.iter().map(|p| p.message.as_str()).collect();
         assert!(msgs.contains(&"ntp_server.stratum must be 1..=15, got 99"), "{msgs:?}");
         assert!(msgs.contains(&"performance.max_packet_size must be 48..=65507, got 10"), "{msgs:?}");
+    }
+
+    #[test]
+    fn one_leap_second_table_at_most() {
+        let mut c = Config::default();
+        c.server.leapfile = Some("/usr/share/zoneinfo/leap-seconds.list".into());
+        assert_eq!(problems(&c, Scope::All), vec![]);
+        c.server.leapsectz = Some("right/UTC".into());
+        let p = problems(&c, Scope::All);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].paths[0], "server.leapsectz");
+        c.server.leap_smear.duration = 10;
+        assert!(problems(&c, Scope::Values).iter().any(|p| p.message.contains("server.leap_smear.duration")));
     }
 
     #[test]

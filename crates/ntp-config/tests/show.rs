@@ -52,6 +52,7 @@ fn full_config() -> Config {
         ipv6_prefix: 56,
     };
     c.security.deny_kod = true;
+    c.security.mode6_allow = vec!["192.0.2.0/24".parse().unwrap()];
     c.security.user = "ntp".into();
     c.security.access = vec![AccessRule { network: "10.0.0.0/8".parse().unwrap(), permission: Permission::Deny }];
     c.performance.worker_threads = 6;
@@ -85,6 +86,8 @@ fn full_config() -> Config {
     c.server.makestep.threshold = 0.5;
     c.server.local.enabled = true;
     c.server.local.stratum = 12;
+    c.server.leapfile = Some("/usr/share/zoneinfo/leap-seconds.list".into());
+    c.server.leap_smear = LeapSmear { enabled: true, duration: 3600, shape: SmearShape::Cosine };
     c.clock.discipline = ClockDiscipline::Virtual;
     c.vlan_config =
         vec![VlanConfig { vlan_ref: "vlan-10".into(), enabled: false, broadcast: true, clients_only: true }];

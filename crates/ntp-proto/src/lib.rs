@@ -11,6 +11,8 @@
 //! - [`extension`]: RFC 7822 extension fields and the trailing MAC.
 //! - [`server`]: the server's decision on a datagram — parse, access, rate
 //!   limit, MAC or NTS, reply or kiss-o'-death — over a [`server::Policy`].
+//! - [`control`]: read-only control messages (mode 6, ntpq/ntpstat),
+//!   answered from a snapshot of the system and association variables.
 //! - [`kod`]: Kiss-o'-Death codes and replies.
 //! - [`client`]: a one-shot SNTP exchange (request, reply validation,
 //!   offset/delay), used by `simple-ntpd query`.
@@ -34,6 +36,7 @@
 pub mod association;
 pub mod auth;
 pub mod client;
+pub mod control;
 pub mod extension;
 pub mod kod;
 pub mod nts;

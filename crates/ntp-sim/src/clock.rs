@@ -28,13 +28,20 @@ pub struct SimClock {
     correction: f64,
     /// Steps applied.
     pub steps: u32,
+    /// Leap seconds applied (not counted as steps).
+    pub leaps: u32,
 }
 
 impl SimClock {
     /// A clock at true time 0 with the given error (s) and frequency error
     /// (s/s, positive = fast).
     pub fn new(error: f64, drift: f64) -> Self {
-        SimClock { t: 0.0, error, drift, correction: 0.0, steps: 0 }
+        SimClock { t: 0.0, error, drift, correction: 0.0, steps: 0, leaps: 0 }
+    }
+
+    /// The same clock, at true time `t` instead of 0.
+    pub fn starting_at(self, t: f64) -> Self {
+        SimClock { t, ..self }
     }
 
     /// True time.
@@ -100,6 +107,12 @@ impl Clock for SimClock {
         }
         self.error += offset_s;
         self.steps += 1;
+        Ok(())
+    }
+
+    fn leap_second(&mut self, insert: bool) -> Result<(), ClockError> {
+        self.error += if insert { -1.0 } else { 1.0 };
+        self.leaps += 1;
         Ok(())
     }
 }

@@ -15,7 +15,9 @@
 //!   loss, periodic outages.
 //! - [`receiver`], [`refclocks`]: a GNSS receiver with PPS (pulse jitter,
 //!   missing pulses, NMEA latency and jitter) and its reference clocks.
-//! - [`scenario`]: the scenarios of chrony's published comparison.
+//! - [`leap`]: a leap second at a month's end, inserted or deleted.
+//! - [`scenario`]: the scenarios of chrony's published comparison, and the
+//!   leap second scenarios.
 //! - [`run`]: one run's event loop and its error measurement.
 //! - [`stats`], [`report`], [`args`]: aggregation and output.
 #![forbid(unsafe_code)]
@@ -25,6 +27,7 @@ pub mod args;
 pub mod clock;
 pub mod credentials;
 pub mod events;
+pub mod leap;
 pub mod network;
 pub mod receiver;
 pub mod refclocks;

@@ -97,10 +97,7 @@ impl SimRefclocks {
             if let Some(s) = sample {
                 let update = engine.on_sample(self.ids[i], &s, clock);
                 self.samples += u64::from(update.accepted);
-                let step = match update.action {
-                    Some(ClockAction::Stepped { offset }) => offset,
-                    _ => 0.0,
-                };
+                let step = update.action.as_ref().map_or(0.0, ClockAction::clock_jump);
                 self.clock_changed(clock, step);
                 actions.extend(update.action);
             }

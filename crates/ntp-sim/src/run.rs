@@ -41,8 +41,10 @@ pub struct RunResult {
     pub requests: u64,
     /// Samples the engine accepted.
     pub samples: u64,
-    /// Clock steps.
+    /// Clock steps (a leap second applied is not one).
     pub steps: u32,
+    /// Leap seconds the client's clock applied.
+    pub leaps: u32,
     /// Mean interval between requests per source, s.
     pub mean_poll_interval: f64,
 }
@@ -74,8 +76,11 @@ struct Sim<'a> {
 /// Runs `sc` once with random stream `index` of `seed`.
 pub fn run(sc: &Scenario, seed: u64, index: u64) -> RunResult {
     let mut rng = Rng::new(seed, index);
-    let clock = SimClock::new(sc.initial_error, sc.initial_drift);
+    let clock = SimClock::new(sc.initial_error, sc.initial_drift).starting_at(sc.start);
     let mut engine = Engine::new(sc.engine);
+    if let Some(leap) = sc.leap.filter(|l| l.table) {
+        engine.set_leap_table(Some(leap.table()));
+    }
     let config = SourceConfig { poll: sc.poll, local_precision: sc.engine.precision, ..SourceConfig::default() };
     let mut credentials = Credentials::new(sc.auth);
     let mut sources = Vec::new();
@@ -105,7 +110,7 @@ pub fn run(sc: &Scenario, seed: u64, index: u64) -> RunResult {
     for i in 0..sim.sources.len() {
         sim.schedule_timer(i);
     }
-    sim.schedule_receiver(1.0);
+    sim.schedule_receiver(sc.start + 1.0);
     sim.schedule_refclock_poll();
     sim.schedule_tick();
     sim.run()
@@ -157,10 +162,7 @@ impl Sim<'_> {
     /// After every engine update: associations and refclocks follow a step, the
     /// refclocks' waiting samples a frequency change.
     fn after_update(&mut self, action: Option<&ClockAction>) {
-        let step = match action {
-            Some(ClockAction::Stepped { offset }) => *offset,
-            _ => 0.0,
-        };
+        let step = action.map_or(0.0, ClockAction::clock_jump);
         if step != 0.0 {
             for s in &mut self.sources {
                 s.assoc.clock_stepped(step);
@@ -186,22 +188,26 @@ impl Sim<'_> {
     fn run(mut self) -> RunResult {
         let sc = self.sc;
         let (mut sum, mut sum_sq, mut n, mut max_abs) = (0.0, 0.0, 0u64, 0.0f64);
-        let mut last_bad = 0.0f64;
-        let mut second = 0.0f64;
-        let end = sc.duration;
+        let mut last_bad = sc.start;
+        let mut second = sc.start;
+        let end = sc.start + sc.duration;
         while second <= end {
             let next_event = self.queue.peek_time().unwrap_or(f64::INFINITY);
             if next_event > second {
                 // Whole seconds first: measure, then let the frequency wander.
                 self.clock.advance_to(second);
-                let e = self.clock.error();
-                if second >= sc.settle {
+                // Against UTC: after a leap it lags true elapsed time.
+                let e = self.clock.error() + sc.leap.map_or(0.0, |l| l.lag(second));
+                // The instant a leap second takes effect is skipped: UTC is
+                // discontinuous there (both sides are right).
+                let at_leap = sc.leap.is_some_and(|l| second == l.at);
+                if second >= sc.start + sc.settle && !at_leap {
                     sum += e;
                     sum_sq += e * e;
                     n += 1;
                     max_abs = max_abs.max(e.abs());
                 }
-                if e.abs() >= sc.sync_threshold {
+                if e.abs() >= sc.sync_threshold && !at_leap {
                     last_bad = second + 1.0;
                 }
                 if sc.wander > 0.0 {
@@ -220,12 +226,13 @@ impl Sim<'_> {
             rms: if n > 0 { (sum_sq / n as f64).sqrt() } else { 0.0 },
             mean: if n > 0 { sum / n as f64 } else { 0.0 },
             max_abs,
-            sync_time: last_bad.min(end),
+            sync_time: (last_bad - sc.start).min(sc.duration),
             falseticker_selected: self.falseticker_selected,
             requests,
             samples: self.samples + self.refclocks.as_ref().map_or(0, |r| r.samples),
             steps: self.clock.steps,
-            mean_poll_interval: end * self.sources.len() as f64 / requests.max(1) as f64,
+            leaps: self.clock.leaps,
+            mean_poll_interval: sc.duration * self.sources.len() as f64 / requests.max(1) as f64,
         }
     }
 
@@ -273,9 +280,13 @@ impl Sim<'_> {
                 }
             }
             Event::ServerRx { src, packet } => {
-                if let Some(reply) =
-                    self.sc.servers[src].answer(&packet, t, &mut self.credentials, &mut self.server_rng)
-                {
+                if let Some(reply) = self.sc.servers[src].answer(
+                    &packet,
+                    t,
+                    self.sc.leap.as_ref(),
+                    &mut self.credentials,
+                    &mut self.server_rng,
+                ) {
                     let leaves = t + crate::server::PROCESSING;
                     if let Some(d) = self.sc.network.delay(leaves, false, &mut self.rng) {
                         self.queue.push(leaves + d, Event::ClientRx { src, packet: reply });
@@ -315,9 +326,10 @@ impl Sim<'_> {
                 let actions = rc.poll(&mut self.engine, &mut self.clock);
                 self.refclocks = Some(rc);
                 for a in &actions {
-                    if let ClockAction::Stepped { offset } = a {
+                    let jump = a.clock_jump();
+                    if jump != 0.0 {
                         for s in &mut self.sources {
-                            s.assoc.clock_stepped(*offset);
+                            s.assoc.clock_stepped(jump);
                         }
                     }
                 }

@@ -5,6 +5,7 @@
 //! base delay each way plus exponential jitter of the given mean.
 
 use crate::credentials::AuthMode;
+use crate::leap::LeapModel;
 use crate::network::{Network, Outages};
 use crate::receiver::Receiver;
 use crate::server::SimServer;
@@ -13,8 +14,19 @@ use ntp_proto::source::PollConfig;
 use ntp_sync::{EngineConfig, MakeStep};
 
 /// Names accepted by `--scenario`.
-pub const NAMES: [&str; 9] =
-    ["stable", "wander", "intermittent", "falseticker", "startup", "lossy", "quiet", "gps-pps", "gps-nmea"];
+pub const NAMES: [&str; 11] = [
+    "stable",
+    "wander",
+    "intermittent",
+    "falseticker",
+    "startup",
+    "lossy",
+    "quiet",
+    "gps-pps",
+    "gps-nmea",
+    "leap-insert",
+    "leap-delete",
+];
 
 /// Everything one scenario fixes.
 #[derive(Clone, Debug)]
@@ -38,9 +50,13 @@ pub struct Scenario {
     pub initial_error: f64,
     /// Initial frequency error, s/s.
     pub initial_drift: f64,
+    /// True time at which a run starts, s after the simulation's zero
+    /// (0, except to reach a date such as a month's end).
+    pub start: f64,
     /// Simulated time per run, s.
     pub duration: f64,
-    /// Errors before this time are not counted in RMS and maximum, s.
+    /// Errors before this long after the start are not counted in RMS and
+    /// maximum, s.
     pub settle: f64,
     /// "Synchronised" means |error| below this, s.
     pub sync_threshold: f64,
@@ -51,6 +67,8 @@ pub struct Scenario {
     /// Where the client takes T1 and T4 (the daemon's path unless
     /// `--timestamps`).
     pub timestamping: Timestamping,
+    /// A leap second in the run.
+    pub leap: Option<LeapModel>,
 }
 
 const HOUR: f64 = 3600.0;
@@ -77,12 +95,14 @@ pub fn scenario(name: &str, jitter: f64, duration: Option<f64>) -> Result<Scenar
         wander: 1e-9,
         initial_error: 0.1,
         initial_drift: 1e-4,
+        start: 0.0,
         duration: 4.0 * DAY,
         settle: 12.0 * HOUR,
         sync_threshold: 1e-3,
         receiver: None,
         auth: AuthMode::None,
         timestamping: Timestamping::DAEMON,
+        leap: None,
     };
     match name {
         "stable" => {}
@@ -172,6 +192,21 @@ pub fn scenario(name: &str, jitter: f64, duration: Option<f64>) -> Result<Scenar
             s.duration = 2.0 * HOUR;
             s.settle = 600.0;
             s.sync_threshold = 1e-2;
+        }
+        "leap-insert" | "leap-delete" => {
+            let insert = name == "leap-insert";
+            s.name = if insert { "leap-insert" } else { "leap-delete" };
+            s.description = if insert {
+                "one server, default polling; a leap second inserted at the end of 2023-11-30, known from a leap second table"
+            } else {
+                "one server, default polling; a leap second deleted at the end of 2023-11-30, known only from the server's leap indicator"
+            };
+            s.leap = Some(LeapModel { at: LeapModel::MONTH_END, insert, table: insert });
+            // Starts two days before the leap; measured from a day before
+            // it to a day after it.
+            s.start = LeapModel::MONTH_END - 2.0 * DAY;
+            s.duration = 3.0 * DAY;
+            s.settle = DAY;
         }
         other => return Err(format!("unknown scenario {other:?}; one of {}", NAMES.join(", "))),
     }

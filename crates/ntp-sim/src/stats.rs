@@ -62,6 +62,7 @@ mod tests {
             requests: 10,
             samples: 10,
             steps: 1,
+            leaps: 0,
             mean_poll_interval: 64.0,
         }
     }

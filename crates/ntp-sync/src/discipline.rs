@@ -36,6 +36,25 @@ pub enum ClockAction {
     },
     /// The clock refused an operation.
     Failed(ClockError),
+    /// A leap second took effect: the clock's reading jumped by `offset`
+    /// (−1 s inserted, +1 s deleted) together with UTC, so offsets to the
+    /// sources are unchanged; pollers must hear of the jump like of a step
+    /// (`Association::clock_stepped`).
+    LeapSecond {
+        /// The jump of the reading, s.
+        offset: f64,
+    },
+}
+
+impl ClockAction {
+    /// How far the clock's reading jumped: a step's or a leap second's
+    /// offset, else 0 (what `Association::clock_stepped` needs).
+    pub fn clock_jump(&self) -> f64 {
+        match *self {
+            ClockAction::Stepped { offset } | ClockAction::LeapSecond { offset } => offset,
+            _ => 0.0,
+        }
+    }
 }
 
 /// How the clock changed: every source filter applies these.

@@ -9,6 +9,8 @@ use crate::clock::{Clock, ClockStatus};
 use crate::config::{EngineConfig, SourceParams};
 use crate::discipline::{ClockAction, Controls, Discipline};
 use crate::estimate::{SourceEstimator, Verdict as SampleVerdict};
+use crate::leap::schedule::LeapSchedule;
+use crate::leap::{LeapEvent, LeapTable};
 use crate::refid;
 use crate::select::{self, NoSelection, Verdict};
 use crate::source::SourceEntry;
@@ -16,9 +18,14 @@ use crate::state::{NoSourceReason, SelectionState, SourceId, SourceReport, SyncS
 use ntp_proto::server::ServerState;
 use ntp_proto::source::{Reach, Sample, PHI};
 use ntp_proto::{LeapIndicator, NtpDuration, NtpTimestamp};
+use std::sync::Arc;
 
 /// A late slew end beyond this (s) is followed by a corrective slew.
 const LATE_SLEW_END: f64 = 1e-3;
+
+/// Samples taken this close (s) to a leap second are not used: the server
+/// and this clock may not have leapt at the same moment.
+const LEAP_QUIET: f64 = 2.0;
 
 /// The synchronisation engine.
 #[derive(Clone, Debug)]
@@ -30,6 +37,10 @@ pub struct Engine {
     steps: f64,
     discipline: Discipline,
     system: SystemState,
+    /// Leap seconds: announced, due, applied.
+    leap: LeapSchedule,
+    /// The combined sources' leap indicator at the last clock update.
+    source_leap: LeapIndicator,
 }
 
 impl Engine {
@@ -43,7 +54,22 @@ impl Engine {
             steps: 0.0,
             discipline: Discipline::new(),
             system: SystemState::starting(),
+            leap: LeapSchedule::new(),
+            source_leap: LeapIndicator::NoWarning,
         }
+    }
+
+    /// Takes leap seconds from `table` (a leap-seconds.list or the tz
+    /// database) instead of the sources' indicators; `None` goes back to
+    /// the sources. An expired table is ignored.
+    pub fn set_leap_table(&mut self, table: Option<Arc<LeapTable>>) {
+        self.leap.set_table(table);
+    }
+
+    /// The leap second announced now (applied at its instant by
+    /// [`Self::tick`]), and the last one applied (for a day after it).
+    pub fn leap_events(&self) -> (Option<LeapEvent>, Option<LeapEvent>) {
+        (self.leap.announced(), self.leap.last_applied())
     }
 
     /// The settings in force.
@@ -91,6 +117,10 @@ impl Engine {
         let Some(idx) = self.sources.iter().position(|s| s.id == id) else {
             return Update { accepted: false, poll_advice: settling, action: None };
         };
+        if self.leap.near(now, LEAP_QUIET) {
+            let advice = self.sources[idx].poll_advice;
+            return Update { accepted: false, poll_advice: advice, action: init_failure.map(ClockAction::Failed) };
+        }
         let entry = &mut self.sources[idx];
         let lowest_stratum = if entry.params.refclock { 0 } else { 1 };
         let usable = sample.offset.is_finite()
@@ -117,6 +147,7 @@ impl Engine {
         if let Some(e) = init_failure {
             action = Some(ClockAction::Failed(e));
         }
+        self.system.leap = self.leap.update(clock.now(), self.source_leap);
         self.push_status(now, clock);
         Update { accepted: true, poll_advice, action }
     }
@@ -126,6 +157,9 @@ impl Engine {
     /// [`Self::next_tick_at`] and at least every few seconds.
     pub fn tick(&mut self, clock: &mut dyn Clock) -> Option<ClockAction> {
         let mut action = self.discipline.init(&self.config, clock).err().map(ClockAction::Failed);
+        if let Some(leap) = self.apply_leap(clock) {
+            action = Some(leap);
+        }
         let now = clock.now();
         let t = self.t_of(now);
         let due = self.discipline.slew_end();
@@ -145,15 +179,42 @@ impl Engine {
         {
             self.system.status = SyncStatus::Unsynchronised;
         }
+        self.system.leap = self.leap.update(now, self.source_leap);
         self.push_status(now, clock);
         action
     }
 
-    /// When [`Self::tick`] must run next (the end of the running slew);
-    /// `None`: no deadline, tick at the daemon's own pace.
+    /// Applies the announced leap second once its instant has come: the
+    /// clock leaps (virtual and simulated clocks step, the kernel leaps by
+    /// itself) and the engine's timeline takes the jump out, like a step's,
+    /// without touching the offsets (the sources leap too).
+    fn apply_leap(&mut self, clock: &mut dyn Clock) -> Option<ClockAction> {
+        let event = self.leap.due(clock.now())?;
+        self.leap.applied(event);
+        if let Err(e) = clock.leap_second(event.insert) {
+            return Some(ClockAction::Failed(e));
+        }
+        let jump = event.step();
+        if self.epoch.is_some() {
+            self.steps += jump;
+        }
+        self.system.shift_reference_time(jump);
+        let action = ClockAction::LeapSecond { offset: jump };
+        self.system.last_action = Some(action.clone());
+        Some(action)
+    }
+
+    /// When [`Self::tick`] must run next (the end of the running slew, or a
+    /// leap second's instant); `None`: no deadline, tick at the daemon's own
+    /// pace.
     pub fn next_tick_at(&self) -> Option<NtpTimestamp> {
-        let epoch = self.epoch?;
-        self.discipline.slew_end().map(|t| epoch + NtpDuration::from_seconds(t + self.steps))
+        let slew_end = self
+            .epoch
+            .and_then(|epoch| self.discipline.slew_end().map(|t| epoch + NtpDuration::from_seconds(t + self.steps)));
+        match (slew_end, self.leap.deadline()) {
+            (Some(a), Some(b)) => Some(if a.since(b).to_bits() <= 0 { a } else { b }),
+            (a, b) => a.or(b),
+        }
     }
 
     /// The system state.
@@ -282,7 +343,7 @@ impl Engine {
         let Some(last) = p.last else { return Some(action) };
         let sys = &mut self.system;
         sys.status = SyncStatus::Synchronised;
-        sys.leap = comb.leap;
+        self.source_leap = comb.leap;
         sys.stratum = last.stratum.saturating_add(1).min(16);
         sys.reference_id = refid::for_source(&p.params);
         sys.reference_time = clock.now();

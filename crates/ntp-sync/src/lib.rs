@@ -47,6 +47,7 @@ pub mod config;
 pub mod discipline;
 pub mod engine;
 pub mod estimate;
+pub mod leap;
 pub mod refid;
 pub mod select;
 pub mod source;

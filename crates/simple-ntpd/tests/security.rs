@@ -221,7 +221,8 @@ fn runs_as_a_non_root_user_with_only_net_bind_service() {
     .unwrap();
     let r = d.wait_until_serving(SocketAddr::new(ip, 123), Duration::from_secs(10)).unwrap();
     assert_eq!(r.stratum, 4);
-    assert!(d.log().contains("not started as root"), "{}", d.log());
+    // Logged once serving has started: wait for it rather than race it.
+    d.wait_for_log("not started as root", Duration::from_secs(5)).unwrap_or_else(|e| panic!("{e}\n{}", d.log()));
 }
 
 #[test]

@@ -26,7 +26,9 @@ fn ext_field(ty: u16, len: usize) -> Vec<u8> {
 
 #[test]
 fn garbage_gets_no_reply_and_serving_continues() {
-    let run = common::start("127.0.0.1".parse().unwrap(), 0, 3, "");
+    // Control (mode 6) queries are answered from loopback by default; here
+    // nobody is allowed, so the mode 6 probes below must get nothing.
+    let run = common::start("127.0.0.1".parse().unwrap(), 0, 3, "[security]\nmode6_allow = []\n");
     let mut cases: Vec<(&str, Vec<u8>)> = vec![
         ("empty", vec![]),
         ("short", request(4, 3)[..47].to_vec()),
@@ -92,6 +94,47 @@ fn ntpv3_request_gets_ntpv3_reply_and_v1_is_served() {
     // NTPv1 had no mode field (mode 0); it is answered as a client request.
     let reply = send_raw(run.addr, &request(1, 0), Duration::from_secs(2)).expect("v1 reply");
     assert_eq!((reply[0] >> 3) & 7, 1);
+}
+
+/// From loopback, where control queries are answered by default, control
+/// datagrams that are not well-formed requests still get no reply (and
+/// serving goes on); a well-formed READVAR is answered.
+#[test]
+fn malformed_control_requests_get_no_reply() {
+    let run = common::start("127.0.0.1".parse().unwrap(), 0, 3, "");
+    let readvar = vec![0x16, 0x02, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 0];
+    let mut response = readvar.clone();
+    response[1] |= 0x80;
+    let mut error = readvar.clone();
+    error[1] |= 0x40;
+    let mut fragment = readvar.clone();
+    fragment[1] |= 0x20;
+    let mut version0 = readvar.clone();
+    version0[0] = 0x06;
+    let mut offset = readvar.clone();
+    offset[9] = 4;
+    let mut count_beyond = readvar.clone();
+    count_beyond[11] = 40;
+    let mut count_too_large = readvar.clone();
+    count_too_large[10..12].copy_from_slice(&600u16.to_be_bytes());
+    count_too_large.resize(12 + 600, b'a');
+    let cases = [
+        ("empty header", vec![0x16]),
+        ("short header", readvar[..11].to_vec()),
+        ("a response", response),
+        ("an error", error),
+        ("more fragments", fragment),
+        ("version 0", version0),
+        ("a nonzero offset", offset),
+        ("count beyond the datagram", count_beyond),
+        ("count above one fragment", count_too_large),
+    ];
+    for (name, bytes) in &cases {
+        assert!(send_raw(run.addr, bytes, NO_REPLY_WAIT).is_none(), "{name}: got a reply to {bytes:02x?}");
+        assert!(sntp_probe(run.addr, 4, Duration::from_secs(2)).is_ok(), "after {name}: {}", run.daemon.log());
+    }
+    let reply = send_raw(run.addr, &readvar, Duration::from_secs(2)).expect("READVAR from loopback is answered");
+    assert_eq!(reply[1] & 0x9F, 0x82, "a response to READVAR: {reply:02x?}");
 }
 
 #[test]

@@ -203,7 +203,16 @@ fn local_fallback_serves_the_local_stratum_when_no_source_answers() {
     let run = start_synced_daemon(
         &toml.replace("[monitoring]\nenabled = false\n", &format!("[monitoring]\nlisten = \"{api}\"\n")),
     );
-    let r = sntp_probe(run.addr, 4, Duration::from_secs(2)).unwrap();
+    // The first replies may come before the sync task has started and
+    // published the fallback (unsynchronised, stratum 0): wait for it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let r = loop {
+        let r = sntp_probe(run.addr, 4, Duration::from_secs(2)).unwrap();
+        if r.stratum != 0 || Instant::now() >= deadline {
+            break r;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
     assert_eq!(r.stratum, 9, "{}", run.daemon.log());
     assert_eq!(r.li, 0);
     // Operators see that this is the fallback, not synchronised time.
@@ -342,23 +351,57 @@ fn a_hanging_nts_key_exchange_does_not_hold_up_other_sources() {
 }
 
 /// A leap second announced by the sources is passed on to clients and
-/// logged once.
+/// logged once, on the last day of a month (else it is not passed on); one
+/// named by a leap second table is, whatever the day.
 #[test]
 fn an_announced_leap_second_is_served_and_logged() {
-    let up = FakeUpstream::start_with_leap(0.0, 0.0, LeapIndicator::Insert);
-    let mut run = start_synced_daemon(&sources_toml(&[up.addr]));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let r = sntp_probe(run.addr, 4, Duration::from_secs(1)).unwrap();
-        if r.li == 1 {
-            assert_eq!(r.stratum, 2);
-            break;
-        }
-        assert!(Instant::now() < deadline, "leap insert never served: {r:?}\n{}", run.daemon.log());
-        std::thread::sleep(Duration::from_millis(200));
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() + 2_208_988_800;
+    // Less than a minute to midnight, the day could end under the test.
+    let tonight = (now / 86_400 + 1) * 86_400;
+    if tonight - now < 60 {
+        std::thread::sleep(Duration::from_secs(tonight - now + 2));
     }
-    run.daemon.wait_for_log("announce a leap second", Duration::from_secs(5)).unwrap();
-    assert_eq!(run.daemon.log().matches("announce a leap second").count(), 1, "{}", run.daemon.log());
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() + 2_208_988_800;
+    let tonight = (now / 86_400 + 1) * 86_400;
+    let up = FakeUpstream::start_with_leap(0.0, 0.0, LeapIndicator::Insert);
+    let wait_for_leap = |run: &mut common::Running, what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let r = sntp_probe(run.addr, 4, Duration::from_secs(1)).unwrap();
+            if r.li == 1 {
+                assert_eq!(r.stratum, 2);
+                break;
+            }
+            assert!(Instant::now() < deadline, "{what}: leap insert never served: {r:?}\n{}", run.daemon.log());
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        run.daemon.wait_for_log("announce a leap second", Duration::from_secs(5)).unwrap();
+        assert_eq!(run.daemon.log().matches("announce a leap second").count(), 1, "{what}: {}", run.daemon.log());
+    };
+    // Without a table the sources' indicator counts on a month's last day
+    // only (as chrony: leap seconds happen nowhere else); today decides
+    // which of the two is checked.
+    let mut run = start_synced_daemon(&sources_toml(&[up.addr]));
+    if ntp_sync::leap::is_last_day_of_month(ntp_sync::leap::timestamp_of(now)) {
+        wait_for_leap(&mut run, "sources, last day of a month");
+    } else {
+        run.daemon.wait_for_log("synchronised", Duration::from_secs(30)).unwrap();
+        for _ in 0..10 {
+            let r = sntp_probe(run.addr, 4, Duration::from_secs(1)).unwrap();
+            assert_eq!(r.li, 0, "a leap indicator followed on a day that does not end a month: {r:?}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        assert!(!run.daemon.log().contains("announce a leap second"), "{}", run.daemon.log());
+    }
+    drop(run);
+    // A table naming tonight: announced whatever the day.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("leap-seconds.list");
+    std::fs::write(&file, common::leap_seconds_list(tonight, 38)).unwrap();
+    let toml = format!("{}[server]\nleapfile = \"{}\"\n", sources_toml(&[up.addr]), file.display());
+    let mut run = start_synced_daemon(&toml);
+    wait_for_leap(&mut run, "table");
 }
 
 /// The measured frequency survives a restart: written (atomically) at

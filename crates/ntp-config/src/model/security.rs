@@ -32,6 +32,9 @@ pub struct SecurityConfig {
     /// Answer denied clients with a DENY kiss-o'-death instead of silence.
     #[serde(alias = "denyKod")]
     pub deny_kod: bool,
+    /// Networks (CIDR) whose NTP control (mode 6) queries — `ntpq -p`, `ntpq -c rv`, `ntpstat` — are answered. Read-only: the system and association variables; writes, configuration and key operations are refused with an error reply. Rate limited like time requests, and only where the access rules allow the client. Queries from other networks are dropped and counted (`control_mode`). The default is loopback only; `[]` answers none.
+    #[serde(alias = "mode6Allow")]
+    pub mode6_allow: Vec<Cidr>,
     /// After binding its sockets as root, the daemon switches to this user, keeping only CAP_NET_BIND_SERVICE (and CAP_SYS_TIME when it steers the system clock). When the user does not exist, `nobody` is used with a warning. `root` keeps all privileges (warned about).
     pub user: String,
 }
@@ -47,6 +50,7 @@ impl Default for SecurityConfig {
             ratelimit: RateLimitConfig::default(),
             access: Vec::new(),
             deny_kod: false,
+            mode6_allow: ["127.0.0.0/8", "::1"].iter().filter_map(|n| n.parse().ok()).collect(),
             user: "simple-ntpd".to_owned(),
         }
     }

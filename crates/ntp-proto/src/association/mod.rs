@@ -272,6 +272,11 @@ impl Association {
         self.events.pop_front()
     }
 
+    /// True when requests carry a MAC or NTS.
+    pub fn is_authenticated(&self) -> bool {
+        !matches!(self.auth, ClientAuth::None)
+    }
+
     /// The reachability register.
     pub fn reach(&self) -> Reach {
         self.poller.reach()

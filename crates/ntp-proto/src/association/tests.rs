@@ -81,7 +81,7 @@ impl Server {
                 Some(out[..sealed.len()].to_vec())
             }
             Decision::KissOfDeath { len, .. } => Some(out[..len].to_vec()),
-            Decision::Drop(_) => None,
+            Decision::Drop(_) | Decision::Control(_) => None,
         }
     }
 }

@@ -3,7 +3,9 @@
 //! nonces of any length, passed as the last associated-data component as RFC
 //! 5297 §3 prescribes; AES-128-GCM-SIV (RFC 8452) takes exactly 12 bytes.
 
-use aes_gcm_siv::aead::{Aead, KeyInit, Payload};
+use std::ops::Range;
+
+use aes_gcm_siv::aead::{AeadInPlace, KeyInit};
 use aes_gcm_siv::{Aes128GcmSiv, Nonce};
 use aes_siv::siv::Aes128Siv;
 
@@ -77,42 +79,88 @@ impl AeadAlgorithm {
         }
     }
 
-    /// Encrypts `plaintext` with associated data `ad`; returns tag and
-    /// ciphertext (`plaintext.len() + TAG_LEN` bytes).
-    pub fn seal(self, key: &[u8], nonce: &[u8], ad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, AeadError> {
-        self.check(key, nonce)?;
-        match self {
-            AeadAlgorithm::AesSivCmac256 => {
-                let mut siv = Aes128Siv::new_from_slice(key).map_err(|_| AeadError::BadKeyLength)?;
-                siv.encrypt([ad, nonce], plaintext).map_err(|_| AeadError::Invalid)
-            }
-            AeadAlgorithm::Aes128GcmSiv => {
-                let cipher = Aes128GcmSiv::new_from_slice(key).map_err(|_| AeadError::BadKeyLength)?;
-                cipher
-                    .encrypt(Nonce::from_slice(nonce), Payload { msg: plaintext, aad: ad })
-                    .map_err(|_| AeadError::Invalid)
-            }
+    /// Where the plaintext sits inside a ciphertext of `ct_len` bytes (tag
+    /// included): after the synthetic IV for AES-SIV (RFC 5297 puts it
+    /// first), before the tag for AES-GCM-SIV (appended, as the `aead`
+    /// crate does). Empty when `ct_len` is shorter than the tag.
+    pub fn plaintext_range(self, ct_len: usize) -> Range<usize> {
+        match (self, ct_len.checked_sub(TAG_LEN)) {
+            (_, None) => 0..0,
+            (AeadAlgorithm::AesSivCmac256, Some(_)) => TAG_LEN..ct_len,
+            (AeadAlgorithm::Aes128GcmSiv, Some(n)) => 0..n,
         }
     }
 
-    /// Authenticates and decrypts what [`AeadAlgorithm::seal`] produced.
-    pub fn open(self, key: &[u8], nonce: &[u8], ad: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, AeadError> {
+    /// Seals in place, without allocating: `ct` is the whole ciphertext to
+    /// be (plaintext length + [`TAG_LEN`]) with the plaintext already at
+    /// [`Self::plaintext_range`]; afterwards it is the ciphertext, tag
+    /// included, exactly as [`Self::seal`] returns it.
+    pub fn seal_in_place(self, key: &[u8], nonce: &[u8], ad: &[u8], ct: &mut [u8]) -> Result<(), AeadError> {
         self.check(key, nonce)?;
-        if ciphertext.len() < TAG_LEN {
+        if ct.len() < TAG_LEN {
             return Err(AeadError::Invalid);
         }
         match self {
             AeadAlgorithm::AesSivCmac256 => {
                 let mut siv = Aes128Siv::new_from_slice(key).map_err(|_| AeadError::BadKeyLength)?;
-                siv.decrypt([ad, nonce], ciphertext).map_err(|_| AeadError::Invalid)
+                let (tag, pt) = ct.split_at_mut(TAG_LEN);
+                let t = siv.encrypt_in_place_detached([ad, nonce], pt).map_err(|_| AeadError::Invalid)?;
+                tag.copy_from_slice(&t);
             }
             AeadAlgorithm::Aes128GcmSiv => {
                 let cipher = Aes128GcmSiv::new_from_slice(key).map_err(|_| AeadError::BadKeyLength)?;
-                cipher
-                    .decrypt(Nonce::from_slice(nonce), Payload { msg: ciphertext, aad: ad })
-                    .map_err(|_| AeadError::Invalid)
+                let (pt, tag) = ct.split_at_mut(ct.len() - TAG_LEN);
+                let t = cipher
+                    .encrypt_in_place_detached(Nonce::from_slice(nonce), ad, pt)
+                    .map_err(|_| AeadError::Invalid)?;
+                tag.copy_from_slice(&t);
             }
         }
+        Ok(())
+    }
+
+    /// Authenticates and decrypts in place, without allocating; on success
+    /// the plaintext is at the returned range of `ct` ([`Self::plaintext_range`]).
+    pub fn open_in_place(self, key: &[u8], nonce: &[u8], ad: &[u8], ct: &mut [u8]) -> Result<Range<usize>, AeadError> {
+        self.check(key, nonce)?;
+        if ct.len() < TAG_LEN {
+            return Err(AeadError::Invalid);
+        }
+        match self {
+            AeadAlgorithm::AesSivCmac256 => {
+                let mut siv = Aes128Siv::new_from_slice(key).map_err(|_| AeadError::BadKeyLength)?;
+                let (tag, msg) = ct.split_at_mut(TAG_LEN);
+                let tag = aes_siv::Tag::clone_from_slice(tag);
+                siv.decrypt_in_place_detached([ad, nonce], msg, &tag).map_err(|_| AeadError::Invalid)?;
+            }
+            AeadAlgorithm::Aes128GcmSiv => {
+                let cipher = Aes128GcmSiv::new_from_slice(key).map_err(|_| AeadError::BadKeyLength)?;
+                let (msg, tag) = ct.split_at_mut(ct.len() - TAG_LEN);
+                let tag = aes_gcm_siv::Tag::clone_from_slice(tag);
+                cipher
+                    .decrypt_in_place_detached(Nonce::from_slice(nonce), ad, msg, &tag)
+                    .map_err(|_| AeadError::Invalid)?;
+            }
+        }
+        Ok(self.plaintext_range(ct.len()))
+    }
+
+    /// Encrypts `plaintext` with associated data `ad`; returns tag and
+    /// ciphertext (`plaintext.len() + TAG_LEN` bytes). Allocates; the
+    /// server's reply path uses [`Self::seal_in_place`].
+    pub fn seal(self, key: &[u8], nonce: &[u8], ad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, AeadError> {
+        let mut ct = vec![0u8; plaintext.len() + TAG_LEN];
+        let at = self.plaintext_range(ct.len());
+        ct[at].copy_from_slice(plaintext);
+        self.seal_in_place(key, nonce, ad, &mut ct)?;
+        Ok(ct)
+    }
+
+    /// Authenticates and decrypts what [`AeadAlgorithm::seal`] produced.
+    pub fn open(self, key: &[u8], nonce: &[u8], ad: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, AeadError> {
+        let mut buf = ciphertext.to_vec();
+        let pt = self.open_in_place(key, nonce, ad, &mut buf)?;
+        Ok(buf[pt].to_vec())
     }
 
     fn check(self, key: &[u8], nonce: &[u8]) -> Result<(), AeadError> {
@@ -161,6 +209,25 @@ mod tests {
             assert_eq!(a.open(&key, &nonce, b"header", &ct[..10]), Err(AeadError::Invalid));
             assert_eq!(a.seal(&key[1..], &nonce, b"", b""), Err(AeadError::BadKeyLength));
             assert_eq!(a.seal(&key, &nonce[1..], b"", b""), Err(AeadError::BadNonceLength));
+        }
+    }
+
+    #[test]
+    fn in_place_matches_the_allocating_forms() {
+        for a in ALL {
+            let key = vec![3u8; a.key_len()];
+            let nonce = vec![4u8; a.nonce_len()];
+            let sealed = a.seal(&key, &nonce, b"ad", b"plaintext!").unwrap();
+            let mut ct = vec![0u8; 10 + TAG_LEN];
+            let at = a.plaintext_range(ct.len());
+            ct[at].copy_from_slice(b"plaintext!");
+            a.seal_in_place(&key, &nonce, b"ad", &mut ct).unwrap();
+            assert_eq!(ct, sealed);
+            let pt = a.open_in_place(&key, &nonce, b"ad", &mut ct).unwrap();
+            assert_eq!(&ct[pt], b"plaintext!");
+            let mut short = [0u8; TAG_LEN - 1];
+            assert_eq!(a.open_in_place(&key, &nonce, b"ad", &mut short), Err(AeadError::Invalid));
+            assert_eq!(a.plaintext_range(3), 0..0);
         }
     }
 

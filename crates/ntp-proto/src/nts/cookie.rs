@@ -30,6 +30,57 @@ pub struct SessionKeys {
     pub s2c: Vec<u8>,
 }
 
+/// The longest key an AEAD algorithm here takes (AES-SIV-CMAC-256).
+pub const MAX_KEY_LEN: usize = 32;
+/// The longest sealed plaintext of a cookie: AEAD id, two keys, padding.
+const MAX_PLAINTEXT_LEN: usize = (2 + 2 * MAX_KEY_LEN).div_ceil(4) * 4;
+
+/// The session keys an opened cookie carries, held without allocating (the
+/// server's reply path opens one per request); [`SessionKeys`] is the
+/// owned form the client and the key exchange use.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct CookieSession {
+    /// The negotiated AEAD algorithm.
+    pub aead: AeadAlgorithm,
+    keys: [u8; 2 * MAX_KEY_LEN],
+}
+
+impl std::fmt::Debug for CookieSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CookieSession").field("aead", &self.aead).finish_non_exhaustive()
+    }
+}
+
+impl CookieSession {
+    /// The session of `keys`, when their lengths fit the algorithm.
+    pub fn new(aead: AeadAlgorithm, c2s: &[u8], s2c: &[u8]) -> Option<CookieSession> {
+        let n = aead.key_len();
+        if c2s.len() != n || s2c.len() != n {
+            return None;
+        }
+        let mut keys = [0u8; 2 * MAX_KEY_LEN];
+        keys[..n].copy_from_slice(c2s);
+        keys[n..2 * n].copy_from_slice(s2c);
+        Some(CookieSession { aead, keys })
+    }
+
+    /// Client-to-server key.
+    pub fn c2s(&self) -> &[u8] {
+        &self.keys[..self.aead.key_len()]
+    }
+
+    /// Server-to-client key.
+    pub fn s2c(&self) -> &[u8] {
+        let n = self.aead.key_len();
+        &self.keys[n..2 * n]
+    }
+
+    /// The owned form.
+    pub fn to_keys(&self) -> SessionKeys {
+        SessionKeys { aead: self.aead, c2s: self.c2s().to_vec(), s2c: self.s2c().to_vec() }
+    }
+}
+
 impl std::fmt::Debug for SessionKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SessionKeys").field("aead", &self.aead).finish_non_exhaustive()
@@ -122,37 +173,65 @@ impl CookieKeys {
     }
 
     /// Seals the session keys under the current master key with the
-    /// caller's fresh random `nonce`.
+    /// caller's fresh random `nonce`. Allocates; the server's reply path
+    /// uses [`CookieKeys::seal_into`].
     pub fn seal(&self, keys: &SessionKeys, nonce: &[u8; COOKIE_NONCE_LEN]) -> Result<Vec<u8>, CookieError> {
-        if keys.c2s.len() != keys.aead.key_len() || keys.s2c.len() != keys.aead.key_len() {
-            return Err(CookieError::BadKeyLength);
-        }
-        let master = self.key(self.current).ok_or(CookieError::UnknownKey(self.current))?;
-        let mut plaintext = Vec::with_capacity(Self::padded_plaintext_len(keys.aead));
-        plaintext.extend_from_slice(&keys.aead.id().to_be_bytes());
-        plaintext.extend_from_slice(&keys.c2s);
-        plaintext.extend_from_slice(&keys.s2c);
-        plaintext.resize(Self::padded_plaintext_len(keys.aead), 0);
-        let id = self.current.to_be_bytes();
-        let mut siv = Aes256Siv::new(master.into());
-        let sealed = siv.encrypt([&id[..], &nonce[..]], &plaintext).map_err(|_| CookieError::Invalid)?;
-        let mut cookie = Vec::with_capacity(HEADER_LEN + sealed.len());
-        cookie.extend_from_slice(&id);
-        cookie.extend_from_slice(nonce);
-        cookie.extend_from_slice(&sealed);
+        let session = CookieSession::new(keys.aead, &keys.c2s, &keys.s2c).ok_or(CookieError::BadKeyLength)?;
+        let mut cookie = vec![0u8; Self::cookie_len(keys.aead)];
+        self.seal_into(&session, nonce, &mut cookie)?;
         Ok(cookie)
+    }
+
+    /// Writes the cookie for `session` (sealed under the current master key
+    /// with the caller's fresh random `nonce`) at the start of `out`
+    /// without allocating; returns its length, [`CookieKeys::cookie_len`].
+    pub fn seal_into(
+        &self,
+        session: &CookieSession,
+        nonce: &[u8; COOKIE_NONCE_LEN],
+        out: &mut [u8],
+    ) -> Result<usize, CookieError> {
+        let aead = session.aead;
+        let len = Self::cookie_len(aead);
+        let out = out.get_mut(..len).ok_or(CookieError::Invalid)?;
+        let master = self.key(self.current).ok_or(CookieError::UnknownKey(self.current))?;
+        let (head, body) = out.split_at_mut(HEADER_LEN);
+        head[..4].copy_from_slice(&self.current.to_be_bytes());
+        head[4..].copy_from_slice(nonce);
+        let (tag, plaintext) = body.split_at_mut(TAG_LEN);
+        let n = aead.key_len();
+        plaintext.fill(0);
+        plaintext[..2].copy_from_slice(&aead.id().to_be_bytes());
+        plaintext[2..2 + n].copy_from_slice(session.c2s());
+        plaintext[2 + n..2 + 2 * n].copy_from_slice(session.s2c());
+        let mut siv = Aes256Siv::new(master.into());
+        let t = siv.encrypt_in_place_detached([&head[..4], &head[4..]], plaintext).map_err(|_| CookieError::Invalid)?;
+        tag.copy_from_slice(&t);
+        Ok(len)
     }
 
     /// Opens a cookie made by [`CookieKeys::seal`] under any known key.
     pub fn open(&self, cookie: &[u8]) -> Result<SessionKeys, CookieError> {
+        self.open_session(cookie).map(|s| s.to_keys())
+    }
+
+    /// Opens a cookie under any known key without allocating.
+    pub fn open_session(&self, cookie: &[u8]) -> Result<CookieSession, CookieError> {
         if cookie.len() < HEADER_LEN + TAG_LEN {
             return Err(CookieError::Invalid);
         }
         let id = u32::from_be_bytes([cookie[0], cookie[1], cookie[2], cookie[3]]);
         let master = self.key(id).ok_or(CookieError::UnknownKey(id))?;
+        let sealed = &cookie[HEADER_LEN + TAG_LEN..];
+        if sealed.len() > MAX_PLAINTEXT_LEN {
+            return Err(CookieError::Invalid);
+        }
+        let mut buf = [0u8; MAX_PLAINTEXT_LEN];
+        let plain = &mut buf[..sealed.len()];
+        plain.copy_from_slice(sealed);
+        let tag = aes_siv::Tag::clone_from_slice(&cookie[HEADER_LEN..HEADER_LEN + TAG_LEN]);
         let mut siv = Aes256Siv::new(master.into());
-        let plain = siv
-            .decrypt([&cookie[..4], &cookie[4..HEADER_LEN]], &cookie[HEADER_LEN..])
+        siv.decrypt_in_place_detached([&cookie[..4], &cookie[4..HEADER_LEN]], plain, &tag)
             .map_err(|_| CookieError::Invalid)?;
         let (aead_id, keys) = plain.split_at_checked(2).ok_or(CookieError::Invalid)?;
         let aead = AeadAlgorithm::from_id(u16::from_be_bytes([aead_id[0], aead_id[1]])).ok_or(CookieError::Invalid)?;
@@ -160,8 +239,7 @@ impl CookieKeys {
             return Err(CookieError::Invalid);
         }
         let (c2s, rest) = keys.split_at(aead.key_len());
-        let s2c = &rest[..aead.key_len()];
-        Ok(SessionKeys { aead, c2s: c2s.to_vec(), s2c: s2c.to_vec() })
+        CookieSession::new(aead, c2s, &rest[..aead.key_len()]).ok_or(CookieError::Invalid)
     }
 }
 

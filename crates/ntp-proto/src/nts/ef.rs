@@ -7,9 +7,14 @@
 //! The authenticator's associated data is the packet from its first byte up
 //! to the authenticator field, so the reply's header — transmit timestamp
 //! included — must be final before [`server_reply_fields`] seals it.
+//!
+//! The server side allocates nothing: fields are located in place, cookies
+//! open into a [`CookieSession`] on the stack, the request's encrypted part
+//! is checked in a stack buffer, and the reply's cookies are written and
+//! sealed where they go in the reply.
 
 use super::aead::{AeadAlgorithm, TAG_LEN};
-use super::cookie::{CookieKeys, SessionKeys, COOKIE_NONCE_LEN};
+use super::cookie::{CookieKeys, CookieSession, SessionKeys, COOKIE_NONCE_LEN};
 use crate::extension::{write_field, Trailer, MIN_FIELD_LEN};
 use crate::packet::{Header, ReferenceId, HEADER_LEN};
 use crate::server::{ClientRequest, DropReason};
@@ -29,6 +34,10 @@ pub const NTS_NAK: ReferenceId = ReferenceId(*b"NTSN"); // = KissCode::NtsNak.re
 pub const MIN_UNIQUE_ID_LEN: usize = 32;
 /// Nonce plus additional padding is at least this long (RFC 8915 §5.6).
 const MIN_NONCE_AREA: usize = 16;
+/// The longest encrypted part of a request the server checks (on the
+/// stack); longer ones are dropped as malformed. Requests carry none in
+/// practice (RFC 8915 defines no encrypted field a client sends).
+const MAX_REQUEST_CIPHERTEXT: usize = 2048;
 
 /// Why NTS processing failed.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -59,16 +68,17 @@ pub struct Nak<'a> {
 }
 
 /// An authenticated NTS request.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 pub struct VerifiedRequest<'a> {
     /// The Unique Identifier field value, to echo.
     pub unique_id: &'a [u8],
     /// The keys from the cookie.
-    pub keys: SessionKeys,
+    pub keys: CookieSession,
     /// How many cookie placeholders the client sent.
     pub placeholders: usize,
-    /// The decrypted extension fields (usually empty).
-    pub plaintext: Vec<u8>,
+    /// Bytes of encrypted extension fields the request carried:
+    /// authenticated, then ignored (none is defined that a server acts on).
+    pub encrypted_len: usize,
 }
 
 /// An extension field with its byte offset in the packet.
@@ -78,9 +88,10 @@ struct Located<'a> {
     value: &'a [u8],
 }
 
-/// The fields of a validated NTPv4 packet with their offsets; `None` when
-/// the layout is invalid or a MAC follows (NTS packets carry none).
-fn located_fields(packet: &[u8]) -> Option<Vec<Located<'_>>> {
+/// The fields of a validated NTPv4 packet with their offsets, in order;
+/// `None` when the layout is invalid or a MAC follows (NTS packets carry
+/// none).
+fn located_fields(packet: &[u8]) -> Option<impl Iterator<Item = Located<'_>>> {
     let header = Header::decode(packet).ok()?;
     if header.version != 4 {
         return None;
@@ -90,12 +101,11 @@ fn located_fields(packet: &[u8]) -> Option<Vec<Located<'_>>> {
         return None;
     }
     let mut offset = HEADER_LEN;
-    let mut out = Vec::new();
-    for f in trailer.fields() {
-        out.push(Located { offset, field_type: f.field_type, value: f.value });
+    Some(trailer.fields().map(move |f| {
+        let at = offset;
         offset += 4 + f.value.len();
-    }
-    Some(out)
+        Located { offset: at, field_type: f.field_type, value: f.value }
+    }))
 }
 
 /// Splits an authenticator value into nonce and ciphertext.
@@ -148,6 +158,7 @@ fn plain_fields(mut bytes: &[u8]) -> Option<Vec<(u16, &[u8])>> {
 
 /// Server side: checks the NTS fields of `packet` (a whole NTPv4 request).
 /// `Err(Ok(nak))` asks for an NTS NAK, `Err(Err(e))` for a silent drop.
+/// Allocates nothing.
 pub fn server_verify<'a>(
     packet: &'a [u8],
     keys: &CookieKeys,
@@ -155,7 +166,7 @@ pub fn server_verify<'a>(
     let fields = located_fields(packet).ok_or(Err(NtsError::Malformed))?;
     let (mut unique_id, mut cookie, mut placeholders) = (None, None, 0usize);
     let mut auth = None;
-    for f in &fields {
+    for f in fields {
         if auth.is_some() {
             // Nothing may follow the authenticator unauthenticated.
             return Err(Err(NtsError::Malformed));
@@ -174,23 +185,29 @@ pub fn server_verify<'a>(
     };
     let nak = Err(Ok(Nak { unique_id }));
     let (nonce, ct) = parse_authenticator(auth.value).ok_or(Err(NtsError::Malformed))?;
+    if ct.len() > MAX_REQUEST_CIPHERTEXT {
+        return Err(Err(NtsError::Malformed));
+    }
     // The cookie's value may carry zero padding after the sealed bytes;
     // cookies made here are a multiple of 2 long, so try the exact length.
     let Ok(session) = open_padded(keys, cookie) else { return nak };
     let ad = packet.get(..auth.offset).ok_or(Err(NtsError::Malformed))?;
-    let Ok(plaintext) = session.aead.open(&session.c2s, nonce, ad, ct) else { return nak };
-    Ok(VerifiedRequest { unique_id, keys: session, placeholders, plaintext })
+    let mut scratch = [0u8; MAX_REQUEST_CIPHERTEXT];
+    let buf = &mut scratch[..ct.len()];
+    buf.copy_from_slice(ct);
+    let Ok(plaintext) = session.aead.open_in_place(session.c2s(), nonce, ad, buf) else { return nak };
+    Ok(VerifiedRequest { unique_id, keys: session, placeholders, encrypted_len: plaintext.len() })
 }
 
 /// Opens a cookie whose field value may end in up to 3 padding bytes.
-fn open_padded(keys: &CookieKeys, value: &[u8]) -> Result<SessionKeys, super::cookie::CookieError> {
+fn open_padded(keys: &CookieKeys, value: &[u8]) -> Result<CookieSession, super::cookie::CookieError> {
     let mut last = Err(super::cookie::CookieError::Invalid);
     for pad in 0..4 {
         let Some(cut) = value.len().checked_sub(pad) else { break };
         if pad > 0 && value[cut..].iter().any(|b| *b != 0) {
             break;
         }
-        last = keys.open(&value[..cut]);
+        last = keys.open_session(&value[..cut]);
         if last.is_ok() {
             return last;
         }
@@ -204,7 +221,8 @@ fn open_padded(keys: &CookieKeys, value: &[u8]) -> Result<SessionKeys, super::co
 /// (`request.keys.aead.nonce_len()` bytes) holding `1 + placeholders` fresh
 /// cookies, fewer if they would make the reply longer than `request_len`.
 /// `cookie_nonce` supplies a fresh random nonce per cookie. Returns the
-/// reply length.
+/// reply length. Allocates nothing: the cookies are sealed where they go
+/// and the authenticator encrypts them in place.
 pub fn server_reply_fields(
     reply: &mut [u8],
     request: &VerifiedRequest<'_>,
@@ -219,25 +237,36 @@ pub fn server_reply_fields(
     }
     let limit = request_len.min(reply.len());
     let at = write_field(reply, HEADER_LEN, UNIQUE_IDENTIFIER, request.unique_id).ok_or(NtsError::ReplyTooLarge)?;
-    let cookie_field = field_len(CookieKeys::cookie_len(aead));
-    let fits = |n: usize| at + field_len(authenticator_value_len(nonce.len(), n * cookie_field + TAG_LEN)) <= limit;
+    let cookie_len = CookieKeys::cookie_len(aead);
+    let cookie_field = field_len(cookie_len);
+    let auth_len = |n: usize| field_len(authenticator_value_len(nonce.len(), n * cookie_field + TAG_LEN));
     let mut n = 1 + request.placeholders;
-    while n > 0 && !fits(n) {
+    while n > 0 && at + auth_len(n) > limit {
         n -= 1;
     }
-    if !fits(n) {
+    if at + auth_len(n) > limit {
         return Err(NtsError::ReplyTooLarge);
     }
-    let mut plaintext = vec![0u8; n * cookie_field];
-    let mut end = 0;
-    for _ in 0..n {
-        let cookie = cookies.seal(&request.keys, &cookie_nonce()).map_err(|_| NtsError::BadInput)?;
-        end = write_field(&mut plaintext, end, NTS_COOKIE, &cookie).ok_or(NtsError::BadInput)?;
+    let end = at + auth_len(n);
+    let ct_len = n * cookie_field + TAG_LEN;
+    let (ad, field) = reply[..end].split_at_mut(at);
+    field.fill(0);
+    field[..2].copy_from_slice(&AUTHENTICATOR.to_be_bytes());
+    let field_len16 = u16::try_from(field.len()).map_err(|_| NtsError::ReplyTooLarge)?;
+    field[2..4].copy_from_slice(&field_len16.to_be_bytes());
+    field[4..6].copy_from_slice(&u16::try_from(nonce.len()).map_err(|_| NtsError::BadInput)?.to_be_bytes());
+    field[6..8].copy_from_slice(&u16::try_from(ct_len).map_err(|_| NtsError::ReplyTooLarge)?.to_be_bytes());
+    field[8..8 + nonce.len()].copy_from_slice(nonce);
+    let ct_at = 8 + nonce.len().div_ceil(4) * 4;
+    let ct = &mut field[ct_at..ct_at + ct_len];
+    let plaintext = &mut ct[aead.plaintext_range(ct_len)];
+    for slot in plaintext.chunks_exact_mut(cookie_field) {
+        slot[..2].copy_from_slice(&NTS_COOKIE.to_be_bytes());
+        slot[2..4].copy_from_slice(&u16::try_from(cookie_field).map_err(|_| NtsError::BadInput)?.to_be_bytes());
+        cookies.seal_into(&request.keys, &cookie_nonce(), &mut slot[4..]).map_err(|_| NtsError::BadInput)?;
     }
-    let ad = reply.get(..at).ok_or(NtsError::ReplyTooLarge)?;
-    let ct = aead.seal(&request.keys.s2c, nonce, ad, &plaintext).map_err(|_| NtsError::BadInput)?;
-    let value = authenticator_value(nonce, &ct).ok_or(NtsError::ReplyTooLarge)?;
-    write_field(&mut reply[..limit], at, AUTHENTICATOR, &value).ok_or(NtsError::ReplyTooLarge)
+    aead.seal_in_place(request.keys.s2c(), nonce, ad, ct).map_err(|_| NtsError::BadInput)?;
+    Ok(end)
 }
 
 /// Server side: writes an NTS NAK — a KoD with kiss code NTSN echoing the
@@ -292,7 +321,7 @@ pub fn client_request(
 /// returns the fresh cookies it carries. An NTS NAK with our unique id is
 /// [`NtsError::ReceivedNak`].
 pub fn client_verify_reply(packet: &[u8], unique_id: &[u8], keys: &SessionKeys) -> Result<Vec<Vec<u8>>, NtsError> {
-    let fields = located_fields(packet).ok_or(NtsError::Malformed)?;
+    let fields: Vec<Located<'_>> = located_fields(packet).ok_or(NtsError::Malformed)?.collect();
     let header = Header::decode(packet).map_err(|_| NtsError::Malformed)?;
     let ours = |v: &[u8]| {
         v.len() >= unique_id.len() && v[..unique_id.len()] == *unique_id && v[unique_id.len()..].iter().all(|b| *b == 0)

@@ -1,12 +1,13 @@
 //! The server's decision on one datagram, in the one order the daemon, the
 //! simulator and the fuzzer all use: size → parse → access rules → rate
-//! limit → MAC or NTS → reply. Every refusal says which counter it belongs
+//! limit → MAC or NTS → reply. Control (mode 6) datagrams branch off after
+//! the size check to `crate::control::decide`. Every refusal says which counter it belongs
 //! to; kiss-o'-death and NTS NAK replies are written here and never exceed
 //! the request's length.
 //!
 //! The decision consults a [`Policy`]: the access rules, rate limiter, keys
-//! and NTS cookie keys in force for this datagram. It allocates nothing
-//! except on the NTS path.
+//! and NTS cookie keys in force for this datagram. It allocates nothing,
+//! NTS included (cookies open and replies seal in place).
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -14,6 +15,7 @@ use super::reply::{write_reply, PreparedReply, ServerState};
 use super::request::{parse_request, ClientRequest, DropReason};
 use super::seal::{MacSeal, Seal};
 use crate::auth::{check_mac, MacCheck, SymmetricKey};
+use crate::control::ControlRequest;
 use crate::kod::{write_kod, KissCode};
 use crate::nts::cookie::CookieKeys;
 use crate::nts::ef::{server_verify, write_nts_nak, UNIQUE_IDENTIFIER};
@@ -46,6 +48,11 @@ pub trait Policy {
     fn mac_key(&self, key_id: u32) -> Option<&SymmetricKey>;
     /// The NTS cookie keys, when NTS is served.
     fn nts_cookie_keys(&self) -> Option<&CookieKeys>;
+    /// True when `client` may ask control (mode 6, ntpq) questions.
+    /// Default: loopback only.
+    fn control_allowed(&self, client: IpAddr) -> bool {
+        client.is_loopback()
+    }
 }
 
 /// How a datagram arrived.
@@ -77,18 +84,21 @@ pub enum Decision<'a> {
     },
     /// Send nothing; count `reason`.
     Drop(DropReason),
+    /// A control (mode 6) request from a client allowed to ask: answer it
+    /// with `control::respond` (off the time-serving path).
+    Control(ControlRequest<'a>),
 }
 
 impl Decision<'_> {
-    /// True when the client gets time (not a refusal).
+    /// True when the client gets an answer (time or control), not a refusal.
     pub fn answers(&self) -> bool {
-        matches!(self, Decision::Reply(..))
+        matches!(self, Decision::Reply(..) | Decision::Control(_))
     }
 
     /// The drop counter this decision belongs to, if it refuses.
     pub fn drop_reason(&self) -> Option<DropReason> {
         match self {
-            Decision::Reply(..) => None,
+            Decision::Reply(..) | Decision::Control(_) => None,
             Decision::KissOfDeath { reason, .. } | Decision::Drop(reason) => Some(*reason),
         }
     }
@@ -107,6 +117,9 @@ pub fn decide<'a>(
 ) -> Decision<'a> {
     if arrival.truncated || request.len() > policy.max_request_len() {
         return Decision::Drop(DropReason::TooLong);
+    }
+    if crate::control::is_control(request) {
+        return crate::control::decide(request, arrival, policy);
     }
     let parsed = match parse_request(request, arrival.source.port()) {
         Ok(r) => r,

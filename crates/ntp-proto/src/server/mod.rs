@@ -21,7 +21,9 @@
 //! - [`decide`]: the [`Policy`] the decision consults and the decision.
 //! - [`seal`]: MAC or NTS protection of a stamped reply.
 //!
-//! Nothing here answers control (mode 6) or private (mode 7) packets.
+//! Control (mode 6) requests are routed to `crate::control` (answered only
+//! for allowed networks, read only); private (mode 7) packets are never
+//! answered.
 
 pub mod decide;
 pub mod reply;

@@ -203,7 +203,8 @@ fn serve(req: &[u8], policy: &mut TestPolicy) -> (Option<Vec<u8>>, Option<DropRe
     let decision = decide(req, &arrival(), &state(), policy, &mut out);
     let reason = decision.drop_reason();
     let sent = match decision {
-        Decision::Drop(_) => None,
+        // Mode 6 answers are control::respond's (control/tests.rs).
+        Decision::Drop(_) | Decision::Control(_) => None,
         Decision::KissOfDeath { len, .. } => Some(out[..len].to_vec()),
         Decision::Reply(prepared, seal) => {
             let len = prepared.finish(&mut out, NtpTimestamp::from_unix(1_800_000_100, 5000));
@@ -319,6 +320,8 @@ proptest! {
         let decision = decide(&data, &at, &state(), &mut p, &mut out);
         let sent = match decision {
             Decision::Drop(_) => None,
+            // Not from loopback: the default policy answers no mode 6 here.
+            Decision::Control(_) => return Err(TestCaseError::fail("a control answer for a non-loopback client")),
             Decision::KissOfDeath { len, .. } => Some(len),
             Decision::Reply(prepared, seal) => {
                 let len = prepared.finish(&mut out, NtpTimestamp::from_bits(6));

@@ -3,6 +3,13 @@
 //! while the source is unreachable, never drops below what a RATE
 //! kiss-o'-death imposed, and is replaced by a burst of closely spaced
 //! requests at start (`iburst`) and while the source is unreachable.
+//!
+//! Loss-aware: after a request went unanswered the next one follows sooner,
+//! one halving of the interval per consecutive miss, down to minpoll (and
+//! never below a RATE kiss's floor), so that a lossy path still delivers
+//! samples at about the rate the engine asked for. The advised exponent
+//! itself is unchanged: the first answer brings the interval back to it.
+//! Once a source is unreachable (four misses in a row) it backs off instead.
 
 /// The smallest poll exponent accepted (1 s).
 pub const MIN_POLL: i8 = 0;
@@ -86,8 +93,10 @@ impl PollState {
     }
 
     /// Called when a request is sent; `unreachable` says whether the source
-    /// is unreachable at this point. Returns seconds until the next request.
-    pub fn on_transmit(&mut self, unreachable: bool) -> f64 {
+    /// is unreachable at this point and `missed` how many requests before
+    /// this one went unanswered in a row. Returns seconds until the next
+    /// request.
+    pub fn on_transmit(&mut self, unreachable: bool, missed: u32) -> f64 {
         if self.burst_left > 0 {
             self.burst_left -= 1;
             if self.burst_left > 0 {
@@ -107,7 +116,13 @@ impl PollState {
         } else if self.desired < self.poll {
             self.poll -= 1;
         }
-        2f64.powi(i32::from(self.poll()))
+        if unreachable || missed == 0 {
+            return 2f64.powi(i32::from(self.poll()));
+        }
+        // Replies are going missing: ask again sooner, towards minpoll.
+        let halvings = i8::try_from(missed).unwrap_or(i8::MAX);
+        let shortened = self.poll.saturating_sub(halvings).max(self.config.minpoll).max(self.kod_floor);
+        2f64.powi(i32::from(shortened))
     }
 
     /// A valid reply arrived; `was_unreachable` says whether the source was
@@ -134,7 +149,7 @@ mod tests {
     #[test]
     fn iburst_sends_closely_spaced_requests_then_polls_at_minpoll() {
         let mut p = PollState::new(PollConfig { iburst: true, ..Default::default() });
-        let gaps: Vec<f64> = (0..9).map(|_| p.on_transmit(false)).collect();
+        let gaps: Vec<f64> = (0..9).map(|_| p.on_transmit(false, 0)).collect();
         assert_eq!(&gaps[..7], &[2.0; 7]);
         assert_eq!(gaps[7], 64.0);
         assert_eq!(gaps[8], 64.0);
@@ -144,20 +159,20 @@ mod tests {
     fn follows_advice_one_step_per_poll_within_bounds() {
         let mut p = PollState::new(PollConfig::default());
         p.advise(12);
-        let gaps: Vec<f64> = (0..6).map(|_| p.on_transmit(false)).collect();
+        let gaps: Vec<f64> = (0..6).map(|_| p.on_transmit(false, 0)).collect();
         assert_eq!(gaps, vec![128.0, 256.0, 512.0, 1024.0, 1024.0, 1024.0]);
         p.advise(0);
-        assert_eq!(p.on_transmit(false), 512.0);
+        assert_eq!(p.on_transmit(false, 0), 512.0);
         let mut p = PollState::new(PollConfig { minpoll: 0, maxpoll: 0, ..Default::default() });
         p.advise(5);
-        assert_eq!(p.on_transmit(false), 1.0);
+        assert_eq!(p.on_transmit(false, 0), 1.0);
     }
 
     #[test]
     fn backs_off_while_unreachable_and_restarts_after() {
         let mut p = PollState::new(PollConfig::default());
-        assert_eq!(p.on_transmit(true), 128.0);
-        assert_eq!(p.on_transmit(true), 256.0);
+        assert_eq!(p.on_transmit(true, 4), 128.0);
+        assert_eq!(p.on_transmit(true, 4), 256.0);
         p.on_reply(true);
         assert_eq!(p.poll(), 6);
     }
@@ -165,14 +180,44 @@ mod tests {
     #[test]
     fn rate_kiss_imposes_a_floor_even_above_maxpoll() {
         let mut p = PollState::new(PollConfig { iburst: true, ..Default::default() });
-        p.on_transmit(false);
+        p.on_transmit(false, 0);
         p.on_rate_kiss(4);
         assert!(!p.in_burst());
         assert_eq!(p.poll(), 7);
         p.on_rate_kiss(12);
-        assert_eq!(p.on_transmit(false), 4096.0);
+        assert_eq!(p.on_transmit(false, 0), 4096.0);
         p.advise(6);
-        assert_eq!(p.on_transmit(false), 4096.0, "advice cannot undercut the kiss floor");
+        assert_eq!(p.on_transmit(false, 0), 4096.0, "advice cannot undercut the kiss floor");
+    }
+
+    #[test]
+    fn missing_replies_shorten_the_interval_towards_minpoll_until_one_arrives() {
+        let mut p = PollState::new(PollConfig::default());
+        p.advise(10);
+        for _ in 0..4 {
+            p.on_transmit(false, 0);
+        }
+        assert_eq!(p.poll(), 10);
+        let gaps: Vec<f64> = (1..=3).map(|missed| p.on_transmit(false, missed)).collect();
+        assert_eq!(gaps, vec![512.0, 256.0, 128.0], "one halving per consecutive miss");
+        assert_eq!(p.poll(), 10, "the advised exponent itself is kept");
+        assert_eq!(p.on_transmit(false, 0), 1024.0, "an answer brings the interval back");
+        assert_eq!(p.on_transmit(false, 9), 64.0, "never below minpoll");
+        assert_eq!(p.on_transmit(true, 4), 1024.0, "unreachable: back off (capped at maxpoll), not shorten");
+    }
+
+    #[test]
+    fn missing_replies_never_undercut_a_rate_kiss() {
+        let mut p = PollState::new(PollConfig::default());
+        p.advise(10);
+        for _ in 0..4 {
+            p.on_transmit(false, 0);
+        }
+        p.on_rate_kiss(9);
+        assert_eq!(p.on_transmit(false, 3), 2f64.powi(11), "the kiss floor (poll + 1) holds");
+        let mut p = PollState::new(PollConfig::default());
+        p.on_rate_kiss(8);
+        assert_eq!(p.on_transmit(false, 2), 256.0);
     }
 
     #[test]

@@ -28,7 +28,7 @@ use super::validate::{validate_reply, Reject};
 use super::PHI;
 use crate::client::write_request;
 use crate::kod::KissCode;
-use crate::packet::Header;
+use crate::packet::{Header, ReferenceId};
 use crate::timestamp::{NtpDuration, NtpTimestamp};
 
 /// Settings of one upstream source.
@@ -76,6 +76,8 @@ pub struct SourceStatus {
     pub filter: FilterStats,
     /// Local time of the last accepted sample.
     pub last_sample: Option<NtpTimestamp>,
+    /// The reference id the server sent with it.
+    pub last_reference_id: Option<ReferenceId>,
     /// Requests sent.
     pub requests: u64,
     /// Replies accepted as samples.
@@ -106,6 +108,7 @@ pub struct SourcePoller {
     outstanding: Option<Outstanding>,
     state: PollerState,
     last_sample: Option<NtpTimestamp>,
+    last_reference_id: Option<ReferenceId>,
     requests: u64,
     accepted: u64,
     rejected: u64,
@@ -144,6 +147,7 @@ impl SourcePoller {
             outstanding: None,
             state: PollerState::Active,
             last_sample: None,
+            last_reference_id: None,
             requests: 0,
             accepted: 0,
             rejected: 0,
@@ -205,14 +209,15 @@ impl SourcePoller {
             return;
         }
         let poll = self.poll.poll();
-        if self.requests > 0 && self.reach.missed_in_a_row() >= 3 {
+        let missed = if self.requests > 0 { self.reach.missed_in_a_row() } else { 0 };
+        if missed >= 3 {
             self.filter.insert_missing(now);
         }
         let unreachable = self.reach.is_unreachable();
         self.reach.on_transmit();
         self.requests += 1;
         self.outstanding = Some(Outstanding { cookie, sent_at: now, poll });
-        self.next_poll = after(now, self.poll.on_transmit(unreachable));
+        self.next_poll = after(now, self.poll.on_transmit(unreachable, missed));
     }
 
     /// [`Self::write_request`] and [`Self::transmitted`] at once, for an
@@ -328,6 +333,7 @@ impl SourcePoller {
         let filter = self.filter.insert(v.offset, v.delay, dispersion, time);
         self.accepted += 1;
         self.last_sample = Some(time);
+        self.last_reference_id = Some(h.reference_id);
         Ok(Sample {
             offset: v.offset,
             delay: v.delay,
@@ -372,6 +378,7 @@ impl SourcePoller {
             in_burst: self.poll.in_burst(),
             filter: self.filter.stats(),
             last_sample: self.last_sample,
+            last_reference_id: self.last_reference_id,
             requests: self.requests,
             accepted: self.accepted,
             rejected: self.rejected,

@@ -10,7 +10,9 @@
 //! - Kernel (`clock_adjtime`): `set_frequency` = `ADJ_FREQUENCY` (±500 ppm;
 //!   `ADJ_TICK` beyond), `step` = `ADJ_SETOFFSET`, `set_status` =
 //!   `ADJ_ESTERROR | ADJ_MAXERROR | ADJ_STATUS` (clears `STA_UNSYNC` while
-//!   synchronised, so `node_timex_sync_status` reads 1).
+//!   synchronised, so `node_timex_sync_status` reads 1, and sets `STA_INS`
+//!   / `STA_DEL` during the day of a leap second, which the kernel then
+//!   applies at midnight).
 //! - Virtual clock (never touches the system clock): keeps
 //!   `served = system + offset + freq × (system − t0)`; `set_frequency`
 //!   re-bases `offset`/`t0` at the current reading then stores the new
@@ -69,6 +71,17 @@ pub trait Clock {
     /// update and tick. Default: ignored.
     fn set_status(&mut self, status: &ClockStatus) {
         let _ = status;
+    }
+
+    /// A leap second takes effect now (`insert`: 23:59:60 is inserted, else
+    /// 23:59:59 is deleted); the engine calls this once, at the leap's
+    /// instant. Afterwards the reading must be a second behind (insert) or
+    /// ahead (delete) of where it would have been. Default: step by ∓1 s,
+    /// for clocks whose reading does not leap by itself (virtual,
+    /// simulated); the kernel clock, armed through [`Clock::set_status`]
+    /// during the day of the leap, leaps by itself.
+    fn leap_second(&mut self, insert: bool) -> Result<(), ClockError> {
+        self.step(if insert { -1.0 } else { 1.0 })
     }
 }
 

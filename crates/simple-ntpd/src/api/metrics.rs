@@ -206,6 +206,11 @@ pub fn render(hub: &StatusHub) -> String {
         stats.rx_timestamp_fallback,
     );
     b.counter("ntp_server_nts_replies_total", "Replies authenticated with NTS (RFC 8915).", stats.nts_replied);
+    b.counter(
+        "ntp_server_control_replies_total",
+        "Control (mode 6, ntpq/ntpstat) queries answered, error replies included.",
+        stats.control_replied,
+    );
     if let Some(ke) = hub.nts_ke() {
         use std::sync::atomic::Ordering::Relaxed;
         b.counter("ntp_nts_ke_handshakes_total", "NTS-KE exchanges that issued cookies.", ke.handshakes.load(Relaxed));

@@ -82,6 +82,32 @@ pub struct Status {
     pub reloads: u64,
     /// The last reload failure, if the last reload failed.
     pub last_reload_error: Option<String>,
+    /// Where leap seconds come from and what is known of them.
+    #[serde(default)]
+    pub leap_seconds: LeapSeconds,
+}
+
+/// Leap seconds in `GET /api/v1/status`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LeapSeconds {
+    /// `sources` (the selected sources' leap indicator), `file PATH`
+    /// (`server.leapfile`) or `tz ZONE` (`server.leapsectz`).
+    pub source: String,
+    /// The configured table: `none`, `ok`, `expired` or `invalid` (the last
+    /// two are not used).
+    pub table: String,
+    /// Why the table is not used.
+    pub problem: Option<String>,
+    /// The table's expiry, Unix seconds (null without one).
+    pub expires: Option<i64>,
+    /// The next leap second the table knows: the Unix second it takes effect.
+    pub next_leap: Option<i64>,
+    /// `insert` or `delete`, with `next_leap`.
+    pub next_leap_kind: Option<String>,
+    /// TAI − UTC now, seconds, from the table.
+    pub tai_offset: Option<i32>,
+    /// Leap seconds are smeared (`server.leap_smear`) instead of announced.
+    pub smear: bool,
 }
 
 /// The selection state of a source.
@@ -218,6 +244,9 @@ pub struct ServerStats {
     pub authenticated: u64,
     /// Replies protected with NTS.
     pub nts_replied: u64,
+    /// Control (mode 6, ntpq/ntpstat) queries answered, error replies included.
+    #[serde(default)]
+    pub control_replied: u64,
     /// NTS-KE handshakes completed.
     pub nts_ke_handshakes: u64,
     /// NTS-KE connections that failed (TLS, protocol, timeout) or were refused as busy.

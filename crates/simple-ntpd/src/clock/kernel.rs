@@ -32,6 +32,10 @@ pub struct KernelClock {
     pub leap_insert: bool,
     /// STA_DEL set.
     pub leap_delete: bool,
+    /// The kernel has just applied a leap second (state TIME_OOP during an
+    /// inserted second, TIME_WAIT after a leap until STA_INS/STA_DEL are
+    /// cleared).
+    pub leap_done: bool,
 }
 
 /// True when writes are forbidden by the interlock.
@@ -72,7 +76,15 @@ pub fn read() -> io::Result<KernelClock> {
         est_error: tx.esterror as f64 * 1e-6,
         leap_insert: tx.status & libc::STA_INS != 0,
         leap_delete: tx.status & libc::STA_DEL != 0,
+        leap_done: leap_done(state),
     })
+}
+
+/// True when adjtimex's return value says the kernel has applied a leap
+/// second: TIME_OOP (the inserted second is running) or TIME_WAIT (after a
+/// leap, until the leap bits are cleared).
+fn leap_done(state: i32) -> bool {
+    state == libc::TIME_OOP || state == libc::TIME_WAIT
 }
 
 /// Sets the frequency offset (ppm, within the kernel's ±500 ppm).
@@ -98,7 +110,7 @@ fn step_parts(offset: f64) -> (libc::time_t, libc::suseconds_t) {
 /// The status word to publish, from the kernel's current one: our
 /// STA_UNSYNC and leap bits replace the old ones, PLL/FLL are cleared (we
 /// steer the frequency ourselves), every other bit is kept.
-fn status_word(current: i32, synchronised: bool, leap_insert: bool, leap_delete: bool) -> i32 {
+pub(crate) fn status_word(current: i32, synchronised: bool, leap_insert: bool, leap_delete: bool) -> i32 {
     let mut status = current & !(libc::STA_UNSYNC | libc::STA_INS | libc::STA_DEL | libc::STA_PLL | libc::STA_FLL);
     if !synchronised {
         status |= libc::STA_UNSYNC;
@@ -155,6 +167,16 @@ mod tests {
         assert_eq!(status_word(was, false, false, false), other | libc::STA_UNSYNC);
         assert_eq!(status_word(libc::STA_UNSYNC, true, false, true), libc::STA_DEL);
         assert_eq!(status_word(0, true, true, true), libc::STA_INS, "insert wins if both are asked");
+    }
+
+    #[test]
+    fn leap_states_of_the_kernel() {
+        assert!(!leap_done(libc::TIME_OK));
+        assert!(!leap_done(libc::TIME_INS), "armed, not yet applied");
+        assert!(!leap_done(libc::TIME_DEL));
+        assert!(leap_done(libc::TIME_OOP), "the inserted second is running");
+        assert!(leap_done(libc::TIME_WAIT), "applied");
+        assert!(!leap_done(libc::TIME_ERROR));
     }
 
     #[test]

@@ -88,6 +88,20 @@ fn show<T: DeserializeOwned>(args: &ApiArgs, path: &str, text: impl FnOnce(&T) -
     }
 }
 
+/// Where leap seconds come from, and the table's state or next leap.
+fn leap_line(l: &crate::api::model::LeapSeconds) -> String {
+    let mut line = if l.source.is_empty() { "sources".to_owned() } else { l.source.clone() };
+    if let Some(p) = &l.problem {
+        line.push_str(&format!(" ({}: {p}; the sources' indicators are used)", l.table));
+    } else if let (Some(at), Some(kind)) = (l.next_leap, &l.next_leap_kind) {
+        line.push_str(&format!(", next: {kind} before {at} (Unix)"));
+    }
+    if l.smear {
+        line.push_str(", smeared");
+    }
+    line
+}
+
 fn secs(v: f64) -> String {
     format!("{v:+.9} s")
 }
@@ -112,6 +126,7 @@ pub fn status(args: StatusArgs) -> ExitCode {
             ("Root dispersion", format!("{:.9} s", s.root_dispersion_seconds)),
             ("Precision", format!("2^{} s", s.precision)),
             ("Discipline", s.discipline.clone()),
+            ("Leap seconds", leap_line(&s.leap_seconds)),
             ("Sources", format!("{} configured, {} usable", s.sources_total, s.sources_selectable)),
             ("Listening on", s.listen.join(", ")),
             ("Health", format!("{:?}", s.health.state).to_lowercase()),

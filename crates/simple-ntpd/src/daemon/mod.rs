@@ -13,7 +13,9 @@
 //! - [`preflight`]: every check made before binding (`config check` too).
 //! - [`plan`]: where served time comes from, and starting it.
 //! - [`nts_runtime`]: the NTS-KE server and cookie keys while running.
+//! - [`leaps`]: the leap second table, loaded, re-checked and published.
 
+pub mod leaps;
 pub mod nts_runtime;
 pub mod plan;
 pub mod preflight;
@@ -33,6 +35,7 @@ use crate::logging::LogHandle;
 use crate::net::listen::SocketOptions;
 use crate::refclock::devices::Devices;
 use crate::security::{privileges, NtsKeys, PolicyCell, SecurityPolicy};
+use crate::served::leap::announce;
 use crate::served::StateCell;
 use crate::server::stats::Totals;
 use crate::server::{Server, ServerSettings, ServingOptions};
@@ -104,6 +107,7 @@ struct Daemon {
     nts: Option<NtsRuntime>,
     mtimes: Vec<Option<SystemTime>>,
     last_totals: Totals,
+    leaps: leaps::LeapWatch,
 }
 
 /// Runs the daemon until SIGTERM/SIGINT.
@@ -115,6 +119,11 @@ pub fn run(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyhow::Resu
 
 async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyhow::Result<()> {
     let config = loaded.config;
+    // Watched before anything is served: a SIGTERM that arrives as soon as
+    // the first reply went out must stop the daemon cleanly, not kill it.
+    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    let mut hup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
     privileges::raise_permitted();
     let Preflight { policy: mut compiled, source_keys, warnings } = preflight(&config)?;
     for w in &warnings {
@@ -125,6 +134,9 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
     info!(time_source = %plan.describe(), precision, "time source");
     // The first reply already carries what the plan serves.
     let state = StateCell::new(plan.initial_snapshot(precision));
+    let mut leap_watch = leaps::LeapWatch::new(&config);
+    leap_watch.refresh(&state);
+    state.publish(announce(**state.load(), &state.leap(), SystemClock.now()));
     if config.performance.batch_send {
         warn!("performance.batch_send is on: replies are stamped per batch, so transmit timestamps can be tens of microseconds early");
     }
@@ -181,12 +193,10 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
         nts,
         mtimes,
         last_totals: Totals::default(),
+        leaps: leap_watch,
     };
     d.last_totals = d.hub.stats().totals();
 
-    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
-    let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
-    let mut hup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut storm_tick = tokio::time::interval(Duration::from_secs(60));
     storm_tick.tick().await;
@@ -198,9 +208,13 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
             _ = int.recv() => break,
             _ = hup.recv() => d.reload("SIGHUP").await,
             _ = tick.tick() => {
+                let now = SystemClock.now();
+                let leap = d.state.leap();
                 match &d.running {
-                    Some(Running::Local(l)) => d.state.publish(l.snapshot(SystemClock.now())),
-                    Some(Running::Host { stratum }) => d.state.publish(host::snapshot(*stratum, d.precision)),
+                    Some(Running::Local(l)) => d.state.publish(announce(l.snapshot(now), &leap, now)),
+                    Some(Running::Host { stratum }) => {
+                        d.state.publish(announce(host::snapshot(*stratum, d.precision), &leap, now))
+                    }
                     _ => {}
                 }
                 if d.config.development.enable_hot_reload {
@@ -214,6 +228,7 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
             _ = api_tick.tick(), if d.api.is_none() && d.config.monitoring.enabled => d.retry_api().await,
             _ = storm_tick.tick() => {
                 d.log_drop_storms();
+                d.leaps.refresh(&d.state);
                 if let Some(n) = &mut d.nts {
                     match n.store.maintain() {
                         Ok(true) => info!("NTS cookie keys updated"),
@@ -349,6 +364,7 @@ impl Daemon {
         if new.logging.output != l.output || new.logging.file != l.file || new.logging.log_format != l.log_format {
             warn!("logging.output, logging.file and logging.log_format take effect at the next restart");
         }
+        self.leaps.reconfigure(&new, &self.state);
         let plan = Plan::from_config(&new, self.precision, &source_keys);
         if plan != self.plan {
             if plan.steers_system_clock() && !privileges::can_set_time() {

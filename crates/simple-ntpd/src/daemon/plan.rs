@@ -12,6 +12,7 @@ use crate::clock::SystemClock;
 use crate::refclock::devices::Devices;
 use crate::refclock::spec::RefclockSpec;
 use crate::security::keys::SymmetricKeys;
+use crate::served::leap::announce;
 use crate::served::local::{unsynchronised, LocalReference};
 use crate::served::{Correction, Snapshot, StateCell};
 use crate::status::{StatusHub, SyncReport};
@@ -43,9 +44,15 @@ impl Plan {
             if !config.is_local_reference() {
                 warn!("clock.discipline = \"none\": the configured sources are not used; serving the host clock as the kernel describes it");
             }
+            if config.server.leap_smear.enabled {
+                warn!("server.leap_smear has no effect with clock.discipline = \"none\": leap seconds are announced instead");
+            }
             return Plan::Host { stratum: config.ntp_server.stratum };
         }
         if config.is_local_reference() {
+            if config.server.leap_smear.enabled {
+                warn!("server.leap_smear has no effect with a local reference (no upstream sources or reference clocks): leap seconds are announced instead");
+            }
             return Plan::Local(LocalReference { stratum: config.ntp_server.stratum, precision });
         }
         info!(discipline = discipline.name(), reason = why, "clock discipline");
@@ -131,11 +138,12 @@ impl Plan {
         hub.set_sync(SyncReport { discipline: self.discipline_name().into(), ..SyncReport::default() });
         match self {
             Plan::Local(l) => {
-                state.publish(l.snapshot(SystemClock.now()));
+                let now = SystemClock.now();
+                state.publish(announce(l.snapshot(now), &state.leap(), now));
                 Running::Local(*l)
             }
             Plan::Host { stratum } => {
-                state.publish(host::snapshot(*stratum, precision));
+                state.publish(announce(host::snapshot(*stratum, precision), &state.leap(), SystemClock.now()));
                 Running::Host { stratum: *stratum }
             }
             Plan::Sync(settings) => {

@@ -37,6 +37,9 @@ pub struct SecurityPolicy {
     pub require_auth: NetSet<()>,
     /// NTS cookie keys, when NTS is enabled (set by the daemon).
     pub nts: Option<NtsKeys>,
+    /// Networks whose control (mode 6, ntpq) queries are answered
+    /// (`security.mode6_allow`).
+    pub control_allow: NetSet<()>,
 }
 
 /// The NTS cookie keys the workers open cookies with.
@@ -92,6 +95,10 @@ impl SecurityPolicy {
             }
             SymmetricKeys::new()
         };
+        let mut control_allow = NetSet::default();
+        for n in &s.mode6_allow {
+            control_allow.insert(n.net(), ());
+        }
         let mut require_auth = NetSet::default();
         for n in &s.authentication.require_for {
             require_auth.insert(n.net(), ());
@@ -110,6 +117,7 @@ impl SecurityPolicy {
                 keys,
                 require_auth,
                 nts: None,
+                control_allow,
             },
             warnings,
         ))
@@ -119,6 +127,11 @@ impl SecurityPolicy {
     #[inline]
     pub fn must_authenticate(&self, ip: IpAddr) -> bool {
         !self.require_auth.is_empty() && self.require_auth.longest_match(ip).is_some()
+    }
+
+    /// True when `ip` may ask control (mode 6) questions.
+    pub fn may_query_control(&self, ip: IpAddr) -> bool {
+        self.control_allow.longest_match(ip).is_some()
     }
 }
 

@@ -7,7 +7,13 @@
 //! [`Snapshot`] and stores it in a [`StateCell`]. Workers load it per batch
 //! without locks or contended writes (arc-swap). Replacing the producer
 //! never touches the serving path.
+//!
+//! The cell also carries the [`leap::LeapState`] (the leap second table and
+//! smear the daemon loaded) for whichever producer runs, and the sync
+//! report (`status::SyncReport`: estimates and sources) that the status
+//! API shows and the workers answer control (mode 6) queries from.
 
+pub mod leap;
 pub mod local;
 
 use std::sync::Arc;
@@ -54,25 +60,55 @@ pub struct Snapshot {
     pub correction: Correction,
 }
 
-/// The shared, atomically replaced snapshot.
+/// The shared, atomically replaced snapshot (and the leap second state
+/// its producers apply).
 #[derive(Clone)]
-pub struct StateCell(Arc<ArcSwap<Snapshot>>);
+pub struct StateCell {
+    snapshot: Arc<ArcSwap<Snapshot>>,
+    leap: Arc<ArcSwap<leap::LeapState>>,
+    report: Arc<ArcSwap<crate::status::SyncReport>>,
+}
 
 impl StateCell {
     /// A cell holding `initial`.
     pub fn new(initial: Snapshot) -> Self {
-        StateCell(Arc::new(ArcSwap::from_pointee(initial)))
+        StateCell {
+            snapshot: Arc::new(ArcSwap::from_pointee(initial)),
+            leap: Arc::new(ArcSwap::from_pointee(leap::LeapState::default())),
+            report: Arc::new(ArcSwap::from_pointee(crate::status::SyncReport::default())),
+        }
+    }
+
+    /// The latest synchronisation report.
+    pub fn report(&self) -> Arc<crate::status::SyncReport> {
+        self.report.load_full()
+    }
+
+    /// Publishes a synchronisation report (through `StatusHub::set_sync`).
+    pub fn set_report(&self, report: crate::status::SyncReport) {
+        self.report.store(Arc::new(report));
     }
 
     /// Replaces the snapshot; readers see either the old or the new one.
     pub fn publish(&self, snapshot: Snapshot) {
-        self.0.store(Arc::new(snapshot));
+        self.snapshot.store(Arc::new(snapshot));
     }
 
     /// The current snapshot (a cheap guard; hold it only briefly).
     #[inline]
     pub fn load(&self) -> arc_swap::Guard<Arc<Snapshot>> {
-        self.0.load()
+        self.snapshot.load()
+    }
+
+    /// The leap second table and smear in force.
+    pub fn leap(&self) -> Arc<leap::LeapState> {
+        self.leap.load_full()
+    }
+
+    /// Replaces the leap second state (at start, reload, and when the
+    /// table is re-checked).
+    pub fn set_leap(&self, state: leap::LeapState) {
+        self.leap.store(Arc::new(state));
     }
 }
 

@@ -7,6 +7,7 @@
 //! share the port), and only then are the old ones stopped.
 
 pub mod client_log;
+pub mod control;
 pub mod policy;
 pub mod stats;
 pub mod worker;

@@ -76,4 +76,8 @@ impl Policy for ServingPolicy<'_> {
     fn nts_cookie_keys(&self) -> Option<&CookieKeys> {
         self.cookie_keys.as_deref().map(|k| &**k)
     }
+
+    fn control_allowed(&self, client: IpAddr) -> bool {
+        self.security.may_query_control(client)
+    }
 }

@@ -20,6 +20,7 @@ pub struct WorkerStats {
     kod_sent: AtomicU64,
     authenticated: AtomicU64,
     nts_replied: AtomicU64,
+    control_replied: AtomicU64,
     dropped: [AtomicU64; DropReason::COUNT],
 }
 
@@ -70,6 +71,11 @@ impl WorkerStats {
     pub fn nts_replied(&self) {
         bump(&self.nts_replied);
     }
+    /// A control (mode 6) query was answered (an error reply included).
+    #[inline]
+    pub fn control_replied(&self) {
+        bump(&self.control_replied);
+    }
     /// The kernel gave no receive timestamp; the clock was read instead.
     #[inline]
     pub fn rx_timestamp_fallback(&self) {
@@ -96,6 +102,8 @@ pub struct Totals {
     pub authenticated: u64,
     /// Replies protected with NTS.
     pub nts_replied: u64,
+    /// Control (mode 6) queries answered (error replies included).
+    pub control_replied: u64,
     /// Drops by reason name.
     pub dropped: Vec<(&'static str, u64)>,
 }
@@ -152,6 +160,7 @@ fn sum<'a>(workers: impl Iterator<Item = &'a WorkerStats>) -> Totals {
         t.kod_sent += w.kod_sent.load(Relaxed);
         t.authenticated += w.authenticated.load(Relaxed);
         t.nts_replied += w.nts_replied.load(Relaxed);
+        t.control_replied += w.control_replied.load(Relaxed);
         for (slot, c) in t.dropped.iter_mut().zip(w.dropped.iter()) {
             slot.1 += c.load(Relaxed);
         }

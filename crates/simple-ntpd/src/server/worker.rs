@@ -8,7 +8,9 @@
 //! within the cost of one send. With `batch_send` (opt-in) replies are
 //! stamped together and sent with one sendmmsg: more throughput, later
 //! replies leave tens of microseconds after their timestamp.
-//! Allocation-free after start; nothing is logged per packet above trace
+//! Allocation-free after start for time requests (plain, MAC, NTS);
+//! control (mode 6) queries from allowed networks are answered here too, on
+//! their own path that allocates. Nothing is logged per packet above trace
 //! level.
 
 use std::io::ErrorKind;
@@ -16,6 +18,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use ntp_proto::control::{self, ControlRequest};
 use ntp_proto::server::{decide, Arrival, Decision, MacSeal, PreparedReply, Seal, Sealed};
 use ntp_proto::NtpTimestamp;
 use socket2::Socket;
@@ -141,6 +144,7 @@ impl Worker {
                             }
                             Decision::KissOfDeath { len, .. } => self.send_one(&out[..len], &meta, true),
                             Decision::Drop(_) => {}
+                            Decision::Control(request) => self.answer_control(&request, &meta, &snapshot),
                         }
                     }
                 }
@@ -166,6 +170,10 @@ impl Worker {
                             }
                             Decision::KissOfDeath { len, .. } => (len, Queued::Kod),
                             Decision::Drop(_) => continue,
+                            Decision::Control(request) => {
+                                self.answer_control(&request, &meta, &snapshot);
+                                continue;
+                            }
                         };
                         batch.commit(len, meta.source, self.reply_source(&meta));
                         queued.push(q);
@@ -253,6 +261,22 @@ impl Worker {
             Err(reason) => {
                 self.stats.dropped(reason);
                 None
+            }
+        }
+    }
+
+    /// Answers a control (mode 6) query from the published variables, in as
+    /// many datagrams as it takes. Allocates: allowed networks only, under
+    /// the rate limit, never on the time-serving path.
+    #[cold]
+    fn answer_control(&self, request: &ControlRequest<'_>, meta: &RecvMeta, snapshot: &Snapshot) {
+        let vars = super::control::snapshot(snapshot, &self.state.report(), &self.state.leap(), SystemClock.now());
+        let response = control::respond(request, &vars);
+        self.stats.control_replied();
+        for datagram in response.datagrams() {
+            if let Err(e) = udp::send(&self.socket, datagram, meta.source, self.reply_source(meta)) {
+                self.stats.send_error();
+                trace!(error = %e, "send failed");
             }
         }
     }

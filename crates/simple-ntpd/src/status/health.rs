@@ -23,6 +23,8 @@ pub struct HealthInputs {
     pub frequency_ppm: f64,
     /// Sources usable now.
     pub sources_selectable: usize,
+    /// The configured leap second table is expired or invalid.
+    pub leap_table_unusable: bool,
 }
 
 /// Judges `inputs` against the thresholds in `m`.
@@ -73,6 +75,12 @@ pub fn assess(m: &MonitoringConfig, inputs: &HealthInputs) -> Health {
             ),
         );
     }
+    if inputs.leap_table_unusable {
+        raise(
+            HealthState::Warning,
+            "the leap second table (server.leapfile / server.leapsectz) is expired or invalid and not used: see leap_seconds.problem".into(),
+        );
+    }
     if !inputs.local_reference && (inputs.sources_selectable as u64) < u64::from(m.sources_minimum) {
         raise(
             HealthState::Warning,
@@ -106,6 +114,7 @@ mod tests {
         assert_eq!(assess(&m, &HealthInputs { frequency_ppm: -12.0, ..good() }).state, HealthState::Warning);
         assert_eq!(assess(&m, &HealthInputs { sources_selectable: 0, ..good() }).state, HealthState::Warning);
         assert_eq!(assess(&m, &HealthInputs { synchronised: false, ..good() }).state, HealthState::Critical);
+        assert_eq!(assess(&m, &HealthInputs { leap_table_unusable: true, ..good() }).state, HealthState::Warning);
     }
 
     #[test]

@@ -40,6 +40,26 @@ pub struct SyncReport {
     pub sources: Vec<Source>,
     /// No source is usable and `[server.local]` time is being served.
     pub local_fallback: bool,
+    /// What control (mode 6) queries show of each source beyond its API
+    /// entry: `None` for one with nothing running (same order as `sources`).
+    pub associations: Vec<Option<AssociationInfo>>,
+}
+
+/// A source as an association of mode 6 (`ntpq -p`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AssociationInfo {
+    /// Its association id, unique while the sync loop runs.
+    pub id: u16,
+    /// Its requests carry a MAC or NTS.
+    pub authenticated: bool,
+    /// The reference id its server sent last (dotted quad, or text at stratum 0/1).
+    pub reference_id: Option<String>,
+    /// The poll exponent (log2 s).
+    pub poll: i8,
+    /// For a reference clock: its driver (`SHM`, `SOCK`, `NMEA`, `PPS`).
+    pub refclock_driver: Option<String>,
+    /// The socket address polled (servers).
+    pub address: Option<SocketAddr>,
 }
 
 /// Shared status of the running daemon.
@@ -47,7 +67,6 @@ pub struct StatusHub {
     started: Instant,
     config: ArcSwap<Config>,
     state: StateCell,
-    sync: ArcSwap<SyncReport>,
     stats: StatsRegistry,
     clients: ClientLogs,
     listen: ArcSwap<Vec<SocketAddr>>,
@@ -65,7 +84,6 @@ impl StatusHub {
             started: Instant::now(),
             config: ArcSwap::from_pointee(config),
             state,
-            sync: ArcSwap::from_pointee(SyncReport::default()),
             stats,
             clients,
             listen: ArcSwap::from_pointee(Vec::new()),
@@ -99,12 +117,13 @@ impl StatusHub {
 
     /// The latest synchronisation report.
     pub fn sync(&self) -> Arc<SyncReport> {
-        self.sync.load_full()
+        self.state.report()
     }
 
-    /// Publishes a synchronisation report.
+    /// Publishes a synchronisation report (kept in the served state, where
+    /// the workers read it for control queries).
     pub fn set_sync(&self, report: SyncReport) {
-        self.sync.store(Arc::new(report));
+        self.state.set_report(report);
     }
 
     /// Server counters.

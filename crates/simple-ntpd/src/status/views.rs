@@ -6,9 +6,11 @@ use ntp_proto::packet::LeapIndicator;
 
 use super::health::{assess, HealthInputs};
 use super::StatusHub;
-use crate::api::model::{Client, Clients, Health, ListenerStats, Probe, ServerStats, SourceState, Status};
+use crate::api::model::{Client, Clients, Health, LeapSeconds, ListenerStats, Probe, ServerStats, SourceState, Status};
 use crate::clock::SystemClock;
+use crate::served::leap::TableState;
 use crate::server::client_log::top_clients;
+use ntp_sync::leap::unix_seconds;
 
 /// Serving mode name: `local_reference`, `local_fallback`, `synchronised`
 /// or `unsynchronised`.
@@ -39,6 +41,7 @@ fn health(hub: &StatusHub) -> Health {
             jitter: sync.jitter,
             frequency_ppm: sync.frequency_ppm,
             sources_selectable: selectable(hub),
+            leap_table_unusable: matches!(hub.state().leap().state, TableState::Expired | TableState::Invalid),
         },
     )
 }
@@ -51,6 +54,16 @@ fn selectable(hub: &StatusHub) -> usize {
         .count()
 }
 
+/// The served reference id as the status API (and mode 6) shows it: text
+/// at stratum 0/1 and when unsynchronised, else a dotted quad.
+pub fn reference_id_text(s: &ntp_proto::server::ServerState) -> String {
+    if s.stratum <= 1 || !s.is_synchronised() { s.reference_id.as_ascii().map(str::to_owned) } else { None }
+        .unwrap_or_else(|| {
+            let b = s.reference_id.0;
+            format!("{}.{}.{}.{}", b[0], b[1], b[2], b[3])
+        })
+}
+
 /// `/api/v1/status`.
 pub fn status(hub: &StatusHub) -> Status {
     let snap = hub.state().load();
@@ -58,11 +71,7 @@ pub fn status(hub: &StatusHub) -> Status {
     let sync = hub.sync();
     let now = SystemClock.now();
     let synced = s.is_synchronised();
-    let refid = if s.stratum <= 1 || !synced { s.reference_id.as_ascii().map(str::to_owned) } else { None }
-        .unwrap_or_else(|| {
-            let b = s.reference_id.0;
-            format!("{}.{}.{}.{}", b[0], b[1], b[2], b[3])
-        });
+    let refid = reference_id_text(s);
     let (reloads, last_reload_error) = hub.reloads();
     Status {
         version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -87,6 +96,24 @@ pub fn status(hub: &StatusHub) -> Status {
         health: health(hub),
         reloads,
         last_reload_error,
+        leap_seconds: leap_seconds(hub),
+    }
+}
+
+/// The leap second part of `/api/v1/status`.
+fn leap_seconds(hub: &StatusHub) -> LeapSeconds {
+    let leap = hub.state().leap();
+    let now = SystemClock.now();
+    let next = leap.next_leap(now);
+    LeapSeconds {
+        source: leap.source.clone(),
+        table: leap.state.name().to_owned(),
+        problem: leap.problem.clone(),
+        expires: leap.expires.map(unix_seconds),
+        next_leap: next.map(|e| unix_seconds(e.at)),
+        next_leap_kind: next.map(|e| if e.insert { "insert" } else { "delete" }.to_owned()),
+        tai_offset: leap.tai_offset(now),
+        smear: leap.smear.is_some(),
     }
 }
 
@@ -104,6 +131,7 @@ pub fn server_stats(hub: &StatusHub) -> ServerStats {
         kod_sent: t.kod_sent,
         authenticated: t.authenticated,
         nts_replied: t.nts_replied,
+        control_replied: t.control_replied,
         nts_ke_handshakes: hub.nts_ke().map(|k| k.handshakes.load(std::sync::atomic::Ordering::Relaxed)).unwrap_or(0),
         nts_ke_failures: hub
             .nts_ke()

@@ -104,6 +104,14 @@ impl Clock for VirtualDriver {
     fn step(&mut self, offset_s: f64) -> Result<(), ClockError> {
         self.0.step(offset_s)
     }
+    /// Steps served time by ∓1 s — unless the host's kernel leapt under it
+    /// (another daemon armed it), which the correction then follows anyway.
+    fn leap_second(&mut self, insert: bool) -> Result<(), ClockError> {
+        if kernel::read().is_ok_and(|k| k.leap_done) {
+            return Ok(());
+        }
+        self.0.step(if insert { -1.0 } else { 1.0 })
+    }
 }
 
 impl DriverClock for VirtualDriver {
@@ -150,14 +158,25 @@ impl Clock for KernelDriver {
         kernel::step(offset_s).map_err(|e| ClockError(e.to_string()))
     }
     fn set_status(&mut self, s: &ClockStatus) {
-        let _ = kernel::set_status(
-            s.synchronised,
-            s.leap == LeapIndicator::Insert,
-            s.leap == LeapIndicator::Delete,
-            s.est_error,
-            s.max_error,
-        );
+        let (insert, delete) = leap_bits(s);
+        let _ = kernel::set_status(s.synchronised, insert, delete, s.est_error, s.max_error);
     }
+    /// The kernel, armed with STA_INS/STA_DEL through `set_status` during the
+    /// day, has leapt by itself at midnight; if it was not armed (the status
+    /// could not be set), the clock is stepped instead.
+    fn leap_second(&mut self, insert: bool) -> Result<(), ClockError> {
+        if kernel::read().is_ok_and(|k| k.leap_done) {
+            return Ok(());
+        }
+        self.step(if insert { -1.0 } else { 1.0 })
+    }
+}
+
+/// The kernel's leap bits (STA_INS, STA_DEL) for the engine's status: set
+/// during the day a leap second is announced, so the kernel applies it at
+/// that day's midnight.
+fn leap_bits(s: &ClockStatus) -> (bool, bool) {
+    (s.leap == LeapIndicator::Insert, s.leap == LeapIndicator::Delete)
 }
 
 impl DriverClock for KernelDriver {
@@ -187,6 +206,48 @@ mod tests {
         // A continued clock keeps the transform.
         let w = VirtualDriver::new(Some(v.correction()));
         assert_eq!(w.correction(), v.correction());
+    }
+
+    /// The kernel words the system discipline writes around a leap second,
+    /// from the engine's own status (never written for real here): STA_INS
+    /// or STA_DEL during the announced day only, cleared once applied.
+    #[test]
+    fn kernel_leap_words_follow_the_engine_around_a_leap_second() {
+        use ntp_sync::leap::{LeapTable, DAY};
+        use ntp_sync::{Engine, EngineConfig};
+        use std::cell::Cell;
+        const L: u64 = 3_692_217_600; // 2017-01-01 00:00 UTC
+        thread_local!(static NOW: Cell<u64> = const { Cell::new(0) });
+        fn now() -> NtpTimestamp {
+            NtpTimestamp::from_bits(NOW.with(Cell::get) << 32)
+        }
+        for (tai, sta) in [(37, libc::STA_INS), (35, libc::STA_DEL)] {
+            let table = LeapTable::new(vec![(L - 400 * DAY, 36), (L, tai)], None).unwrap();
+            let mut engine = Engine::new(EngineConfig::default());
+            engine.set_leap_table(Some(std::sync::Arc::new(table)));
+            let mut clock = VirtualDriver::over(now);
+            let word = |engine: &Engine, t: u64| {
+                let status = engine.clock_status(NtpTimestamp::from_bits(t << 32));
+                let (insert, delete) = leap_bits(&status);
+                kernel::status_word(libc::STA_NANO, true, insert, delete)
+            };
+            NOW.with(|n| n.set(L - DAY - 10));
+            engine.tick(&mut clock);
+            assert_eq!(word(&engine, L - DAY - 10), libc::STA_NANO, "not before the day");
+            NOW.with(|n| n.set(L - DAY + 10));
+            engine.tick(&mut clock);
+            assert_eq!(word(&engine, L - DAY + 10), libc::STA_NANO | sta, "armed for the day");
+            NOW.with(|n| n.set(L - 1));
+            engine.tick(&mut clock);
+            assert_eq!(word(&engine, L - 1), libc::STA_NANO | sta);
+            assert_eq!(engine.next_tick_at(), Some(NtpTimestamp::from_bits(L << 32)), "wakes at the leap");
+            NOW.with(|n| n.set(L));
+            let action = engine.tick(&mut clock);
+            let jump = if sta == libc::STA_INS { -1.0 } else { 1.0 };
+            assert_eq!(action, Some(ntp_sync::ClockAction::LeapSecond { offset: jump }));
+            assert_eq!(clock.correction().offset.to_seconds(), jump, "the virtual clock applied it");
+            assert_eq!(word(&engine, L), libc::STA_NANO, "cleared once applied");
+        }
     }
 
     #[test]

@@ -57,6 +57,7 @@ mod tests {
             est_error: 0.001,
             leap_insert: false,
             leap_delete: false,
+            leap_done: false,
         }
     }
 

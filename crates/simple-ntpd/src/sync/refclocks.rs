@@ -146,10 +146,7 @@ impl RefclockSources {
             }
             if let Some(s) = sample {
                 let update = engine.on_sample(e.id, &s, clock);
-                let step = match update.action {
-                    Some(ClockAction::Stepped { offset }) => offset,
-                    _ => 0.0,
-                };
+                let step = update.action.as_ref().map_or(0.0, ClockAction::clock_jump);
                 // Before the next clock's poll: its samples follow the change.
                 self.clock_changed(clock, step);
                 actions.extend(update.action);

@@ -13,7 +13,7 @@ use tracing::{info, warn};
 
 use super::source::RunningSource;
 use crate::api::model::{Source, SourceState};
-use crate::status::SyncReport;
+use crate::status::{AssociationInfo, SyncReport};
 
 /// The report for the API, as of `now`, from the engine's per-source
 /// `reports`; `waiting` names the configured sources with nothing running
@@ -65,6 +65,32 @@ pub fn sync_report<'a>(
         last_response_seconds_ago: None,
         refclock: None,
     }));
+    let mut associations: Vec<Option<AssociationInfo>> = running
+        .iter()
+        .map(|u| {
+            let status = u.assoc.status();
+            let stratum = reports.iter().find(|r| r.id == u.id).map_or(16, |r| r.stratum);
+            Some(AssociationInfo {
+                id: association_id(u.key),
+                authenticated: u.assoc.is_authenticated(),
+                reference_id: status.last_reference_id.map(|r| refid_text(r, stratum)),
+                poll: u.assoc.poll(),
+                refclock_driver: None,
+                address: Some(u.addr),
+            })
+        })
+        .collect();
+    associations.resize(sources.len(), None);
+    associations.extend(refclocks.iter().enumerate().map(|(i, r)| {
+        Some(AssociationInfo {
+            id: REFCLOCK_IDS + i as u16,
+            authenticated: false,
+            reference_id: Some(r.name.clone()),
+            poll: r.poll_seconds.log2().round() as i8,
+            refclock_driver: r.refclock.as_ref().map(|c| c.driver.clone()),
+            address: None,
+        })
+    }));
     sources.extend(refclocks);
     SyncReport {
         offset: if synced { st.offset } else { 0.0 },
@@ -73,6 +99,28 @@ pub fn sync_report<'a>(
         discipline: discipline.to_owned(),
         sources,
         local_fallback: local_fallback_configured && !synced,
+        associations,
+    }
+}
+
+/// Reference clocks' association ids start here; servers' are their
+/// source key + 1 below it.
+const REFCLOCK_IDS: u16 = 65_000;
+
+/// The association id of the running source with `key`.
+fn association_id(key: u64) -> u16 {
+    (key % u64::from(REFCLOCK_IDS - 1)) as u16 + 1
+}
+
+/// A reference id as the status API and ntpq show it: text at stratum 0
+/// and 1 (a clock's name, a kiss code), else a dotted quad.
+pub fn refid_text(r: ntp_proto::ReferenceId, stratum: u8) -> String {
+    match r.as_ascii() {
+        Some(text) if stratum <= 1 => text.to_owned(),
+        _ => {
+            let b = r.0;
+            format!("{}.{}.{}.{}", b[0], b[1], b[2], b[3])
+        }
     }
 }
 

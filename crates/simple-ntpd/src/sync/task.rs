@@ -208,6 +208,7 @@ async fn run(
     let mut last_drift = Instant::now();
     let mut last_pool_check = Instant::now();
     loop {
+        l.engine.set_leap_table(l.state.leap().table.clone());
         l.resolve_due();
         l.rekey_due();
         l.poll_due();
@@ -467,17 +468,18 @@ impl Loop {
     }
 
     fn on_action(&mut self, action: Option<ClockAction>) {
-        let step = match action {
-            Some(ClockAction::Stepped { offset }) => offset,
-            _ => 0.0,
-        };
+        let step = action.as_ref().map_or(0.0, ClockAction::clock_jump);
         self.refclocks.clock_changed(self.clock.as_ref(), step);
+        if step != 0.0 {
+            self.ups.iter_mut().for_each(|u| u.assoc.clock_stepped(step));
+        }
         match action {
             Some(ClockAction::Stepped { offset }) => {
                 warn!(offset_s = offset, discipline = self.clock.discipline().name(), "clock stepped");
-                for u in &mut self.ups {
-                    u.assoc.clock_stepped(offset);
-                }
+            }
+            Some(ClockAction::LeapSecond { offset }) => {
+                let what = if offset < 0.0 { "inserted" } else { "deleted" };
+                warn!(discipline = self.clock.discipline().name(), "leap second {what}");
             }
             Some(ClockAction::PanicRefused { offset }) => {
                 error!(offset_s = offset, threshold_s = self.settings.panic_threshold, "offset beyond the panic threshold refused: not steering towards it (check the sources, or raise [clock] panic_threshold)");
@@ -536,7 +538,8 @@ impl Loop {
         for t in self.ups.iter().filter_map(|u| u.assoc.poll_timeout()) {
             next = next.min(to_duration(t.since(now)));
         }
-        for t in self.engine.next_tick_at().into_iter().chain(self.refclocks.next_poll_at()) {
+        let smear_edges = crate::served::leap::smear_edges(&self.state.leap(), self.engine.leap_events(), now);
+        for t in self.engine.next_tick_at().into_iter().chain(self.refclocks.next_poll_at()).chain(smear_edges) {
             next = next.min(to_duration(t.since(now)));
         }
         next.max(Duration::from_millis(1))
@@ -559,7 +562,15 @@ impl Loop {
             }
             _ => self.engine.server_state(),
         };
-        self.state.publish(Snapshot { server, correction: self.clock.correction() });
+        let leap = self.state.leap();
+        let (server, correction) = crate::served::leap::serve(
+            &leap,
+            server,
+            self.clock.correction(),
+            crate::clock::SystemClock.now(),
+            self.engine.leap_events(),
+        );
+        self.state.publish(Snapshot { server, correction });
         self.logged.log(&st, self.settings.local_fallback, |p| {
             self.ups
                 .iter()

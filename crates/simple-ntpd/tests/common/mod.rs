@@ -177,3 +177,22 @@ pub fn min_delay_probe(addr: SocketAddr, tries: usize) -> ntp_test_support::Prob
     }
     best.unwrap_or_else(|| panic!("no reply from {addr}"))
 }
+
+/// A leap-seconds.list (valid SHA-1 line, expiring in a year) whose last
+/// entry adds `tai` − 37 seconds at NTP second `at`.
+pub fn leap_seconds_list(at: u64, tai: i32) -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 2_208_988_800;
+    let (updated, expires) = (now - 86_400, now + 365 * 86_400);
+    let data = [(2_272_060_800u64, 10i32), (3_692_217_600, 37), (at, tai)];
+    let mut digits = format!("{updated}{expires}");
+    let mut text = format!("#\tgenerated for a test\n#$\t{updated}\n#@\t{expires}\n");
+    for (t, o) in data {
+        digits.push_str(&format!("{t}{o}"));
+        text.push_str(&format!("{t}\t{o}\t# test\n"));
+    }
+    let d = <sha1::Sha1 as sha1::Digest>::digest(digits.as_bytes());
+    let words: Vec<String> =
+        d.chunks(4).map(|c| format!("{:08x}", u32::from_be_bytes([c[0], c[1], c[2], c[3]]))).collect();
+    text.push_str(&format!("#h\t{}\n", words.join(" ")));
+    text
+}

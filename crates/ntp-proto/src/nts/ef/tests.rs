@@ -47,7 +47,7 @@ fn authenticator_layout_pads_nonce_and_ciphertext() {
 fn client_request_layout() {
     let (_, session, cookie) = setup(AeadAlgorithm::Aes128GcmSiv);
     let req = client_request(&header(), &[7; 32], &cookie, 2, &session, &[3; 12]).unwrap();
-    let fields = located_fields(&req).unwrap();
+    let fields: Vec<_> = located_fields(&req).unwrap().collect();
     let types: Vec<u16> = fields.iter().map(|f| f.field_type).collect();
     assert_eq!(types, [UNIQUE_IDENTIFIER, NTS_COOKIE, COOKIE_PLACEHOLDER, COOKIE_PLACEHOLDER, AUTHENTICATOR]);
     assert_eq!(&req[48..52], &[0x01, 0x04, 0x00, 36]);
@@ -70,8 +70,8 @@ fn full_exchange_for_both_aeads() {
             let verified = server_verify(&req, &keys).unwrap();
             assert_eq!(verified.unique_id, &uid);
             assert_eq!(verified.placeholders, placeholders);
-            assert_eq!(verified.keys, session);
-            assert!(verified.plaintext.is_empty());
+            assert_eq!(verified.keys.to_keys(), session);
+            assert_eq!(verified.encrypted_len, 0);
             let mut reply = vec![0u8; 2048];
             reply[..48].copy_from_slice(&[0x24; 48]);
             let n = server_reply_fields(&mut reply, &verified, req.len(), &keys, &vec![6; aead.nonce_len()], nonces())
@@ -93,6 +93,39 @@ fn full_exchange_for_both_aeads() {
             }
             assert_eq!(client_verify_reply(&reply, &[0x5B; 32], &session), Err(NtsError::BadReply));
         }
+    }
+}
+
+/// The reply written in place is byte for byte the one the allocating
+/// construction gives: cookie fields sealed one by one, the plaintext
+/// encrypted as a whole, the authenticator value laid out after it.
+#[test]
+fn in_place_reply_matches_the_allocating_construction() {
+    for aead in AeadAlgorithm::PREFERENCE {
+        let (keys, session, cookie) = setup(aead);
+        let uid = [0x33; 32];
+        let req = client_request(&header(), &uid, &cookie, 2, &session, &vec![4; aead.nonce_len()]).unwrap();
+        let verified = server_verify(&req, &keys).unwrap();
+        let nonce = vec![6; aead.nonce_len()];
+        let mut reply = vec![0xEEu8; 2048];
+        reply[..48].copy_from_slice(&[0x24; 48]);
+        let n = server_reply_fields(&mut reply, &verified, req.len(), &keys, &nonce, nonces()).unwrap();
+        let mut expected = vec![0u8; 2048];
+        expected[..48].copy_from_slice(&[0x24; 48]);
+        let at = write_field(&mut expected, 48, UNIQUE_IDENTIFIER, &uid).unwrap();
+        let mut cookie_nonces = nonces();
+        let mut plaintext = Vec::new();
+        for _ in 0..3 {
+            let c = keys.seal(&session, &cookie_nonces()).unwrap();
+            let mut f = vec![0u8; 4 + c.len() + 4];
+            let end = write_field(&mut f, 0, NTS_COOKIE, &c).unwrap();
+            plaintext.extend_from_slice(&f[..end]);
+        }
+        let ct = aead.seal(&session.s2c, &nonce, &expected[..at], &plaintext).unwrap();
+        let value = authenticator_value(&nonce, &ct).unwrap();
+        let end = write_field(&mut expected, at, AUTHENTICATOR, &value).unwrap();
+        assert_eq!(n, end, "{aead:?}");
+        assert_eq!(reply[..n], expected[..end], "{aead:?}");
     }
 }
 
