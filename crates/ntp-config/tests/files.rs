@@ -358,12 +358,12 @@ fn seed_002_resource_as_toml() {
     assert_eq!(c.vlan_config.len(), 3);
     assert_eq!(c.monitoring.sources_minimum, 3);
     assert!(!c.is_local_reference());
-    let planned: Vec<String> = l
-        .warnings
-        .iter()
-        .map(|w| w.split(": ").nth(1).unwrap_or_default().split(' ').next().unwrap_or_default().to_owned())
-        .collect();
-    assert_eq!(planned, ["vlan_config"]);
+    assert_eq!(c.vlan_config[0].interface_name(), "vlan-10");
+    assert!(c.vlan_config[0].broadcast && !c.vlan_config[0].clients_only);
+    assert_eq!(c.vlan_config[0].broadcast_interval, 64);
+    assert!(c.vlan_config[1..].iter().all(|v| v.enabled && v.clients_only && !v.broadcast));
+    // Nothing of the resource is accepted without an effect any more.
+    assert_eq!(l.warnings, Vec::<String>::new());
 }
 
 #[test]
