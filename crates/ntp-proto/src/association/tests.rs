@@ -72,6 +72,7 @@ impl Server {
             receive_time: ts(at + self.offset),
             host_secs: at,
             truncated: false,
+            interface: 0,
         };
         let mut out = [0u8; 2048];
         match decide(req, &arrival, &state, self, &mut out) {
