@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::time::Duration;
 
 use ntp_proto::auth::{KeyType, SymmetricKey};
+use simple_ntpd::interfaces::InterfaceCell;
 use simple_ntpd::net::listen::SocketOptions;
 use simple_ntpd::security::{PolicyCell, SecurityPolicy};
 use simple_ntpd::served::local::LocalReference;
@@ -87,7 +88,7 @@ fn allocations_while_serving(batch_send: bool, policy: SecurityPolicy, key: Opti
         default_listen: false,
         share_port: false,
     };
-    let server = Server::start(&settings, state, PolicyCell::new(policy)).unwrap();
+    let server = Server::start(&settings, state, PolicyCell::new(policy), InterfaceCell::default()).unwrap();
     let addr = server.bound_addresses()[0];
     let client = UdpSocket::bind("127.0.0.1:0").unwrap();
     client.set_read_timeout(Some(Duration::from_secs(2))).unwrap();

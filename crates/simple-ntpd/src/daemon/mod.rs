@@ -29,6 +29,8 @@ use tracing::{error, info, warn};
 
 use crate::api::{self, ApiServer};
 use crate::clock::{system::measure_precision, SystemClock};
+use crate::interfaces::watch::{self, InterfaceWatch, TableInputs};
+use crate::interfaces::{InterfaceCell, SlotNames, VlanPolicies};
 use crate::logging::LogHandle;
 use crate::net::listen::SocketOptions;
 use crate::refclock::devices::Devices;
@@ -104,6 +106,7 @@ struct Daemon {
     nts: Option<NtsRuntime>,
     mtimes: Vec<Option<SystemTime>>,
     last_totals: Totals,
+    interface_watch: InterfaceWatch,
 }
 
 /// Runs the daemon until SIGTERM/SIGINT.
@@ -148,9 +151,16 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
     };
     compiled.nts = nts.as_ref().map(|n| NtsKeys(n.store.cell()));
     log_security(&compiled);
+    // The interfaces and their VLAN policies are known before the first request.
+    let (interfaces, slots) = (InterfaceCell::default(), SlotNames::default());
+    let table_inputs = TableInputs { vlans: VlanPolicies::from_config(&config, &source_keys), global_rate: compiled.rate };
+    let host_interfaces = watch::publish_initial(&interfaces, &slots, &table_inputs);
     let policy = PolicyCell::new(compiled);
-    let server = Server::start(&server_settings(&config, &source.overrides), state.clone(), policy.clone())?;
-    let hub = StatusHub::new(config.clone(), state.clone(), server.stats(), server.client_logs());
+    let server =
+        Server::start(&server_settings(&config, &source.overrides), state.clone(), policy.clone(), interfaces.clone())?;
+    let interface_watch = InterfaceWatch::start(interfaces.clone(), slots.clone(), host_interfaces, table_inputs);
+    let hub =
+        StatusHub::new(config.clone(), state.clone(), server.stats(), server.client_logs(), interfaces, slots);
     let history_sampler = crate::status::sampler::spawn(hub.clone());
     hub.set_serving(server.bound_addresses(), true);
     hub.set_nts_ke(nts.as_ref().map(|n| n.stats.clone()));
@@ -181,6 +191,7 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
         nts,
         mtimes,
         last_totals: Totals::default(),
+        interface_watch,
     };
     d.last_totals = d.hub.stats().totals();
 
@@ -239,6 +250,7 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
         n.ke.stop().await;
     }
     d.hub.set_serving(Vec::new(), false);
+    d.interface_watch.stop();
     let totals = d.server.stop().totals();
     info!(
         received = totals.received,
@@ -338,6 +350,12 @@ impl Daemon {
             log_security(&policy);
             changes.push("security".to_owned());
         }
+        if new.vlan_config != self.config.vlan_config {
+            changes.push("vlan_config".to_owned());
+        }
+        // Rebuilt on every reload: a key file the broadcasts use may have changed.
+        self.interface_watch
+            .set_inputs(TableInputs { vlans: VlanPolicies::from_config(&new, &source_keys), global_rate: policy.rate });
         self.policy.publish(policy);
         if new.logging.level() != self.config.logging.level() {
             match self.log.set_level(new.logging.level()) {

@@ -21,6 +21,7 @@ use std::thread::JoinHandle;
 use anyhow::{bail, Context};
 use tracing::{info, warn};
 
+use crate::interfaces::InterfaceCell;
 use crate::net::listen::{ensure_address_free, is_ipv6_unavailable, open_serving_socket, SocketOptions};
 use crate::security::PolicyCell;
 use crate::served::StateCell;
@@ -95,6 +96,7 @@ pub struct Server {
     settings: ServerSettings,
     state: StateCell,
     policy: PolicyCell,
+    interfaces: InterfaceCell,
     stats: StatsRegistry,
     clients: ClientLogs,
     next_id: u64,
@@ -102,13 +104,20 @@ pub struct Server {
 
 impl Server {
     /// Binds every socket, then starts the workers. Fails without leaving
-    /// anything running if a configured address cannot be bound.
-    pub fn start(settings: &ServerSettings, state: StateCell, policy: PolicyCell) -> anyhow::Result<Server> {
+    /// anything running if a configured address cannot be bound. Workers
+    /// serve under `policy` and the per-interface policies of `interfaces`.
+    pub fn start(
+        settings: &ServerSettings,
+        state: StateCell,
+        policy: PolicyCell,
+        interfaces: InterfaceCell,
+    ) -> anyhow::Result<Server> {
         let mut server = Server {
             listeners: Vec::new(),
             settings: settings.clone(),
             state,
             policy,
+            interfaces,
             stats: StatsRegistry::default(),
             clients: ClientLogs::default(),
             next_id: 0,
@@ -237,6 +246,7 @@ impl Server {
                 bound,
                 self.state.clone(),
                 self.policy.clone(),
+                self.interfaces.clone(),
                 worker_stats,
                 clients,
                 options,

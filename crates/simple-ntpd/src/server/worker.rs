@@ -28,6 +28,7 @@ use crate::clock::SystemClock;
 use crate::net::batch::{RecvBatch, SendBatch};
 use crate::net::udp::{self, RecvMeta};
 use crate::random::Csprng;
+use crate::interfaces::InterfaceCell;
 use crate::security::ratelimit::RateLimiter;
 use crate::security::PolicyCell;
 use crate::served::{Snapshot, StateCell};
@@ -51,8 +52,9 @@ pub struct WorkerOptions {
 /// A reply queued for the batch send (NTS replies are sent at once).
 #[derive(Clone, Copy, Debug)]
 enum Queued {
-    /// Time, to be stamped and (with a MAC) sealed just before the send.
-    Reply(PreparedReply, Option<MacSeal>),
+    /// Time, to be stamped and (with a MAC) sealed just before the send;
+    /// with the interface slot it is counted under.
+    Reply(PreparedReply, Option<MacSeal>, usize),
     /// A complete kiss-o'-death.
     Kod,
 }
@@ -64,6 +66,7 @@ pub struct Worker {
     wildcard: bool,
     state: StateCell,
     policy: PolicyCell,
+    interfaces: InterfaceCell,
     stats: Arc<WorkerStats>,
     clients: Arc<ClientLog>,
     options: WorkerOptions,
@@ -78,12 +81,13 @@ impl Worker {
         addr: SocketAddr,
         state: StateCell,
         policy: PolicyCell,
+        interfaces: InterfaceCell,
         stats: Arc<WorkerStats>,
         clients: Arc<ClientLog>,
         options: WorkerOptions,
         seed: u64,
     ) -> Self {
-        Worker { socket, wildcard: addr.ip().is_unspecified(), state, policy, stats, clients, options, seed }
+        Worker { socket, wildcard: addr.ip().is_unspecified(), state, policy, interfaces, stats, clients, options, seed }
     }
 
     /// Serves until `shutdown` is set (checked at least every socket read
@@ -116,14 +120,17 @@ impl Worker {
             };
             let snapshot = self.state.load();
             let security = self.policy.load();
+            let interfaces = self.interfaces.load();
             // The limiter table is allocated once and only rebuilt when a
-            // reload changes its size.
-            match (&security.rate, &limiter) {
-                (Some(p), Some(l)) if l.capacity() >= p.table_size.next_power_of_two() => {}
-                (Some(p), _) => limiter = Some(RateLimiter::new(p.table_size, self.seed)),
+            // reload (or a VLAN's own limits) needs it larger.
+            let table_size = security.rate.map(|r| r.table_size).max(interfaces.rate_table_size());
+            match (table_size, &limiter) {
+                (Some(n), Some(l)) if l.capacity() >= n.next_power_of_two() => {}
+                (Some(n), _) => limiter = Some(RateLimiter::new(n, self.seed)),
                 (None, _) => {}
             }
-            let mut policy = ServingPolicy::new(&security, limiter.as_mut(), self.options.max_packet_size);
+            let mut policy =
+                ServingPolicy::new(&security, &interfaces, limiter.as_mut(), self.options.max_packet_size);
             match &mut tx {
                 None => {
                     for i in 0..n {
@@ -135,11 +142,12 @@ impl Worker {
                             Decision::Reply(prepared, seal) => {
                                 // The transmit timestamp is read as late as possible: right here.
                                 let len = prepared.finish(&mut out, snapshot.correction.apply(SystemClock.now()));
+                                let slot = policy.slot();
                                 if let Some(len) = self.seal(seal, &mut out, len, data.len(), &policy, &mut rng) {
-                                    self.send_one(&out[..len], &meta, false);
+                                    self.send_one(&out[..len], &meta, Some(slot));
                                 }
                             }
-                            Decision::KissOfDeath { len, .. } => self.send_one(&out[..len], &meta, true),
+                            Decision::KissOfDeath { len, .. } => self.send_one(&out[..len], &meta, None),
                             Decision::Drop(_) => {}
                         }
                     }
@@ -151,16 +159,18 @@ impl Worker {
                             self.stats.receive_error();
                             continue;
                         };
-                        let (len, q) = match self.decide(data, &meta, &snapshot, &mut policy, batch.next_buf()) {
-                            Decision::Reply(p, Seal::Plain) => (p.len(), Queued::Reply(p, None)),
+                        let decision = self.decide(data, &meta, &snapshot, &mut policy, batch.next_buf());
+                        let slot = policy.slot();
+                        let (len, q) = match decision {
+                            Decision::Reply(p, Seal::Plain) => (p.len(), Queued::Reply(p, None, slot)),
                             // The slot is sent with the MAC appended after T3.
-                            Decision::Reply(p, Seal::Mac(m)) => (p.len() + m.len(), Queued::Reply(p, Some(m))),
+                            Decision::Reply(p, Seal::Mac(m)) => (p.len() + m.len(), Queued::Reply(p, Some(m), slot)),
                             Decision::Reply(p, nts @ Seal::Nts(_)) => {
                                 // NTS replies are sealed after T3 and sent on their own.
                                 out[..p.len()].copy_from_slice(&batch.next_buf()[..p.len()]);
                                 let len = p.finish(&mut out, snapshot.correction.apply(SystemClock.now()));
                                 if let Some(len) = self.seal(nts, &mut out, len, data.len(), &policy, &mut rng) {
-                                    self.send_one(&out[..len], &meta, false);
+                                    self.send_one(&out[..len], &meta, Some(slot));
                                 }
                                 continue;
                             }
@@ -172,7 +182,7 @@ impl Worker {
                     }
                     let t3 = snapshot.correction.apply(SystemClock.now());
                     for (buf, q) in batch.queued_bufs().zip(queued.iter()) {
-                        if let Queued::Reply(p, mac) = q {
+                        if let Queued::Reply(p, mac, _) = q {
                             let len = p.finish(buf, t3);
                             // Same policy snapshot as the decision: the key is there.
                             if mac.is_some_and(|m| m.apply(buf, len, &policy).is_some()) {
@@ -180,13 +190,11 @@ impl Worker {
                             }
                         }
                     }
-                    let (sent, failed) = batch.flush(&self.socket);
-                    for _ in 0..sent {
-                        self.stats.replied();
-                    }
-                    for _ in 0..failed {
-                        self.stats.send_error();
-                    }
+                    batch.flush(&self.socket, |i, sent| match (sent, queued[i]) {
+                        (true, Queued::Reply(.., slot)) => self.stats.replied(slot),
+                        (true, Queued::Kod) => self.stats.kod_sent(),
+                        (false, _) => self.stats.send_error(),
+                    });
                 }
             }
         }
@@ -204,7 +212,6 @@ impl Worker {
         policy: &mut ServingPolicy<'_>,
         out: &mut [u8],
     ) -> Decision<'a> {
-        self.stats.received();
         let (rx_system, host_secs) = match meta.kernel_time {
             Some(k) => (NtpTimestamp::from_unix(k.secs, k.nanos), k.secs as f64 + f64::from(k.nanos) * 1e-9),
             None => {
@@ -218,14 +225,17 @@ impl Worker {
             receive_time: snapshot.correction.apply(rx_system),
             host_secs,
             truncated: meta.truncated,
+            interface: meta.local.map_or(0, |(_, ifindex)| ifindex),
         };
         let decision = decide(data, &arrival, &snapshot.server, policy, out);
+        let slot = policy.slot();
+        self.stats.received(slot);
         if let Some(reason) = decision.drop_reason() {
-            self.stats.dropped(reason);
+            self.stats.dropped(slot, reason);
             trace!(source = %meta.source, reason = reason.name(), "dropped");
         }
         let now = meta.kernel_time.map(|k| k.secs.max(0) as u64).unwrap_or(0);
-        self.clients.record(meta.source.ip(), now, decision.answers());
+        self.clients.record(meta.source.ip(), now, decision.answers(), slot);
         decision
     }
 
@@ -251,7 +261,7 @@ impl Worker {
                 Some(n)
             }
             Err(reason) => {
-                self.stats.dropped(reason);
+                self.stats.dropped(policy.slot(), reason);
                 None
             }
         }
@@ -266,11 +276,15 @@ impl Worker {
         }
     }
 
+    /// Sends one reply: time, counted under interface `slot`, or (`None`)
+    /// a kiss-o'-death.
     #[inline]
-    fn send_one(&self, reply: &[u8], meta: &RecvMeta, kod: bool) {
+    fn send_one(&self, reply: &[u8], meta: &RecvMeta, slot: Option<usize>) {
         match udp::send(&self.socket, reply, meta.source, self.reply_source(meta)) {
-            Ok(_) if kod => self.stats.kod_sent(),
-            Ok(_) => self.stats.replied(),
+            Ok(_) => match slot {
+                Some(slot) => self.stats.replied(slot),
+                None => self.stats.kod_sent(),
+            },
             Err(e) => {
                 self.stats.send_error();
                 trace!(error = %e, "send failed");
