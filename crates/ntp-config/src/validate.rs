@@ -175,7 +175,10 @@ fn values(c: &Config, out: &mut Vec<Problem>) {
         if !valid_interface_name(&b.interface) {
             out.push(Problem::new(path.clone(), format!("{path}: `{}` is not a network interface name", b.interface)));
         } else if !listened.insert(b.interface.as_str()) {
-            out.push(Problem::new(path.clone(), format!("{path}: interface `{}` is listed more than once", b.interface)));
+            out.push(Problem::new(
+                path.clone(),
+                format!("{path}: interface `{}` is listed more than once", b.interface),
+            ));
         }
     }
 }

@@ -176,7 +176,8 @@ pub fn render(hub: &StatusHub) -> String {
     // Per listen address and arrival interface: interfaces are bounded by
     // their slots (see interfaces::slots), never by clients.
     let names = hub.interface_names();
-    let name = |slot: usize| names.get(slot).cloned().unwrap_or_else(|| crate::interfaces::slots::OTHER_NAME.to_owned());
+    let name =
+        |slot: usize| names.get(slot).cloned().unwrap_or_else(|| crate::interfaces::slots::OTHER_NAME.to_owned());
     let per_interface = hub.stats().by_address_and_slot();
     b.counter_vec(
         "ntp_client_requests_total",
@@ -198,7 +199,11 @@ pub fn render(hub: &StatusHub) -> String {
     }
     if drops.is_empty() {
         // Before the first request: every reason at zero, so rate() works from the start.
-        drops = stats.dropped.keys().map(|r| (vec![r.clone(), crate::interfaces::slots::OTHER_NAME.to_owned()], 0)).collect();
+        drops = stats
+            .dropped
+            .keys()
+            .map(|r| (vec![r.clone(), crate::interfaces::slots::OTHER_NAME.to_owned()], 0))
+            .collect();
     }
     b.counter_vec(
         "ntp_server_dropped_total",

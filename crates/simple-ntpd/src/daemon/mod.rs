@@ -153,14 +153,14 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
     log_security(&compiled);
     // The interfaces and their VLAN policies are known before the first request.
     let (interfaces, slots) = (InterfaceCell::default(), SlotNames::default());
-    let table_inputs = TableInputs { vlans: VlanPolicies::from_config(&config, &source_keys), global_rate: compiled.rate };
+    let table_inputs =
+        TableInputs { vlans: VlanPolicies::from_config(&config, &source_keys), global_rate: compiled.rate };
     let host_interfaces = watch::publish_initial(&interfaces, &slots, &table_inputs);
     let policy = PolicyCell::new(compiled);
     let server =
         Server::start(&server_settings(&config, &source.overrides), state.clone(), policy.clone(), interfaces.clone())?;
     let interface_watch = InterfaceWatch::start(interfaces.clone(), slots.clone(), host_interfaces, table_inputs);
-    let hub =
-        StatusHub::new(config.clone(), state.clone(), server.stats(), server.client_logs(), interfaces, slots);
+    let hub = StatusHub::new(config.clone(), state.clone(), server.stats(), server.client_logs(), interfaces, slots);
     let history_sampler = crate::status::sampler::spawn(hub.clone());
     hub.set_serving(server.bound_addresses(), true);
     hub.set_nts_ke(nts.as_ref().map(|n| n.stats.clone()));

@@ -230,8 +230,12 @@ mod tests {
              [[vlan_config]]\nvlan_ref = \"vlan-40\"\n",
         );
         let policies = VlanPolicies::from_config(&c, &SymmetricKeys::new());
-        let hosts =
-            [host(1, "lo", "127.0.0.1"), host(7, "vlan-10", "192.0.2.1"), host(9, "vlan-20", "198.51.100.1"), host(12, "vlan-30", "203.0.113.1")];
+        let hosts = [
+            host(1, "lo", "127.0.0.1"),
+            host(7, "vlan-10", "192.0.2.1"),
+            host(9, "vlan-20", "198.51.100.1"),
+            host(12, "vlan-30", "203.0.113.1"),
+        ];
         let t = InterfaceTable::build(&hosts, &policies, &SlotNames::default(), None);
         let lo = t.lookup(1).unwrap();
         assert!(lo.serve && lo.policy.is_none() && lo.access.is_none());

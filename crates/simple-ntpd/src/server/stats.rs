@@ -278,7 +278,10 @@ mod tests {
         assert_eq!(per.len(), 2);
         assert_eq!(per[1].1.replied, 1);
         let slots = reg.by_slot();
-        assert_eq!(slots.iter().map(|(s, t)| (*s, t.received, t.dropped_total())).collect::<Vec<_>>(), [(1, 2, 2), (2, 1, 0)]);
+        assert_eq!(
+            slots.iter().map(|(s, t)| (*s, t.received, t.dropped_total())).collect::<Vec<_>>(),
+            [(1, 2, 2), (2, 1, 0)]
+        );
         assert_eq!(slots[0].1.dropped[DropReason::InterfaceDisabled.index()], 1);
         assert_eq!(reg.by_address_and_slot().len(), 3);
     }

@@ -25,10 +25,10 @@ use super::client_log::ClientLog;
 use super::policy::ServingPolicy;
 use super::stats::WorkerStats;
 use crate::clock::SystemClock;
+use crate::interfaces::InterfaceCell;
 use crate::net::batch::{RecvBatch, SendBatch};
 use crate::net::udp::{self, RecvMeta};
 use crate::random::Csprng;
-use crate::interfaces::InterfaceCell;
 use crate::security::ratelimit::RateLimiter;
 use crate::security::PolicyCell;
 use crate::served::{Snapshot, StateCell};
@@ -87,7 +87,17 @@ impl Worker {
         options: WorkerOptions,
         seed: u64,
     ) -> Self {
-        Worker { socket, wildcard: addr.ip().is_unspecified(), state, policy, interfaces, stats, clients, options, seed }
+        Worker {
+            socket,
+            wildcard: addr.ip().is_unspecified(),
+            state,
+            policy,
+            interfaces,
+            stats,
+            clients,
+            options,
+            seed,
+        }
     }
 
     /// Serves until `shutdown` is set (checked at least every socket read
@@ -129,8 +139,7 @@ impl Worker {
                 (Some(n), _) => limiter = Some(RateLimiter::new(n, self.seed)),
                 (None, _) => {}
             }
-            let mut policy =
-                ServingPolicy::new(&security, &interfaces, limiter.as_mut(), self.options.max_packet_size);
+            let mut policy = ServingPolicy::new(&security, &interfaces, limiter.as_mut(), self.options.max_packet_size);
             match &mut tx {
                 None => {
                     for i in 0..n {
