@@ -81,7 +81,7 @@ fn allocations_while_serving(batch_send: bool, policy: SecurityPolicy, key: Opti
     let settings = ServerSettings {
         listen: vec!["127.0.0.1:0".parse().unwrap()],
         workers: 1,
-        worker: ServingOptions { max_packet_size: 2048, recv_batch: 32, batch_send, cpu: None },
+        worker: ServingOptions { max_packet_size: 2048, recv_batch: 32, batch_send, cpu: None, broadcasts: false },
         cpu_affinity: vec![],
         socket: SocketOptions::default(),
         client_log_size: 4096,

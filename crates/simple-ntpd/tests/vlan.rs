@@ -223,3 +223,256 @@ enabled = false
         );
     }
 }
+
+/// A stratum-1 server on a socket of another namespace whose clock is the
+/// system clock plus `offset`; counts the requests it gets.
+struct FakeUpstream {
+    requests: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FakeUpstream {
+    fn start(ns: &str, addr: SocketAddr, offset: f64) -> FakeUpstream {
+        use ntp_proto::packet::{LeapIndicator, ReferenceId};
+        use ntp_proto::server::{parse_request, write_reply, ServerState};
+        use ntp_proto::{NtpDuration, NtpShort, NtpTimestamp};
+        use std::sync::atomic::Ordering;
+        let sock = in_netns(ns, move || std::net::UdpSocket::bind(addr).unwrap());
+        sock.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+        let requests = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (count, flag) = (requests.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let now = || {
+                let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+                NtpTimestamp::from_unix(d.as_secs() as i64, d.subsec_nanos()) + NtpDuration::from_seconds(offset)
+            };
+            let (mut buf, mut out) = ([0u8; 512], [0u8; 512]);
+            let deadline = Instant::now() + Duration::from_secs(300);
+            while !flag.load(Ordering::Relaxed) && Instant::now() < deadline {
+                let Ok((n, from)) = sock.recv_from(&mut buf) else { continue };
+                let rx = now();
+                let Ok(req) = parse_request(&buf[..n], from.port()) else { continue };
+                count.fetch_add(1, Ordering::Relaxed);
+                let state = ServerState {
+                    leap: LeapIndicator::NoWarning,
+                    stratum: 1,
+                    precision: -24,
+                    reference_id: ReferenceId::from_ascii("GPS"),
+                    reference_time: rx,
+                    root_delay: NtpShort::ZERO,
+                    root_dispersion: NtpShort::from_seconds(1e-5),
+                    dispersion_rate: ServerState::PHI,
+                };
+                let Ok(p) = write_reply(&req, rx, &state, &mut out) else { continue };
+                let len = p.finish(&mut out, now());
+                let _ = sock.send_to(&out[..len], from);
+            }
+        });
+        FakeUpstream { requests, stop, thread: Some(thread) }
+    }
+
+    fn requests(&self) -> u64 {
+        self.requests.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Drop for FakeUpstream {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Listens for NTP broadcasts in a VLAN's client namespace, on the NTP
+/// port: IPv4 broadcasts and `ff02::101` on the VLAN interface.
+struct BroadcastListener {
+    v4: std::net::UdpSocket,
+    v6: std::net::UdpSocket,
+}
+
+/// One broadcast as received: when, from where, the bytes.
+type Heard = (Instant, SocketAddr, Vec<u8>);
+
+impl BroadcastListener {
+    fn start(lan: &Lan, vlan: &str) -> BroadcastListener {
+        let v = lan.vlan(vlan).clone();
+        let (v4, v6) = in_netns(&v.client_ns, move || {
+            let v4 = std::net::UdpSocket::bind("0.0.0.0:123").unwrap();
+            let v6 = socket2::Socket::new(socket2::Domain::IPV6, socket2::Type::DGRAM, None).unwrap();
+            v6.set_only_v6(true).unwrap();
+            v6.bind(&"[::]:123".parse::<SocketAddr>().unwrap().into()).unwrap();
+            let index = nix::net::if_::if_nametoindex(v.name.as_str()).unwrap();
+            v6.join_multicast_v6(&"ff02::101".parse().unwrap(), index).unwrap();
+            (v4, std::net::UdpSocket::from(v6))
+        });
+        BroadcastListener { v4, v6 }
+    }
+
+    /// Everything heard until `until`: (IPv4, IPv6).
+    fn collect(&self, until: Instant) -> (Vec<Heard>, Vec<Heard>) {
+        let listen = |s: std::net::UdpSocket| {
+            std::thread::spawn(move || {
+                let mut heard = Vec::new();
+                let mut buf = [0u8; 512];
+                while let Some(left) = until.checked_duration_since(Instant::now()) {
+                    s.set_read_timeout(Some(left.max(Duration::from_millis(1)))).unwrap();
+                    if let Ok((n, from)) = s.recv_from(&mut buf) {
+                        heard.push((Instant::now(), from, buf[..n].to_vec()));
+                    }
+                }
+                heard
+            })
+        };
+        let (a, b) = (listen(self.v4.try_clone().unwrap()), listen(self.v6.try_clone().unwrap()));
+        (a.join().unwrap(), b.join().unwrap())
+    }
+}
+
+/// What every listener heard during the same `window`.
+fn collect_all(listeners: &[BroadcastListener], window: Duration) -> Vec<(Vec<Heard>, Vec<Heard>)> {
+    let until = Instant::now() + window;
+    std::thread::scope(|s| {
+        let running: Vec<_> = listeners.iter().map(|l| s.spawn(move || l.collect(until))).collect();
+        running.into_iter().map(|t| t.join().unwrap()).collect()
+    })
+}
+
+/// The seed 002 resource's `vlanConfig`, verbatim (with its comments).
+fn seed_002_vlan_config() -> String {
+    let text = include_str!("../../ntp-config/tests/seed002/ntpservice.toml");
+    let start = text.find("# VLAN-specific configuration").unwrap();
+    let end = text.find("# Monitoring configuration").unwrap();
+    text[start..end].to_owned()
+}
+
+const BROADCAST_KEY: &str = "[[security.authentication.keys]]\nid = 1\ntype = \"SHA256\"\nvalue = \"HEX:000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\"\n";
+
+/// Seed 002's three VLANs as its comments describe them: the main network
+/// (vlan-10) is served and gets broadcasts, the IoT and guest networks are
+/// served to clients only: no broadcasts there, and a server configured
+/// on one of them is never used as a source.
+#[test]
+fn seed_002_three_vlans_work_as_described() {
+    if !can_run() {
+        return;
+    }
+    let lan = Lan::create(
+        "seed2",
+        &[
+            vlan(10, "192.0.2.1", "192.0.2.2", 24),
+            vlan(20, "198.51.100.1", "198.51.100.2", 24),
+            vlan(30, "203.0.113.1", "203.0.113.2", 24),
+        ],
+    );
+    // A server on the IoT VLAN, configured as a source.
+    let iot_server = FakeUpstream::start(&lan.vlan("vlan-20").client_ns, "198.51.100.2:1123".parse().unwrap(), 0.0);
+    let listeners: Vec<_> =
+        ["vlan-10", "vlan-20", "vlan-30"].iter().map(|v| BroadcastListener::start(&lan, v)).collect();
+    let dir = TempDir::new("vlan-seed2").unwrap();
+    let config = format!(
+        "[[sources.servers]]\naddress = \"198.51.100.2:1123\"\niburst = true\nminpoll = 0\nmaxpoll = 1\n\
+         [server.local]\nenabled = true\nstratum = 10\n[clock]\ndiscipline = \"virtual\"\n{}",
+        seed_002_vlan_config()
+    );
+    let mut router = start_router(&lan, &dir, &config);
+    // Every VLAN is served ("enabled: true").
+    for v in ["vlan-10", "vlan-20", "vlan-30"] {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match ask(&lan, v, false) {
+                Some(r) if r.stratum == 10 => break,
+                _ if Instant::now() > deadline => {
+                    panic!("{v} not served at the local fallback stratum\n{}", router.log())
+                }
+                _ => std::thread::sleep(Duration::from_millis(200)),
+            }
+        }
+    }
+    // Broadcasts on the main network only (the first goes out at once; the interval is 64 s).
+    let heard = collect_all(&listeners, Duration::from_secs(3));
+    let (v4, v6) = &heard[0];
+    assert!(
+        !v4.is_empty() && !v6.is_empty(),
+        "no broadcast on vlan-10 (v4 {}, v6 {})\n{}",
+        v4.len(),
+        v6.len(),
+        router.log()
+    );
+    for (_, from, bytes) in v4.iter().chain(v6.iter()) {
+        let h = ntp_test_support::decode_packet(bytes).unwrap();
+        assert_eq!((h.mode, h.stratum, h.poll), (5, 10, 6), "from {from}");
+    }
+    for (i, v) in ["vlan-20", "vlan-30"].iter().enumerate() {
+        assert!(heard[i + 1].0.is_empty() && heard[i + 1].1.is_empty(), "a broadcast reached {v}: {:?}", heard[i + 1]);
+    }
+    // The IoT server is never asked: hosts there are only clients.
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(iot_server.requests(), 0, "a source on a clients-only VLAN was polled\n{}", router.log());
+    assert!(router.log().contains("clients-only VLAN: not used"), "{}", router.log());
+    let sources = json(&lan, "/api/v1/sources");
+    assert!(
+        sources["sources"].as_array().unwrap().iter().all(|s| s["state"] == "unreachable" && s["reachability"] == 0),
+        "{sources:#}"
+    );
+    assert!(router.is_running());
+}
+
+#[test]
+fn broadcasts_arrive_on_the_broadcasting_vlan_at_the_interval_and_nowhere_else() {
+    if !can_run() {
+        return;
+    }
+    let lan = Lan::create(
+        "bcast",
+        &[
+            vlan(10, "192.0.2.1", "192.0.2.2", 24),
+            vlan(20, "198.51.100.1", "198.51.100.2", 24),
+            vlan(30, "203.0.113.1", "203.0.113.2", 24),
+        ],
+    );
+    let listeners: Vec<_> =
+        ["vlan-10", "vlan-20", "vlan-30"].iter().map(|v| BroadcastListener::start(&lan, v)).collect();
+    let dir = TempDir::new("vlan-bcast").unwrap();
+    let router = start_router(
+        &lan,
+        &dir,
+        &format!(
+            "[[vlan_config]]\nvlan_ref = \"vlan-10\"\nbroadcast = true\nbroadcast_interval = 2\nbroadcast_key = 1\n\
+             [[vlan_config]]\nvlan_ref = \"vlan-20\"\nclients_only = true\n{BROADCAST_KEY}"
+        ),
+    );
+    let heard = collect_all(&listeners, Duration::from_secs(7));
+    let key = ntp_proto::auth::SymmetricKey::new(1, ntp_proto::auth::KeyType::Sha256, (0..32).collect()).unwrap();
+    let now = ntp_test_support::unix_now();
+    for (family, got) in [("IPv4", &heard[0].0), ("IPv6", &heard[0].1)] {
+        assert!(got.len() >= 3, "{family}: {} broadcasts in 7 s at a 2 s interval\n{}", got.len(), router.log());
+        let gaps: Vec<f64> = got.windows(2).map(|w| (w[1].0 - w[0].0).as_secs_f64()).collect();
+        eprintln!("{family} broadcast intervals on vlan-10: {gaps:.3?} s");
+        assert!(gaps.iter().all(|g| (1.7..=2.4).contains(g)), "{family} intervals {gaps:?}");
+        for (_, from, bytes) in got.iter() {
+            let h = ntp_test_support::decode_packet(bytes).unwrap();
+            assert_eq!((h.mode, h.version, h.stratum, h.poll), (5, 4, 3, 1), "{family} from {from}");
+            assert!((h.transmit_time - now).abs() < 8.0, "transmit time {} vs now {now}", h.transmit_time);
+            assert_eq!(from.port(), 123, "broadcasts leave from the NTP port");
+            assert!(
+                ntp_proto::auth::check_packet_mac(bytes, |id| (id == 1).then_some(&key)).is_valid(),
+                "{family}: broadcast without a valid MAC"
+            );
+        }
+        assert_eq!(got[0].1.ip().is_ipv4(), family == "IPv4");
+    }
+    assert_eq!(heard[0].0[0].1.ip(), std::net::IpAddr::V4(lan.vlan("vlan-10").router_v4));
+    for (i, v) in ["vlan-20", "vlan-30"].iter().enumerate() {
+        assert!(heard[i + 1].0.is_empty() && heard[i + 1].1.is_empty(), "a broadcast reached {v}");
+    }
+    // Counted, and not looped back into the router's own workers.
+    let stats = json(&lan, "/api/v1/serverstats");
+    let v10 = interface_row(&stats, "vlan-10");
+    assert!(v10["broadcasts"].as_u64() >= Some(6), "{v10:#}");
+    assert_eq!(stats["dropped_total"], 0, "{stats:#}");
+    assert!(api(&lan, "/metrics").contains("ntp_server_broadcasts_total{interface=\"vlan-10\"}"));
+}

@@ -20,9 +20,11 @@
 //! - [`reply`]: the advertised [`ServerState`] and the reply header.
 //! - [`decide`]: the [`Policy`] the decision consults and the decision.
 //! - [`seal`]: MAC or NTS protection of a stamped reply.
+//! - [`broadcast`]: the broadcast server's mode-5 packet.
 //!
 //! Nothing here answers control (mode 6) or private (mode 7) packets.
 
+pub mod broadcast;
 pub mod decide;
 pub mod reply;
 pub mod request;

@@ -191,6 +191,21 @@ pub fn render(hub: &StatusHub) -> String {
         &["listen_address", "interface"],
         &per_interface.iter().map(|(a, i, t)| (vec![a.to_string(), name(*i)], t.replied)).collect::<Vec<_>>(),
     );
+    let broadcasts: Vec<_> = hub
+        .stats()
+        .by_slot()
+        .into_iter()
+        .filter(|(_, t)| t.broadcasts > 0)
+        .map(|(i, t)| (vec![name(i)], t.broadcasts))
+        .collect();
+    if !broadcasts.is_empty() {
+        b.counter_vec(
+            "ntp_server_broadcasts_total",
+            "NTP broadcast packets (mode 5) sent, per interface (vlan_config broadcast = true).",
+            &["interface"],
+            &broadcasts,
+        );
+    }
     let mut drops = Vec::new();
     for (slot, t) in hub.stats().by_slot() {
         for (reason, n) in ntp_proto::server::DropReason::ALL.iter().zip(t.dropped) {

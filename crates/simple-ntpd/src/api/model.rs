@@ -265,6 +265,8 @@ pub struct InterfaceStats {
     pub replied: u64,
     /// Datagrams not answered.
     pub dropped: u64,
+    /// Broadcasts sent on it.
+    pub broadcasts: u64,
     /// Datagrams not answered, by reason (only reasons that occurred).
     pub dropped_by_reason: std::collections::BTreeMap<String, u64>,
 }

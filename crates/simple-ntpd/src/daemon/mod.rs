@@ -75,6 +75,7 @@ pub fn server_settings(config: &Config, overrides: &Overrides) -> ServerSettings
             recv_batch: config.performance.recv_batch,
             batch_send: config.performance.batch_send,
             cpu: None,
+            broadcasts: false,
         },
         cpu_affinity: config.performance.cpu_affinity.clone(),
         socket: SocketOptions {

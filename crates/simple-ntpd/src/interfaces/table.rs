@@ -130,6 +130,8 @@ pub struct InterfaceTable {
     missing: Vec<Arc<VlanPolicy>>,
     /// The largest rate-limiter table any interface's limits ask for.
     rate_table_size: Option<usize>,
+    /// Some interface broadcasts.
+    broadcasts: bool,
 }
 
 impl InterfaceTable {
@@ -165,7 +167,8 @@ impl InterfaceTable {
             .chain(policies.iter().filter_map(|p| p.rate.as_ref().and_then(Option::as_ref)))
             .map(|r| r.table_size)
             .max();
-        InterfaceTable { entries, missing, rate_table_size }
+        let broadcasts = entries.iter().any(|e| e.policy.as_ref().is_some_and(|p| p.broadcast.is_some()));
+        InterfaceTable { entries, missing, rate_table_size, broadcasts }
     }
 
     /// The entry of interface index `ifindex`.
@@ -192,6 +195,12 @@ impl InterfaceTable {
     /// Configured VLANs whose interface is not there.
     pub fn missing(&self) -> &[Arc<VlanPolicy>] {
         &self.missing
+    }
+
+    /// True when some interface broadcasts.
+    #[inline]
+    pub fn broadcasts(&self) -> bool {
+        self.broadcasts
     }
 
     /// Slots a worker's rate limiter needs (`None`: no limits anywhere).

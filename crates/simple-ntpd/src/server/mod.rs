@@ -6,6 +6,7 @@
 //! ones are bound and started first (SO_REUSEPORT lets old and new sockets
 //! share the port), and only then are the old ones stopped.
 
+pub mod broadcast;
 pub mod client_log;
 pub mod policy;
 pub mod stats;
@@ -241,6 +242,7 @@ impl Server {
             if !settings.cpu_affinity.is_empty() {
                 options.cpu = Some(settings.cpu_affinity[n % settings.cpu_affinity.len()]);
             }
+            options.broadcasts = n == 0 && broadcasts_from(&settings.listen, addr);
             let worker = Worker::new(
                 socket,
                 bound,
@@ -306,6 +308,14 @@ impl Server {
 
 fn listener_seed(id: u64) -> u64 {
     crate::random::u64() ^ id
+}
+
+/// True when the listener of `addr` sends its family's broadcasts: the
+/// wildcard listener of the family, or else the first configured one.
+fn broadcasts_from(listen: &[SocketAddr], addr: SocketAddr) -> bool {
+    let family = |a: &&SocketAddr| a.is_ipv4() == addr.is_ipv4();
+    let chosen = listen.iter().filter(family).find(|a| a.ip().is_unspecified()).or(listen.iter().find(family));
+    chosen == Some(&addr)
 }
 
 /// True when one of `listeners` is bound to `addr`'s port in the same family.

@@ -17,6 +17,7 @@ use crate::interfaces::slots::MAX_SLOTS;
 struct SlotCounters {
     received: AtomicU64,
     replied: AtomicU64,
+    broadcasts: AtomicU64,
     dropped: [AtomicU64; DropReason::COUNT],
 }
 
@@ -63,6 +64,11 @@ impl WorkerStats {
     #[inline]
     pub fn replied(&self, slot: usize) {
         bump(&self.slots[slot % MAX_SLOTS].replied);
+    }
+    /// A broadcast was sent on the interface of `slot`.
+    #[inline]
+    pub fn broadcast(&self, slot: usize) {
+        bump(&self.slots[slot % MAX_SLOTS].broadcasts);
     }
     /// A datagram from the interface of `slot` was not answered.
     #[inline]
@@ -160,7 +166,8 @@ impl StatsRegistry {
         for (addr, w) in workers.iter() {
             for (slot, c) in w.slots.iter().enumerate() {
                 let received = c.received.load(Relaxed);
-                if received == 0 {
+                let broadcasts = c.broadcasts.load(Relaxed);
+                if received == 0 && broadcasts == 0 {
                     continue;
                 }
                 let i = match out.iter().position(|(a, s, _)| a == addr && *s == slot) {
@@ -172,6 +179,7 @@ impl StatsRegistry {
                 };
                 let t = &mut out[i].2;
                 t.received += received;
+                t.broadcasts += broadcasts;
                 t.replied += c.replied.load(Relaxed);
                 for (sum, d) in t.dropped.iter_mut().zip(c.dropped.iter()) {
                     *sum += d.load(Relaxed);
@@ -215,6 +223,8 @@ pub struct SlotTotals {
     pub received: u64,
     /// Replies sent.
     pub replied: u64,
+    /// Broadcasts sent.
+    pub broadcasts: u64,
     /// Drops by reason, in [`DropReason::ALL`] order.
     pub dropped: [u64; DropReason::COUNT],
 }
@@ -223,6 +233,7 @@ impl SlotTotals {
     fn add(&mut self, o: &SlotTotals) {
         self.received += o.received;
         self.replied += o.replied;
+        self.broadcasts += o.broadcasts;
         for (a, b) in self.dropped.iter_mut().zip(o.dropped.iter()) {
             *a += b;
         }

@@ -21,6 +21,7 @@ use ntp_proto::NtpTimestamp;
 use socket2::Socket;
 use tracing::{debug, trace, warn};
 
+use super::broadcast::{is_own_broadcast, Broadcaster};
 use super::client_log::ClientLog;
 use super::policy::ServingPolicy;
 use super::stats::WorkerStats;
@@ -47,6 +48,9 @@ pub struct WorkerOptions {
     pub batch_send: bool,
     /// CPU core to pin this worker to.
     pub cpu: Option<usize>,
+    /// This worker sends its address family's broadcasts (set per worker
+    /// by the server).
+    pub broadcasts: bool,
 }
 
 /// A reply queued for the batch send (NTS replies are sent at once).
@@ -64,6 +68,8 @@ pub struct Worker {
     socket: Socket,
     /// Reply from the arrival address only when bound to a wildcard.
     wildcard: bool,
+    /// The socket's address.
+    bound: SocketAddr,
     state: StateCell,
     policy: PolicyCell,
     interfaces: InterfaceCell,
@@ -90,6 +96,7 @@ impl Worker {
         Worker {
             socket,
             wildcard: addr.ip().is_unspecified(),
+            bound: addr,
             state,
             policy,
             interfaces,
@@ -116,7 +123,11 @@ impl Worker {
         // Nonces for NTS: a per-worker CSPRNG seeded once from the OS.
         let mut rng = crate::random::csprng();
         let mut limiter: Option<RateLimiter> = None;
+        let mut broadcaster = self.options.broadcasts.then(|| Broadcaster::new(self.bound));
         while !shutdown.load(Ordering::Relaxed) {
+            if let Some(b) = &mut broadcaster {
+                b.send_due(&self.socket, &*self.interfaces.load(), &self.state.load(), &self.stats);
+            }
             let n = match rx.recv(&self.socket) {
                 Ok(n) => n,
                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => {
@@ -147,6 +158,9 @@ impl Worker {
                             self.stats.receive_error();
                             continue;
                         };
+                        if is_own_broadcast(policy.interfaces, meta.source.ip(), meta.local) {
+                            continue;
+                        }
                         match self.decide(data, &meta, &snapshot, &mut policy, &mut out) {
                             Decision::Reply(prepared, seal) => {
                                 // The transmit timestamp is read as late as possible: right here.
@@ -168,6 +182,9 @@ impl Worker {
                             self.stats.receive_error();
                             continue;
                         };
+                        if is_own_broadcast(policy.interfaces, meta.source.ip(), meta.local) {
+                            continue;
+                        }
                         let decision = self.decide(data, &meta, &snapshot, &mut policy, batch.next_buf());
                         let slot = policy.slot();
                         let (len, q) = match decision {

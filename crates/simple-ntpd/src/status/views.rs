@@ -157,6 +157,7 @@ fn interface_stats(hub: &StatusHub) -> Vec<InterfaceStats> {
                 received: t.received,
                 replied: t.replied,
                 dropped: t.dropped_total(),
+                broadcasts: t.broadcasts,
                 dropped_by_reason: ntp_proto::server::DropReason::ALL
                     .iter()
                     .zip(t.dropped)

@@ -22,7 +22,7 @@ use tracing::{debug, error, info, warn};
 use super::background::{self, Done, DoneSender};
 use super::driftfile;
 use super::drivers::{DriverClock, KernelDriver, Steering, VirtualDriver};
-use super::net::{Incoming, Report, UpstreamSocket};
+use super::net::{local_address_towards, Incoming, Report, UpstreamSocket};
 use super::refclocks::RefclockSources;
 use super::report::{sync_report, ChangeLog, Peer};
 use super::source::{RunningSource, MAX_BACKOFF};
@@ -134,6 +134,8 @@ struct Loop {
     rng: Csprng,
     /// Reference clocks.
     refclocks: RefclockSources,
+    /// Configured sources refused (clients-only VLAN), and how often.
+    refusals: std::collections::HashMap<usize, u32>,
 }
 
 /// The longest a reload may serve the previous state (its root dispersion
@@ -203,6 +205,7 @@ async fn run(
         held,
         rng: crate::random::csprng(),
         refclocks,
+        refusals: std::collections::HashMap::new(),
     };
     let mut last_tick = Instant::now();
     let mut last_drift = Instant::now();
@@ -362,6 +365,14 @@ impl Loop {
     /// session from its key exchange, if it uses NTS).
     fn add_source(&mut self, idx: usize, addr: SocketAddr, nts: Option<NtsSession>) -> std::io::Result<()> {
         let upstream = &self.settings.upstreams[idx];
+        if let Some((interface, vlan)) = self.clients_only_route(addr) {
+            // Hosts there are only ever clients: the source is not used,
+            // and tried again later (the VLAN policy or the routes may change).
+            warn!(source = %upstream.host, address = %addr, interface = %interface, vlan = %vlan, "the source is reached through a clients-only VLAN: not used");
+            let backoff = self.pending_backoff(idx);
+            self.retry_later(idx, backoff);
+            return Ok(());
+        }
         let auth = match (nts, upstream.key) {
             (Some(session), _) => ClientAuth::Nts(CookieJar::new(session.keys, session.cookies)),
             (None, Some(id)) => match self.settings.keys.get(&id) {
@@ -396,6 +407,30 @@ impl Loop {
         info!(source = %upstream.host, address = %addr, authenticated, nts, "source added");
         self.ups.push(RunningSource::new(key, upstream.host.clone(), idx, addr, assoc, id, socket));
         Ok(())
+    }
+
+    /// The interface and VLAN `addr` is reached through, when that VLAN is
+    /// clients-only (`[[vlan_config]] clients_only`).
+    fn clients_only_route(&self, addr: SocketAddr) -> Option<(String, String)> {
+        let local = match local_address_towards(addr) {
+            Ok(ip) => ip,
+            Err(e) => {
+                debug!(address = %addr, error = %e, "no route to the source yet");
+                return None;
+            }
+        };
+        let table = self.hub.interfaces().load();
+        let entry = table.with_address(local)?;
+        let vlan = entry.policy.as_ref().filter(|p| p.clients_only)?;
+        Some((entry.name().to_owned(), vlan.vlan.clone()))
+    }
+
+    /// The back-off for the next try of configured source `idx`, growing
+    /// with each refusal.
+    fn pending_backoff(&mut self, idx: usize) -> Duration {
+        let n = self.refusals.entry(idx).or_insert(0);
+        *n = (*n + 1).min(10);
+        (Duration::from_secs(2) * 2u32.pow(*n)).min(MAX_BACKOFF)
     }
 
     /// Sends every request that is due.
