@@ -476,3 +476,151 @@ fn broadcasts_arrive_on_the_broadcasting_vlan_at_the_interval_and_nowhere_else()
     assert_eq!(stats["dropped_total"], 0, "{stats:#}");
     assert!(api(&lan, "/metrics").contains("ntp_server_broadcasts_total{interface=\"vlan-10\"}"));
 }
+
+/// Starts a second daemon in `vlan`'s client namespace with `toml`.
+fn start_client(lan: &Lan, vlan: &str, dir: &TempDir, toml: &str) -> DaemonProcess {
+    common::readable_like_etc(dir.path());
+    let file = dir.write(&format!("client-{vlan}.toml"), toml).unwrap();
+    let mut cmd = netns_command(&lan.vlan(vlan).client_ns, common::bin());
+    cmd.arg("run").arg("-c").arg(&file).env_remove("SIMPLE_NTPD_CONFIG");
+    let mut daemon = DaemonProcess::spawn_command(cmd).unwrap();
+    daemon.wait_for_log("serving NTP", Duration::from_secs(20)).unwrap_or_else(|e| panic!("{e}"));
+    daemon
+}
+
+/// Served-time offset of `server` as seen from namespace `ns` (the
+/// minimum-delay reply of a few).
+fn offset_from(ns: &str, server: SocketAddr) -> Option<(f64, u8)> {
+    in_netns(ns, move || {
+        let replies: Vec<_> = (0..5).filter_map(|_| sntp_probe(server, 4, Duration::from_millis(500)).ok()).collect();
+        replies.iter().min_by(|a, b| a.delay.total_cmp(&b.delay)).map(|r| (r.offset, r.li))
+    })
+}
+
+/// A broadcast client in a client namespace synchronises (virtual clock)
+/// to the router's authenticated broadcasts: through its serving socket on
+/// the wildcard address (vlan-10, following the configured server's IPv4
+/// broadcasts), and through sockets of its own when it serves elsewhere
+/// (vlan-30, following whichever of IPv4 or IPv6 is heard first).
+#[test]
+fn broadcast_clients_synchronise_to_the_router() {
+    if !can_run() {
+        return;
+    }
+    let lan =
+        Lan::create("bclient", &[vlan(10, "192.0.2.1", "192.0.2.2", 24), vlan(30, "203.0.113.1", "203.0.113.2", 24)]);
+    // The router follows an upstream 0.25 s ahead of the system clock.
+    const AHEAD: f64 = 0.25;
+    let _upstream = FakeUpstream::start(&lan.router, "127.0.0.1:1123".parse().unwrap(), AHEAD);
+    let dir = TempDir::new("vlan-bclient").unwrap();
+    let sync = "[clock]\ndiscipline = \"virtual\"\n[server.makestep]\nthreshold = 0.1\nlimit = 10\n";
+    let router = start_router(
+        &lan,
+        &dir,
+        &format!(
+            "[[sources.servers]]\naddress = \"127.0.0.1:1123\"\niburst = true\nminpoll = 0\nmaxpoll = 1\n{sync}\
+             [[vlan_config]]\nvlan_ref = \"vlan-10\"\nbroadcast = true\nbroadcast_interval = 2\nbroadcast_key = 1\n\
+             [[vlan_config]]\nvlan_ref = \"vlan-30\"\nbroadcast = true\nbroadcast_interval = 2\n\
+             [security.authentication]\nenabled = true\n{BROADCAST_KEY}"
+        ),
+    );
+    let c10 = start_client(
+        &lan,
+        "vlan-10",
+        &dir,
+        &format!(
+            "[network]\nlisten_address = [\"0.0.0.0\", \"::\"]\nlisten_port = 123\n[monitoring]\nenabled = true\nlisten = \"127.0.0.1:9560\"\n{sync}\
+             [[sources.broadcast]]\ninterface = \"vlan-10\"\nserver = \"192.0.2.1\"\nkey = 1\n{BROADCAST_KEY}"
+        ),
+    );
+    let c30 = start_client(
+        &lan,
+        "vlan-30",
+        &dir,
+        &format!(
+            "[network]\nlisten_address = \"127.0.0.1\"\nlisten_port = 1123\n[monitoring]\nenabled = false\n{sync}\
+             [[sources.broadcast]]\ninterface = \"vlan-30\"\n"
+        ),
+    );
+    let v10 = lan.vlan("vlan-10").clone();
+    let v30 = lan.vlan("vlan-30").clone();
+    let router_v10 = SocketAddr::new(v10.router_v4.into(), 123);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut results = Vec::new();
+    for (ns, local, name, daemon) in
+        [(&v10.client_ns, "127.0.0.1:123", "vlan-10", &c10), (&v30.client_ns, "127.0.0.1:1123", "vlan-30", &c30)]
+    {
+        let local: SocketAddr = local.parse().unwrap();
+        loop {
+            // The test asks the router over IPv6, so that its requests are
+            // told apart from the broadcast client's calibration.
+            let theirs = offset_from(
+                ns,
+                SocketAddr::new(if name == "vlan-10" { v10.router_v6 } else { v30.router_v6 }.into(), 123),
+            );
+            let ours = offset_from(ns, local);
+            if let (Some((r, 0)), Some((c, 0))) = (theirs, ours) {
+                if (r - AHEAD).abs() < 0.005 && (c - r).abs() < 0.005 {
+                    results.push((name, c - r, r));
+                    break;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the broadcast client on {name} did not synchronise (router {theirs:?}, client {ours:?})\n--- router\n{}\n--- client\n{}",
+                router.log(),
+                daemon.log()
+            );
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }
+    for (name, diff, router) in &results {
+        eprintln!(
+            "broadcast client on {name}: serves router + {:.3} ms (router at system + {:.1} ms)",
+            diff * 1e3,
+            router * 1e3
+        );
+    }
+    // It keeps following broadcasts, not polls: three intervals later it
+    // is still on time, and the router answered only the calibration
+    // requests (the test's own come from the IPv6 address).
+    std::thread::sleep(Duration::from_secs(6));
+    for (ns, local) in [(&v10.client_ns, "127.0.0.1:123"), (&v30.client_ns, "127.0.0.1:1123")] {
+        let (c, li) = offset_from(ns, local.parse().unwrap()).unwrap();
+        assert!(li == 0 && (c - AHEAD).abs() < 0.005, "{ns}: {c} (leap {li}) after three broadcast intervals");
+    }
+    let clients = json(&lan, "/api/v1/clients?limit=100");
+    let calibration: u64 = clients["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["address"] == v10.client_v4.to_string())
+        .map(|c| c["requests"].as_u64().unwrap())
+        .sum();
+    assert!(
+        (1..=8).contains(&calibration),
+        "the broadcast client sent {calibration} requests, not just its calibration: {clients:#}"
+    );
+    let stats = json(&lan, "/api/v1/serverstats");
+    let v10_row = interface_row(&stats, "vlan-10");
+    assert!(v10_row["broadcasts"].as_u64() >= Some(5), "{v10_row:#}");
+    assert_eq!(v10_row["dropped"], 0, "{v10_row:#}");
+    let _ = router_v10;
+    let sources = in_netns(&v10.client_ns, || {
+        let (code, body) = common::http_get("127.0.0.1:9560".parse().unwrap(), "/api/v1/sources", None);
+        assert_eq!(code, 200);
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()
+    });
+    let s = &sources["sources"][0];
+    assert_eq!(s["name"], "broadcast@vlan-10", "{sources:#}");
+    assert_eq!(s["address"], "192.0.2.1:123");
+    assert!(matches!(s["state"].as_str(), Some("selected" | "combined")), "{sources:#}");
+    assert_eq!(s["poll_seconds"], 2.0, "{sources:#}");
+    assert!(s["last_response_seconds_ago"].as_f64() < Some(3.0), "{sources:#}");
+    assert!(s["reachability"].as_u64().unwrap().count_ones() >= 3, "{sources:#}\n{}", c10.log());
+    assert!(
+        c10.log().contains("listening for NTP broadcasts") && c30.log().contains("203.0.113.255:123"),
+        "{}",
+        c30.log()
+    );
+}

@@ -92,9 +92,9 @@ impl BroadcastClient {
         bytes.first().is_some_and(|b| b & 7 == Mode::Broadcast.to_bits())
     }
 
-    /// A calibration exchange gave a sample with this delay; `requests` is
-    /// how many calibration requests have been sent.
-    pub fn calibrated_by(&mut self, delay: f64, now: NtpTimestamp) {
+    /// A calibration exchange gave a sample with this delay; `reach` is the
+    /// calibration's reach register (the broadcasts' carries on from it).
+    pub fn calibrated_by(&mut self, delay: f64, now: NtpTimestamp, reach: Reach) {
         if self.phase != Phase::Calibrating {
             return;
         }
@@ -103,19 +103,20 @@ impl BroadcastClient {
             self.delay = self.delay.min(delay);
         }
         if self.replies >= CALIBRATION_REPLIES {
-            self.follow(now);
+            self.follow(now, reach);
         }
     }
 
     /// Calibration requests went unanswered long enough: follow with what
     /// was measured.
-    pub fn calibration_requests_sent(&mut self, requests: u64, now: NtpTimestamp) {
+    pub fn calibration_requests_sent(&mut self, requests: u64, now: NtpTimestamp, reach: Reach) {
         if self.phase == Phase::Calibrating && requests >= CALIBRATION_REQUESTS {
-            self.follow(now);
+            self.follow(now, reach);
         }
     }
 
-    fn follow(&mut self, now: NtpTimestamp) {
+    fn follow(&mut self, now: NtpTimestamp, reach: Reach) {
+        self.reach = reach;
         if !self.delay.is_finite() {
             self.delay = DEFAULT_DELAY;
         }

@@ -175,9 +175,9 @@ impl Association {
     /// Gives up on an unanswered request whose deadline has passed.
     pub fn handle_timeout(&mut self, now: NtpTimestamp) {
         self.poller.handle_timeout(now);
-        let requests = self.poller.status().requests;
+        let (requests, reach) = (self.poller.status().requests, self.poller.reach());
         if let Some(b) = &mut self.broadcast {
-            b.calibration_requests_sent(requests, now);
+            b.calibration_requests_sent(requests, now, reach);
             b.handle_timeout(now);
         }
     }
@@ -258,8 +258,9 @@ impl Association {
         }
         let event = match self.poller.handle_response(bytes, t4, now) {
             Ok(sample) => {
+                let reach = self.poller.reach();
                 if let Some(b) = &mut self.broadcast {
-                    b.calibrated_by(sample.delay, now);
+                    b.calibrated_by(sample.delay, now, reach);
                 }
                 Event::Sample(sample)
             }

@@ -29,6 +29,7 @@ use tracing::{error, info, warn};
 
 use crate::api::{self, ApiServer};
 use crate::clock::{system::measure_precision, SystemClock};
+use crate::interfaces::table::broadcast_client_interfaces;
 use crate::interfaces::watch::{self, InterfaceWatch, TableInputs};
 use crate::interfaces::{InterfaceCell, SlotNames, VlanPolicies};
 use crate::logging::LogHandle;
@@ -154,8 +155,11 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
     log_security(&compiled);
     // The interfaces and their VLAN policies are known before the first request.
     let (interfaces, slots) = (InterfaceCell::default(), SlotNames::default());
-    let table_inputs =
-        TableInputs { vlans: VlanPolicies::from_config(&config, &source_keys), global_rate: compiled.rate };
+    let table_inputs = TableInputs {
+        vlans: VlanPolicies::from_config(&config, &source_keys),
+        global_rate: compiled.rate,
+        broadcast_clients: broadcast_client_interfaces(&config),
+    };
     let host_interfaces = watch::publish_initial(&interfaces, &slots, &table_inputs);
     let policy = PolicyCell::new(compiled);
     let server =
@@ -285,7 +289,9 @@ async fn start_api(hub: &Arc<StatusHub>, m: &MonitoringConfig, at_start: bool) -
 /// again on reload.
 fn needs_low_ports(config: &Config) -> bool {
     let api_low = config.monitoring.enabled && config.monitoring.listen.port() < 1024;
-    api_low || config.listen_sockets().iter().any(|a| a.port() != 0 && a.port() < 1024)
+    // A broadcast client binds the broadcast port itself when no serving socket takes the broadcasts.
+    let broadcast_low = config.sources.broadcast.iter().any(|b| b.port != 0 && b.port < 1024);
+    api_low || broadcast_low || config.listen_sockets().iter().any(|a| a.port() != 0 && a.port() < 1024)
 }
 
 fn log_security(p: &SecurityPolicy) {
@@ -355,8 +361,11 @@ impl Daemon {
             changes.push("vlan_config".to_owned());
         }
         // Rebuilt on every reload: a key file the broadcasts use may have changed.
-        self.interface_watch
-            .set_inputs(TableInputs { vlans: VlanPolicies::from_config(&new, &source_keys), global_rate: policy.rate });
+        self.interface_watch.set_inputs(TableInputs {
+            vlans: VlanPolicies::from_config(&new, &source_keys),
+            global_rate: policy.rate,
+            broadcast_clients: broadcast_client_interfaces(&new),
+        });
         self.policy.publish(policy);
         if new.logging.level() != self.config.logging.level() {
             match self.log.set_level(new.logging.level()) {

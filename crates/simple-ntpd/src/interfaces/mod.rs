@@ -19,16 +19,37 @@ pub mod slots;
 pub mod table;
 pub mod watch;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption};
+use ntp_proto::NtpTimestamp;
+use tokio::sync::mpsc;
 
 pub use slots::SlotNames;
 pub use table::{InterfaceEntry, InterfaceTable, VlanPolicies, VlanPolicy};
 
-/// The shared, atomically replaced interface table.
+/// A broadcast received for the broadcast client (`[[sources.broadcast]]`),
+/// by a serving worker or the client's own socket.
+#[derive(Debug)]
+pub struct BroadcastIn {
+    /// The interface it arrived on (kernel index).
+    pub ifindex: u32,
+    /// The server that sent it.
+    pub from: SocketAddr,
+    /// The datagram.
+    pub data: Vec<u8>,
+    /// Kernel receive time (system clock).
+    pub rx_system: NtpTimestamp,
+}
+
+/// The shared, atomically replaced interface table, and where broadcasts
+/// for the broadcast client go (set while the sync loop listens).
 #[derive(Clone)]
-pub struct InterfaceCell(Arc<ArcSwap<InterfaceTable>>);
+pub struct InterfaceCell {
+    table: Arc<ArcSwap<InterfaceTable>>,
+    broadcasts: Arc<ArcSwapOption<mpsc::Sender<BroadcastIn>>>,
+}
 
 impl Default for InterfaceCell {
     fn default() -> Self {
@@ -39,17 +60,28 @@ impl Default for InterfaceCell {
 impl InterfaceCell {
     /// A cell holding `table`.
     pub fn new(table: InterfaceTable) -> Self {
-        InterfaceCell(Arc::new(ArcSwap::from_pointee(table)))
+        InterfaceCell { table: Arc::new(ArcSwap::from_pointee(table)), broadcasts: Arc::new(ArcSwapOption::empty()) }
     }
 
     /// Replaces the table.
     pub fn publish(&self, table: InterfaceTable) {
-        self.0.store(Arc::new(table));
+        self.table.store(Arc::new(table));
     }
 
     /// The current table.
     #[inline]
     pub fn load(&self) -> arc_swap::Guard<Arc<InterfaceTable>> {
-        self.0.load()
+        self.table.load()
+    }
+
+    /// Where broadcasts for the broadcast client go (`None`: nowhere).
+    pub fn set_broadcast_sink(&self, sink: Option<mpsc::Sender<BroadcastIn>>) {
+        self.broadcasts.store(sink.map(Arc::new));
+    }
+
+    /// Hands a broadcast to the broadcast client; false when none listens
+    /// or it is busy (the broadcast is lost, like an overflowing socket's).
+    pub fn forward_broadcast(&self, b: BroadcastIn) -> bool {
+        self.broadcasts.load().as_ref().is_some_and(|tx| tx.try_send(b).is_ok())
     }
 }

@@ -50,6 +50,11 @@ pub struct VlanPolicy {
 #[derive(Clone, Debug, Default)]
 pub struct VlanPolicies(pub Vec<VlanPolicy>);
 
+/// The interfaces broadcast clients listen on (`[[sources.broadcast]]`).
+pub fn broadcast_client_interfaces(config: &Config) -> Vec<String> {
+    config.sources.broadcast.iter().map(|b| b.interface.clone()).collect()
+}
+
 impl VlanPolicies {
     /// Compiles `config.vlan_config`; `keys` holds the broadcast keys (the
     /// preflight made sure every one named exists).
@@ -98,6 +103,9 @@ pub struct InterfaceEntry {
     /// Its IPv4 broadcast addresses when it broadcasts (a request "from"
     /// one of them is a spoof aimed at the whole VLAN and is refused).
     pub broadcasting_to: Vec<Ipv4Addr>,
+    /// A broadcast client listens on it (`[[sources.broadcast]]`): mode-5
+    /// datagrams arriving on it go to the sync loop.
+    pub broadcast_client: bool,
 }
 
 impl InterfaceEntry {
@@ -142,6 +150,7 @@ impl InterfaceTable {
         policies: &VlanPolicies,
         slots: &SlotNames,
         global_rate: Option<&RateParams>,
+        broadcast_clients: &[String],
     ) -> InterfaceTable {
         let policies: Vec<Arc<VlanPolicy>> = policies.0.iter().cloned().map(Arc::new).collect();
         let mut entries: Vec<InterfaceEntry> = host
@@ -156,6 +165,7 @@ impl InterfaceTable {
                     access: policy.as_ref().and_then(|p| p.access.clone()),
                     rate: policy.as_ref().and_then(|p| p.rate),
                     broadcasting_to: if broadcasting { h.broadcast.clone() } else { Vec::new() },
+                    broadcast_client: broadcast_clients.contains(&h.name),
                     policy,
                 }
             })
@@ -245,7 +255,7 @@ mod tests {
             host(9, "vlan-20", "198.51.100.1"),
             host(12, "vlan-30", "203.0.113.1"),
         ];
-        let t = InterfaceTable::build(&hosts, &policies, &SlotNames::default(), None);
+        let t = InterfaceTable::build(&hosts, &policies, &SlotNames::default(), None, &[]);
         let lo = t.lookup(1).unwrap();
         assert!(lo.serve && lo.policy.is_none() && lo.access.is_none());
         let v10 = t.lookup(7).unwrap();
@@ -261,8 +271,9 @@ mod tests {
         assert_eq!(t.with_address("198.51.100.1".parse().unwrap()).unwrap().name(), "vlan-20");
         // Slots are stable across rebuilds.
         let slots = SlotNames::default();
-        let a = InterfaceTable::build(&hosts, &policies, &slots, None);
-        let b = InterfaceTable::build(&hosts[2..], &policies, &slots, None);
+        let a = InterfaceTable::build(&hosts, &policies, &slots, None, &["vlan-10".to_owned()]);
+        let b = InterfaceTable::build(&hosts[2..], &policies, &slots, None, &[]);
+        assert!(a.lookup(7).unwrap().broadcast_client && !a.lookup(9).unwrap().broadcast_client);
         assert_eq!(a.lookup(9).unwrap().slot, b.lookup(9).unwrap().slot);
     }
 }

@@ -31,6 +31,8 @@ pub struct TableInputs {
     pub vlans: VlanPolicies,
     /// `[security]`'s rate limits (for the limiter's table size).
     pub global_rate: Option<RateParams>,
+    /// The interfaces broadcast clients listen on.
+    pub broadcast_clients: Vec<String>,
 }
 
 /// Reads the interfaces and publishes the first table at once (before the
@@ -40,7 +42,8 @@ pub fn publish_initial(cell: &InterfaceCell, slots: &SlotNames, inputs: &TableIn
         warn!(error = %e, "cannot read the network interfaces; per-VLAN policies apply once they can be read");
         Vec::new()
     });
-    let table = InterfaceTable::build(&host, &inputs.vlans, slots, inputs.global_rate.as_ref());
+    let table =
+        InterfaceTable::build(&host, &inputs.vlans, slots, inputs.global_rate.as_ref(), &inputs.broadcast_clients);
     log_vlans(&table, None);
     cell.publish(table);
     host
@@ -136,7 +139,8 @@ fn rebuild(cell: &InterfaceCell, slots: &SlotNames, host: &mut Vec<HostInterface
         return;
     }
     let old = cell.load();
-    let table = InterfaceTable::build(&new, &inputs.vlans, slots, inputs.global_rate.as_ref());
+    let table =
+        InterfaceTable::build(&new, &inputs.vlans, slots, inputs.global_rate.as_ref(), &inputs.broadcast_clients);
     log_vlans(&table, Some(&old));
     cell.publish(table);
     *host = new;

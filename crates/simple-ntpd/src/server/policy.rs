@@ -46,6 +46,12 @@ impl<'a> ServingPolicy<'a> {
         ServingPolicy { security, interfaces, current: None, limiter, cookie_keys, max_request_len }
     }
 
+    /// True when a broadcast client listens on the last selected interface.
+    #[inline]
+    pub fn takes_broadcasts(&self) -> bool {
+        self.current.is_some_and(|e| e.broadcast_client)
+    }
+
     /// The counter slot of the last selected interface.
     #[inline]
     pub fn slot(&self) -> usize {

@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use ntp_proto::server::{decide, Arrival, Decision, MacSeal, PreparedReply, Seal, Sealed};
+use ntp_proto::server::{decide, Arrival, Decision, DropReason, MacSeal, PreparedReply, Seal, Sealed};
 use ntp_proto::NtpTimestamp;
 use socket2::Socket;
 use tracing::{debug, trace, warn};
@@ -26,7 +26,7 @@ use super::client_log::ClientLog;
 use super::policy::ServingPolicy;
 use super::stats::WorkerStats;
 use crate::clock::SystemClock;
-use crate::interfaces::InterfaceCell;
+use crate::interfaces::{BroadcastIn, InterfaceCell};
 use crate::net::batch::{RecvBatch, SendBatch};
 use crate::net::udp::{self, RecvMeta};
 use crate::random::Csprng;
@@ -256,6 +256,17 @@ impl Worker {
         let decision = decide(data, &arrival, &snapshot.server, policy, out);
         let slot = policy.slot();
         self.stats.received(slot);
+        if decision.drop_reason() == Some(DropReason::NotClientMode) && policy.takes_broadcasts() && is_mode_5(data) {
+            // For the broadcast client listening on this interface, not a drop.
+            let from = meta.source;
+            self.interfaces.forward_broadcast(BroadcastIn {
+                ifindex: arrival.interface,
+                from,
+                data: data.to_vec(),
+                rx_system,
+            });
+            return decision;
+        }
         if let Some(reason) = decision.drop_reason() {
             self.stats.dropped(slot, reason);
             trace!(source = %meta.source, reason = reason.name(), "dropped");
@@ -317,6 +328,12 @@ impl Worker {
             }
         }
     }
+}
+
+/// True for an NTP broadcast (mode 5).
+#[inline]
+fn is_mode_5(data: &[u8]) -> bool {
+    data.first().is_some_and(|b| b & 7 == 5)
 }
 
 /// Pins the calling thread to one CPU core; logs and carries on if the core

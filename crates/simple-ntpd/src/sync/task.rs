@@ -20,12 +20,14 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info, warn};
 
 use super::background::{self, Done, DoneSender};
+use super::broadcast::{BroadcastListeners, BroadcastSpec};
 use super::driftfile;
 use super::drivers::{DriverClock, KernelDriver, Steering, VirtualDriver};
 use super::net::{local_address_towards, Incoming, Report, UpstreamSocket};
 use super::refclocks::RefclockSources;
 use super::report::{sync_report, ChangeLog, Peer};
 use super::source::{RunningSource, MAX_BACKOFF};
+use crate::interfaces::BroadcastIn;
 use crate::nts::client::NtsSession;
 use crate::random::Csprng;
 use crate::refclock::devices::Devices;
@@ -61,6 +63,8 @@ pub struct SyncSettings {
     pub refclocks: Vec<RefclockSpec>,
     /// Only unlocked PPS clocks: the host clock names the seconds.
     pub pps_on_local_clock: bool,
+    /// Broadcast servers to follow (`[[sources.broadcast]]`).
+    pub broadcast: Vec<BroadcastSpec>,
 }
 
 /// A running loop.
@@ -136,6 +140,8 @@ struct Loop {
     refclocks: RefclockSources,
     /// Configured sources refused (clients-only VLAN), and how often.
     refusals: std::collections::HashMap<usize, u32>,
+    /// Where broadcasts are listened for.
+    broadcast: BroadcastListeners,
 }
 
 /// The longest a reload may serve the previous state (its root dispersion
@@ -186,6 +192,11 @@ async fn run(
         RefclockSources::new(devices, settings.pps_on_local_clock, &mut engine, clock.as_ref());
     let (tx, mut rx) = mpsc::channel(256);
     let (done_tx, mut done_rx) = mpsc::unbounded_channel();
+    let (broadcast_tx, mut broadcast_rx) = mpsc::channel(64);
+    if !settings.broadcast.is_empty() {
+        hub.interfaces().set_broadcast_sink(Some(broadcast_tx.clone()));
+    }
+    let broadcast = BroadcastListeners::new(settings.broadcast.clone(), broadcast_tx);
     let pending = (0..settings.upstreams.len())
         .map(|upstream| Pending { upstream, next_try: Instant::now(), backoff: Duration::from_secs(2) })
         .collect();
@@ -206,6 +217,7 @@ async fn run(
         rng: crate::random::csprng(),
         refclocks,
         refusals: std::collections::HashMap::new(),
+        broadcast,
     };
     let mut last_tick = Instant::now();
     let mut last_drift = Instant::now();
@@ -213,6 +225,7 @@ async fn run(
     loop {
         l.resolve_due();
         l.rekey_due();
+        l.broadcast.open_due(&l.hub.interfaces().load(), &l.hub.listen());
         l.poll_due();
         for action in l.refclocks.poll_due(&mut l.engine, l.clock.as_mut()) {
             l.on_action(Some(action));
@@ -240,11 +253,13 @@ async fn run(
         tokio::select! {
             _ = &mut stop => break,
             msg = rx.recv() => if let Some(msg) = msg { l.on_report(msg) },
+            b = broadcast_rx.recv() => if let Some(b) = b { l.on_broadcast(b) },
             done = done_rx.recv() => if let Some(done) = done { l.on_done(done) },
             ev = refclock_rx.recv() => if let Some(ev) = ev { l.refclocks.on_event(ev, l.clock.as_ref(), &l.engine) },
             _ = tokio::time::sleep(sleep) => {}
         }
     }
+    l.hub.interfaces().set_broadcast_sink(None);
     l.write_drift();
     // A slew in progress is the engine's temporary extra frequency: the
     // successor's engine would not know to remove it. Hand over the base.
@@ -447,6 +462,73 @@ impl Loop {
         }
     }
 
+    /// A broadcast for the broadcast client: the first server heard on a
+    /// listened-on interface (or the configured one) becomes an
+    /// association, which then gets every broadcast of that server.
+    fn on_broadcast(&mut self, b: BroadcastIn) {
+        let table = self.hub.interfaces().load();
+        let Some(interface) = table.lookup(b.ifindex).map(|e| e.name().to_owned()) else { return };
+        drop(table);
+        let Some(idx) = self.settings.broadcast.iter().position(|s| s.interface == interface) else { return };
+        let spec = self.settings.broadcast[idx].clone();
+        if spec.server.is_some_and(|ip| ip != b.from.ip()) {
+            debug!(interface = %interface, from = %b.from, "broadcast from another server than the configured one ignored");
+            return;
+        }
+        let upstream = self.settings.upstreams.len() + idx;
+        let i = match self.ups.iter().position(|u| u.upstream == upstream) {
+            Some(i) if self.ups[i].addr.ip() == b.from.ip() => i,
+            Some(_) => {
+                debug!(interface = %interface, from = %b.from, "broadcast from a second server ignored");
+                return;
+            }
+            None => match self.add_broadcast_source(idx, &spec, b.from) {
+                Ok(i) => i,
+                Err(e) => {
+                    warn!(interface = %interface, server = %b.from, error = %e, "cannot open a socket to the broadcast server");
+                    return;
+                }
+            },
+        };
+        let t4 = self.clock.correction().apply(b.rx_system);
+        let now = self.clock.now();
+        self.ups[i].assoc.handle_datagram(&b.data, t4, now);
+        self.handle_events(i);
+    }
+
+    /// Follows the broadcast server `from` heard for broadcast source
+    /// `idx`: an association that calibrates through a socket of its own.
+    fn add_broadcast_source(&mut self, idx: usize, spec: &BroadcastSpec, from: SocketAddr) -> std::io::Result<usize> {
+        let auth = match spec.key {
+            Some(id) => match self.settings.keys.get(&id) {
+                Some(k) => ClientAuth::Mac(k.clone()),
+                None => return Err(std::io::Error::other(format!("key {id} is not configured"))),
+            },
+            None => ClientAuth::None,
+        };
+        let mut addr = from;
+        addr.set_port(spec.port);
+        let key = self.next_key;
+        self.next_key += 1;
+        let socket = UpstreamSocket::open(addr, key, self.tx.clone())?;
+        // The calibration: a quick volley (half a second apart, within any
+        // server's rate-limit burst), then only broadcasts.
+        let poll = PollConfig { minpoll: 1, maxpoll: 1, iburst: true, burst_spacing: 0.5, ..PollConfig::default() }
+            .sanitised();
+        let config = SourceConfig { poll, version: 4, response_timeout: 1.0, local_precision: self.settings.precision };
+        let authenticated = matches!(auth, ClientAuth::Mac(_));
+        let assoc = Association::broadcast_client(config, auth, self.clock.now());
+        let id = self.engine.add_source(SourceParams {
+            address: Some(addr.ip()),
+            prefer: spec.prefer,
+            ..SourceParams::default()
+        });
+        info!(interface = %spec.interface, server = %addr, authenticated, "broadcast server heard: calibrating the delay, then following its broadcasts");
+        let upstream = self.settings.upstreams.len() + idx;
+        self.ups.push(RunningSource::new(key, spec.name(), upstream, addr, assoc, id, socket));
+        Ok(self.ups.len() - 1)
+    }
+
     /// Takes in what a source's socket reported: a datagram from the
     /// server, or the kernel's transmit time of our request.
     fn on_report(&mut self, msg: Incoming) {
@@ -531,7 +613,7 @@ impl Loop {
             .iter()
             .enumerate()
             .filter(|(_, u)| {
-                self.settings.upstreams[u.upstream].pool.is_some()
+                self.settings.upstreams.get(u.upstream).is_some_and(|x| x.pool.is_some())
                     && ((u.assoc.reach().bits() == 0 && u.assoc.reach().sent() >= 8)
                         || matches!(u.assoc.status().state, PollerState::Demobilised(_)))
             })
@@ -607,6 +689,17 @@ impl Loop {
             .iter()
             .filter(|p| !self.ups.iter().any(|u| u.upstream == p.upstream))
             .map(|p| self.settings.upstreams[p.upstream].host.as_str());
+        // Broadcast sources no server has been heard for yet.
+        let unicast = self.settings.upstreams.len();
+        let listening: Vec<String> = self
+            .settings
+            .broadcast
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !self.ups.iter().any(|u| u.upstream == unicast + i))
+            .map(|(_, b)| b.name())
+            .collect();
+        let waiting = waiting.chain(listening.iter().map(String::as_str));
         let reports = self.engine.sources(now);
         let refclocks = self.refclocks.report(&reports, now);
         self.hub.set_sync(sync_report(
