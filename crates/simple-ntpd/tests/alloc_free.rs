@@ -132,7 +132,11 @@ fn allocations_with_three_vlans(batch_send: bool) -> u64 {
     use simple_ntpd::interfaces::{SlotNames, VlanPolicies};
     let lan = Lan::create(
         "alloc",
-        &[vlan(10, "192.0.2.1", "192.0.2.2", 24), vlan(20, "198.51.100.1", "198.51.100.2", 24), vlan(30, "203.0.113.1", "203.0.113.2", 24)],
+        &[
+            vlan(10, "192.0.2.1", "192.0.2.2", 24),
+            vlan(20, "198.51.100.1", "198.51.100.2", 24),
+            vlan(30, "203.0.113.1", "203.0.113.2", 24),
+        ],
     );
     let secret: Vec<u8> = (0..32u8).map(|i| i.wrapping_mul(17)).collect();
     let hex: String = secret.iter().map(|b| format!("{b:02X}")).collect();

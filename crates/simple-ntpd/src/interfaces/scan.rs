@@ -122,7 +122,7 @@ mod tests {
         b.addresses.push("2001:db8::1".parse().unwrap());
         let c = HostInterface { index: 6, name: "vlan-20".into(), ..a.clone() };
         assert_eq!(
-            changes(&[a.clone()], &[b, c]),
+            changes(std::slice::from_ref(&a), &[b, c]),
             [
                 "interface vlan-10 (index 5) changed: up, addresses [192.0.2.1, 2001:db8::1], broadcast 192.0.2.255",
                 "interface vlan-20 (index 6) appeared: up, addresses [192.0.2.1], broadcast 192.0.2.255",

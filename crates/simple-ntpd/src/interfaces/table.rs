@@ -161,7 +161,7 @@ impl InterfaceTable {
                 InterfaceEntry {
                     host: h.clone(),
                     slot: slots.slot(&h.name),
-                    serve: policy.as_ref().map_or(true, |p| p.enabled),
+                    serve: policy.as_ref().is_none_or(|p| p.enabled),
                     access: policy.as_ref().and_then(|p| p.access.clone()),
                     rate: policy.as_ref().and_then(|p| p.rate),
                     broadcasting_to: if broadcasting { h.broadcast.clone() } else { Vec::new() },

@@ -63,7 +63,7 @@ impl Policy for ServingPolicy<'_> {
     #[inline]
     fn select_interface(&mut self, ifindex: u32) -> bool {
         self.current = self.interfaces.lookup(ifindex);
-        self.current.map_or(true, |e| e.serve)
+        self.current.is_none_or(|e| e.serve)
     }
 
     #[inline]

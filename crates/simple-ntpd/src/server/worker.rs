@@ -126,7 +126,7 @@ impl Worker {
         let mut broadcaster = self.options.broadcasts.then(|| Broadcaster::new(self.bound));
         while !shutdown.load(Ordering::Relaxed) {
             if let Some(b) = &mut broadcaster {
-                b.send_due(&self.socket, &*self.interfaces.load(), &self.state.load(), &self.stats);
+                b.send_due(&self.socket, &self.interfaces.load(), &self.state.load(), &self.stats);
             }
             let n = match rx.recv(&self.socket) {
                 Ok(n) => n,
