@@ -620,3 +620,102 @@ fn broadcast_clients_synchronise_to_the_router() {
         c30.log()
     );
 }
+
+/// Interoperation with a real broadcaster: chronyd (`-x`, never touching
+/// the clock) in the router namespace follows an upstream 50 ms ahead and
+/// broadcasts (`broadcast 2 <vlan-10 broadcast address>`); a simple-ntpd
+/// broadcast client in vlan-10's client namespace calibrates against it,
+/// then follows its mode 5 packets and serves chronyd's time.
+#[test]
+fn broadcast_client_follows_a_chronyd_broadcaster() {
+    if !can_run() {
+        return;
+    }
+    let Some(chronyd) =
+        ntp_test_support::peer_or_skip("chronyd", ntp_test_support::chronyd_path()).unwrap_or_else(|e| panic!("{e}"))
+    else {
+        return;
+    };
+    let lan = Lan::create("cbcast", &[vlan(10, "192.0.2.1", "192.0.2.2", 24)]);
+    const AHEAD: f64 = 0.05;
+    let _upstream = FakeUpstream::start(&lan.router, "127.0.0.1:1123".parse().unwrap(), AHEAD);
+    let v10 = lan.vlan("vlan-10").clone();
+    let dir = TempDir::new("vlan-chronyd-bcast").unwrap();
+    common::readable_like_etc(dir.path());
+    let d = dir.path().display();
+    let conf = dir
+        .write(
+            "chrony.conf",
+            &format!(
+                "pidfile {d}/chronyd.pid\ndriftfile {d}/chronyd.drift\ncmdport 0\nbindcmdaddress /\n\
+                 server 127.0.0.1 port 1123 iburst minpoll -2 maxpoll -2\n\
+                 allow 192.0.2.0/24\nbroadcast 2 {}\n",
+                v10.broadcast_v4()
+            ),
+        )
+        .unwrap();
+    let mut cmd = netns_command(&lan.router, &chronyd);
+    cmd.args(["-x", "-d", "-4"]).args(ntp_test_support::chronyd_user_args()).arg("-f").arg(&conf);
+    let mut chrony = DaemonProcess::spawn_command(cmd).unwrap();
+    let router_v4 = SocketAddr::new(v10.router_v4.into(), 123);
+    // chronyd serves the upstream's time before the client starts.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some((r, 0)) = offset_from(&v10.client_ns, router_v4) {
+            if (r - AHEAD).abs() < 0.005 {
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "chronyd did not follow its upstream\n{}", chrony.log());
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let sync = "[clock]\ndiscipline = \"virtual\"\n[server.makestep]\nthreshold = 0.1\nlimit = 10\n";
+    let mut client = start_client(
+        &lan,
+        "vlan-10",
+        &dir,
+        &format!(
+            "[network]\nlisten_address = \"127.0.0.1\"\nlisten_port = 1123\n\
+             [monitoring]\nenabled = true\nlisten = \"127.0.0.1:9560\"\n{sync}\
+             [[sources.broadcast]]\ninterface = \"vlan-10\"\nserver = \"192.0.2.1\"\n"
+        ),
+    );
+    let local: SocketAddr = "127.0.0.1:1123".parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let diff = loop {
+        let theirs = offset_from(&v10.client_ns, router_v4);
+        let ours = offset_from(&v10.client_ns, local);
+        if let (Some((r, 0)), Some((c, 0))) = (theirs, ours) {
+            if (r - AHEAD).abs() < 0.005 && (c - r).abs() < 0.005 {
+                break c - r;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the broadcast client did not follow chronyd (chronyd {theirs:?}, client {ours:?})\n--- chronyd\n{}\n--- client\n{}",
+            chrony.log(),
+            client.log()
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    };
+    eprintln!("broadcast client following chronyd serves chronyd + {:.3} ms", diff * 1e3);
+    // After the calibration it sends nothing more: three broadcast
+    // intervals later its source was still heard within one interval, so
+    // chronyd's mode 5 packets are what it follows.
+    std::thread::sleep(Duration::from_secs(6));
+    let (c, li) = offset_from(&v10.client_ns, local).unwrap();
+    assert!(li == 0 && (c - AHEAD).abs() < 0.005, "{c} (leap {li}) after three broadcast intervals");
+    assert!(client.log().contains("broadcast server heard: calibrating the delay"), "{}", client.log());
+    let sources = in_netns(&v10.client_ns, || {
+        let (code, body) = common::http_get("127.0.0.1:9560".parse().unwrap(), "/api/v1/sources", None);
+        assert_eq!(code, 200);
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()
+    });
+    let s = &sources["sources"][0];
+    assert_eq!(s["name"], "broadcast@vlan-10", "{sources:#}");
+    assert_eq!(s["address"], "192.0.2.1:123", "{sources:#}");
+    assert!(matches!(s["state"].as_str(), Some("selected" | "combined")), "{sources:#}");
+    assert!(s["last_response_seconds_ago"].as_f64() < Some(3.0), "{sources:#}");
+    assert!(s["reachability"].as_u64().unwrap().count_ones() >= 3, "{sources:#}\n{}", client.log());
+    assert!(chrony.is_running() && client.is_running());
+}
