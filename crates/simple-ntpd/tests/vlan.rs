@@ -190,6 +190,19 @@ enabled = false
     let line = out.stdout.lines().find(|l| l.starts_with("vlan-40")).unwrap_or_else(|| panic!("{}", out.stdout));
     assert!(line.contains(" no ") && line.contains("2 interface_disabled"), "{line}");
 
+    // A real client (NTPsec's ntpdig) is served on vlan-10 and gets
+    // nothing on the disabled vlan-40.
+    if ntp_test_support::peer_or_skip("ntpdig", ntp_test_support::ntpdig_path()).unwrap().is_some() {
+        let (v10, v40) = (lan.vlan("vlan-10").clone(), lan.vlan("vlan-40").clone());
+        let served = in_netns(&v10.client_ns, move || ntp_test_support::ntpdig_query(v10.router_v4.into(), 2));
+        let served = served.unwrap_or_else(|e| panic!("ntpdig on vlan-10: {e}"));
+        assert_eq!(served.stratum, 3, "{served:?}");
+        let silent = in_netns(&v40.client_ns, move || ntp_test_support::ntpdig_query(v40.router_v4.into(), 1));
+        assert!(silent.is_err(), "ntpdig was answered on the disabled vlan-40: {silent:?}");
+        let v40 = interface_row(&json(&lan, "/api/v1/serverstats"), "vlan-40");
+        assert!(v40["dropped_by_reason"]["interface_disabled"].as_u64() >= Some(3), "{v40:#}");
+    }
+
     // An interface that appears at run time is followed: its VLAN policy
     // (disabled) applies at once, and its going away is noticed.
     lan.add_vlan(vlan(50, "198.51.100.129", "198.51.100.130", 25));
