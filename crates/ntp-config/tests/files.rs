@@ -399,3 +399,13 @@ fn monitoring_allow_beside_a_token_is_warned_about() {
     assert_eq!(l.warnings.len(), 1, "{:#?}", l.warnings);
     assert!(l.warnings[0].starts_with("k.toml:3: monitoring.allow has no effect while monitoring.token is set"));
 }
+
+#[test]
+fn no_broadcast_client_on_a_clients_only_vlan() {
+    let e = err("[[vlan_config]]\nvlan_ref = \"iot\"\ninterface = \"vlan-20\"\nclients_only = true\n\
+         [[sources.broadcast]]\ninterface = \"vlan-20\"\n");
+    assert!(e.contains("sources.broadcast[0].interface = \"vlan-20\" is the clients-only VLAN `iot`"), "{e}");
+    // The same broadcast client on a VLAN that is not clients-only is fine.
+    let l = ok("[[vlan_config]]\nvlan_ref = \"vlan-10\"\n[[sources.broadcast]]\ninterface = \"vlan-10\"\n");
+    assert_eq!(l.config.sources.broadcast[0].interface, "vlan-10");
+}
