@@ -11,11 +11,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ntp_config::Upstream;
-use ntp_proto::association::{Association, ClientAuth, CookieJar, Event, RekeyReason};
+use ntp_proto::association::{Event, RekeyReason};
 use ntp_proto::server::ServerState;
-use ntp_proto::source::{PollConfig, PollerState, SourceConfig};
+use ntp_proto::source::PollerState;
 use ntp_proto::NtpDuration;
-use ntp_sync::{ClockAction, Engine, EngineConfig, MakeStep, SourceParams, SyncStatus};
+use ntp_sync::{ClockAction, Engine, EngineConfig, MakeStep, SyncStatus};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info, warn};
 
@@ -23,12 +23,10 @@ use super::background::{self, Done, DoneSender};
 use super::broadcast::{BroadcastListeners, BroadcastSpec};
 use super::driftfile;
 use super::drivers::{DriverClock, KernelDriver, Steering, VirtualDriver};
-use super::net::{local_address_towards, Incoming, Report, UpstreamSocket};
+use super::net::{Incoming, Report};
 use super::refclocks::RefclockSources;
 use super::report::{sync_report, ChangeLog, Peer};
-use super::source::{RunningSource, MAX_BACKOFF};
-use crate::interfaces::BroadcastIn;
-use crate::nts::client::NtsSession;
+use super::source::RunningSource;
 use crate::random::Csprng;
 use crate::refclock::devices::Devices;
 use crate::refclock::spec::RefclockSpec;
@@ -36,6 +34,9 @@ use crate::security::keys::SymmetricKeys;
 use crate::served::local::LocalReference;
 use crate::served::{Correction, Snapshot, StateCell};
 use crate::status::StatusHub;
+
+mod admit;
+mod broadcast_client;
 
 /// Everything the loop needs from the configuration. Compared whole on
 /// reload: any difference restarts the loop.
@@ -369,85 +370,6 @@ impl Loop {
         }
     }
 
-    /// Tries configured source `idx` again after `backoff`, doubling it for
-    /// the time after.
-    fn retry_later(&mut self, idx: usize, backoff: Duration) {
-        let next = (backoff * 2).min(MAX_BACKOFF);
-        self.pending.push(Pending { upstream: idx, next_try: Instant::now() + backoff, backoff: next });
-    }
-
-    /// Starts polling `addr` for configured source `idx` (with the NTS
-    /// session from its key exchange, if it uses NTS).
-    fn add_source(&mut self, idx: usize, addr: SocketAddr, nts: Option<NtsSession>) -> std::io::Result<()> {
-        let upstream = &self.settings.upstreams[idx];
-        if let Some((interface, vlan)) = self.clients_only_route(addr) {
-            // Hosts there are only ever clients: the source is not used,
-            // and tried again later (the VLAN policy or the routes may change).
-            warn!(source = %upstream.host, address = %addr, interface = %interface, vlan = %vlan, "the source is reached through a clients-only VLAN: not used");
-            let backoff = self.pending_backoff(idx);
-            self.retry_later(idx, backoff);
-            return Ok(());
-        }
-        let auth = match (nts, upstream.key) {
-            (Some(session), _) => ClientAuth::Nts(CookieJar::new(session.keys, session.cookies)),
-            (None, Some(id)) => match self.settings.keys.get(&id) {
-                Some(k) => ClientAuth::Mac(k.clone()),
-                None => {
-                    // The preflight refuses this; a key file changed underneath is the only way here.
-                    error!(source = %upstream.host, key = id, "source names a key that is not configured; not polling it");
-                    return Ok(());
-                }
-            },
-            (None, None) => ClientAuth::None,
-        };
-        let key = self.next_key;
-        self.next_key += 1;
-        let socket = UpstreamSocket::open(addr, key, self.tx.clone())?;
-        let poll = PollConfig {
-            minpoll: upstream.minpoll,
-            maxpoll: upstream.maxpoll.max(upstream.minpoll),
-            iburst: upstream.iburst,
-            ..PollConfig::default()
-        }
-        .sanitised();
-        let config = SourceConfig { poll, version: 4, response_timeout: 1.0, local_precision: self.settings.precision };
-        let (authenticated, nts) = (matches!(auth, ClientAuth::Mac(_)), matches!(auth, ClientAuth::Nts(_)));
-        // Spread the first polls of many sources a little.
-        let assoc = Association::new(config, auth, self.clock.now(), (key % 8) as f64 * 0.05);
-        let id = self.engine.add_source(SourceParams {
-            address: Some(addr.ip()),
-            prefer: upstream.prefer,
-            ..SourceParams::default()
-        });
-        info!(source = %upstream.host, address = %addr, authenticated, nts, "source added");
-        self.ups.push(RunningSource::new(key, upstream.host.clone(), idx, addr, assoc, id, socket));
-        Ok(())
-    }
-
-    /// The interface and VLAN `addr` is reached through, when that VLAN is
-    /// clients-only (`[[vlan_config]] clients_only`).
-    fn clients_only_route(&self, addr: SocketAddr) -> Option<(String, String)> {
-        let local = match local_address_towards(addr) {
-            Ok(ip) => ip,
-            Err(e) => {
-                debug!(address = %addr, error = %e, "no route to the source yet");
-                return None;
-            }
-        };
-        let table = self.hub.interfaces().load();
-        let entry = table.with_address(local)?;
-        let vlan = entry.policy.as_ref().filter(|p| p.clients_only)?;
-        Some((entry.name().to_owned(), vlan.vlan.clone()))
-    }
-
-    /// The back-off for the next try of configured source `idx`, growing
-    /// with each refusal.
-    fn pending_backoff(&mut self, idx: usize) -> Duration {
-        let n = self.refusals.entry(idx).or_insert(0);
-        *n = (*n + 1).min(10);
-        (Duration::from_secs(2) * 2u32.pow(*n)).min(MAX_BACKOFF)
-    }
-
     /// Sends every request that is due.
     fn poll_due(&mut self) {
         for i in 0..self.ups.len() {
@@ -460,73 +382,6 @@ impl Loop {
             u.log_reachability();
             self.handle_events(i);
         }
-    }
-
-    /// A broadcast for the broadcast client: the first server heard on a
-    /// listened-on interface (or the configured one) becomes an
-    /// association, which then gets every broadcast of that server.
-    fn on_broadcast(&mut self, b: BroadcastIn) {
-        let table = self.hub.interfaces().load();
-        let Some(interface) = table.lookup(b.ifindex).map(|e| e.name().to_owned()) else { return };
-        drop(table);
-        let Some(idx) = self.settings.broadcast.iter().position(|s| s.interface == interface) else { return };
-        let spec = self.settings.broadcast[idx].clone();
-        if spec.server.is_some_and(|ip| ip != b.from.ip()) {
-            debug!(interface = %interface, from = %b.from, "broadcast from another server than the configured one ignored");
-            return;
-        }
-        let upstream = self.settings.upstreams.len() + idx;
-        let i = match self.ups.iter().position(|u| u.upstream == upstream) {
-            Some(i) if self.ups[i].addr.ip() == b.from.ip() => i,
-            Some(_) => {
-                debug!(interface = %interface, from = %b.from, "broadcast from a second server ignored");
-                return;
-            }
-            None => match self.add_broadcast_source(idx, &spec, b.from) {
-                Ok(i) => i,
-                Err(e) => {
-                    warn!(interface = %interface, server = %b.from, error = %e, "cannot open a socket to the broadcast server");
-                    return;
-                }
-            },
-        };
-        let t4 = self.clock.correction().apply(b.rx_system);
-        let now = self.clock.now();
-        self.ups[i].assoc.handle_datagram(&b.data, t4, now);
-        self.handle_events(i);
-    }
-
-    /// Follows the broadcast server `from` heard for broadcast source
-    /// `idx`: an association that calibrates through a socket of its own.
-    fn add_broadcast_source(&mut self, idx: usize, spec: &BroadcastSpec, from: SocketAddr) -> std::io::Result<usize> {
-        let auth = match spec.key {
-            Some(id) => match self.settings.keys.get(&id) {
-                Some(k) => ClientAuth::Mac(k.clone()),
-                None => return Err(std::io::Error::other(format!("key {id} is not configured"))),
-            },
-            None => ClientAuth::None,
-        };
-        let mut addr = from;
-        addr.set_port(spec.port);
-        let key = self.next_key;
-        self.next_key += 1;
-        let socket = UpstreamSocket::open(addr, key, self.tx.clone())?;
-        // The calibration: a quick volley (half a second apart, within any
-        // server's rate-limit burst), then only broadcasts.
-        let poll = PollConfig { minpoll: 1, maxpoll: 1, iburst: true, burst_spacing: 0.5, ..PollConfig::default() }
-            .sanitised();
-        let config = SourceConfig { poll, version: 4, response_timeout: 1.0, local_precision: self.settings.precision };
-        let authenticated = matches!(auth, ClientAuth::Mac(_));
-        let assoc = Association::broadcast_client(config, auth, self.clock.now());
-        let id = self.engine.add_source(SourceParams {
-            address: Some(addr.ip()),
-            prefer: spec.prefer,
-            ..SourceParams::default()
-        });
-        info!(interface = %spec.interface, server = %addr, authenticated, "broadcast server heard: calibrating the delay, then following its broadcasts");
-        let upstream = self.settings.upstreams.len() + idx;
-        self.ups.push(RunningSource::new(key, spec.name(), upstream, addr, assoc, id, socket));
-        Ok(self.ups.len() - 1)
     }
 
     /// Takes in what a source's socket reported: a datagram from the
