@@ -120,6 +120,12 @@ pub fn run(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyhow::Resu
 
 async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyhow::Result<()> {
     let config = loaded.config;
+    // Watched before anything is served: a signal that arrives as soon as
+    // the daemon answers (the interface watch and the API still starting)
+    // is handled, not fatal.
+    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    let mut hup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
     privileges::raise_permitted();
     let Preflight { policy: mut compiled, source_keys, warnings } = preflight(&config)?;
     for w in &warnings {
@@ -200,9 +206,6 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
     };
     d.last_totals = d.hub.stats().totals();
 
-    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
-    let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
-    let mut hup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut storm_tick = tokio::time::interval(Duration::from_secs(60));
     storm_tick.tick().await;
