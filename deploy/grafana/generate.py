@@ -241,8 +241,8 @@ def clients():
     return dashboard(
         "simple-ntpd-clients",
         "simple-ntpd / Clients and requests",
-        "Request rates per listen address (interface or VLAN), drops by reason, kiss-o'-death, authentication "
-        "and NTS (seed 002).",
+        "Request rates per listen address and per interface (VLAN), drops by reason, kiss-o'-death, "
+        "authentication and NTS (seed 002).",
         [
             timeseries(
                 "Requests per listen address",
@@ -258,10 +258,28 @@ def clients():
                 "reqps",
             ),
             timeseries(
+                "Requests per interface (VLAN)",
+                "NTP requests received per second on each network interface, as the kernel reports the arrival "
+                "interface ([[vlan_config]]: one VLAN per interface). `other`: interface unknown or beyond the "
+                "63 counted one by one.",
+                [per_second("ntp_client_requests_total", "interface", "{{instance}} {{interface}}")],
+                "reqps",
+            ),
+            timeseries(
+                "Replies and drops per interface (VLAN)",
+                "Per second and interface: replies sent, and requests not answered (interface_disabled: a VLAN "
+                "with enabled = false).",
+                [
+                    per_second("ntp_server_replies_total", "interface", "{{instance}} {{interface}} replied", "A"),
+                    per_second("ntp_server_dropped_total", "interface", "{{instance}} {{interface}} dropped", "B"),
+                ],
+                "reqps",
+            ),
+            timeseries(
                 "Drops by reason",
                 "Requests not answered, per second, by reason: malformed (too_short, too_long, bad_version, "
                 "control_mode, private_mode, not_client_mode, malformed_extension), denied, rate_limited, "
-                "authentication_failed, nts, reply_too_large.",
+                "authentication_failed, nts, reply_too_large, interface_disabled.",
                 [per_second("ntp_server_dropped_total", "reason", "{{instance}} {{reason}}")],
                 "reqps",
             ),

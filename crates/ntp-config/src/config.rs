@@ -45,6 +45,7 @@ impl Config {
             && self.sources.servers.is_empty()
             && self.sources.pools.is_empty()
             && self.refclocks().is_empty()
+            && self.sources.broadcast.is_empty()
     }
 
     /// The effective configuration as TOML (for `config show`), with secrets

@@ -22,7 +22,6 @@ const fn p(path: &'static str, feature: &'static str) -> PlannedKey {
 pub const PLANNED: &[PlannedKey] = &[
     p("development.enable_test_endpoints", "test endpoints"),
     p("development.enable_debug_endpoints", "debug endpoints"),
-    p("vlan_config", "per-VLAN policies"),
 ];
 
 /// The planned entry covering `path` (which may use `[n]` or `[]` for array
@@ -206,6 +205,12 @@ mod tests {
                 "sources.refclocks[].noselect",
                 "sources.refclocks[].trust",
                 "sources.refclocks[].stratum",
+                "sources.broadcast",
+                "sources.broadcast[].interface",
+                "sources.broadcast[].server",
+                "sources.broadcast[].port",
+                "sources.broadcast[].key",
+                "sources.broadcast[].prefer",
                 "server.stratum",
                 "server.driftfile",
                 "server.makestep.threshold",
@@ -220,6 +225,24 @@ mod tests {
                 "clock.discipline",
                 "clock.panic_threshold",
                 "clock.min_sources",
+                "vlan_config",
+                "vlan_config[].vlan_ref",
+                "vlan_config[].interface",
+                "vlan_config[].enabled",
+                "vlan_config[].broadcast",
+                "vlan_config[].broadcast_interval",
+                "vlan_config[].broadcast_key",
+                "vlan_config[].clients_only",
+                "vlan_config[].access",
+                "vlan_config[].access[].network",
+                "vlan_config[].access[].permission",
+                "vlan_config[].ratelimit.enabled",
+                "vlan_config[].ratelimit.interval",
+                "vlan_config[].ratelimit.burst",
+                "vlan_config[].ratelimit.leak",
+                "vlan_config[].ratelimit.kod",
+                "vlan_config[].ratelimit.table_size",
+                "vlan_config[].ratelimit.ipv6_prefix",
             ],
             "a key was added: mark it in PLANNED unless the daemon implements it"
         );

@@ -143,14 +143,54 @@ fn values(c: &Config, out: &mut Vec<Problem>) {
         }
     }
     let mut vlans = BTreeSet::new();
+    let mut interfaces = BTreeSet::new();
     for (i, v) in c.vlan_config.iter().enumerate() {
         let path = format!("vlan_config[{i}].vlan_ref");
         if v.vlan_ref.trim().is_empty() {
             out.push(Problem::new(path.clone(), format!("{path} must name a VLAN")));
         } else if !vlans.insert(v.vlan_ref.as_str()) {
             out.push(Problem::new(path.clone(), format!("{path}: VLAN `{}` is listed more than once", v.vlan_ref)));
+        } else if !valid_interface_name(v.interface_name()) {
+            let path = if v.interface.is_some() { format!("vlan_config[{i}].interface") } else { path };
+            out.push(Problem::new(
+                path.clone(),
+                format!("{path}: `{}` is not a network interface name (1 to 15 characters, no `/`, `:` or spaces); set vlan_config[{i}].interface to the interface that carries the VLAN", v.interface_name()),
+            ));
+        } else if !interfaces.insert(v.interface_name()) {
+            out.push(Problem::new(
+                path.clone(),
+                format!("{path}: interface `{}` has more than one vlan_config entry", v.interface_name()),
+            ));
+        }
+        if v.broadcast_key.is_some() && !v.broadcast {
+            out.push(Problem::new(
+                format!("vlan_config[{i}].broadcast_key"),
+                format!("vlan_config[{i}].broadcast_key is set but vlan_config[{i}].broadcast is false: nothing is broadcast"),
+            ));
         }
     }
+    let mut listened = BTreeSet::new();
+    for (i, b) in c.sources.broadcast.iter().enumerate() {
+        let path = format!("sources.broadcast[{i}].interface");
+        if !valid_interface_name(&b.interface) {
+            out.push(Problem::new(path.clone(), format!("{path}: `{}` is not a network interface name", b.interface)));
+        } else if !listened.insert(b.interface.as_str()) {
+            out.push(Problem::new(
+                path.clone(),
+                format!("{path}: interface `{}` is listed more than once", b.interface),
+            ));
+        }
+    }
+}
+
+/// What Linux accepts as an interface name (IFNAMSIZ - 1 bytes, no `/`,
+/// `:` or white space).
+fn valid_interface_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 15
+        && name != "."
+        && name != ".."
+        && !name.chars().any(|c| c == '/' || c == ':' || c.is_whitespace())
 }
 
 /// Relations between keys that may come from different files.
@@ -172,6 +212,17 @@ fn relations(c: &Config, out: &mut Vec<Problem>) {
             paths: vec!["server.leapsectz".to_owned(), "server.leapfile".to_owned()],
             message: "server.leapfile and server.leapsectz both name leap second tables: set only one".to_owned(),
         });
+    }
+    for (i, b) in c.sources.broadcast.iter().enumerate() {
+        if let Some(v) = c.vlan_config.iter().find(|v| v.clients_only && v.interface_name() == b.interface) {
+            out.push(Problem {
+                paths: vec![format!("sources.broadcast[{i}].interface")],
+                message: format!(
+                    "sources.broadcast[{i}].interface = \"{}\" is the clients-only VLAN `{}` (vlan_config clients_only = true): no broadcast client listens there",
+                    b.interface, v.vlan_ref
+                ),
+            });
+        }
     }
     let m = &c.monitoring;
     if m.enabled && m.allow.is_empty() && m.token.is_none() && !m.listen.ip().is_loopback() {

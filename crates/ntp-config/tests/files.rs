@@ -358,12 +358,12 @@ fn seed_002_resource_as_toml() {
     assert_eq!(c.vlan_config.len(), 3);
     assert_eq!(c.monitoring.sources_minimum, 3);
     assert!(!c.is_local_reference());
-    let planned: Vec<String> = l
-        .warnings
-        .iter()
-        .map(|w| w.split(": ").nth(1).unwrap_or_default().split(' ').next().unwrap_or_default().to_owned())
-        .collect();
-    assert_eq!(planned, ["vlan_config"]);
+    assert_eq!(c.vlan_config[0].interface_name(), "vlan-10");
+    assert!(c.vlan_config[0].broadcast && !c.vlan_config[0].clients_only);
+    assert_eq!(c.vlan_config[0].broadcast_interval, 64);
+    assert!(c.vlan_config[1..].iter().all(|v| v.enabled && v.clients_only && !v.broadcast));
+    // Nothing of the resource is accepted without an effect any more.
+    assert_eq!(l.warnings, Vec::<String>::new());
 }
 
 #[test]
@@ -398,4 +398,14 @@ fn monitoring_allow_beside_a_token_is_warned_about() {
     assert_eq!(l.config.monitoring.token.as_deref(), Some("t0ken"));
     assert_eq!(l.warnings.len(), 1, "{:#?}", l.warnings);
     assert!(l.warnings[0].starts_with("k.toml:3: monitoring.allow has no effect while monitoring.token is set"));
+}
+
+#[test]
+fn no_broadcast_client_on_a_clients_only_vlan() {
+    let e = err("[[vlan_config]]\nvlan_ref = \"iot\"\ninterface = \"vlan-20\"\nclients_only = true\n\
+         [[sources.broadcast]]\ninterface = \"vlan-20\"\n");
+    assert!(e.contains("sources.broadcast[0].interface = \"vlan-20\" is the clients-only VLAN `iot`"), "{e}");
+    // The same broadcast client on a VLAN that is not clients-only is fine.
+    let l = ok("[[vlan_config]]\nvlan_ref = \"vlan-10\"\n[[sources.broadcast]]\ninterface = \"vlan-10\"\n");
+    assert_eq!(l.config.sources.broadcast[0].interface, "vlan-10");
 }

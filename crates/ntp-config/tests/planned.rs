@@ -23,18 +23,18 @@ fn no_warnings_for_implemented_or_unset_keys() {
 #[test]
 fn each_planned_key_warns_when_set() {
     assert_eq!(
-        warnings("[[vlan_config]]\nvlan_ref = \"vlan-10\"\n"),
-        ["x.toml:1: vlan_config is accepted but not implemented yet (per-VLAN policies); it has no effect"]
+        warnings("[development]\nenable_test_endpoints = true\n"),
+        ["x.toml:2: development.enable_test_endpoints is accepted but not implemented yet (test endpoints); it has no effect"]
     );
 }
 
 #[test]
 fn tables_warn_once() {
-    let w = warnings("[[vlan_config]]\nvlan_ref = \"v\"\nbroadcast = true\n[[vlan_config]]\nvlan_ref = \"w\"\n");
-    assert_eq!(w, ["x.toml:1: vlan_config is accepted but not implemented yet (per-VLAN policies); it has no effect"]);
     // Inline tables and dotted keys count the same.
-    let w = warnings("vlan_config = [{ vlan_ref = \"v\" }]\n");
-    assert_eq!(w, ["x.toml:1: vlan_config is accepted but not implemented yet (per-VLAN policies); it has no effect"]);
+    let w = warnings("development = { enable_test_endpoints = true }\n");
+    assert_eq!(w, ["x.toml:1: development.enable_test_endpoints is accepted but not implemented yet (test endpoints); it has no effect"]);
+    // Implemented now: per-VLAN policies warn no more.
+    assert_eq!(warnings("[[vlan_config]]\nvlan_ref = \"v\"\nbroadcast = true\n"), Vec::<String>::new());
 }
 
 #[test]
@@ -60,7 +60,11 @@ fn set_in_several_places_warns_once_at_the_first() {
 
 #[test]
 fn planned_lookup() {
-    assert_eq!(ntp_config::planned("vlan_config[2].vlan_ref").map(|p| p.path), Some("vlan_config"));
+    assert_eq!(
+        ntp_config::planned("development.enable_test_endpoints").map(|p| p.path),
+        Some("development.enable_test_endpoints")
+    );
+    assert!(ntp_config::planned("vlan_config[2].vlan_ref").is_none());
     assert!(ntp_config::planned("sources.servers[0].nts").is_none());
     assert!(ntp_config::planned("sources.servers[0].minpoll").is_none());
     assert!(ntp_config::planned("security.nts.enabled").is_none());

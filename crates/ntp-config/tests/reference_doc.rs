@@ -43,7 +43,7 @@ fn reference_documents_every_key() {
         "- Environment: only as part of `SIMPLE_NTPD_SOURCES_SERVERS`",
         "- Default: none (required)",
         "## `[[vlan_config]]`",
-        "- Status: planned (per-VLAN policies)",
+        "- Status: planned (debug endpoints)",
         "| `SIMPLE_NTPD_LOG_LEVEL` | `logging.level` |",
     ] {
         assert!(md.contains(needle), "reference lacks {needle:?}");

@@ -89,8 +89,27 @@ fn full_config() -> Config {
     c.server.leapfile = Some("/usr/share/zoneinfo/leap-seconds.list".into());
     c.server.leap_smear = LeapSmear { enabled: true, duration: 3600, shape: SmearShape::Cosine };
     c.clock.discipline = ClockDiscipline::Virtual;
-    c.vlan_config =
-        vec![VlanConfig { vlan_ref: "vlan-10".into(), enabled: false, broadcast: true, clients_only: true }];
+    c.vlan_config = vec![VlanConfig {
+        vlan_ref: "vlan-10".into(),
+        interface: Some("eth0.10".into()),
+        enabled: false,
+        broadcast: true,
+        broadcast_interval: 16,
+        broadcast_key: Some(1),
+        clients_only: true,
+        access: Some(vec![ntp_config::AccessRule {
+            network: "192.0.2.0/24".parse().unwrap(),
+            permission: ntp_config::Permission::Deny,
+        }]),
+        ratelimit: Some(ntp_config::RateLimitConfig { enabled: true, ..Default::default() }),
+    }];
+    c.sources.broadcast = vec![ntp_config::BroadcastSource {
+        interface: "vlan-20".into(),
+        server: Some("192.0.2.1".parse().unwrap()),
+        port: 1123,
+        key: Some(1),
+        prefer: true,
+    }];
     c
 }
 

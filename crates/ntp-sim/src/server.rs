@@ -58,6 +58,7 @@ impl SimServer {
             receive_time: timestamp(utc(t)),
             host_secs: t,
             truncated: false,
+            interface: 0,
         };
         let mut out = [0u8; 2048];
         match decide(request, &arrival, &state, credentials, &mut out) {

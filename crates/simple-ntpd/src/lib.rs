@@ -10,6 +10,7 @@ pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod daemon;
+pub mod interfaces;
 pub mod logging;
 pub mod net;
 pub mod nts;

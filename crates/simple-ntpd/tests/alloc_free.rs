@@ -2,10 +2,14 @@
 //! allocator watches the whole process while thousands of requests are
 //! answered by an in-process server (per-reply sends and batch sends),
 //! plain, with a MAC, and NTS-protected (cookie opened, request
-//! authenticated, fresh cookies sealed into the reply).
+//! authenticated, fresh cookies sealed into the reply), and with three
+//! VLAN interfaces, each with its own policy, between network namespaces
+//! (as root).
 
 #![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 #![allow(unsafe_code)] // A counting global allocator; every block says why it is sound.
+
+mod common;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::{SocketAddr, UdpSocket};
@@ -16,6 +20,7 @@ use ntp_proto::auth::{KeyType, SymmetricKey};
 use ntp_proto::nts::aead::AeadAlgorithm;
 use ntp_proto::nts::cookie::{CookieKeys, SessionKeys};
 use ntp_proto::nts::ef::{client_request, client_verify_reply};
+use simple_ntpd::interfaces::InterfaceCell;
 use simple_ntpd::net::listen::SocketOptions;
 use simple_ntpd::nts::keystore::CookieKeyCell;
 use simple_ntpd::security::{NtsKeys, PolicyCell, SecurityPolicy};
@@ -112,14 +117,14 @@ fn allocations_while_serving(batch_send: bool, mut policy: SecurityPolicy, prote
     let settings = ServerSettings {
         listen: vec!["127.0.0.1:0".parse().unwrap()],
         workers: 1,
-        worker: ServingOptions { max_packet_size: 2048, recv_batch: 32, batch_send, cpu: None },
+        worker: ServingOptions { max_packet_size: 2048, recv_batch: 32, batch_send, cpu: None, broadcasts: false },
         cpu_affinity: vec![],
         socket: SocketOptions::default(),
         client_log_size: 4096,
         default_listen: false,
         share_port: false,
     };
-    let server = Server::start(&settings, state, PolicyCell::new(policy)).unwrap();
+    let server = Server::start(&settings, state, PolicyCell::new(policy), InterfaceCell::default()).unwrap();
     let addr = server.bound_addresses()[0];
     let client = UdpSocket::bind("127.0.0.1:0").unwrap();
     client.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
@@ -169,6 +174,96 @@ fn allocations_while_serving(batch_send: bool, mut policy: SecurityPolicy, prote
     after - before
 }
 
+/// Three VLANs between namespaces, each with its own policy (access rules,
+/// rate limits, a MAC-authenticated one); requests from all three in turn.
+fn allocations_with_three_vlans(batch_send: bool) -> u64 {
+    use common::netns::{in_netns, vlan, Lan};
+    use simple_ntpd::interfaces::watch::{publish_initial, TableInputs};
+    use simple_ntpd::interfaces::{SlotNames, VlanPolicies};
+    let lan = Lan::create(
+        "alloc",
+        &[
+            vlan(10, "192.0.2.1", "192.0.2.2", 24),
+            vlan(20, "198.51.100.1", "198.51.100.2", 24),
+            vlan(30, "203.0.113.1", "203.0.113.2", 24),
+        ],
+    );
+    let secret: Vec<u8> = (0..32u8).map(|i| i.wrapping_mul(17)).collect();
+    let hex: String = secret.iter().map(|b| format!("{b:02X}")).collect();
+    let text = format!(
+        "[security.authentication]\nenabled = true\n\
+         [[security.authentication.keys]]\nid = 7\ntype = \"SHA256\"\nvalue = \"HEX:{hex}\"\n\
+         [[vlan_config]]\nvlan_ref = \"vlan-10\"\naccess = [{{ network = \"192.0.2.0/24\", permission = \"allow\" }}, {{ network = \"10.0.0.0/8\", permission = \"deny\" }}]\n\
+         [[vlan_config]]\nvlan_ref = \"vlan-20\"\nclients_only = true\nratelimit = {{ enabled = true, interval = -19, burst = 255 }}\n\
+         [[vlan_config]]\nvlan_ref = \"vlan-30\"\nratelimit = {{ enabled = false }}\naccess = [{{ network = \"203.0.113.0/24\", permission = \"allow\" }}]\n"
+    );
+    let loaded = ntp_config::load_from_strs(&[("vlans.toml".into(), text)], Vec::new(), &Default::default()).unwrap();
+    let (policy, _) = SecurityPolicy::from_config(&loaded.config).unwrap();
+    let inputs = TableInputs {
+        vlans: VlanPolicies::from_config(&loaded.config, &policy.keys),
+        global_rate: policy.rate,
+        broadcast_clients: Vec::new(),
+    };
+    let key = SymmetricKey::new(7, KeyType::Sha256, secret).unwrap();
+    let server = in_netns(&lan.router, move || {
+        let (cell, slots) = (InterfaceCell::default(), SlotNames::default());
+        publish_initial(&cell, &slots, &inputs);
+        assert_eq!(cell.load().entries().iter().filter(|e| e.policy.is_some()).count(), 3);
+        let state = StateCell::new(
+            LocalReference { stratum: 2, precision: -24 }.snapshot(ntp_proto::NtpTimestamp::from_unix(1, 0)),
+        );
+        let settings = ServerSettings {
+            listen: vec!["0.0.0.0:123".parse().unwrap()],
+            workers: 1,
+            worker: ServingOptions { max_packet_size: 2048, recv_batch: 32, batch_send, cpu: None, broadcasts: false },
+            cpu_affinity: vec![],
+            socket: SocketOptions::default(),
+            client_log_size: 4096,
+            default_listen: false,
+            share_port: false,
+        };
+        Server::start(&settings, state, PolicyCell::new(policy), cell).unwrap()
+    });
+    let clients: Vec<(UdpSocket, SocketAddr)> = lan
+        .vlans
+        .iter()
+        .map(|v| {
+            let (ns, router) = (v.client_ns.clone(), SocketAddr::new(v.router_v4.into(), 123));
+            let sock = in_netns(&ns, || UdpSocket::bind("0.0.0.0:0").unwrap());
+            sock.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+            (sock, router)
+        })
+        .collect();
+    let request = |i: u64| -> Vec<u8> {
+        let mut req = [0u8; 128];
+        req[0] = 0x23;
+        req[40..48].copy_from_slice(&i.to_be_bytes());
+        // vlan-30's requests carry a MAC.
+        let len = if i % 3 == 2 { key.append_mac(&mut req, 48, key.packet_digest_len(4)).unwrap() } else { 48 };
+        req[..len].to_vec()
+    };
+    let warm: Vec<Vec<u8>> = (0..300u64).map(request).collect();
+    let measured: Vec<Vec<u8>> = (0..6000u64).map(|i| request(i | 1 << 40)).collect();
+    let mut buf = [0u8; 512];
+    for (i, req) in warm.iter().enumerate() {
+        let (c, s) = &clients[i % 3];
+        exchange(c, *s, req, &mut buf);
+    }
+    let before = ALLOCATIONS.load(SeqCst);
+    for (i, req) in measured.iter().enumerate() {
+        let (c, s) = &clients[i % 3];
+        exchange(c, *s, req, &mut buf);
+    }
+    let after = ALLOCATIONS.load(SeqCst);
+    let stats = server.stop();
+    let (per_interface, totals) = (stats.by_slot(), stats.totals());
+    assert_eq!(totals.replied, 6300);
+    assert_eq!(per_interface.len(), 3, "counted per VLAN: {per_interface:?}");
+    assert!(per_interface.iter().all(|(_, t)| t.replied == 2100), "{per_interface:?}");
+    assert_eq!(totals.authenticated, 2100);
+    after - before
+}
+
 // One test function: the counter is process-wide, so a second test running
 // in parallel (building its configuration) would be counted here.
 #[test]
@@ -193,6 +288,14 @@ fn no_heap_allocation_per_packet() {
         for batch in [false, true] {
             let allocated = allocations_while_serving(batch, SecurityPolicy::default(), Protection::Nts(aead));
             assert_eq!(allocated, 0, "the NTS path allocated ({aead:?}, batch send {batch})");
+        }
+    }
+    // Three VLAN interfaces, each with its own policy, between namespaces.
+    if common::netns::can_run() {
+        for batch_send in [false, true] {
+            let allocated = allocations_with_three_vlans(batch_send);
+            eprintln!("allocations while serving 6000 requests over 3 VLANs (batch_send {batch_send}): {allocated}");
+            assert_eq!(allocated, 0, "the per-VLAN policies allocated per packet (batch_send {batch_send})");
         }
     }
 }

@@ -375,6 +375,9 @@ fn refused_requests_are_counted_by_reason() {
     assert!(dropped("rate_limited") >= 30, "{stats}");
     assert_eq!(dropped("authentication_failed"), 1, "{stats}");
     let (_, metrics) = common::http_get(api, "/metrics", None);
-    assert!(metrics.contains("ntp_server_dropped_total{reason=\"denied\"} 3"), "{metrics}");
-    assert!(metrics.contains("ntp_server_dropped_total{reason=\"authentication_failed\"} 1"), "{metrics}");
+    assert!(metrics.contains("ntp_server_dropped_total{interface=\"lo\",reason=\"denied\"} 3"), "{metrics}");
+    assert!(
+        metrics.contains("ntp_server_dropped_total{interface=\"lo\",reason=\"authentication_failed\"} 1"),
+        "{metrics}"
+    );
 }

@@ -61,7 +61,7 @@ pub struct Config {
     pub server: ServerConfig,
     /// How the daemon disciplines the clock of the machine it runs on.
     pub clock: ClockConfig,
-    /// Per-VLAN service policies, one `[[vlan_config]]` table per VLAN.
+    /// Per-VLAN service policies, one `[[vlan_config]]` table per VLAN. The mapping to the host: `vlan_ref` is the VLAN's name (a controller writes the name of the VLAN object it refers to) and is taken as the name of the network interface that carries the VLAN, unless `interface` names another one. The daemon learns the arrival interface of every request from the kernel (IP_PKTINFO / IPV6_PKTINFO) and follows interfaces that appear, disappear or change addresses while it runs. Interfaces without an entry are served under the global `[security]` rules; an entry whose interface does not exist (yet) takes effect when it appears.
     #[serde(alias = "vlanConfig")]
     pub vlan_config: Vec<VlanConfig>,
 }

@@ -19,6 +19,33 @@ pub struct SourcesConfig {
     pub hardware: HardwareSources,
     /// Reference clocks (GPS receivers, PPS signals), one `[[sources.refclocks]]` table each, with chrony's `refclock` options.
     pub refclocks: Vec<crate::refclocks::RefclockSource>,
+    /// Broadcast servers to follow (NTP broadcast client, RFC 5905 mode 5), one `[[sources.broadcast]]` table per network interface.
+    pub broadcast: Vec<BroadcastSource>,
+}
+
+/// Listening for NTP broadcasts on one network interface.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BroadcastSource {
+    /// The network interface to listen on (e.g. `vlan-10`). Broadcasts to its IPv4 broadcast address and to `ff02::101` on it are received; it must not be a `clients_only` VLAN.
+    pub interface: String,
+    /// Follow only this broadcast server (its address); by default the first server heard on the interface is followed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<std::net::IpAddr>,
+    /// The UDP port broadcasts are sent to (and the server's port for the calibration exchange).
+    #[serde(default = "default_broadcast_port")]
+    pub port: u16,
+    /// The `id` of the symmetric key (see `security.authentication.keys`) the broadcasts and the calibration replies must be authenticated with; broadcasts without a valid MAC are ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub key: Option<u32>,
+    /// Prefer this source over others of similar quality.
+    #[serde(default)]
+    pub prefer: bool,
+}
+
+fn default_broadcast_port() -> u16 {
+    123
 }
 
 /// One DNS pool of upstream servers.

@@ -102,6 +102,7 @@ fuzz_target!(|input: (u8, u8, &[u8])| {
         receive_time: NtpTimestamp::from_bits(5),
         host_secs: 1.0,
         truncated: false,
+        interface: 0,
     };
     let mut out = [0u8; 2048];
     let Decision::Control(request) =

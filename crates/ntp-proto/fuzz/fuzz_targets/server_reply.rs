@@ -20,9 +20,13 @@ struct Knobs {
     require_auth: bool,
     key: SymmetricKey,
     nts: Option<CookieKeys>,
+    interface_served: bool,
 }
 
 impl Policy for Knobs {
+    fn select_interface(&mut self, _: u32) -> bool {
+        self.interface_served
+    }
     fn max_request_len(&self) -> usize {
         1024
     }
@@ -52,6 +56,7 @@ fuzz_target!(|input: (u16, u8, &[u8])| {
         require_auth: knobs & 0x10 != 0,
         key: SymmetricKey::new(1, KeyType::Md5, vec![7; 16]).unwrap(),
         nts: (knobs & 0x20 != 0).then(|| CookieKeys::new(0, [0x42; 64])),
+        interface_served: knobs & 0xc0 != 0xc0,
     };
     let state = ServerState {
         leap: LeapIndicator::NoWarning,
@@ -68,6 +73,7 @@ fuzz_target!(|input: (u16, u8, &[u8])| {
         receive_time: NtpTimestamp::from_bits(5),
         host_secs: 1.0,
         truncated: false,
+        interface: 0,
     };
     let mut out = [0u8; 2048];
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(u64::from(knobs));

@@ -29,14 +29,21 @@
 //! from other inputs; `docs/architecture.md` describes where they plug in.
 //!
 //! - [`cookie_jar`]: the NTS client's session keys and cookies.
+//! - [`broadcast`]: the broadcast client kind ([`Association::broadcast_client`]):
+//!   listens for mode-5 broadcasts, calibrates the delay with a few
+//!   client/server exchanges, then takes broadcasts as samples.
 
+pub mod broadcast;
 pub mod cookie_jar;
 
 use std::collections::VecDeque;
 
 use rand_core::RngCore;
 
+pub use broadcast::Phase as BroadcastPhase;
 pub use cookie_jar::{CookieJar, JAR_SIZE};
+
+use broadcast::{BroadcastClient, Phase};
 
 use crate::auth::{check_packet_mac, SymmetricKey};
 use crate::kod::KissCode;
@@ -103,6 +110,8 @@ pub struct Association {
     nts_uid: [u8; MIN_UNIQUE_ID_LEN],
     awaiting_keys: bool,
     events: VecDeque<Event>,
+    /// A broadcast client: its state (None: a polled server).
+    broadcast: Option<BroadcastClient>,
 }
 
 /// `a` if it is not after `b`, else `b`.
@@ -124,13 +133,41 @@ impl Association {
             nts_uid: [0; MIN_UNIQUE_ID_LEN],
             awaiting_keys: false,
             events: VecDeque::new(),
+            broadcast: None,
         }
+    }
+
+    /// A broadcast client of one server (see [`broadcast`]): sends nothing
+    /// until the first broadcast, then polls with `config` (iburst is
+    /// wise) until the delay is calibrated, then only listens. `auth` is
+    /// `None` or a MAC key that broadcasts and replies must carry.
+    pub fn broadcast_client(config: SourceConfig, auth: ClientAuth, now: NtpTimestamp) -> Association {
+        let mut a = Association::new(config, auth, now, 0.0);
+        a.broadcast = Some(BroadcastClient::default());
+        a
+    }
+
+    /// The broadcast client's phase (`None` for a polled server).
+    pub fn broadcast_phase(&self) -> Option<BroadcastPhase> {
+        self.broadcast.as_ref().map(BroadcastClient::phase)
+    }
+
+    /// The broadcast client's state while it takes broadcasts as samples.
+    fn following(&self) -> Option<&BroadcastClient> {
+        self.broadcast.as_ref().filter(|b| b.phase() == Phase::Following)
     }
 
     /// When [`Self::handle_timeout`] or [`Self::poll_transmit`] has
     /// something to do next: the next poll or the response deadline; `None`
     /// when demobilised, or waiting for keys with nothing outstanding.
     pub fn poll_timeout(&self) -> Option<NtpTimestamp> {
+        match self.broadcast.as_ref().map(BroadcastClient::phase) {
+            Some(Phase::Listening) => return self.poller.timeout_at(),
+            Some(Phase::Following) => {
+                return earliest(self.broadcast.as_ref().and_then(BroadcastClient::next_tick), self.poller.timeout_at())
+            }
+            Some(Phase::Calibrating) | None => {}
+        }
         let poll = if self.awaiting_keys { None } else { self.poller.next_poll_at() };
         earliest(poll, self.poller.timeout_at())
     }
@@ -138,6 +175,11 @@ impl Association {
     /// Gives up on an unanswered request whose deadline has passed.
     pub fn handle_timeout(&mut self, now: NtpTimestamp) {
         self.poller.handle_timeout(now);
+        let (requests, reach) = (self.poller.status().requests, self.poller.reach());
+        if let Some(b) = &mut self.broadcast {
+            b.calibration_requests_sent(requests, now, reach);
+            b.handle_timeout(now);
+        }
     }
 
     /// The request due at `now`, whole and protected, or `None` when none is
@@ -145,6 +187,9 @@ impl Association {
     /// nothing is counted as sent). `rng` supplies the transmit cookie and
     /// the NTS unique id and nonce.
     pub fn poll_transmit(&mut self, now: NtpTimestamp, rng: &mut impl RngCore) -> Option<Transmit> {
+        if self.broadcast.as_ref().is_some_and(|b| b.phase() != Phase::Calibrating) {
+            return None;
+        }
         if self.awaiting_keys || now.since(self.poller.next_poll_at()?).to_bits() < 0 {
             return None;
         }
@@ -199,8 +244,26 @@ impl Association {
             self.events.push_back(Event::Rejected(reason));
             return;
         }
+        let precision = self.poller.config().local_precision;
+        if let Some(b) = self.broadcast.as_mut().filter(|_| BroadcastClient::is_broadcast(bytes)) {
+            match b.handle_broadcast(bytes, t4, precision) {
+                Ok(Some(sample)) => self.events.push_back(Event::Sample(sample)),
+                Ok(None) => {}
+                Err(reason) => {
+                    self.poller.count_reject(reason);
+                    self.events.push_back(Event::Rejected(reason));
+                }
+            }
+            return;
+        }
         let event = match self.poller.handle_response(bytes, t4, now) {
-            Ok(sample) => Event::Sample(sample),
+            Ok(sample) => {
+                let reach = self.poller.reach();
+                if let Some(b) = &mut self.broadcast {
+                    b.calibrated_by(sample.delay, now, reach);
+                }
+                Event::Sample(sample)
+            }
             // Later datagrams are rejected as Demobilised: this happens once.
             Err(Reject::Kiss(code @ (KissCode::Deny | KissCode::Restricted))) => Event::Demobilised(code),
             Err(reason) => Event::Rejected(reason),
@@ -260,6 +323,9 @@ impl Association {
     /// (schedule, T1, filter) moves with it.
     pub fn clock_stepped(&mut self, offset_s: f64) {
         self.poller.clock_stepped(offset_s);
+        if let Some(b) = &mut self.broadcast {
+            b.clock_stepped(offset_s);
+        }
     }
 
     /// The engine's poll advice (see `ntp_sync::Engine::on_sample`).
@@ -279,17 +345,32 @@ impl Association {
 
     /// The reachability register.
     pub fn reach(&self) -> Reach {
-        self.poller.reach()
+        match self.following() {
+            Some(b) => b.reach(),
+            None => self.poller.reach(),
+        }
     }
 
-    /// The current poll exponent (log2 s).
+    /// The current poll exponent (log2 s); a broadcast client's is the
+    /// broadcast interval the server announces.
     pub fn poll(&self) -> i8 {
-        self.poller.poll()
+        match self.following() {
+            Some(b) => b.poll(),
+            None => self.poller.poll(),
+        }
     }
 
     /// A snapshot for status displays.
     pub fn status(&self) -> SourceStatus {
-        self.poller.status()
+        let mut s = self.poller.status();
+        if let Some(b) = self.following() {
+            s.reach = b.reach();
+            s.poll = b.poll();
+            s.filter = b.filter().stats();
+            s.last_sample = b.last_sample().or(s.last_sample);
+            s.accepted += b.accepted();
+        }
+        s
     }
 
     /// The local time the outstanding request left (T1), if one is.

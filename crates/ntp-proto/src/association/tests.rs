@@ -72,6 +72,7 @@ impl Server {
             receive_time: ts(at + self.offset),
             host_secs: at,
             truncated: false,
+            interface: 0,
         };
         let mut out = [0u8; 2048];
         match decide(req, &arrival, &state, self, &mut out) {
@@ -266,4 +267,104 @@ proptest! {
             prop_assert!(events(&mut a).iter().all(|e| !matches!(e, Event::Sample(_) | Event::Demobilised(_))));
         }
     }
+}
+
+/// A broadcast of a server `offset` s ahead of us, sent at our local time
+/// `at` (its T3 is `at + offset`), with an optional MAC.
+fn broadcast_packet(offset: f64, at: f64, key: Option<&SymmetricKey>) -> Vec<u8> {
+    let state = ServerState {
+        leap: LeapIndicator::NoWarning,
+        stratum: 2,
+        precision: -23,
+        reference_id: ReferenceId([192, 0, 2, 9]),
+        reference_time: ts(at + offset - 1.0),
+        root_delay: NtpShort::from_seconds(0.001),
+        root_dispersion: NtpShort::from_seconds(1e-4),
+        dispersion_rate: ServerState::PHI,
+    };
+    let mut out = [0u8; 128];
+    let p = crate::server::broadcast::write_broadcast(&state, 4, ts(at + offset), &mut out).unwrap();
+    let mut len = p.finish(&mut out, ts(at + offset));
+    if let Some(k) = key {
+        len = k.append_mac(&mut out, len, k.packet_digest_len(4)).unwrap();
+    }
+    out[..len].to_vec()
+}
+
+#[test]
+fn a_broadcast_client_calibrates_then_follows_broadcasts() {
+    let key = SymmetricKey::new(3, KeyType::Sha256, vec![5; 32]).unwrap();
+    let mut server = Server { offset: 0.25, key: Some(key.clone()), nts: None, access: Verdict::Pass };
+    let calibration = SourceConfig { poll: PollConfig { minpoll: 0, maxpoll: 0, ..PollConfig::default() }, ..config() };
+    let mut a = Association::broadcast_client(calibration, ClientAuth::Mac(key.clone()), ts(0.0));
+    let rng = &mut TestRng(5);
+    // Nothing is sent before a broadcast is heard.
+    assert_eq!(a.poll_transmit(ts(0.0), rng), None);
+    assert_eq!(a.broadcast_phase(), Some(BroadcastPhase::Listening));
+    // A broadcast without the key's MAC is refused and does not start anything.
+    a.handle_datagram(&broadcast_packet(0.25, 1.0, None), ts(1.005), ts(1.005));
+    assert!(matches!(events(&mut a).as_slice(), [Event::Rejected(Reject::Unauthenticated)]));
+    assert_eq!(a.broadcast_phase(), Some(BroadcastPhase::Listening));
+    // The first authentic broadcast starts the calibration: client/server exchanges.
+    a.handle_datagram(&broadcast_packet(0.25, 2.0, Some(&key)), ts(2.005), ts(2.005));
+    assert!(events(&mut a).is_empty());
+    assert_eq!(a.broadcast_phase(), Some(BroadcastPhase::Calibrating));
+    let mut t = 2.01;
+    while a.broadcast_phase() == Some(BroadcastPhase::Calibrating) {
+        assert!(t < 20.0, "calibration never ended");
+        a.handle_timeout(ts(t));
+        if a.poll_timeout().is_some_and(|due| ts(t).since(due).to_bits() >= 0) {
+            exchange(&mut a, &mut server, t, rng);
+            let s = sample(&mut a);
+            assert!((s.offset - 0.25).abs() < 1e-6 && (s.delay - 0.010).abs() < 1e-6, "{s:?}");
+        }
+        t += 0.25;
+    }
+    assert_eq!(a.broadcast_phase(), Some(BroadcastPhase::Following));
+    // Then only broadcasts: nothing more is sent, each broadcast (5 ms on
+    // the way, half the calibrated round trip) is a sample of the true offset.
+    for i in 0..5 {
+        let at = 30.0 + 16.0 * f64::from(i);
+        a.handle_timeout(ts(at));
+        assert_eq!(a.poll_transmit(ts(at), rng), None);
+        a.handle_datagram(&broadcast_packet(0.25, at, Some(&key)), ts(at + 0.005), ts(at + 0.005));
+        let s = sample(&mut a);
+        assert!((s.offset - 0.25).abs() < 1e-6, "broadcast {i}: offset {}", s.offset);
+        assert!((s.delay - 0.010).abs() < 1e-6 && s.poll == 4 && s.stratum == 2, "{s:?}");
+    }
+    assert_eq!(a.poll(), 4);
+    assert!(a.reach().is_reachable());
+    // A replayed broadcast is refused.
+    a.handle_datagram(&broadcast_packet(0.25, 94.0, Some(&key)), ts(110.0), ts(110.0));
+    assert!(matches!(events(&mut a).as_slice(), [Event::Rejected(Reject::OriginMismatch)]));
+    // A server that falls silent becomes unreachable, one interval after another.
+    a.handle_timeout(ts(94.0 + 16.0 * 9.0));
+    assert_eq!(a.reach().bits(), 0);
+    // A clock step moves the schedule with it.
+    let due = a.poll_timeout().unwrap();
+    a.clock_stepped(2.0);
+    assert_eq!(a.poll_timeout().unwrap(), due + NtpDuration::from_seconds(2.0));
+}
+
+#[test]
+fn a_broadcast_client_whose_server_does_not_answer_follows_with_the_default_delay() {
+    let calibration = SourceConfig { poll: PollConfig { minpoll: 0, maxpoll: 0, ..PollConfig::default() }, ..config() };
+    let mut a = Association::broadcast_client(calibration, ClientAuth::None, ts(0.0));
+    let rng = &mut TestRng(6);
+    a.handle_datagram(&broadcast_packet(-0.1, 1.0, None), ts(1.0), ts(1.0));
+    let mut t = 1.0;
+    let mut sent = 0;
+    while a.broadcast_phase() == Some(BroadcastPhase::Calibrating) {
+        assert!(t < 60.0, "calibration never gave up");
+        a.handle_timeout(ts(t));
+        while a.poll_transmit(ts(t), rng).is_some() {
+            sent += 1;
+        }
+        t += 0.5;
+    }
+    assert_eq!(sent, broadcast::CALIBRATION_REQUESTS);
+    a.handle_datagram(&broadcast_packet(-0.1, 70.0, None), ts(70.002), ts(70.002));
+    let s = sample(&mut a);
+    assert!((s.delay - broadcast::DEFAULT_DELAY).abs() < 1e-9);
+    assert!((s.offset - (-0.1 - 0.002 + broadcast::DEFAULT_DELAY / 2.0)).abs() < 1e-6, "{}", s.offset);
 }

@@ -277,6 +277,7 @@ fn arrival(ip: [u8; 4]) -> Arrival {
         receive_time: NtpTimestamp::from_unix(1_800_000_000, 0),
         host_secs: 1.0,
         truncated: false,
+        interface: 0,
     }
 }
 

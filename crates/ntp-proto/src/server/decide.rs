@@ -1,8 +1,8 @@
 //! The server's decision on one datagram, in the one order the daemon, the
-//! simulator and the fuzzer all use: size → parse → access rules → rate
-//! limit → MAC or NTS → reply. Control (mode 6) datagrams branch off after
-//! the size check to `crate::control::decide`. Every refusal says which counter it belongs
-//! to; kiss-o'-death and NTS NAK replies are written here and never exceed
+//! simulator and the fuzzer all use: arrival interface → size → parse →
+//! access rules → rate limit → MAC or NTS → reply. Control (mode 6)
+//! datagrams branch off after the size check to `crate::control::decide`.
+//! Every refusal says which counter it belongs to; kiss-o'-death and NTS NAK replies are written here and never exceed
 //! the request's length.
 //!
 //! The decision consults a [`Policy`]: the access rules, rate limiter, keys
@@ -35,6 +35,17 @@ pub enum Verdict {
 /// The policy snapshot a decision consults: access rules, the rate limiter,
 /// the symmetric keys and the NTS cookie keys in force.
 pub trait Policy {
+    /// Called first for every datagram with the kernel's index of the
+    /// interface it arrived on (0 when unknown): false when that interface
+    /// is not served (the datagram is dropped as
+    /// [`DropReason::InterfaceDisabled`]). A policy with per-interface
+    /// access rules or rate limits applies that interface's in the calls
+    /// that follow for the same datagram. Default: every interface is
+    /// served under one policy.
+    fn select_interface(&mut self, ifindex: u32) -> bool {
+        let _ = ifindex;
+        true
+    }
     /// The largest request answered, bytes (longer ones are dropped).
     fn max_request_len(&self) -> usize;
     /// The access rules' verdict on `client`.
@@ -66,6 +77,9 @@ pub struct Arrival {
     pub host_secs: f64,
     /// The datagram did not fit the receive buffer.
     pub truncated: bool,
+    /// The kernel's index of the network interface it arrived on (from
+    /// IP_PKTINFO / IPV6_PKTINFO; 0 when unknown).
+    pub interface: u32,
 }
 
 /// What to do with one datagram.
@@ -115,6 +129,9 @@ pub fn decide<'a>(
     policy: &mut impl Policy,
     out: &mut [u8],
 ) -> Decision<'a> {
+    if !policy.select_interface(arrival.interface) {
+        return Decision::Drop(DropReason::InterfaceDisabled);
+    }
     if arrival.truncated || request.len() > policy.max_request_len() {
         return Decision::Drop(DropReason::TooLong);
     }

@@ -20,11 +20,13 @@
 //! - [`reply`]: the advertised [`ServerState`] and the reply header.
 //! - [`decide`]: the [`Policy`] the decision consults and the decision.
 //! - [`seal`]: MAC or NTS protection of a stamped reply.
+//! - [`broadcast`]: the broadcast server's mode-5 packet.
 //!
 //! Control (mode 6) requests are routed to `crate::control` (answered only
 //! for allowed networks, read only); private (mode 7) packets are never
 //! answered.
 
+pub mod broadcast;
 pub mod decide;
 pub mod reply;
 pub mod request;

@@ -75,6 +75,12 @@ pub struct PreparedReply {
 }
 
 impl PreparedReply {
+    /// A packet of just the header, written by another writer of this
+    /// module (the broadcast packet).
+    pub(super) fn header_only() -> PreparedReply {
+        PreparedReply { len: HEADER_LEN }
+    }
+
     /// Length of the reply in bytes.
     pub fn len(&self) -> usize {
         self.len

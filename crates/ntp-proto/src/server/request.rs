@@ -37,11 +37,13 @@ pub enum DropReason {
     Nts,
     /// The reply would have been larger than the request.
     ReplyTooLarge,
+    /// Arrived on a network interface (VLAN) the server does not serve.
+    InterfaceDisabled,
 }
 
 impl DropReason {
     /// Every reason, in counter-index order.
-    pub const ALL: [DropReason; 12] = [
+    pub const ALL: [DropReason; 13] = [
         DropReason::TooShort,
         DropReason::TooLong,
         DropReason::BadVersion,
@@ -54,6 +56,7 @@ impl DropReason {
         DropReason::AuthenticationFailed,
         DropReason::Nts,
         DropReason::ReplyTooLarge,
+        DropReason::InterfaceDisabled,
     ];
 
     /// Number of reasons (size of a counter array).
@@ -79,6 +82,7 @@ impl DropReason {
             DropReason::AuthenticationFailed => "authentication_failed",
             DropReason::Nts => "nts",
             DropReason::ReplyTooLarge => "reply_too_large",
+            DropReason::InterfaceDisabled => "interface_disabled",
         }
     }
 }

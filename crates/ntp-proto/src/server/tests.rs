@@ -149,6 +149,9 @@ struct TestPolicy {
     key: Option<SymmetricKey>,
     nts: Option<CookieKeys>,
     rate_checks: usize,
+    /// Interfaces not served, and the interfaces the decision asked about.
+    disabled: Vec<u32>,
+    interfaces_asked: Vec<u32>,
 }
 
 impl Default for TestPolicy {
@@ -161,11 +164,17 @@ impl Default for TestPolicy {
             key: Some(SymmetricKey::new(9, KeyType::Sha256, vec![7; 32]).unwrap()),
             nts: Some(CookieKeys::new(3, [9; 64])),
             rate_checks: 0,
+            disabled: Vec::new(),
+            interfaces_asked: Vec::new(),
         }
     }
 }
 
 impl Policy for TestPolicy {
+    fn select_interface(&mut self, ifindex: u32) -> bool {
+        self.interfaces_asked.push(ifindex);
+        !self.disabled.contains(&ifindex)
+    }
     fn max_request_len(&self) -> usize {
         self.max_len
     }
@@ -193,6 +202,7 @@ fn arrival() -> Arrival {
         receive_time: NtpTimestamp::from_unix(1_800_000_100, 0),
         host_secs: 1_800_000_100.0,
         truncated: false,
+        interface: 0,
     }
 }
 
@@ -236,6 +246,23 @@ fn access_is_checked_before_the_rate_limit_and_kod_only_on_request() {
     assert_eq!((kiss_code(&sent.unwrap()), reason), (Some(KissCode::Rate), Some(DropReason::RateLimited)));
     p.rate = Verdict::Refuse;
     assert_eq!(serve(&req, &mut p), (None, Some(DropReason::RateLimited)));
+}
+
+#[test]
+fn a_disabled_interface_is_silent_whatever_arrives_and_is_asked_first() {
+    let mut p = TestPolicy { disabled: vec![7], rate: Verdict::RefuseWithKod, ..TestPolicy::default() };
+    let mut out = [0u8; 2048];
+    let on = |ifindex| Arrival { interface: ifindex, ..arrival() };
+    for req in [request(4, 3), vec![0u8; 10], request(4, 6)] {
+        let d = decide(&req, &on(7), &state(), &mut p, &mut out);
+        assert_eq!(d.drop_reason(), Some(DropReason::InterfaceDisabled));
+    }
+    assert_eq!(p.rate_checks, 0, "nothing from a disabled interface reaches the rate limiter");
+    // Another interface is served under its own policy (here: rate-limited with RATE).
+    let req = request(4, 3);
+    let d = decide(&req, &on(8), &state(), &mut p, &mut out);
+    assert!(matches!(d, Decision::KissOfDeath { reason: DropReason::RateLimited, .. }), "{d:?}");
+    assert_eq!(p.interfaces_asked, [7, 7, 7, 8]);
 }
 
 #[test]

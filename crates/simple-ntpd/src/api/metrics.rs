@@ -173,24 +173,58 @@ pub fn render(hub: &StatusHub) -> String {
     refclock_metrics(&b, &sync.sources);
 
     let stats = views::server_stats(hub);
-    let per_listener = hub.stats().by_address();
+    // Per listen address and arrival interface: interfaces are bounded by
+    // their slots (see interfaces::slots), never by clients.
+    let names = hub.interface_names();
+    let name =
+        |slot: usize| names.get(slot).cloned().unwrap_or_else(|| crate::interfaces::slots::OTHER_NAME.to_owned());
+    let per_interface = hub.stats().by_address_and_slot();
     b.counter_vec(
         "ntp_client_requests_total",
-        "NTP datagrams received from clients, per listen address.",
-        &["listen_address"],
-        &per_listener.iter().map(|(a, t)| (vec![a.to_string()], t.received)).collect::<Vec<_>>(),
+        "NTP datagrams received from clients, per listen address and arrival interface.",
+        &["listen_address", "interface"],
+        &per_interface.iter().map(|(a, i, t)| (vec![a.to_string(), name(*i)], t.received)).collect::<Vec<_>>(),
     );
     b.counter_vec(
         "ntp_server_replies_total",
-        "Replies sent, per listen address.",
-        &["listen_address"],
-        &per_listener.iter().map(|(a, t)| (vec![a.to_string()], t.replied)).collect::<Vec<_>>(),
+        "Replies sent, per listen address and the interface the request arrived on.",
+        &["listen_address", "interface"],
+        &per_interface.iter().map(|(a, i, t)| (vec![a.to_string(), name(*i)], t.replied)).collect::<Vec<_>>(),
     );
+    let broadcasts: Vec<_> = hub
+        .stats()
+        .by_slot()
+        .into_iter()
+        .filter(|(_, t)| t.broadcasts > 0)
+        .map(|(i, t)| (vec![name(i)], t.broadcasts))
+        .collect();
+    if !broadcasts.is_empty() {
+        b.counter_vec(
+            "ntp_server_broadcasts_total",
+            "NTP broadcast packets (mode 5) sent, per interface (vlan_config broadcast = true).",
+            &["interface"],
+            &broadcasts,
+        );
+    }
+    let mut drops = Vec::new();
+    for (slot, t) in hub.stats().by_slot() {
+        for (reason, n) in ntp_proto::server::DropReason::ALL.iter().zip(t.dropped) {
+            drops.push((vec![reason.name().to_owned(), name(slot)], n));
+        }
+    }
+    if drops.is_empty() {
+        // Before the first request: every reason at zero, so rate() works from the start.
+        drops = stats
+            .dropped
+            .keys()
+            .map(|r| (vec![r.clone(), crate::interfaces::slots::OTHER_NAME.to_owned()], 0))
+            .collect();
+    }
     b.counter_vec(
         "ntp_server_dropped_total",
-        "Datagrams not answered, by reason: too_short, too_long, bad_version, control_mode, private_mode, not_client_mode, malformed_extension (malformed requests), denied, rate_limited, authentication_failed, nts, reply_too_large.",
-        &["reason"],
-        &stats.dropped.iter().map(|(r, n)| (vec![r.clone()], *n)).collect::<Vec<_>>(),
+        "Datagrams not answered, by reason and arrival interface: too_short, too_long, bad_version, control_mode, private_mode, not_client_mode, malformed_extension (malformed requests), denied, rate_limited, authentication_failed, nts, reply_too_large, interface_disabled (arrived on a VLAN that is not served).",
+        &["reason", "interface"],
+        &drops,
     );
     b.counter("ntp_server_send_errors_total", "Replies the kernel refused to send.", stats.send_errors);
     b.counter("ntp_server_kod_sent_total", "Kiss-o'-death replies sent (DENY, RATE).", stats.kod_sent);

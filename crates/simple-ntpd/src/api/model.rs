@@ -195,6 +195,24 @@ pub struct Client {
     pub dropped: u64,
     /// Seconds since its last request.
     pub last_seen_seconds_ago: f64,
+    /// The network interface its last request arrived on (`other`: unknown).
+    #[serde(default)]
+    pub interface: String,
+}
+
+/// The clients of one network interface (all of the log, not only the busiest).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InterfaceClients {
+    /// The interface (`other`: unknown).
+    pub interface: String,
+    /// Its VLAN (`vlan_config` `vlan_ref`), if one is configured.
+    pub vlan: Option<String>,
+    /// Distinct clients whose last request came in on it.
+    pub clients: usize,
+    /// Their requests.
+    pub requests: u64,
+    /// Of those, not answered.
+    pub dropped: u64,
 }
 
 /// `GET /api/v1/clients`.
@@ -206,6 +224,9 @@ pub struct Clients {
     pub tracked: usize,
     /// Log capacity (slots over all workers).
     pub capacity: usize,
+    /// Per network interface, busiest first.
+    #[serde(default)]
+    pub interfaces: Vec<InterfaceClients>,
 }
 
 /// Counters of one listen address.
@@ -253,6 +274,30 @@ pub struct ServerStats {
     pub nts_ke_failures: u64,
     /// Per listen address.
     pub listeners: Vec<ListenerStats>,
+    /// Per network interface requests arrived on.
+    #[serde(default)]
+    pub interfaces: Vec<InterfaceStats>,
+}
+
+/// Counters of one network interface.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InterfaceStats {
+    /// The interface (`other`: unknown, or beyond the 63 interfaces counted one by one).
+    pub interface: String,
+    /// Its VLAN (`vlan_config` `vlan_ref`), if one is configured.
+    pub vlan: Option<String>,
+    /// Requests arriving on it are answered (false: a VLAN with `enabled = false`).
+    pub served: bool,
+    /// Datagrams received.
+    pub received: u64,
+    /// Replies sent.
+    pub replied: u64,
+    /// Datagrams not answered.
+    pub dropped: u64,
+    /// Broadcasts sent on it.
+    pub broadcasts: u64,
+    /// Datagrams not answered, by reason (only reasons that occurred).
+    pub dropped_by_reason: std::collections::BTreeMap<String, u64>,
 }
 
 /// `GET /healthz` and `GET /readyz`.

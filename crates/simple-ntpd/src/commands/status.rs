@@ -218,11 +218,29 @@ pub fn clients(args: ClientsArgs) -> ExitCode {
                     x.requests.to_string(),
                     x.dropped.to_string(),
                     format!("{:.0}", x.last_seen_seconds_ago),
+                    x.interface.clone(),
                 ]
             })
             .collect();
-        let mut out = render(&["Address", "Requests", "Dropped", "Last seen (s ago)"], &rows);
+        let mut out = render(&["Address", "Requests", "Dropped", "Last seen (s ago)", "Interface"], &rows);
         out.push_str(&format!("{} distinct clients tracked (log capacity {})\n", c.tracked, c.capacity));
+        if !c.interfaces.is_empty() {
+            let rows: Vec<Vec<String>> = c
+                .interfaces
+                .iter()
+                .map(|i| {
+                    vec![
+                        i.interface.clone(),
+                        i.vlan.clone().unwrap_or_else(|| "-".to_owned()),
+                        i.clients.to_string(),
+                        i.requests.to_string(),
+                        i.dropped.to_string(),
+                    ]
+                })
+                .collect();
+            out.push('\n');
+            out.push_str(&render(&["Interface", "VLAN", "Clients", "Requests", "Dropped"], &rows));
+        }
         out
     })
 }
@@ -253,6 +271,29 @@ pub fn serverstats(args: ApiArgs) -> ExitCode {
             .collect();
         out.push('\n');
         out.push_str(&render(&["Listen address", "Received", "Replied", "Dropped"], &rows));
+        if !s.interfaces.is_empty() {
+            let rows: Vec<Vec<String>> = s
+                .interfaces
+                .iter()
+                .map(|i| {
+                    let reasons: Vec<String> = i.dropped_by_reason.iter().map(|(r, n)| format!("{n} {r}")).collect();
+                    vec![
+                        i.interface.clone(),
+                        i.vlan.clone().unwrap_or_else(|| "-".to_owned()),
+                        if i.served { "yes" } else { "no" }.to_owned(),
+                        i.received.to_string(),
+                        i.replied.to_string(),
+                        i.dropped.to_string(),
+                        reasons.join(", "),
+                    ]
+                })
+                .collect();
+            out.push('\n');
+            out.push_str(&render(
+                &["Interface", "VLAN", "Served", "Received", "Replied", "Dropped", "Drop reasons"],
+                &rows,
+            ));
+        }
         out
     })
 }

@@ -31,6 +31,9 @@ use tracing::{error, info, warn};
 
 use crate::api::{self, ApiServer};
 use crate::clock::{system::measure_precision, SystemClock};
+use crate::interfaces::table::broadcast_client_interfaces;
+use crate::interfaces::watch::{self, InterfaceWatch, TableInputs};
+use crate::interfaces::{InterfaceCell, SlotNames, VlanPolicies};
 use crate::logging::LogHandle;
 use crate::net::listen::SocketOptions;
 use crate::refclock::devices::Devices;
@@ -76,6 +79,7 @@ pub fn server_settings(config: &Config, overrides: &Overrides) -> ServerSettings
             recv_batch: config.performance.recv_batch,
             batch_send: config.performance.batch_send,
             cpu: None,
+            broadcasts: false,
         },
         cpu_affinity: config.performance.cpu_affinity.clone(),
         socket: SocketOptions {
@@ -108,6 +112,7 @@ struct Daemon {
     mtimes: Vec<Option<SystemTime>>,
     last_totals: Totals,
     leaps: leaps::LeapWatch,
+    interface_watch: InterfaceWatch,
 }
 
 /// Runs the daemon until SIGTERM/SIGINT.
@@ -119,8 +124,9 @@ pub fn run(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyhow::Resu
 
 async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyhow::Result<()> {
     let config = loaded.config;
-    // Watched before anything is served: a SIGTERM that arrives as soon as
-    // the first reply went out must stop the daemon cleanly, not kill it.
+    // Watched before anything is served: a signal that arrives as soon as
+    // the daemon answers (the interface watch and the API still starting)
+    // is handled, not fatal.
     let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
     let mut hup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
@@ -160,9 +166,19 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
     };
     compiled.nts = nts.as_ref().map(|n| NtsKeys(n.store.cell()));
     log_security(&compiled);
+    // The interfaces and their VLAN policies are known before the first request.
+    let (interfaces, slots) = (InterfaceCell::default(), SlotNames::default());
+    let table_inputs = TableInputs {
+        vlans: VlanPolicies::from_config(&config, &source_keys),
+        global_rate: compiled.rate,
+        broadcast_clients: broadcast_client_interfaces(&config),
+    };
+    let host_interfaces = watch::publish_initial(&interfaces, &slots, &table_inputs);
     let policy = PolicyCell::new(compiled);
-    let server = Server::start(&server_settings(&config, &source.overrides), state.clone(), policy.clone())?;
-    let hub = StatusHub::new(config.clone(), state.clone(), server.stats(), server.client_logs());
+    let server =
+        Server::start(&server_settings(&config, &source.overrides), state.clone(), policy.clone(), interfaces.clone())?;
+    let interface_watch = InterfaceWatch::start(interfaces.clone(), slots.clone(), host_interfaces, table_inputs);
+    let hub = StatusHub::new(config.clone(), state.clone(), server.stats(), server.client_logs(), interfaces, slots);
     let history_sampler = crate::status::sampler::spawn(hub.clone());
     hub.set_serving(server.bound_addresses(), true);
     hub.set_nts_ke(nts.as_ref().map(|n| n.stats.clone()));
@@ -194,6 +210,7 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
         mtimes,
         last_totals: Totals::default(),
         leaps: leap_watch,
+        interface_watch,
     };
     d.last_totals = d.hub.stats().totals();
 
@@ -254,6 +271,7 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
         n.ke.stop().await;
     }
     d.hub.set_serving(Vec::new(), false);
+    d.interface_watch.stop();
     let totals = d.server.stop().totals();
     info!(
         received = totals.received,
@@ -287,7 +305,9 @@ async fn start_api(hub: &Arc<StatusHub>, m: &MonitoringConfig, at_start: bool) -
 /// again on reload.
 fn needs_low_ports(config: &Config) -> bool {
     let api_low = config.monitoring.enabled && config.monitoring.listen.port() < 1024;
-    api_low || config.listen_sockets().iter().any(|a| a.port() != 0 && a.port() < 1024)
+    // A broadcast client binds the broadcast port itself when no serving socket takes the broadcasts.
+    let broadcast_low = config.sources.broadcast.iter().any(|b| b.port != 0 && b.port < 1024);
+    api_low || broadcast_low || config.listen_sockets().iter().any(|a| a.port() != 0 && a.port() < 1024)
 }
 
 fn log_security(p: &SecurityPolicy) {
@@ -353,6 +373,15 @@ impl Daemon {
             log_security(&policy);
             changes.push("security".to_owned());
         }
+        if new.vlan_config != self.config.vlan_config {
+            changes.push("vlan_config".to_owned());
+        }
+        // Rebuilt on every reload: a key file the broadcasts use may have changed.
+        self.interface_watch.set_inputs(TableInputs {
+            vlans: VlanPolicies::from_config(&new, &source_keys),
+            global_rate: policy.rate,
+            broadcast_clients: broadcast_client_interfaces(&new),
+        });
         self.policy.publish(policy);
         if new.logging.level() != self.config.logging.level() {
             match self.log.set_level(new.logging.level()) {

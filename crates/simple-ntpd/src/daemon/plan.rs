@@ -16,6 +16,7 @@ use crate::served::leap::announce;
 use crate::served::local::{unsynchronised, LocalReference};
 use crate::served::{Correction, Snapshot, StateCell};
 use crate::status::{StatusHub, SyncReport};
+use crate::sync::broadcast::BroadcastSpec;
 use crate::sync::drivers::{choose, Steering};
 use crate::sync::host;
 use crate::sync::task::{SyncHandle, SyncSettings};
@@ -74,6 +75,7 @@ impl Plan {
             precision,
             refclocks: crate::refclock::spec::refclocks(config, precision),
             pps_on_local_clock,
+            broadcast: BroadcastSpec::from_config(config),
         }))
     }
 
@@ -83,9 +85,10 @@ impl Plan {
             Plan::Local(l) => format!("local reference stratum {}", l.stratum),
             Plan::Host { stratum } => format!("host clock (discipline none) at stratum {stratum}"),
             Plan::Sync(s) => format!(
-                "{} source(s), {} refclock(s), discipline {}",
+                "{} source(s), {} refclock(s), {} broadcast client(s), discipline {}",
                 s.upstreams.len(),
                 s.refclocks.len(),
+                s.broadcast.len(),
                 s.discipline.name()
             ),
         }
@@ -214,6 +217,7 @@ mod tests {
             precision: -20,
             refclocks: Vec::new(),
             pps_on_local_clock: false,
+            broadcast: Vec::new(),
         }
     }
 
@@ -233,6 +237,18 @@ mod tests {
             ("keys", Box::new(move |s| drop(s.keys.insert(1, key.clone())))),
             ("precision", Box::new(|s| s.precision = -24)),
             ("pps_on_local_clock", Box::new(|s| s.pps_on_local_clock = true)),
+            (
+                "broadcast",
+                Box::new(|s| {
+                    s.broadcast.push(BroadcastSpec {
+                        interface: "vlan-10".into(),
+                        server: None,
+                        port: 123,
+                        key: None,
+                        prefer: false,
+                    })
+                }),
+            ),
         ];
         for (name, change) in changes {
             let mut s = sync_plan();

@@ -44,8 +44,24 @@ pub fn policy_and_keys(config: &Config) -> anyhow::Result<Preflight> {
 /// The keys for sources with `key`; an error when a source names a key that
 /// is not configured (it could never be polled).
 fn source_keys(config: &Config, warnings: &mut Vec<String>) -> anyhow::Result<SymmetricKeys> {
-    let wanted: Vec<(usize, u32)> =
-        config.sources.servers.iter().enumerate().filter_map(|(i, s)| s.key.map(|k| (i, k))).collect();
+    let servers = config
+        .sources
+        .servers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| s.key.map(|k| (format!("sources.servers[{i}].key"), k)));
+    let broadcast = config
+        .sources
+        .broadcast
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| s.key.map(|k| (format!("sources.broadcast[{i}].key"), k)));
+    let sent = config
+        .vlan_config
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| v.broadcast_key.map(|k| (format!("vlan_config[{i}].broadcast_key"), k)));
+    let wanted: Vec<(String, u32)> = servers.chain(broadcast).chain(sent).collect();
     if wanted.is_empty() {
         return Ok(SymmetricKeys::new());
     }
@@ -54,12 +70,12 @@ fn source_keys(config: &Config, warnings: &mut Vec<String>) -> anyhow::Result<Sy
             warnings.extend(w);
             keys
         }
-        Err(e) => bail!("keys for sources.servers: {e}"),
+        Err(e) => bail!("keys for {}: {e}", wanted[0].0),
     };
-    for (i, id) in wanted {
+    for (path, id) in wanted {
         if !keys.contains_key(&id) {
             bail!(
-                "sources.servers[{i}].key = {id}: no such key in security.authentication (keys or key_file); the source could never be polled"
+                "{path} = {id}: no such key in security.authentication (keys or key_file); the source could never be polled (or the broadcasts never authenticated)"
             );
         }
     }
@@ -108,5 +124,10 @@ mod tests {
         ))
         .unwrap();
         assert!(ok.source_keys.contains_key(&7));
+        let e = preflight(&config("[[vlan_config]]\nvlan_ref = \"vlan-10\"\nbroadcast = true\nbroadcast_key = 3\n"))
+            .unwrap_err();
+        assert!(format!("{e:#}").contains("vlan_config[0].broadcast_key = 3"), "{e:#}");
+        let e = preflight(&config("[[sources.broadcast]]\ninterface = \"vlan-10\"\nkey = 4\n")).unwrap_err();
+        assert!(format!("{e:#}").contains("sources.broadcast[0].key = 4"), "{e:#}");
     }
 }

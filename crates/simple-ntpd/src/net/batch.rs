@@ -187,9 +187,10 @@ impl SendBatch {
         self.s.bufs.chunks_mut(self.s.buf_len).take(self.len)
     }
 
-    /// Sends every queued reply; returns (sent, failed). The queue is empty
-    /// afterwards whatever happened.
-    pub fn flush(&mut self, socket: &Socket) -> (usize, usize) {
+    /// Sends every queued reply, telling `outcome` for each (by queue
+    /// position) whether it was sent; returns (sent, failed). The queue is
+    /// empty afterwards whatever happened.
+    pub fn flush(&mut self, socket: &Socket, mut outcome: impl FnMut(usize, bool)) -> (usize, usize) {
         let total = self.len;
         let (mut done, mut sent, mut failed) = (0, 0, 0);
         while done < total {
@@ -199,10 +200,12 @@ impl SendBatch {
                 libc::sendmmsg(socket.as_raw_fd(), self.s.hdrs[done..].as_mut_ptr(), (total - done) as libc::c_uint, 0)
             };
             if n > 0 {
+                (done..done + n as usize).for_each(|i| outcome(i, true));
                 sent += n as usize;
                 done += n as usize;
             } else {
                 // The reply at `done` failed: skip it and send the rest.
+                outcome(done, false);
                 failed += 1;
                 done += 1;
             }
@@ -267,7 +270,9 @@ mod tests {
         for b in out.queued_bufs() {
             b[0] += 10;
         }
-        assert_eq!(out.flush(&server), (3, 0));
+        let mut seen = Vec::new();
+        assert_eq!(out.flush(&server, |i, sent| seen.push((i, sent))), (3, 0));
+        assert_eq!(seen, [(0, true), (1, true), (2, true)]);
         assert!(out.is_empty());
         let mut buf = [0u8; 64];
         let mut cm = CmsgBuf::default();

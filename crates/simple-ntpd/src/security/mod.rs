@@ -59,14 +59,7 @@ impl SecurityPolicy {
         let mut warnings = Vec::new();
         let rl = &s.ratelimit;
         let rate = if rl.enabled {
-            Some(RateParams {
-                interval_secs: 2f64.powi(rl.interval),
-                burst: rl.burst,
-                leak: rl.leak,
-                kod: rl.kod,
-                table_size: rl.table_size,
-                ipv6_prefix: rl.ipv6_prefix,
-            })
+            RateParams::from_config(rl)
         } else if s.enable_rate_limiting {
             // Seed 000: at most max_queries_per_minute on average, bursts as
             // configured, and nothing over the limit leaks through.

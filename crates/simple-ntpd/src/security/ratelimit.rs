@@ -40,6 +40,21 @@ pub struct RateParams {
     pub ipv6_prefix: u8,
 }
 
+impl RateParams {
+    /// The limits `[security.ratelimit]` (or a VLAN's `ratelimit`) asks
+    /// for; `None` when it is not enabled.
+    pub fn from_config(rl: &ntp_config::RateLimitConfig) -> Option<RateParams> {
+        rl.enabled.then(|| RateParams {
+            interval_secs: 2f64.powi(rl.interval),
+            burst: rl.burst,
+            leak: rl.leak,
+            kod: rl.kod,
+            table_size: rl.table_size,
+            ipv6_prefix: rl.ipv6_prefix,
+        })
+    }
+}
+
 /// What to do with a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {

@@ -1,5 +1,6 @@
 //! A bounded per-worker log of recent clients (address, requests, drops,
-//! last seen), like `chronyc clients`, for the management API.
+//! last seen, the interface slot it last came in on), like `chronyc
+//! clients`, for the management API.
 //!
 //! Fixed memory: a table of `capacity` slots allocated at start that a flood
 //! from spoofed addresses cannot grow. Lookups probe a few slots from a
@@ -23,6 +24,8 @@ struct Slot {
     dropped: AtomicU64,
     /// Last seen, Unix seconds; 0 = empty slot.
     last_seen: AtomicU64,
+    /// The interface slot of its last request.
+    interface: AtomicU64,
 }
 
 /// One worker's client table.
@@ -43,6 +46,8 @@ pub struct ClientEntry {
     pub dropped: u64,
     /// Last request, Unix seconds.
     pub last_seen: u64,
+    /// The interface slot of its last request.
+    pub interface: usize,
 }
 
 fn key_of(ip: IpAddr) -> u128 {
@@ -83,10 +88,11 @@ impl ClientLog {
         (h ^ (h >> 32)) as usize
     }
 
-    /// Records one request from `ip` at Unix second `now`; `answered` false
-    /// counts it as dropped too. Called by the owning worker only.
+    /// Records one request from `ip` at Unix second `now` on the interface
+    /// of counter slot `interface`; `answered` false counts it as dropped
+    /// too. Called by the owning worker only.
     #[inline]
-    pub fn record(&self, ip: IpAddr, now: u64, answered: bool) {
+    pub fn record(&self, ip: IpAddr, now: u64, answered: bool, interface: usize) {
         if self.slots.is_empty() {
             return;
         }
@@ -104,6 +110,7 @@ impl ClientLog {
                 if !answered {
                     s.dropped.store(s.dropped.load(Relaxed) + 1, Relaxed);
                 }
+                s.interface.store(interface as u64, Relaxed);
                 s.last_seen.store(now.max(1), Relaxed);
                 return;
             }
@@ -118,6 +125,7 @@ impl ClientLog {
         s.key_lo.store(lo, Relaxed);
         s.requests.store(1, Relaxed);
         s.dropped.store(u64::from(!answered), Relaxed);
+        s.interface.store(interface as u64, Relaxed);
         s.last_seen.store(now.max(1), Relaxed);
     }
 
@@ -132,6 +140,7 @@ impl ClientLog {
                     requests: s.requests.load(Relaxed),
                     dropped: s.dropped.load(Relaxed),
                     last_seen,
+                    interface: s.interface.load(Relaxed) as usize,
                 })
             })
             .collect()
@@ -149,6 +158,9 @@ pub fn top_clients<'a>(logs: impl IntoIterator<Item = &'a ClientLog>, limit: usi
                 .and_modify(|m| {
                     m.requests += e.requests;
                     m.dropped += e.dropped;
+                    if e.last_seen >= m.last_seen {
+                        m.interface = e.interface;
+                    }
                     m.last_seen = m.last_seen.max(e.last_seen);
                 })
                 .or_insert(e);
@@ -171,13 +183,13 @@ mod tests {
         let a: IpAddr = "192.0.2.1".parse().unwrap();
         let b: IpAddr = "2001:db8::1".parse().unwrap();
         for _ in 0..5 {
-            log.record(a, 100, true);
+            log.record(a, 100, true, 1);
         }
-        log.record(a, 101, false);
-        log.record(b, 102, true);
+        log.record(a, 101, false, 2);
+        log.record(b, 102, true, 1);
         let (top, tracked) = top_clients([&log], 10);
         assert_eq!(tracked, 2);
-        assert_eq!(top[0], ClientEntry { address: a, requests: 6, dropped: 1, last_seen: 101 });
+        assert_eq!(top[0], ClientEntry { address: a, requests: 6, dropped: 1, last_seen: 101, interface: 2 });
         assert_eq!(top[1].address, b);
     }
 
@@ -185,7 +197,7 @@ mod tests {
     fn a_flood_of_addresses_stays_within_capacity() {
         let log = ClientLog::new(256, 99);
         for i in 0..100_000u32 {
-            log.record(IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 | i)), u64::from(i) + 1, true);
+            log.record(IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 | i)), u64::from(i) + 1, true, 0);
         }
         let entries = log.entries();
         assert!(entries.len() <= 256);
@@ -198,12 +210,12 @@ mod tests {
     fn merges_workers_and_disabled_log_is_empty() {
         let (w1, w2) = (ClientLog::new(16, 1), ClientLog::new(16, 2));
         let ip: IpAddr = "198.51.100.7".parse().unwrap();
-        w1.record(ip, 5, true);
-        w2.record(ip, 9, true);
+        w1.record(ip, 5, true, 3);
+        w2.record(ip, 9, true, 4);
         let (top, _) = top_clients([&w1, &w2], 5);
-        assert_eq!(top, vec![ClientEntry { address: ip, requests: 2, dropped: 0, last_seen: 9 }]);
+        assert_eq!(top, vec![ClientEntry { address: ip, requests: 2, dropped: 0, last_seen: 9, interface: 4 }]);
         let off = ClientLog::new(0, 0);
-        off.record(ip, 1, true);
+        off.record(ip, 1, true, 0);
         assert!(off.entries().is_empty());
     }
 }

@@ -6,6 +6,7 @@
 //! ones are bound and started first (SO_REUSEPORT lets old and new sockets
 //! share the port), and only then are the old ones stopped.
 
+pub mod broadcast;
 pub mod client_log;
 pub mod control;
 pub mod policy;
@@ -22,6 +23,7 @@ use std::thread::JoinHandle;
 use anyhow::{bail, Context};
 use tracing::{info, warn};
 
+use crate::interfaces::InterfaceCell;
 use crate::net::listen::{ensure_address_free, is_ipv6_unavailable, open_serving_socket, SocketOptions};
 use crate::security::PolicyCell;
 use crate::served::StateCell;
@@ -96,6 +98,7 @@ pub struct Server {
     settings: ServerSettings,
     state: StateCell,
     policy: PolicyCell,
+    interfaces: InterfaceCell,
     stats: StatsRegistry,
     clients: ClientLogs,
     next_id: u64,
@@ -103,13 +106,20 @@ pub struct Server {
 
 impl Server {
     /// Binds every socket, then starts the workers. Fails without leaving
-    /// anything running if a configured address cannot be bound.
-    pub fn start(settings: &ServerSettings, state: StateCell, policy: PolicyCell) -> anyhow::Result<Server> {
+    /// anything running if a configured address cannot be bound. Workers
+    /// serve under `policy` and the per-interface policies of `interfaces`.
+    pub fn start(
+        settings: &ServerSettings,
+        state: StateCell,
+        policy: PolicyCell,
+        interfaces: InterfaceCell,
+    ) -> anyhow::Result<Server> {
         let mut server = Server {
             listeners: Vec::new(),
             settings: settings.clone(),
             state,
             policy,
+            interfaces,
             stats: StatsRegistry::default(),
             clients: ClientLogs::default(),
             next_id: 0,
@@ -233,11 +243,13 @@ impl Server {
             if !settings.cpu_affinity.is_empty() {
                 options.cpu = Some(settings.cpu_affinity[n % settings.cpu_affinity.len()]);
             }
+            options.broadcasts = n == 0 && broadcasts_from(&settings.listen, addr);
             let worker = Worker::new(
                 socket,
                 bound,
                 self.state.clone(),
                 self.policy.clone(),
+                self.interfaces.clone(),
                 worker_stats,
                 clients,
                 options,
@@ -297,6 +309,14 @@ impl Server {
 
 fn listener_seed(id: u64) -> u64 {
     crate::random::u64() ^ id
+}
+
+/// True when the listener of `addr` sends its family's broadcasts: the
+/// wildcard listener of the family, or else the first configured one.
+fn broadcasts_from(listen: &[SocketAddr], addr: SocketAddr) -> bool {
+    let family = |a: &&SocketAddr| a.is_ipv4() == addr.is_ipv4();
+    let chosen = listen.iter().filter(family).find(|a| a.ip().is_unspecified()).or(listen.iter().find(family));
+    chosen == Some(&addr)
 }
 
 /// True when one of `listeners` is bound to `addr`'s port in the same family.

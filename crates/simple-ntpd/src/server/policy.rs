@@ -1,7 +1,10 @@
 //! The security policy as the server decision (`ntp_proto::server::decide`)
 //! consults it: one [`ServingPolicy`] per batch of datagrams, over the
-//! published [`SecurityPolicy`] snapshot, the worker's own rate-limiter
-//! table and the NTS cookie keys in force.
+//! published [`SecurityPolicy`] and [`InterfaceTable`] snapshots, the
+//! worker's own rate-limiter table and the NTS cookie keys in force. For
+//! each datagram the decision first selects its arrival interface: the
+//! access rules and rate limits of that interface's VLAN, where it has
+//! its own, replace the global ones for that datagram.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -10,6 +13,8 @@ use ntp_proto::auth::SymmetricKey;
 use ntp_proto::nts::cookie::CookieKeys;
 use ntp_proto::server::{Policy, Verdict};
 
+use crate::interfaces::slots::OTHER;
+use crate::interfaces::{InterfaceEntry, InterfaceTable};
 use crate::security::ratelimit::{self, RateLimiter};
 use crate::security::SecurityPolicy;
 
@@ -17,6 +22,10 @@ use crate::security::SecurityPolicy;
 pub struct ServingPolicy<'a> {
     /// The published policy.
     pub security: &'a SecurityPolicy,
+    /// The published interface table.
+    pub interfaces: &'a InterfaceTable,
+    /// The interface of the datagram being decided, if known.
+    current: Option<&'a InterfaceEntry>,
     /// This worker's rate-limiter table (when rate limiting is on).
     pub limiter: Option<&'a mut RateLimiter>,
     /// The NTS cookie keys, loaded once per batch (when NTS is served).
@@ -26,14 +35,37 @@ pub struct ServingPolicy<'a> {
 }
 
 impl<'a> ServingPolicy<'a> {
-    /// The policy for a batch served under `security`.
-    pub fn new(security: &'a SecurityPolicy, limiter: Option<&'a mut RateLimiter>, max_request_len: usize) -> Self {
+    /// The policy for a batch served under `security` and `interfaces`.
+    pub fn new(
+        security: &'a SecurityPolicy,
+        interfaces: &'a InterfaceTable,
+        limiter: Option<&'a mut RateLimiter>,
+        max_request_len: usize,
+    ) -> Self {
         let cookie_keys = security.nts.as_ref().map(|n| n.0.load());
-        ServingPolicy { security, limiter, cookie_keys, max_request_len }
+        ServingPolicy { security, interfaces, current: None, limiter, cookie_keys, max_request_len }
+    }
+
+    /// True when a broadcast client listens on the last selected interface.
+    #[inline]
+    pub fn takes_broadcasts(&self) -> bool {
+        self.current.is_some_and(|e| e.broadcast_client)
+    }
+
+    /// The counter slot of the last selected interface.
+    #[inline]
+    pub fn slot(&self) -> usize {
+        self.current.map_or(OTHER, |e| e.slot)
     }
 }
 
 impl Policy for ServingPolicy<'_> {
+    #[inline]
+    fn select_interface(&mut self, ifindex: u32) -> bool {
+        self.current = self.interfaces.lookup(ifindex);
+        self.current.is_none_or(|e| e.serve)
+    }
+
     #[inline]
     fn max_request_len(&self) -> usize {
         self.max_request_len
@@ -41,7 +73,11 @@ impl Policy for ServingPolicy<'_> {
 
     #[inline]
     fn access(&self, client: IpAddr) -> Verdict {
-        if self.security.access.allows(client) {
+        let rules = self.current.and_then(|e| e.access.as_ref()).unwrap_or(&self.security.access);
+        // A request "from" the broadcast address of the VLAN we broadcast
+        // on would have its reply delivered to every host there.
+        let spoofed_broadcast = self.current.is_some_and(|e| e.is_own_broadcast(client));
+        if rules.allows(client) && !spoofed_broadcast {
             Verdict::Pass
         } else if self.security.deny_kod {
             Verdict::RefuseWithKod
@@ -52,7 +88,11 @@ impl Policy for ServingPolicy<'_> {
 
     #[inline]
     fn rate_limit(&mut self, client: IpAddr, host_secs: f64) -> Verdict {
-        let (Some(params), Some(limiter)) = (&self.security.rate, self.limiter.as_deref_mut()) else {
+        let params = match self.current.and_then(|e| e.rate.as_ref()) {
+            Some(vlan) => vlan.as_ref(),
+            None => self.security.rate.as_ref(),
+        };
+        let (Some(params), Some(limiter)) = (params, self.limiter.as_deref_mut()) else {
             return Verdict::Pass;
         };
         match limiter.check(client, host_secs, params) {

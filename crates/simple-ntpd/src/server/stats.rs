@@ -1,6 +1,8 @@
 //! Per-worker packet counters. Each worker owns its counters on its own cache
 //! line and is their only writer (plain load+store, no locked instructions);
-//! readers sum them across workers.
+//! readers sum them across workers. Requests, replies and drops are counted
+//! per interface slot (see `crate::interfaces::slots`): totals are their
+//! sums.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -8,12 +10,22 @@ use std::sync::{Arc, Mutex};
 
 use ntp_proto::server::DropReason;
 
-/// One worker's counters.
-#[repr(align(128))]
+use crate::interfaces::slots::MAX_SLOTS;
+
+/// One worker's counters of one interface slot.
 #[derive(Default, Debug)]
-pub struct WorkerStats {
+struct SlotCounters {
     received: AtomicU64,
     replied: AtomicU64,
+    broadcasts: AtomicU64,
+    dropped: [AtomicU64; DropReason::COUNT],
+}
+
+/// One worker's counters.
+#[repr(align(128))]
+#[derive(Debug)]
+pub struct WorkerStats {
+    slots: [SlotCounters; MAX_SLOTS],
     send_errors: AtomicU64,
     receive_errors: AtomicU64,
     rx_timestamp_fallback: AtomicU64,
@@ -21,7 +33,21 @@ pub struct WorkerStats {
     authenticated: AtomicU64,
     nts_replied: AtomicU64,
     control_replied: AtomicU64,
-    dropped: [AtomicU64; DropReason::COUNT],
+}
+
+impl Default for WorkerStats {
+    fn default() -> Self {
+        WorkerStats {
+            slots: std::array::from_fn(|_| SlotCounters::default()),
+            send_errors: AtomicU64::new(0),
+            receive_errors: AtomicU64::new(0),
+            rx_timestamp_fallback: AtomicU64::new(0),
+            kod_sent: AtomicU64::new(0),
+            authenticated: AtomicU64::new(0),
+            nts_replied: AtomicU64::new(0),
+            control_replied: AtomicU64::new(0),
+        }
+    }
 }
 
 #[inline]
@@ -31,20 +57,25 @@ fn bump(c: &AtomicU64) {
 }
 
 impl WorkerStats {
-    /// A datagram arrived.
+    /// A datagram arrived on the interface of `slot`.
     #[inline]
-    pub fn received(&self) {
-        bump(&self.received);
+    pub fn received(&self, slot: usize) {
+        bump(&self.slots[slot % MAX_SLOTS].received);
     }
-    /// A reply was sent.
+    /// A reply was sent on the interface of `slot`.
     #[inline]
-    pub fn replied(&self) {
-        bump(&self.replied);
+    pub fn replied(&self, slot: usize) {
+        bump(&self.slots[slot % MAX_SLOTS].replied);
     }
-    /// A datagram was not answered.
+    /// A broadcast was sent on the interface of `slot`.
     #[inline]
-    pub fn dropped(&self, reason: DropReason) {
-        bump(&self.dropped[reason.index()]);
+    pub fn broadcast(&self, slot: usize) {
+        bump(&self.slots[slot % MAX_SLOTS].broadcasts);
+    }
+    /// A datagram from the interface of `slot` was not answered.
+    #[inline]
+    pub fn dropped(&self, slot: usize, reason: DropReason) {
+        bump(&self.slots[slot % MAX_SLOTS].dropped[reason.index()]);
     }
     /// sendmsg failed.
     #[inline]
@@ -136,6 +167,51 @@ impl StatsRegistry {
         sum(workers.iter().map(|(_, w)| w.as_ref()))
     }
 
+    /// Requests, replies and drops per (listen address, interface slot),
+    /// only where something arrived; in address, then slot order.
+    pub fn by_address_and_slot(&self) -> Vec<(SocketAddr, usize, SlotTotals)> {
+        let workers = self.workers.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out: Vec<(SocketAddr, usize, SlotTotals)> = Vec::new();
+        for (addr, w) in workers.iter() {
+            for (slot, c) in w.slots.iter().enumerate() {
+                let received = c.received.load(Relaxed);
+                let broadcasts = c.broadcasts.load(Relaxed);
+                if received == 0 && broadcasts == 0 {
+                    continue;
+                }
+                let i = match out.iter().position(|(a, s, _)| a == addr && *s == slot) {
+                    Some(i) => i,
+                    None => {
+                        out.push((*addr, slot, SlotTotals::default()));
+                        out.len() - 1
+                    }
+                };
+                let t = &mut out[i].2;
+                t.received += received;
+                t.broadcasts += broadcasts;
+                t.replied += c.replied.load(Relaxed);
+                for (sum, d) in t.dropped.iter_mut().zip(c.dropped.iter()) {
+                    *sum += d.load(Relaxed);
+                }
+            }
+        }
+        out.sort_by_key(|(a, s, _)| (*a, *s));
+        out
+    }
+
+    /// [`Self::by_address_and_slot`] summed over listen addresses, by slot.
+    pub fn by_slot(&self) -> Vec<(usize, SlotTotals)> {
+        let mut out: Vec<(usize, SlotTotals)> = Vec::new();
+        for (_, slot, t) in self.by_address_and_slot() {
+            match out.iter_mut().find(|(s, _)| *s == slot) {
+                Some((_, sum)) => sum.add(&t),
+                None => out.push((slot, t)),
+            }
+        }
+        out.sort_by_key(|(s, _)| *s);
+        out
+    }
+
     /// Counters summed per listen address, in address order.
     pub fn by_address(&self) -> Vec<(SocketAddr, Totals)> {
         let workers = self.workers.lock().unwrap_or_else(|e| e.into_inner());
@@ -149,11 +225,45 @@ impl StatsRegistry {
     }
 }
 
+/// One interface slot's counters, summed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SlotTotals {
+    /// Datagrams received.
+    pub received: u64,
+    /// Replies sent.
+    pub replied: u64,
+    /// Broadcasts sent.
+    pub broadcasts: u64,
+    /// Drops by reason, in [`DropReason::ALL`] order.
+    pub dropped: [u64; DropReason::COUNT],
+}
+
+impl SlotTotals {
+    fn add(&mut self, o: &SlotTotals) {
+        self.received += o.received;
+        self.replied += o.replied;
+        self.broadcasts += o.broadcasts;
+        for (a, b) in self.dropped.iter_mut().zip(o.dropped.iter()) {
+            *a += b;
+        }
+    }
+
+    /// All drops together.
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped.iter().sum()
+    }
+}
+
 fn sum<'a>(workers: impl Iterator<Item = &'a WorkerStats>) -> Totals {
     let mut t = Totals { dropped: DropReason::ALL.iter().map(|r| (r.name(), 0)).collect(), ..Totals::default() };
     for w in workers {
-        t.received += w.received.load(Relaxed);
-        t.replied += w.replied.load(Relaxed);
+        for c in &w.slots {
+            t.received += c.received.load(Relaxed);
+            t.replied += c.replied.load(Relaxed);
+            for (slot, d) in t.dropped.iter_mut().zip(c.dropped.iter()) {
+                slot.1 += d.load(Relaxed);
+            }
+        }
         t.send_errors += w.send_errors.load(Relaxed);
         t.receive_errors += w.receive_errors.load(Relaxed);
         t.rx_timestamp_fallback += w.rx_timestamp_fallback.load(Relaxed);
@@ -161,9 +271,6 @@ fn sum<'a>(workers: impl Iterator<Item = &'a WorkerStats>) -> Totals {
         t.authenticated += w.authenticated.load(Relaxed);
         t.nts_replied += w.nts_replied.load(Relaxed);
         t.control_replied += w.control_replied.load(Relaxed);
-        for (slot, c) in t.dropped.iter_mut().zip(w.dropped.iter()) {
-            slot.1 += c.load(Relaxed);
-        }
     }
     t
 }
@@ -179,15 +286,24 @@ mod tests {
         let b = Arc::new(WorkerStats::default());
         reg.register("127.0.0.1:1".parse().unwrap(), a.clone());
         reg.register("127.0.0.1:2".parse().unwrap(), b.clone());
-        a.received();
-        b.received();
-        b.replied();
-        a.dropped(DropReason::ControlMode);
+        a.received(1);
+        b.received(2);
+        b.replied(2);
+        a.dropped(1, DropReason::ControlMode);
+        b.received(1);
+        b.dropped(1, DropReason::InterfaceDisabled);
         let t = reg.totals();
-        assert_eq!((t.received, t.replied, t.dropped_total()), (2, 1, 1));
+        assert_eq!((t.received, t.replied, t.dropped_total()), (3, 1, 2));
         assert_eq!(t.dropped.iter().find(|(n, _)| *n == "control_mode").unwrap().1, 1);
         let per = reg.by_address();
         assert_eq!(per.len(), 2);
         assert_eq!(per[1].1.replied, 1);
+        let slots = reg.by_slot();
+        assert_eq!(
+            slots.iter().map(|(s, t)| (*s, t.received, t.dropped_total())).collect::<Vec<_>>(),
+            [(1, 2, 2), (2, 1, 0)]
+        );
+        assert_eq!(slots[0].1.dropped[DropReason::InterfaceDisabled.index()], 1);
+        assert_eq!(reg.by_address_and_slot().len(), 3);
     }
 }

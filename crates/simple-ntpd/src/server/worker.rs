@@ -19,15 +19,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use ntp_proto::control::{self, ControlRequest};
-use ntp_proto::server::{decide, Arrival, Decision, MacSeal, PreparedReply, Seal, Sealed};
+use ntp_proto::server::{decide, Arrival, Decision, DropReason, MacSeal, PreparedReply, Seal, Sealed};
 use ntp_proto::NtpTimestamp;
 use socket2::Socket;
 use tracing::{debug, trace, warn};
 
+use super::broadcast::{is_own_broadcast, Broadcaster};
 use super::client_log::ClientLog;
 use super::policy::ServingPolicy;
 use super::stats::WorkerStats;
 use crate::clock::SystemClock;
+use crate::interfaces::{BroadcastIn, InterfaceCell};
 use crate::net::batch::{RecvBatch, SendBatch};
 use crate::net::udp::{self, RecvMeta};
 use crate::random::Csprng;
@@ -49,13 +51,17 @@ pub struct WorkerOptions {
     pub batch_send: bool,
     /// CPU core to pin this worker to.
     pub cpu: Option<usize>,
+    /// This worker sends its address family's broadcasts (set per worker
+    /// by the server).
+    pub broadcasts: bool,
 }
 
 /// A reply queued for the batch send (NTS replies are sent at once).
 #[derive(Clone, Copy, Debug)]
 enum Queued {
-    /// Time, to be stamped and (with a MAC) sealed just before the send.
-    Reply(PreparedReply, Option<MacSeal>),
+    /// Time, to be stamped and (with a MAC) sealed just before the send;
+    /// with the interface slot it is counted under.
+    Reply(PreparedReply, Option<MacSeal>, usize),
     /// A complete kiss-o'-death.
     Kod,
 }
@@ -65,8 +71,11 @@ pub struct Worker {
     socket: Socket,
     /// Reply from the arrival address only when bound to a wildcard.
     wildcard: bool,
+    /// The socket's address.
+    bound: SocketAddr,
     state: StateCell,
     policy: PolicyCell,
+    interfaces: InterfaceCell,
     stats: Arc<WorkerStats>,
     clients: Arc<ClientLog>,
     options: WorkerOptions,
@@ -81,12 +90,24 @@ impl Worker {
         addr: SocketAddr,
         state: StateCell,
         policy: PolicyCell,
+        interfaces: InterfaceCell,
         stats: Arc<WorkerStats>,
         clients: Arc<ClientLog>,
         options: WorkerOptions,
         seed: u64,
     ) -> Self {
-        Worker { socket, wildcard: addr.ip().is_unspecified(), state, policy, stats, clients, options, seed }
+        Worker {
+            socket,
+            wildcard: addr.ip().is_unspecified(),
+            bound: addr,
+            state,
+            policy,
+            interfaces,
+            stats,
+            clients,
+            options,
+            seed,
+        }
     }
 
     /// Serves until `shutdown` is set (checked at least every socket read
@@ -105,7 +126,11 @@ impl Worker {
         // Nonces for NTS: a per-worker CSPRNG seeded once from the OS.
         let mut rng = crate::random::csprng();
         let mut limiter: Option<RateLimiter> = None;
+        let mut broadcaster = self.options.broadcasts.then(|| Broadcaster::new(self.bound));
         while !shutdown.load(Ordering::Relaxed) {
+            if let Some(b) = &mut broadcaster {
+                b.send_due(&self.socket, &self.interfaces.load(), &self.state.load(), &self.stats);
+            }
             let n = match rx.recv(&self.socket) {
                 Ok(n) => n,
                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => {
@@ -119,14 +144,16 @@ impl Worker {
             };
             let snapshot = self.state.load();
             let security = self.policy.load();
+            let interfaces = self.interfaces.load();
             // The limiter table is allocated once and only rebuilt when a
-            // reload changes its size.
-            match (&security.rate, &limiter) {
-                (Some(p), Some(l)) if l.capacity() >= p.table_size.next_power_of_two() => {}
-                (Some(p), _) => limiter = Some(RateLimiter::new(p.table_size, self.seed)),
+            // reload (or a VLAN's own limits) needs it larger.
+            let table_size = security.rate.map(|r| r.table_size).max(interfaces.rate_table_size());
+            match (table_size, &limiter) {
+                (Some(n), Some(l)) if l.capacity() >= n.next_power_of_two() => {}
+                (Some(n), _) => limiter = Some(RateLimiter::new(n, self.seed)),
                 (None, _) => {}
             }
-            let mut policy = ServingPolicy::new(&security, limiter.as_mut(), self.options.max_packet_size);
+            let mut policy = ServingPolicy::new(&security, &interfaces, limiter.as_mut(), self.options.max_packet_size);
             match &mut tx {
                 None => {
                     for i in 0..n {
@@ -134,15 +161,19 @@ impl Worker {
                             self.stats.receive_error();
                             continue;
                         };
+                        if is_own_broadcast(policy.interfaces, meta.source.ip(), meta.local) {
+                            continue;
+                        }
                         match self.decide(data, &meta, &snapshot, &mut policy, &mut out) {
                             Decision::Reply(prepared, seal) => {
                                 // The transmit timestamp is read as late as possible: right here.
                                 let len = prepared.finish(&mut out, snapshot.correction.apply(SystemClock.now()));
+                                let slot = policy.slot();
                                 if let Some(len) = self.seal(seal, &mut out, len, data.len(), &policy, &mut rng) {
-                                    self.send_one(&out[..len], &meta, false);
+                                    self.send_one(&out[..len], &meta, Some(slot));
                                 }
                             }
-                            Decision::KissOfDeath { len, .. } => self.send_one(&out[..len], &meta, true),
+                            Decision::KissOfDeath { len, .. } => self.send_one(&out[..len], &meta, None),
                             Decision::Drop(_) => {}
                             Decision::Control(request) => self.answer_control(&request, &meta, &snapshot),
                         }
@@ -155,16 +186,21 @@ impl Worker {
                             self.stats.receive_error();
                             continue;
                         };
-                        let (len, q) = match self.decide(data, &meta, &snapshot, &mut policy, batch.next_buf()) {
-                            Decision::Reply(p, Seal::Plain) => (p.len(), Queued::Reply(p, None)),
+                        if is_own_broadcast(policy.interfaces, meta.source.ip(), meta.local) {
+                            continue;
+                        }
+                        let decision = self.decide(data, &meta, &snapshot, &mut policy, batch.next_buf());
+                        let slot = policy.slot();
+                        let (len, q) = match decision {
+                            Decision::Reply(p, Seal::Plain) => (p.len(), Queued::Reply(p, None, slot)),
                             // The slot is sent with the MAC appended after T3.
-                            Decision::Reply(p, Seal::Mac(m)) => (p.len() + m.len(), Queued::Reply(p, Some(m))),
+                            Decision::Reply(p, Seal::Mac(m)) => (p.len() + m.len(), Queued::Reply(p, Some(m), slot)),
                             Decision::Reply(p, nts @ Seal::Nts(_)) => {
                                 // NTS replies are sealed after T3 and sent on their own.
                                 out[..p.len()].copy_from_slice(&batch.next_buf()[..p.len()]);
                                 let len = p.finish(&mut out, snapshot.correction.apply(SystemClock.now()));
                                 if let Some(len) = self.seal(nts, &mut out, len, data.len(), &policy, &mut rng) {
-                                    self.send_one(&out[..len], &meta, false);
+                                    self.send_one(&out[..len], &meta, Some(slot));
                                 }
                                 continue;
                             }
@@ -180,7 +216,7 @@ impl Worker {
                     }
                     let t3 = snapshot.correction.apply(SystemClock.now());
                     for (buf, q) in batch.queued_bufs().zip(queued.iter()) {
-                        if let Queued::Reply(p, mac) = q {
+                        if let Queued::Reply(p, mac, _) = q {
                             let len = p.finish(buf, t3);
                             // Same policy snapshot as the decision: the key is there.
                             if mac.is_some_and(|m| m.apply(buf, len, &policy).is_some()) {
@@ -188,13 +224,11 @@ impl Worker {
                             }
                         }
                     }
-                    let (sent, failed) = batch.flush(&self.socket);
-                    for _ in 0..sent {
-                        self.stats.replied();
-                    }
-                    for _ in 0..failed {
-                        self.stats.send_error();
-                    }
+                    batch.flush(&self.socket, |i, sent| match (sent, queued[i]) {
+                        (true, Queued::Reply(.., slot)) => self.stats.replied(slot),
+                        (true, Queued::Kod) => self.stats.kod_sent(),
+                        (false, _) => self.stats.send_error(),
+                    });
                 }
             }
         }
@@ -212,7 +246,6 @@ impl Worker {
         policy: &mut ServingPolicy<'_>,
         out: &mut [u8],
     ) -> Decision<'a> {
-        self.stats.received();
         let (rx_system, host_secs) = match meta.kernel_time {
             Some(k) => (NtpTimestamp::from_unix(k.secs, k.nanos), k.secs as f64 + f64::from(k.nanos) * 1e-9),
             None => {
@@ -226,14 +259,28 @@ impl Worker {
             receive_time: snapshot.correction.apply(rx_system),
             host_secs,
             truncated: meta.truncated,
+            interface: meta.local.map_or(0, |(_, ifindex)| ifindex),
         };
         let decision = decide(data, &arrival, &snapshot.server, policy, out);
+        let slot = policy.slot();
+        self.stats.received(slot);
+        if decision.drop_reason() == Some(DropReason::NotClientMode) && policy.takes_broadcasts() && is_mode_5(data) {
+            // For the broadcast client listening on this interface, not a drop.
+            let from = meta.source;
+            self.interfaces.forward_broadcast(BroadcastIn {
+                ifindex: arrival.interface,
+                from,
+                data: data.to_vec(),
+                rx_system,
+            });
+            return decision;
+        }
         if let Some(reason) = decision.drop_reason() {
-            self.stats.dropped(reason);
+            self.stats.dropped(slot, reason);
             trace!(source = %meta.source, reason = reason.name(), "dropped");
         }
         let now = meta.kernel_time.map(|k| k.secs.max(0) as u64).unwrap_or(0);
-        self.clients.record(meta.source.ip(), now, decision.answers());
+        self.clients.record(meta.source.ip(), now, decision.answers(), slot);
         decision
     }
 
@@ -259,7 +306,7 @@ impl Worker {
                 Some(n)
             }
             Err(reason) => {
-                self.stats.dropped(reason);
+                self.stats.dropped(policy.slot(), reason);
                 None
             }
         }
@@ -290,17 +337,27 @@ impl Worker {
         }
     }
 
+    /// Sends one reply: time, counted under interface `slot`, or (`None`)
+    /// a kiss-o'-death.
     #[inline]
-    fn send_one(&self, reply: &[u8], meta: &RecvMeta, kod: bool) {
+    fn send_one(&self, reply: &[u8], meta: &RecvMeta, slot: Option<usize>) {
         match udp::send(&self.socket, reply, meta.source, self.reply_source(meta)) {
-            Ok(_) if kod => self.stats.kod_sent(),
-            Ok(_) => self.stats.replied(),
+            Ok(_) => match slot {
+                Some(slot) => self.stats.replied(slot),
+                None => self.stats.kod_sent(),
+            },
             Err(e) => {
                 self.stats.send_error();
                 trace!(error = %e, "send failed");
             }
         }
     }
+}
+
+/// True for an NTP broadcast (mode 5).
+#[inline]
+fn is_mode_5(data: &[u8]) -> bool {
+    data.first().is_some_and(|b| b & 7 == 5)
 }
 
 /// Pins the calling thread to one CPU core; logs and carries on if the core

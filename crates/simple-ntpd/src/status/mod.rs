@@ -21,6 +21,7 @@ use arc_swap::ArcSwap;
 use ntp_config::Config;
 
 use crate::api::model::Source;
+use crate::interfaces::{InterfaceCell, SlotNames};
 use crate::served::StateCell;
 use crate::server::stats::StatsRegistry;
 use crate::server::ClientLogs;
@@ -69,6 +70,8 @@ pub struct StatusHub {
     state: StateCell,
     stats: StatsRegistry,
     clients: ClientLogs,
+    interfaces: InterfaceCell,
+    slots: SlotNames,
     listen: ArcSwap<Vec<SocketAddr>>,
     serving: AtomicBool,
     reloads: AtomicU64,
@@ -78,14 +81,24 @@ pub struct StatusHub {
 }
 
 impl StatusHub {
-    /// A hub for a daemon that starts now.
-    pub fn new(config: Config, state: StateCell, stats: StatsRegistry, clients: ClientLogs) -> Arc<StatusHub> {
+    /// A hub for a daemon that starts now; `interfaces` and `slots` are
+    /// the interface table the workers read and their counter slots.
+    pub fn new(
+        config: Config,
+        state: StateCell,
+        stats: StatsRegistry,
+        clients: ClientLogs,
+        interfaces: InterfaceCell,
+        slots: SlotNames,
+    ) -> Arc<StatusHub> {
         Arc::new(StatusHub {
             started: Instant::now(),
             config: ArcSwap::from_pointee(config),
             state,
             stats,
             clients,
+            interfaces,
+            slots,
             listen: ArcSwap::from_pointee(Vec::new()),
             serving: AtomicBool::new(false),
             reloads: AtomicU64::new(0),
@@ -134,6 +147,16 @@ impl StatusHub {
     /// Client logs of the running workers.
     pub fn clients(&self) -> &ClientLogs {
         &self.clients
+    }
+
+    /// The interface table in force.
+    pub fn interfaces(&self) -> &InterfaceCell {
+        &self.interfaces
+    }
+
+    /// The name of every interface counter slot, by slot.
+    pub fn interface_names(&self) -> Vec<String> {
+        self.slots.names()
     }
 
     /// Addresses being served.

@@ -6,7 +6,10 @@ use ntp_proto::packet::LeapIndicator;
 
 use super::health::{assess, HealthInputs};
 use super::StatusHub;
-use crate::api::model::{Client, Clients, Health, LeapSeconds, ListenerStats, Probe, ServerStats, SourceState, Status};
+use crate::api::model::{
+    Client, Clients, Health, InterfaceClients, InterfaceStats, LeapSeconds, ListenerStats, Probe, ServerStats,
+    SourceState, Status,
+};
 use crate::clock::SystemClock;
 use crate::served::leap::TableState;
 use crate::server::client_log::top_clients;
@@ -151,27 +154,89 @@ pub fn server_stats(hub: &StatusHub) -> ServerStats {
                 dropped: t.dropped_total(),
             })
             .collect(),
+        interfaces: interface_stats(hub),
     }
+}
+
+/// The name of counter slot `slot`.
+fn slot_name(names: &[String], slot: usize) -> String {
+    names.get(slot).cloned().unwrap_or_else(|| crate::interfaces::slots::OTHER_NAME.to_owned())
+}
+
+/// The VLAN of interface `name` and whether it is served.
+fn vlan_of(hub: &StatusHub, name: &str) -> (Option<String>, bool) {
+    let table = hub.interfaces().load();
+    match table.by_name(name) {
+        Some(e) => (e.policy.as_ref().map(|p| p.vlan.clone()), e.serve),
+        None => (None, true),
+    }
+}
+
+fn interface_stats(hub: &StatusHub) -> Vec<InterfaceStats> {
+    let names = hub.interface_names();
+    hub.stats()
+        .by_slot()
+        .into_iter()
+        .map(|(slot, t)| {
+            let interface = slot_name(&names, slot);
+            let (vlan, served) = vlan_of(hub, &interface);
+            InterfaceStats {
+                vlan,
+                served,
+                received: t.received,
+                replied: t.replied,
+                dropped: t.dropped_total(),
+                broadcasts: t.broadcasts,
+                dropped_by_reason: ntp_proto::server::DropReason::ALL
+                    .iter()
+                    .zip(t.dropped)
+                    .filter(|(_, n)| *n > 0)
+                    .map(|(r, n)| (r.name().to_owned(), n))
+                    .collect(),
+                interface,
+            }
+        })
+        .collect()
 }
 
 /// `/api/v1/clients`, the `limit` busiest.
 pub fn clients(hub: &StatusHub, limit: usize) -> Clients {
     let logs = hub.clients().logs();
     let capacity = logs.iter().map(|l| l.capacity()).sum();
-    let (top, tracked) = top_clients(logs.iter().map(|l| l.as_ref()), limit);
+    let (all, tracked) = top_clients(logs.iter().map(|l| l.as_ref()), usize::MAX);
+    let names = hub.interface_names();
+    let mut interfaces: Vec<InterfaceClients> = Vec::new();
+    for e in &all {
+        let name = slot_name(&names, e.interface);
+        let row = match interfaces.iter_mut().position(|r| r.interface == name) {
+            Some(i) => &mut interfaces[i],
+            None => {
+                let (vlan, _) = vlan_of(hub, &name);
+                interfaces.push(InterfaceClients { interface: name, vlan, clients: 0, requests: 0, dropped: 0 });
+                interfaces.last_mut().expect("just pushed")
+            }
+        };
+        row.clients += 1;
+        row.requests += e.requests;
+        row.dropped += e.dropped;
+    }
+    interfaces.sort_by(|a, b| b.requests.cmp(&a.requests).then(a.interface.cmp(&b.interface)));
     let now = SystemClock::unix_now().0.max(0) as u64;
     Clients {
-        clients: top
+        clients: all
             .into_iter()
+            .take(limit)
             .map(|e| Client {
                 address: e.address.to_string(),
                 requests: e.requests,
                 dropped: e.dropped,
                 last_seen_seconds_ago: now.saturating_sub(e.last_seen) as f64,
+                interface: slot_name(&names, e.interface),
             })
             .collect(),
         tracked,
         capacity,
+        interfaces,
     }
 }
 

@@ -9,6 +9,7 @@
 //! - [`drivers`]: the clocks the engine steers (virtual, system).
 //! - [`host`]: `discipline = "none"`, the host clock as the kernel describes it.
 //! - [`driftfile`]: the frequency kept across restarts.
+//! - [`broadcast`]: listening for broadcasts (`[[sources.broadcast]]`).
 //! - [`refclocks`]: reference clocks as engine sources (the drivers are in
 //!   `crate::refclock`).
 //! - [`report`]: what the loop tells the status hub.
@@ -18,6 +19,7 @@
 //! NTS key exchange itself is `crate::nts::client`.
 
 pub mod background;
+pub mod broadcast;
 pub mod driftfile;
 pub mod drivers;
 pub mod host;

@@ -50,6 +50,17 @@ pub struct Incoming {
     pub report: Report,
 }
 
+/// The local address the kernel would send from to reach `server` (a UDP
+/// connect: nothing is sent), which tells the interface the source is
+/// reached through.
+pub fn local_address_towards(server: SocketAddr) -> std::io::Result<std::net::IpAddr> {
+    let any: SocketAddr =
+        if server.is_ipv6() { "[::]:0".parse().expect("literal") } else { "0.0.0.0:0".parse().expect("literal") };
+    let probe = std::net::UdpSocket::bind(any)?;
+    probe.connect(server)?;
+    Ok(probe.local_addr()?.ip())
+}
+
 /// A socket talking to one upstream; its reader task ends with it.
 pub struct UpstreamSocket {
     fd: Arc<UdpSocket>,

@@ -11,22 +11,22 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ntp_config::Upstream;
-use ntp_proto::association::{Association, ClientAuth, CookieJar, Event, RekeyReason};
+use ntp_proto::association::{Event, RekeyReason};
 use ntp_proto::server::ServerState;
-use ntp_proto::source::{PollConfig, PollerState, SourceConfig};
+use ntp_proto::source::PollerState;
 use ntp_proto::NtpDuration;
-use ntp_sync::{ClockAction, Engine, EngineConfig, MakeStep, SourceParams, SyncStatus};
+use ntp_sync::{ClockAction, Engine, EngineConfig, MakeStep, SyncStatus};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info, warn};
 
 use super::background::{self, Done, DoneSender};
+use super::broadcast::{BroadcastListeners, BroadcastSpec};
 use super::driftfile;
 use super::drivers::{DriverClock, KernelDriver, Steering, VirtualDriver};
-use super::net::{Incoming, Report, UpstreamSocket};
+use super::net::{Incoming, Report};
 use super::refclocks::RefclockSources;
 use super::report::{sync_report, ChangeLog, Peer};
-use super::source::{RunningSource, MAX_BACKOFF};
-use crate::nts::client::NtsSession;
+use super::source::RunningSource;
 use crate::random::Csprng;
 use crate::refclock::devices::Devices;
 use crate::refclock::spec::RefclockSpec;
@@ -34,6 +34,9 @@ use crate::security::keys::SymmetricKeys;
 use crate::served::local::LocalReference;
 use crate::served::{Correction, Snapshot, StateCell};
 use crate::status::StatusHub;
+
+mod admit;
+mod broadcast_client;
 
 /// Everything the loop needs from the configuration. Compared whole on
 /// reload: any difference restarts the loop.
@@ -61,6 +64,8 @@ pub struct SyncSettings {
     pub refclocks: Vec<RefclockSpec>,
     /// Only unlocked PPS clocks: the host clock names the seconds.
     pub pps_on_local_clock: bool,
+    /// Broadcast servers to follow (`[[sources.broadcast]]`).
+    pub broadcast: Vec<BroadcastSpec>,
 }
 
 /// A running loop.
@@ -134,6 +139,10 @@ struct Loop {
     rng: Csprng,
     /// Reference clocks.
     refclocks: RefclockSources,
+    /// Configured sources refused (clients-only VLAN), and how often.
+    refusals: std::collections::HashMap<usize, u32>,
+    /// Where broadcasts are listened for.
+    broadcast: BroadcastListeners,
 }
 
 /// The longest a reload may serve the previous state (its root dispersion
@@ -184,6 +193,11 @@ async fn run(
         RefclockSources::new(devices, settings.pps_on_local_clock, &mut engine, clock.as_ref());
     let (tx, mut rx) = mpsc::channel(256);
     let (done_tx, mut done_rx) = mpsc::unbounded_channel();
+    let (broadcast_tx, mut broadcast_rx) = mpsc::channel(64);
+    if !settings.broadcast.is_empty() {
+        hub.interfaces().set_broadcast_sink(Some(broadcast_tx.clone()));
+    }
+    let broadcast = BroadcastListeners::new(settings.broadcast.clone(), broadcast_tx);
     let pending = (0..settings.upstreams.len())
         .map(|upstream| Pending { upstream, next_try: Instant::now(), backoff: Duration::from_secs(2) })
         .collect();
@@ -203,6 +217,8 @@ async fn run(
         held,
         rng: crate::random::csprng(),
         refclocks,
+        refusals: std::collections::HashMap::new(),
+        broadcast,
     };
     let mut last_tick = Instant::now();
     let mut last_drift = Instant::now();
@@ -211,6 +227,7 @@ async fn run(
         l.engine.set_leap_table(l.state.leap().table.clone());
         l.resolve_due();
         l.rekey_due();
+        l.broadcast.open_due(&l.hub.interfaces().load(), &l.hub.listen());
         l.poll_due();
         for action in l.refclocks.poll_due(&mut l.engine, l.clock.as_mut()) {
             l.on_action(Some(action));
@@ -238,11 +255,13 @@ async fn run(
         tokio::select! {
             _ = &mut stop => break,
             msg = rx.recv() => if let Some(msg) = msg { l.on_report(msg) },
+            b = broadcast_rx.recv() => if let Some(b) = b { l.on_broadcast(b) },
             done = done_rx.recv() => if let Some(done) = done { l.on_done(done) },
             ev = refclock_rx.recv() => if let Some(ev) = ev { l.refclocks.on_event(ev, l.clock.as_ref(), &l.engine) },
             _ = tokio::time::sleep(sleep) => {}
         }
     }
+    l.hub.interfaces().set_broadcast_sink(None);
     l.write_drift();
     // A slew in progress is the engine's temporary extra frequency: the
     // successor's engine would not know to remove it. Hand over the base.
@@ -352,53 +371,6 @@ impl Loop {
         }
     }
 
-    /// Tries configured source `idx` again after `backoff`, doubling it for
-    /// the time after.
-    fn retry_later(&mut self, idx: usize, backoff: Duration) {
-        let next = (backoff * 2).min(MAX_BACKOFF);
-        self.pending.push(Pending { upstream: idx, next_try: Instant::now() + backoff, backoff: next });
-    }
-
-    /// Starts polling `addr` for configured source `idx` (with the NTS
-    /// session from its key exchange, if it uses NTS).
-    fn add_source(&mut self, idx: usize, addr: SocketAddr, nts: Option<NtsSession>) -> std::io::Result<()> {
-        let upstream = &self.settings.upstreams[idx];
-        let auth = match (nts, upstream.key) {
-            (Some(session), _) => ClientAuth::Nts(CookieJar::new(session.keys, session.cookies)),
-            (None, Some(id)) => match self.settings.keys.get(&id) {
-                Some(k) => ClientAuth::Mac(k.clone()),
-                None => {
-                    // The preflight refuses this; a key file changed underneath is the only way here.
-                    error!(source = %upstream.host, key = id, "source names a key that is not configured; not polling it");
-                    return Ok(());
-                }
-            },
-            (None, None) => ClientAuth::None,
-        };
-        let key = self.next_key;
-        self.next_key += 1;
-        let socket = UpstreamSocket::open(addr, key, self.tx.clone())?;
-        let poll = PollConfig {
-            minpoll: upstream.minpoll,
-            maxpoll: upstream.maxpoll.max(upstream.minpoll),
-            iburst: upstream.iburst,
-            ..PollConfig::default()
-        }
-        .sanitised();
-        let config = SourceConfig { poll, version: 4, response_timeout: 1.0, local_precision: self.settings.precision };
-        let (authenticated, nts) = (matches!(auth, ClientAuth::Mac(_)), matches!(auth, ClientAuth::Nts(_)));
-        // Spread the first polls of many sources a little.
-        let assoc = Association::new(config, auth, self.clock.now(), (key % 8) as f64 * 0.05);
-        let id = self.engine.add_source(SourceParams {
-            address: Some(addr.ip()),
-            prefer: upstream.prefer,
-            ..SourceParams::default()
-        });
-        info!(source = %upstream.host, address = %addr, authenticated, nts, "source added");
-        self.ups.push(RunningSource::new(key, upstream.host.clone(), idx, addr, assoc, id, socket));
-        Ok(())
-    }
-
     /// Sends every request that is due.
     fn poll_due(&mut self) {
         for i in 0..self.ups.len() {
@@ -498,7 +470,7 @@ impl Loop {
             .iter()
             .enumerate()
             .filter(|(_, u)| {
-                self.settings.upstreams[u.upstream].pool.is_some()
+                self.settings.upstreams.get(u.upstream).is_some_and(|x| x.pool.is_some())
                     && ((u.assoc.reach().bits() == 0 && u.assoc.reach().sent() >= 8)
                         || matches!(u.assoc.status().state, PollerState::Demobilised(_)))
             })
@@ -583,6 +555,17 @@ impl Loop {
             .iter()
             .filter(|p| !self.ups.iter().any(|u| u.upstream == p.upstream))
             .map(|p| self.settings.upstreams[p.upstream].host.as_str());
+        // Broadcast sources no server has been heard for yet.
+        let unicast = self.settings.upstreams.len();
+        let listening: Vec<String> = self
+            .settings
+            .broadcast
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !self.ups.iter().any(|u| u.upstream == unicast + i))
+            .map(|(_, b)| b.name())
+            .collect();
+        let waiting = waiting.chain(listening.iter().map(String::as_str));
         let reports = self.engine.sources(now);
         let refclocks = self.refclocks.report(&reports, now);
         self.hub.set_sync(sync_report(

@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use ntp_test_support::{free_udp_port, run_bounded, CommandOutput, DaemonProcess, TempDir};
 
+pub mod netns;
+
 /// Path of the binary under test.
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_simple-ntpd"))
