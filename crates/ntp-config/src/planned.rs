@@ -19,11 +19,7 @@ const fn p(path: &'static str, feature: &'static str) -> PlannedKey {
 }
 
 /// Every planned key, in reference order.
-pub const PLANNED: &[PlannedKey] = &[
-    p("development.enable_test_endpoints", "test endpoints"),
-    p("development.enable_debug_endpoints", "debug endpoints"),
-    p("vlan_config", "per-VLAN policies"),
-];
+pub const PLANNED: &[PlannedKey] = &[p("vlan_config", "per-VLAN policies")];
 
 /// The planned entry covering `path` (which may use `[n]` or `[]` for array
 /// positions), if any.
@@ -114,6 +110,9 @@ mod tests {
                 "logging.output",
                 "logging.file",
                 "logging.log_format",
+                "logging.audit_file",
+                "logging.statistics_dir",
+                "logging.statistics",
                 "security.enable_authentication",
                 "security.enable_rate_limiting",
                 "security.max_queries_per_minute",
@@ -154,6 +153,8 @@ mod tests {
                 "performance.socket_receive_buffer",
                 "performance.socket_send_buffer",
                 "development.enable_hot_reload",
+                "development.enable_test_endpoints",
+                "development.enable_debug_endpoints",
                 "monitoring.enabled",
                 "monitoring.listen",
                 "monitoring.allow",
