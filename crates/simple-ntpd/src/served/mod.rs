@@ -6,11 +6,14 @@
 //! (`sync::host`) or the synchronisation loop (`sync::task`) — builds a
 //! [`Snapshot`] and stores it in a [`StateCell`]. Workers load it per batch
 //! without locks or contended writes (arc-swap). Replacing the producer
-//! never touches the serving path.
+//! never touches the serving path. Test faults ([`overlay`]) are applied
+//! here, on the way in.
 
 pub mod local;
+pub mod overlay;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use arc_swap::ArcSwap;
 use ntp_proto::server::ServerState;
@@ -56,23 +59,39 @@ pub struct Snapshot {
 
 /// The shared, atomically replaced snapshot.
 #[derive(Clone)]
-pub struct StateCell(Arc<ArcSwap<Snapshot>>);
+pub struct StateCell {
+    served: Arc<ArcSwap<Snapshot>>,
+    /// The producer's last snapshot and the test faults applied to it.
+    produced: Arc<Mutex<(Snapshot, overlay::ServedFaults)>>,
+}
 
 impl StateCell {
     /// A cell holding `initial`.
     pub fn new(initial: Snapshot) -> Self {
-        StateCell(Arc::new(ArcSwap::from_pointee(initial)))
+        StateCell {
+            served: Arc::new(ArcSwap::from_pointee(initial)),
+            produced: Arc::new(Mutex::new((initial, overlay::ServedFaults::default()))),
+        }
     }
 
     /// Replaces the snapshot; readers see either the old or the new one.
     pub fn publish(&self, snapshot: Snapshot) {
-        self.0.store(Arc::new(snapshot));
+        let mut produced = self.produced.lock().unwrap_or_else(|e| e.into_inner());
+        produced.0 = snapshot;
+        self.served.store(Arc::new(produced.1.apply(snapshot, Instant::now())));
+    }
+
+    /// Sets the test faults and serves the last snapshot again under them.
+    pub fn set_faults(&self, faults: overlay::ServedFaults) {
+        let mut produced = self.produced.lock().unwrap_or_else(|e| e.into_inner());
+        produced.1 = faults;
+        self.served.store(Arc::new(faults.apply(produced.0, Instant::now())));
     }
 
     /// The current snapshot (a cheap guard; hold it only briefly).
     #[inline]
     pub fn load(&self) -> arc_swap::Guard<Arc<Snapshot>> {
-        self.0.load()
+        self.served.load()
     }
 }
 

@@ -5,8 +5,12 @@
 //!
 //! Producers (the run loop, the reload logic, the sync loop) write here;
 //! [`views`] turns it into the API documents and [`health`] judges it;
-//! [`sampler`] records it into the fixed-size [`history`].
+//! [`sampler`] records it into the fixed-size [`history`]. The hub also
+//! carries what producers hand on to files and tests: the [`Journals`]
+//! (audit and statistics logs), the injected test [`Faults`] and, with the
+//! debug endpoints on, the sync loop's internals for [`debug`].
 
+pub mod debug;
 pub mod health;
 pub mod history;
 pub mod sampler;
@@ -21,7 +25,10 @@ use arc_swap::ArcSwap;
 use ntp_config::Config;
 
 use crate::api::model::Source;
+use crate::audit::AuditLog;
+use crate::faults::Faults;
 use crate::served::StateCell;
+use crate::statslog::StatisticsLogs;
 use crate::server::stats::StatsRegistry;
 use crate::server::ClientLogs;
 
@@ -42,6 +49,26 @@ pub struct SyncReport {
     pub local_fallback: bool,
 }
 
+/// The files written besides the log: the audit log and the statistics
+/// logs, opened at start.
+#[derive(Debug, Default)]
+pub struct Journals {
+    /// `[logging] audit_file`.
+    pub audit: AuditLog,
+    /// `[logging] statistics`.
+    pub statistics: StatisticsLogs,
+}
+
+impl Journals {
+    /// Opens what `config` asks for.
+    pub fn open(config: &ntp_config::LoggingConfig) -> anyhow::Result<Journals> {
+        Ok(Journals {
+            audit: AuditLog::open(config.audit_file.as_deref())?,
+            statistics: StatisticsLogs::open(config)?,
+        })
+    }
+}
+
 /// Shared status of the running daemon.
 pub struct StatusHub {
     started: Instant,
@@ -56,12 +83,24 @@ pub struct StatusHub {
     last_reload_error: Mutex<Option<String>>,
     nts_ke: Mutex<Option<Arc<crate::nts::ke::KeStats>>>,
     history: Mutex<history::History>,
+    journals: Journals,
+    faults: Faults,
+    sync_debug: ArcSwap<Option<debug::SyncDebug>>,
 }
 
 impl StatusHub {
     /// A hub for a daemon that starts now.
-    pub fn new(config: Config, state: StateCell, stats: StatsRegistry, clients: ClientLogs) -> Arc<StatusHub> {
+    pub fn new(
+        config: Config,
+        state: StateCell,
+        stats: StatsRegistry,
+        clients: ClientLogs,
+        journals: Journals,
+    ) -> Arc<StatusHub> {
         Arc::new(StatusHub {
+            faults: Faults::new(state.clone()),
+            journals,
+            sync_debug: ArcSwap::from_pointee(None),
             started: Instant::now(),
             config: ArcSwap::from_pointee(config),
             state,
@@ -158,6 +197,37 @@ impl StatusHub {
     /// The recent past, fed by [`sampler`].
     pub fn history(&self) -> &Mutex<history::History> {
         &self.history
+    }
+
+    /// The audit log.
+    pub fn audit(&self) -> &AuditLog {
+        &self.journals.audit
+    }
+
+    /// The statistics logs (the sync loop's hooks).
+    pub fn statistics(&self) -> &StatisticsLogs {
+        &self.journals.statistics
+    }
+
+    /// The injected test faults.
+    pub fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
+    /// True when the sync loop should publish its internals
+    /// (`[development] enable_debug_endpoints`).
+    pub fn debug_wanted(&self) -> bool {
+        self.config.load().development.enable_debug_endpoints
+    }
+
+    /// The sync loop's internals, for `/debug/state`.
+    pub fn set_sync_debug(&self, debug: Option<debug::SyncDebug>) {
+        self.sync_debug.store(Arc::new(debug));
+    }
+
+    /// The sync loop's internals as last published.
+    pub fn sync_debug(&self) -> Arc<Option<debug::SyncDebug>> {
+        self.sync_debug.load_full()
     }
 
     /// Successful reloads, and the last failure if the last reload failed.

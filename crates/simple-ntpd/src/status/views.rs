@@ -87,6 +87,7 @@ pub fn status(hub: &StatusHub) -> Status {
         health: health(hub),
         reloads,
         last_reload_error,
+        faults: hub.faults().active(),
     }
 }
 

@@ -12,12 +12,14 @@
 //! - [`refclocks`]: reference clocks as engine sources (the drivers are in
 //!   `crate::refclock`).
 //! - [`report`]: what the loop tells the status hub.
+//! - [`debug`]: its internals for `/debug/state`.
 //! - [`task`]: the loop that ties them together.
 //!
 //! Which sources to poll comes from `ntp_config::Config::upstreams()`; the
 //! NTS key exchange itself is `crate::nts::client`.
 
 pub mod background;
+pub mod debug;
 pub mod driftfile;
 pub mod drivers;
 pub mod host;
