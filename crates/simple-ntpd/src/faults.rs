@@ -183,10 +183,7 @@ impl Faults {
     pub fn inject(&self, request: FaultRequest, setup: &Setup<'_>) -> Result<FaultView, Refusal> {
         let d = request.duration_seconds;
         if !(d.is_finite() && (1.0..=MAX_DURATION.as_secs_f64()).contains(&d)) {
-            return Err(Refusal::Invalid(format!(
-                "duration_seconds must be 1..={}, got {d}",
-                MAX_DURATION.as_secs()
-            )));
+            return Err(Refusal::Invalid(format!("duration_seconds must be 1..={}, got {d}", MAX_DURATION.as_secs())));
         }
         let extra = |field: &str, set: bool| {
             if set {
@@ -388,7 +385,10 @@ mod tests {
             bad(r#"{"fault":"drop_source","source":"nope","duration_seconds":5}"#, &setup()),
             Refusal::NotApplicable(_)
         ));
-        assert!(matches!(bad(r#"{"fault":"refuse_nts_ke","duration_seconds":5}"#, &setup()), Refusal::NotApplicable(_)));
+        assert!(matches!(
+            bad(r#"{"fault":"refuse_nts_ke","duration_seconds":5}"#, &setup()),
+            Refusal::NotApplicable(_)
+        ));
         assert!(serde_json::from_str::<FaultRequest>(r#"{"fault":"melt","duration_seconds":5}"#).is_err());
         assert!(faults.active().is_empty());
         // Ending early.

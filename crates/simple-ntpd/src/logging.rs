@@ -8,8 +8,8 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use anyhow::Context;
 use crate::logfile::LogFile;
+use anyhow::Context;
 use ntp_config::{LogFormat, LogLevel, LogOutput, LoggingConfig};
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::layer::SubscriberExt;

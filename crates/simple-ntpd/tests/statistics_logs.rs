@@ -119,7 +119,12 @@ fn logs_have_chronys_banners_and_columns() {
                 "{name}: no chronyd line has the columns and widths of\n{line:?}:\n{theirs}"
             );
         }
-        eprintln!("{name}: {} lines, e.g.\n  ours:    {}\n  chronyd: {}", data_lines(&mine).len(), data_lines(&mine)[0], data_lines(&theirs)[0]);
+        eprintln!(
+            "{name}: {} lines, e.g.\n  ours:    {}\n  chronyd: {}",
+            data_lines(&mine).len(),
+            data_lines(&mine)[0],
+            data_lines(&theirs)[0]
+        );
     }
 
     // chrony's measurements parser reads ours, and the values are those of

@@ -16,7 +16,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use ntp_config::Config;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::logfile::LogFile;
 
@@ -56,13 +56,18 @@ impl AuditLog {
     /// Writes one event: `details` (an object) with `time` and `event` first.
     pub fn record(&self, event: &str, details: Value) {
         let Some(file) = &self.file else { return };
-        let mut line = Map::new();
-        line.insert("time".into(), Value::String(crate::civil_time::rfc3339_now()));
-        line.insert("event".into(), Value::String(event.to_owned()));
-        if let Value::Object(fields) = details {
-            line.extend(fields);
-        }
-        let text = Value::Object(line).to_string();
+        // `time` and `event` first, for people reading the file.
+        let head = format!(
+            "{{\"time\":{},\"event\":{}",
+            Value::String(crate::civil_time::rfc3339_now()),
+            Value::String(event.to_owned())
+        );
+        let text = match details {
+            Value::Object(fields) if !fields.is_empty() => {
+                format!("{head},{}", &Value::Object(fields).to_string()[1..])
+            }
+            _ => format!("{head}}}"),
+        };
         if let Err(e) = file.write_line(&text) {
             tracing::warn!(file = %file.path().display(), error = %e, "cannot write to the audit log");
         }
@@ -113,5 +118,31 @@ impl AuditLog {
             Some(f) => f.reopen(),
             None => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_start_with_time_and_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a/audit.log");
+        let audit = AuditLog::open(Some(&path)).unwrap();
+        audit.record("x", json!({ "b": 1, "a": [2] }));
+        audit.record("y", json!({}));
+        AuditLog::open(None).unwrap().record("z", json!({}));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2);
+        assert!(
+            lines[0].starts_with("{\"time\":\"") && lines[0].contains("Z\",\"event\":\"x\",\"a\":[2],\"b\":1}"),
+            "{text}"
+        );
+        let v: Value = serde_json::from_str(lines[0]).unwrap();
+        assert_eq!((&v["event"], &v["b"], &v["a"]), (&json!("x"), &json!(1), &json!([2])));
+        let v: Value = serde_json::from_str(lines[1]).unwrap();
+        assert_eq!(v["event"], "y");
     }
 }

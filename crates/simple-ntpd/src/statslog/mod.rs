@@ -158,13 +158,8 @@ impl StatisticsLogs {
     /// source at `from` with engine id `id`.
     pub fn sample(&self, from: SocketAddr, id: SourceId, sample: &Sample, update: &Update, engine: &Engine) {
         if let Some(log) = &self.measurements {
-            let (remote_poll, mode) = self
-                .replies
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .get(&from)
-                .copied()
-                .unwrap_or((sample.poll, 4));
+            let (remote_poll, mode) =
+                self.replies.lock().unwrap_or_else(|e| e.into_inner()).get(&from).copied().unwrap_or((sample.poll, 4));
             log.write(
                 Measurement {
                     time: log_form(unix_secs(sample.time)),
@@ -254,11 +249,8 @@ impl StatisticsLogs {
             .iter()
             .filter(|r| matches!(r.state, SelectionState::Selected | SelectionState::Combined))
             .count();
-        let address = st
-            .system_peer
-            .and_then(address_of)
-            .map(|ip| ip.to_string())
-            .unwrap_or_else(|| refid_text(st.reference_id));
+        let address =
+            st.system_peer.and_then(address_of).map(|ip| ip.to_string()).unwrap_or_else(|| refid_text(st.reference_id));
         let root_distance = st.root_delay / 2.0 + st.root_dispersion;
         let max_error = root_distance + state.last_offset;
         state.last_offset = st.offset.abs() + remaining.abs();

@@ -28,9 +28,9 @@ use crate::api::model::Source;
 use crate::audit::AuditLog;
 use crate::faults::Faults;
 use crate::served::StateCell;
-use crate::statslog::StatisticsLogs;
 use crate::server::stats::StatsRegistry;
 use crate::server::ClientLogs;
+use crate::statslog::StatisticsLogs;
 
 /// The synchronisation side's report: estimates and sources.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -62,10 +62,7 @@ pub struct Journals {
 impl Journals {
     /// Opens what `config` asks for.
     pub fn open(config: &ntp_config::LoggingConfig) -> anyhow::Result<Journals> {
-        Ok(Journals {
-            audit: AuditLog::open(config.audit_file.as_deref())?,
-            statistics: StatisticsLogs::open(config)?,
-        })
+        Ok(Journals { audit: AuditLog::open(config.audit_file.as_deref())?, statistics: StatisticsLogs::open(config)? })
     }
 }
 

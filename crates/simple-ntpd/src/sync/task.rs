@@ -564,9 +564,9 @@ impl Loop {
                 .or_else(|| self.refclocks.name_of(p).map(|name| Peer::Refclock(name.to_string())))
         });
         // Hooks: the tracking log, the debug endpoint.
-        self.hub.statistics().published(&self.engine, now, |p| {
-            self.ups.iter().find(|u| u.id == p).map(|u| u.addr.ip())
-        });
+        self.hub
+            .statistics()
+            .published(&self.engine, now, |p| self.ups.iter().find(|u| u.id == p).map(|u| u.addr.ip()));
         let waiting: Vec<&str> = self
             .pending
             .iter()
