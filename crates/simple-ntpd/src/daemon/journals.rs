@@ -127,4 +127,30 @@ mod tests {
         assert_eq!(line["keys_after"], json!([1, 2]));
         assert!(!text.contains("secretword") && !text.contains("ffff"), "{text}");
     }
+
+    #[test]
+    fn nts_key_rotations_are_audited_with_ids_never_key_material() {
+        use std::time::{Duration, UNIX_EPOCH};
+        let hour = Duration::from_secs(3600);
+        let dir = tempfile::tempdir().unwrap();
+        let keys = dir.path().join("nts-keys");
+        let at = |s: u64| UNIX_EPOCH + Duration::from_secs(s);
+        let mut store = CookieKeyStore::open_at(Some(keys.clone()), hour, 1, at(3600 * 7 + 60)).unwrap();
+        // The next hour's key is made ahead of time; two hours on, 7 expires.
+        assert!(store.maintain_at(at(3600 * 9 + 60)).unwrap());
+        let audit_path = dir.path().join("audit.log");
+        let audit = AuditLog::open(Some(&audit_path)).unwrap();
+        audit_nts_keys(&audit, &store);
+        let text = std::fs::read_to_string(&audit_path).unwrap();
+        let line: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+        assert_eq!(line["event"], "nts_key_rotation");
+        assert_eq!(line["sealing_key"], json!(9));
+        assert_eq!(line["keys"], json!(store.ids()));
+        assert!(line["keys"].as_array().unwrap().contains(&json!(9)), "{text}");
+        // No key (the files hold it as hex) reaches the audit log.
+        for entry in std::fs::read_dir(&keys).unwrap() {
+            let key = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+            assert!(key.trim().len() >= 32 && !text.contains(key.trim()), "{text}");
+        }
+    }
 }
