@@ -126,6 +126,12 @@ pub fn run(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyhow::Resu
 
 async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyhow::Result<()> {
     let config = loaded.config;
+    // Watched before anything serves or READY=1 is sent: a signal that
+    // arrives as soon as clients (or systemd) see the daemon must not kill it.
+    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    let mut hup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
+    let mut usr1 = signal(SignalKind::user_defined1()).context("cannot watch SIGUSR1")?;
     privileges::raise_permitted();
     // Opened with the rights the daemon starts with, before they are dropped.
     let journals = Journals::open(&config.logging)?;
@@ -211,10 +217,6 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
     d.last_totals = d.hub.stats().totals();
     d.notifier.ready(&d.hub);
 
-    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
-    let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
-    let mut hup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
-    let mut usr1 = signal(SignalKind::user_defined1()).context("cannot watch SIGUSR1")?;
     let watchdog_every = d.notifier.watchdog_interval();
     let mut watchdog_tick = tokio::time::interval(watchdog_every.unwrap_or(Duration::from_secs(3600)));
     let mut tick = tokio::time::interval(Duration::from_secs(1));
