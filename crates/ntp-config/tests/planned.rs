@@ -41,21 +41,29 @@ fn tables_warn_once() {
 fn set_in_several_places_warns_once_at_the_first() {
     let l = load(
         &[
-            ("a.toml", "[development]\nenable_debug_endpoints = true\n"),
-            ("b.toml", "[development]\nenable_debug_endpoints = false\n"),
+            ("a.toml", "[network]\nlisten_port = 1123\n[[vlan_config]]\nvlan_ref = \"a\"\n"),
+            ("b.toml", "[[vlan_config]]\nvlan_ref = \"b\"\n"),
         ],
-        &[("SIMPLE_NTPD_DEVELOPMENT_ENABLE_DEBUG_ENDPOINTS", "true")],
+        &[("SIMPLE_NTPD_VLAN_CONFIG", "[{ vlan_ref = \"e\" }]")],
     )
     .unwrap();
     assert_eq!(
         l.warnings,
-        ["a.toml:2: development.enable_debug_endpoints is accepted but not implemented yet (debug endpoints); it has no effect"]
+        ["a.toml:3: vlan_config is accepted but not implemented yet (per-VLAN policies); it has no effect"]
     );
-    let l = load(&[], &[("SIMPLE_NTPD_DEVELOPMENT_ENABLE_TEST_ENDPOINTS", "true")]).unwrap();
+    let l = load(&[], &[("SIMPLE_NTPD_VLAN_CONFIG", "[{ vlan_ref = \"e\" }]")]).unwrap();
     assert_eq!(
         l.warnings,
-        ["environment SIMPLE_NTPD_DEVELOPMENT_ENABLE_TEST_ENDPOINTS: development.enable_test_endpoints is accepted but not implemented yet (test endpoints); it has no effect"]
+        ["environment SIMPLE_NTPD_VLAN_CONFIG: vlan_config is accepted but not implemented yet (per-VLAN policies); it has no effect"]
     );
+}
+
+#[test]
+fn development_endpoints_are_implemented() {
+    let l = load(&[("a.toml", "[development]\nenable_debug_endpoints = true\nenable_test_endpoints = true\n")], &[])
+        .unwrap();
+    assert_eq!(l.warnings, Vec::<String>::new());
+    assert!(ntp_config::planned("development.enable_test_endpoints").is_none());
 }
 
 #[test]

@@ -115,6 +115,7 @@ impl SourceEntry {
             offset: e.map_or(0.0, |e| e.offset),
             offset_sd: e.map_or(0.0, |e| e.offset_var.sqrt()),
             frequency_ppm: e.map_or(0.0, |e| -e.rate * 1e6),
+            frequency_sd_ppm: e.map_or(0.0, |e| e.rate_var.max(0.0).sqrt() * 1e6),
             delay: self.last.map_or(0.0, |s| s.filter.delay),
             jitter: self.estimator.jitter(),
             distance: self.distance(t).unwrap_or(f64::INFINITY),

@@ -94,6 +94,8 @@ pub struct SourceReport {
     /// Frequency of the local clock relative to the source, beyond the
     /// correction in force, ppm.
     pub frequency_ppm: f64,
+    /// Standard deviation of that frequency, ppm.
+    pub frequency_sd_ppm: f64,
     /// Minimum recent delay, s.
     pub delay: f64,
     /// RMS of recent residuals, s.

@@ -6,11 +6,15 @@
 //! in `ntp-config`. `docs/architecture.md` maps every concept to its file.
 
 pub mod api;
+pub mod audit;
+pub mod civil_time;
 pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod daemon;
+pub mod faults;
 pub mod interfaces;
+pub mod logfile;
 pub mod logging;
 pub mod net;
 pub mod nts;
@@ -20,5 +24,6 @@ pub mod refclock;
 pub mod security;
 pub mod served;
 pub mod server;
+pub mod statslog;
 pub mod status;
 pub mod sync;

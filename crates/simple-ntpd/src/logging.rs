@@ -1,11 +1,14 @@
 //! Logging setup from `[logging]`: level, console or file output, text or
-//! JSON lines. The level can change at runtime (configuration reload);
-//! output and format take effect at start. `RUST_LOG`, when set, overrides
-//! the level with a full tracing filter (for debugging a single module).
+//! JSON lines. The level can change at runtime (configuration reload, the
+//! `/debug/log-level` endpoint); output and format take effect at start; the
+//! log file is reopened at its path on SIGUSR1 (log rotation, see
+//! [`crate::logfile`]). `RUST_LOG`, when set, overrides the level with a full
+//! tracing filter (for debugging a single module).
 
-use std::fs::OpenOptions;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
+use crate::logfile::LogFile;
 use anyhow::Context;
 use ntp_config::{LogFormat, LogLevel, LogOutput, LoggingConfig};
 use tracing_appender::non_blocking::WorkerGuard;
@@ -19,6 +22,10 @@ use tracing_subscriber::{reload, EnvFilter, Layer, Registry};
 pub struct LogHandle {
     _guard: std::sync::Arc<WorkerGuard>,
     filter: reload::Handle<EnvFilter, Registry>,
+    /// The level in force.
+    level: Arc<Mutex<LogLevel>>,
+    /// The log file, with `output = "file"`.
+    file: Option<LogFile>,
     /// The settings the logger was built with.
     pub started_with: LoggingConfig,
 }
@@ -26,11 +33,28 @@ pub struct LogHandle {
 impl LogHandle {
     /// Changes the level (ignored while `RUST_LOG` is set).
     pub fn set_level(&self, level: LogLevel) -> anyhow::Result<()> {
-        if std::env::var_os("RUST_LOG").is_some() {
+        if overridden_by_env() {
             return Ok(());
         }
-        self.filter.reload(filter_for(level)).map_err(|e| anyhow::anyhow!("cannot change the log level: {e}"))
+        self.filter.reload(filter_for(level)).map_err(|e| anyhow::anyhow!("cannot change the log level: {e}"))?;
+        *self.level.lock().unwrap_or_else(|e| e.into_inner()) = level;
+        Ok(())
     }
+
+    /// The level in force (the configured one while `RUST_LOG` is set).
+    pub fn level(&self) -> LogLevel {
+        *self.level.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The log file being written, if any.
+    pub fn file(&self) -> Option<&LogFile> {
+        self.file.as_ref()
+    }
+}
+
+/// True when `RUST_LOG` decides the filter instead of the level.
+pub fn overridden_by_env() -> bool {
+    std::env::var_os("RUST_LOG").is_some()
 }
 
 fn directive(level: LogLevel) -> &'static str {
@@ -59,6 +83,7 @@ pub fn init(cfg: &LoggingConfig) -> anyhow::Result<LogHandle> {
     let non_blocking = |w: Box<dyn std::io::Write + Send>| {
         tracing_appender::non_blocking::NonBlockingBuilder::default().buffered_lines_limit(1024).lossy(true).finish(w)
     };
+    let mut log_file = None;
     let (writer, guard) = match cfg.output {
         LogOutput::Console => non_blocking(Box::new(std::io::stderr())),
         LogOutput::File => {
@@ -67,11 +92,8 @@ pub fn init(cfg: &LoggingConfig) -> anyhow::Result<LogHandle> {
                 std::fs::create_dir_all(dir)
                     .with_context(|| format!("cannot create log directory {}", dir.display()))?;
             }
-            let file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .with_context(|| format!("cannot open log file {}", path.display()))?;
+            let file = LogFile::open(path).with_context(|| format!("cannot open log file {}", path.display()))?;
+            log_file = Some(file.clone());
             non_blocking(Box::new(file))
         }
     };
@@ -86,5 +108,11 @@ pub fn init(cfg: &LoggingConfig) -> anyhow::Result<LogHandle> {
         .with(fmt_layer)
         .try_init()
         .map_err(|e| anyhow::anyhow!("cannot install the logger: {e}"))?;
-    Ok(LogHandle { _guard: std::sync::Arc::new(guard), filter: handle, started_with: cfg.clone() })
+    Ok(LogHandle {
+        _guard: Arc::new(guard),
+        filter: handle,
+        level: Arc::new(Mutex::new(cfg.level())),
+        file: log_file,
+        started_with: cfg.clone(),
+    })
 }

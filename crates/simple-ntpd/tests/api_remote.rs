@@ -79,20 +79,26 @@ impl NamespacePair {
 
     /// GET `path` from the client namespace: the HTTP status code.
     fn get(&self, host: &str, port: u16, path: &str, token: Option<&str>) -> Result<u16, String> {
+        self.send("GET", host, port, path, token)
+    }
+
+    /// `method path` (no body) from the client namespace: the HTTP status code.
+    fn send(&self, method: &str, host: &str, port: u16, path: &str, token: Option<&str>) -> Result<u16, String> {
         let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
         let script = r#"exec 3<>"/dev/tcp/$1/$2" || exit 7
-printf 'GET %s HTTP/1.0\r\nHost: api\r\n%s\r\n' "$3" "$4" >&3
+printf '%s %s HTTP/1.0\r\nHost: api\r\nContent-Length: 0\r\n%s\r\n' "$5" "$3" "$4" >&3
 head -n 1 <&3"#;
         let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.client, "bash", "-c", script, "get"]).args([
+        cmd.args(["netns", "exec", &self.client, "bash", "-c", script, "send"]).args([
             host,
             &port.to_string(),
             path,
             &auth,
+            method,
         ]);
         let out = run_bounded(&mut cmd, Duration::from_secs(10))?;
         let status = out.stdout.split_whitespace().nth(1).and_then(|c| c.parse().ok());
-        status.ok_or_else(|| format!("GET [{host}]:{port}{path}: no HTTP status: {}", out.describe()))
+        status.ok_or_else(|| format!("{method} [{host}]:{port}{path}: no HTTP status: {}", out.describe()))
     }
 }
 
@@ -185,4 +191,38 @@ fn remote_clients_are_admitted_by_token_allow_list_or_as_probes() {
     let status: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(status["stratum"], 3);
     assert!(token.is_running(), "{}", token.log());
+}
+
+/// The development endpoints of seed 000 open to loopback clients, or to
+/// any client with the token: a client admitted to the rest of the API by
+/// `monitoring.allow` alone gets 403 and cannot inject a fault.
+#[test]
+fn development_endpoints_refuse_remote_clients_without_the_token() {
+    if !can_run() {
+        return;
+    }
+    let pair = NamespacePair::create();
+    let dir = TempDir::new("api-remote-dev").unwrap();
+    common::readable_like_etc(dir.path());
+    let dev = "[development]\nenable_debug_endpoints = true\nenable_test_endpoints = true\n";
+    let _allowed = start(&pair, &dir, 9554, &format!("allow = [\"192.0.2.0/24\", \"2001:db8::/64\"]\n{dev}"));
+    let _token = start(&pair, &dir, 9555, &format!("token = \"dev-token\"\n{dev}"));
+    let send = |method: &str, host: &str, port: u16, path: &str, token: Option<&str>| {
+        pair.send(method, host, port, path, token).unwrap_or_else(|e| panic!("{e}"))
+    };
+    for host in [SERVER_V4, SERVER_V6] {
+        assert_eq!(send("GET", host, 9554, "/api/v1/status", None), 200, "allowed for the API via {host}");
+        for (method, path) in [("GET", "/debug/state"), ("GET", "/debug/log-level"), ("PUT", "/debug/log-level")] {
+            assert_eq!(send(method, host, 9554, path, None), 403, "{method} {path} via {host}");
+        }
+        for method in ["GET", "POST", "DELETE"] {
+            assert_eq!(send(method, host, 9554, "/test/fault", None), 403, "{method} /test/fault via {host}");
+        }
+        assert_eq!(send("GET", host, 9555, "/debug/state", None), 401);
+        assert_eq!(send("POST", host, 9555, "/test/fault", Some("wrong")), 401);
+        assert_eq!(send("GET", host, 9555, "/debug/state", Some("dev-token")), 200, "token via {host}");
+        assert_eq!(send("GET", host, 9555, "/test/fault", Some("dev-token")), 200);
+        // Admitted, and the empty request is then refused for what it is.
+        assert_eq!(send("POST", host, 9555, "/test/fault", Some("dev-token")), 400);
+    }
 }

@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::certificates;
+
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -13,24 +15,6 @@ use ntp_test_support::{
     build_request, chronyd_path, free_tcp_port, free_udp_port, peer_or_skip, send_raw, ChronydClient,
     ChronydClientOpts, TempDir,
 };
-
-/// A CA and a server certificate for 127.0.0.1: (ca.pem, chain.pem, key.pem).
-fn certificates(dir: &TempDir) -> (PathBuf, PathBuf, PathBuf) {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.distinguished_name.push(DnType::CommonName, "simple-ntpd test CA");
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let mut params = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
-    params.distinguished_name.push(DnType::CommonName, "127.0.0.1");
-    let cert = params.signed_by(&key, &ca, &ca_key).unwrap();
-    let ca_path = dir.write("ca.pem", &ca.pem()).unwrap();
-    let chain = dir.write("chain.pem", &format!("{}{}", cert.pem(), ca.pem())).unwrap();
-    let key_path = dir.write("key.pem", &key.serialize_pem()).unwrap();
-    (ca_path, chain, key_path)
-}
 
 fn nts_toml(ke: SocketAddr, chain: &std::path::Path, key: &std::path::Path, keydir: &std::path::Path) -> String {
     format!(

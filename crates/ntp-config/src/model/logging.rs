@@ -20,6 +20,14 @@ pub struct LoggingConfig {
     /// The format of each log line: `text` (human readable) or `json` (one JSON object per line).
     #[serde(alias = "logFormat")]
     pub log_format: LogFormat,
+    /// A file that receives one JSON line per auditable event: each configuration load and reload (what changed, secrets redacted; accepted or refused, and why), NTS cookie key rotations, key file changes, API requests presenting a token, development endpoint actions, and the privileges kept at start. Reopened on SIGUSR1, like `file`. Unset: no audit log. Takes effect at start.
+    #[serde(alias = "auditFile")]
+    pub audit_file: Option<PathBuf>,
+    /// The directory of the statistics logs listed in `statistics` (chrony's `logdir`). Takes effect at start.
+    #[serde(alias = "statisticsDir")]
+    pub statistics_dir: PathBuf,
+    /// Which statistics logs to write in `statistics_dir`, in chrony's formats so tools that read chrony's logs read them (chrony's `log` directive): `measurements` (`measurements.log`, one line per sample from an NTP source), `statistics` (`statistics.log`, the source's estimate after each accepted sample), `tracking` (`tracking.log`, one line per clock update). Reopened on SIGUSR1. Takes effect at start.
+    pub statistics: Vec<StatisticsLog>,
 }
 
 impl LoggingConfig {
@@ -36,6 +44,9 @@ impl Default for LoggingConfig {
             output: LogOutput::Console,
             file: PathBuf::from("/var/log/simple-ntpd/simple-ntpd.log"),
             log_format: LogFormat::Text,
+            audit_file: None,
+            statistics_dir: PathBuf::from("/var/log/simple-ntpd"),
+            statistics: Vec::new(),
         }
     }
 }
@@ -60,4 +71,27 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line.
     Json,
+}
+
+/// A statistics log in chrony's format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum StatisticsLog {
+    /// `measurements.log`: one line per sample from an NTP source.
+    Measurements,
+    /// `statistics.log`: a source's estimate after each accepted sample.
+    Statistics,
+    /// `tracking.log`: one line per clock update.
+    Tracking,
+}
+
+impl StatisticsLog {
+    /// The file name in `statistics_dir`, as chrony names it.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            StatisticsLog::Measurements => "measurements.log",
+            StatisticsLog::Statistics => "statistics.log",
+            StatisticsLog::Tracking => "tracking.log",
+        }
+    }
 }

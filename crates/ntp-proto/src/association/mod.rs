@@ -373,6 +373,11 @@ impl Association {
         s
     }
 
+    /// The clock filter's stages (for debugging displays).
+    pub fn filter(&self) -> &crate::source::ClockFilter {
+        self.poller.filter()
+    }
+
     /// The local time the outstanding request left (T1), if one is.
     pub fn transmit_time(&self) -> Option<NtpTimestamp> {
         self.poller.transmit_time()

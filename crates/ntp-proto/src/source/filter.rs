@@ -15,12 +15,18 @@ use crate::timestamp::NtpTimestamp;
 /// Number of stages of the filter.
 pub const STAGES: usize = 8;
 
+/// One stage of the filter: a sample, or a missed poll (dispersion
+/// [`MAX_DISPERSION`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
-struct Entry {
-    offset: f64,
-    delay: f64,
-    dispersion: f64,
-    time: NtpTimestamp,
+pub struct Entry {
+    /// Offset, seconds.
+    pub offset: f64,
+    /// Round-trip delay, seconds.
+    pub delay: f64,
+    /// Dispersion as of the last insertion, seconds.
+    pub dispersion: f64,
+    /// Local time of the sample.
+    pub time: NtpTimestamp,
 }
 
 /// What the filter says about its source.
@@ -58,6 +64,11 @@ impl ClockFilter {
     /// The figures as of the last insertion.
     pub fn stats(&self) -> FilterStats {
         self.stats
+    }
+
+    /// The stages in use, oldest first (for debugging displays).
+    pub fn entries(&self) -> impl Iterator<Item = &Entry> {
+        (0..STAGES).filter_map(move |i| self.entries[(self.next + i) % STAGES].as_ref())
     }
 
     /// Inserts a sample taken at local time `time` and recomputes the
@@ -165,6 +176,17 @@ mod tests {
         // Jitter: RMS of (0.009, 0.019) around the chosen offset.
         let want = ((0.009f64.powi(2) + 0.019f64.powi(2)) / 2.0).sqrt();
         assert!((s.jitter - want).abs() < 1e-12);
+    }
+
+    #[test]
+    fn entries_are_listed_oldest_first() {
+        let mut f = ClockFilter::new();
+        assert_eq!(f.entries().count(), 0);
+        for i in 0..10 {
+            f.insert(f64::from(i), 0.01, 0.0, t(i));
+        }
+        let offsets: Vec<f64> = f.entries().map(|e| e.offset).collect();
+        assert_eq!(offsets, [2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]);
     }
 
     #[test]

@@ -369,6 +369,11 @@ impl SourcePoller {
         }
     }
 
+    /// The clock filter (for debugging displays).
+    pub fn filter(&self) -> &ClockFilter {
+        &self.filter
+    }
+
     /// A snapshot for status displays.
     pub fn status(&self) -> SourceStatus {
         SourceStatus {

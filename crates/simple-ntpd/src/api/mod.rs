@@ -13,12 +13,21 @@
 //!   `/?token=`, see [`page`]) and a valid token admits a client from any
 //!   address;
 //! - without a token, loopback clients and `monitoring.allow` networks are
-//!   admitted, other clients get 403.
+//!   admitted, other clients get 403;
+//! - the development endpoints ([`dev`]: `/debug/*`, `/test/*`) admit
+//!   loopback clients, or any client with the token: `monitoring.allow`
+//!   alone does not open them.
+//!
+//! Every request is logged at debug level (method, path without the query,
+//! client, status); with a token configured, every request but the probes
+//! is also written to the audit log (`api_access`, with whether the token
+//! was valid, invalid or missing — never the token).
 //!
 //! Binding a non-loopback address with neither `allow` nor `token` (only the
 //! probes would be reachable from other hosts) is refused by configuration
 //! validation.
 
+mod dev;
 mod history;
 pub mod metrics;
 pub mod model;
@@ -36,13 +45,15 @@ use axum::{Json, Router};
 use ipnet::IpNet;
 use serde::Deserialize;
 use tokio::sync::oneshot;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
+use crate::logging::LogHandle;
 use crate::status::{views, StatusHub};
 
 #[derive(Clone)]
 struct ApiState {
     hub: Arc<StatusHub>,
+    log: LogHandle,
     allow: Arc<Vec<IpNet>>,
     token: Option<Arc<str>>,
 }
@@ -73,6 +84,7 @@ impl ApiServer {
 /// Binds `addr` and serves the API from the current runtime.
 pub async fn start(
     hub: Arc<StatusHub>,
+    log: LogHandle,
     addr: SocketAddr,
     allow: Vec<IpNet>,
     token: Option<String>,
@@ -81,7 +93,7 @@ pub async fn start(
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen for the monitoring API on {addr}: {e}"))?;
     let bound = listener.local_addr()?;
-    let state = ApiState { hub, allow: Arc::new(allow), token: token.map(Arc::from) };
+    let state = ApiState { hub, log, allow: Arc::new(allow), token: token.map(Arc::from) };
     let app = Router::new()
         .route("/metrics", get(metrics_handler))
         .route("/healthz", get(healthz))
@@ -93,6 +105,7 @@ pub async fn start(
         .route("/api/v1/config", get(config))
         .route("/api/v1/history", get(history::handler))
         .route("/", get(page::handler))
+        .merge(dev::routes())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
         .with_state(state);
@@ -134,21 +147,71 @@ async fn guard(
     request: Request,
     next: Next,
 ) -> Response {
-    if matches!(request.uri().path(), "/healthz" | "/readyz") {
+    let path = request.uri().path().to_owned();
+    if matches!(path.as_str(), "/healthz" | "/readyz") {
         return next.run(request).await;
     }
-    if let Some(t) = &st.token {
-        if !token_matches(t, request.headers()) && !page::opened_with_token(t, &request) {
+    let method = request.method().clone();
+    let token = st.token.as_ref().map(|t| {
+        if token_matches(t, request.headers()) || page::opened_with_token(t, &request) {
+            "valid"
+        } else if request.headers().contains_key(header::AUTHORIZATION) || page::offers_token(&request) {
+            "invalid"
+        } else {
+            "missing"
+        }
+    });
+    let response = admit(&st, peer, token, &path, request, next).await;
+    let status = response.status().as_u16();
+    debug!(method = %method, path = %path, client = %peer, status, "API request");
+    if let Some(token) = token {
+        st.hub.audit().record(
+            "api_access",
+            serde_json::json!({
+                "method": method.as_str(),
+                "path": path,
+                "client": canonical_ip(peer.ip()).to_string(),
+                "token": token,
+                "status": status,
+            }),
+        );
+    }
+    response
+}
+
+/// An IPv4-mapped IPv6 address as the IPv4 address it is.
+fn canonical_ip(ip: std::net::IpAddr) -> std::net::IpAddr {
+    match ip {
+        std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map(std::net::IpAddr::V4).unwrap_or(ip),
+        v4 => v4,
+    }
+}
+
+/// The access rules of the module doc; `token` is how the token presented
+/// compares with `monitoring.token` (None: no token configured).
+async fn admit(
+    st: &ApiState,
+    peer: SocketAddr,
+    token: Option<&str>,
+    path: &str,
+    request: Request,
+    next: Next,
+) -> Response {
+    if let Some(token) = token {
+        if token != "valid" {
             return error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token (monitoring.token)");
         }
         return next.run(request).await;
     }
-    let ip = peer.ip();
-    let ip = match ip {
-        std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map(std::net::IpAddr::V4).unwrap_or(ip),
-        v4 => v4,
-    };
-    if !ip.is_loopback() && !st.allow.iter().any(|n| n.contains(&ip)) {
+    let ip = canonical_ip(peer.ip());
+    if dev::is_dev_path(path) {
+        if !ip.is_loopback() {
+            return error(
+                StatusCode::FORBIDDEN,
+                "development endpoints answer loopback clients only, or any client with monitoring.token",
+            );
+        }
+    } else if !ip.is_loopback() && !st.allow.iter().any(|n| n.contains(&ip)) {
         return error(StatusCode::FORBIDDEN, "client address not allowed by monitoring.allow");
     }
     next.run(request).await

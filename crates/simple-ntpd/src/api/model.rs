@@ -82,6 +82,9 @@ pub struct Status {
     pub reloads: u64,
     /// The last reload failure, if the last reload failed.
     pub last_reload_error: Option<String>,
+    /// Injected test faults in force (`/test/fault`); absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<crate::faults::FaultView>,
     /// Where leap seconds come from and what is known of them.
     #[serde(default)]
     pub leap_seconds: LeapSeconds,

@@ -63,10 +63,20 @@ pub(super) async fn handler() -> Response {
 
 /// True when `request` opens the page with `?token=` equal to `expected`.
 pub(super) fn opened_with_token(expected: &str, request: &Request) -> bool {
-    request.uri().path() == "/"
-        && request.uri().query().is_some_and(|q| {
-            form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "token" && super::same_token(expected, &v))
-        })
+    page_token(request).is_some_and(|given| super::same_token(expected, &given))
+}
+
+/// True when the page is asked for with some `?token=` (right or wrong).
+pub(super) fn offers_token(request: &Request) -> bool {
+    page_token(request).is_some()
+}
+
+fn page_token(request: &Request) -> Option<String> {
+    if request.uri().path() != "/" {
+        return None;
+    }
+    let query = request.uri().query()?;
+    form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "token").map(|(_, v)| v.into_owned())
 }
 
 #[cfg(test)]

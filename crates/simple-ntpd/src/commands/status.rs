@@ -134,6 +134,14 @@ pub fn status(args: StatusArgs) -> ExitCode {
         for r in &s.health.reasons {
             pairs.push(("  reason", r.clone()));
         }
+        for f in &s.faults {
+            let what = match (&f.request.source, f.request.offset_seconds) {
+                (Some(source), _) => format!("{} {source}", f.request.fault.name()),
+                (None, Some(x)) => format!("{} {x:+} s", f.request.fault.name()),
+                (None, None) => f.request.fault.name().to_owned(),
+            };
+            pairs.push(("Test fault", format!("{what} (#{}, ends in {:.0} s)", f.id, f.remaining_seconds)));
+        }
         pairs.push(("Uptime", format!("{:.0} s", s.uptime_seconds)));
         pairs.push(("Reloads", s.reloads.to_string()));
         if let Some(e) = &s.last_reload_error {

@@ -5,7 +5,9 @@
 //!
 //! Events: SIGTERM/SIGINT stop; SIGHUP (and, with
 //! `[development] enable_hot_reload`, a change to a configuration file)
-//! reload; a 1 s tick republishes the local reference; a 5 s tick starts
+//! reload; SIGUSR1 reopens the log files (log rotation); a 1 s tick
+//! republishes the local reference, ends test faults whose time is up and
+//! updates the service manager's status line; a 5 s tick starts
 //! the monitoring API if it is enabled but not running (its port was taken,
 //! e.g. by the instance a rolling update replaces); a 60 s tick logs
 //! aggregated drop storms.
@@ -14,8 +16,12 @@
 //! - [`plan`]: where served time comes from, and starting it.
 //! - [`nts_runtime`]: the NTS-KE server and cookie keys while running.
 //! - [`leaps`]: the leap second table, loaded, re-checked and published.
+//! - [`notify`]: readiness, status and watchdog for systemd (sd_notify).
+//! - [`journals`]: log reopening and the audit events of housekeeping.
 
+pub mod journals;
 pub mod leaps;
+pub mod notify;
 pub mod nts_runtime;
 pub mod plan;
 pub mod preflight;
@@ -30,6 +36,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use tracing::{error, info, warn};
 
 use crate::api::{self, ApiServer};
+use crate::audit::Trigger;
 use crate::clock::{system::measure_precision, SystemClock};
 use crate::interfaces::table::broadcast_client_interfaces;
 use crate::interfaces::watch::{self, InterfaceWatch, TableInputs};
@@ -42,8 +49,10 @@ use crate::served::leap::announce;
 use crate::served::StateCell;
 use crate::server::stats::Totals;
 use crate::server::{Server, ServerSettings, ServingOptions};
-use crate::status::StatusHub;
+use crate::status::{Journals, StatusHub};
 use crate::sync::host;
+use journals::KeyFileState;
+use notify::Notifier;
 use nts_runtime::NtsRuntime;
 use plan::{Plan, Running};
 pub use preflight::{preflight, Preflight};
@@ -113,6 +122,8 @@ struct Daemon {
     last_totals: Totals,
     leaps: leaps::LeapWatch,
     interface_watch: InterfaceWatch,
+    notifier: Notifier,
+    key_file: KeyFileState,
 }
 
 /// Runs the daemon until SIGTERM/SIGINT.
@@ -124,14 +135,23 @@ pub fn run(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyhow::Resu
 
 async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyhow::Result<()> {
     let config = loaded.config;
-    // Watched before anything is served: a signal that arrives as soon as
-    // the daemon answers (the interface watch and the API still starting)
-    // is handled, not fatal.
+    // Watched before anything serves or READY=1 is sent: a signal that
+    // arrives as soon as clients (or systemd) see the daemon must not kill it.
     let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
     let mut hup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
+    let mut usr1 = signal(SignalKind::user_defined1()).context("cannot watch SIGUSR1")?;
     privileges::raise_permitted();
-    let Preflight { policy: mut compiled, source_keys, warnings } = preflight(&config)?;
+    // Opened with the rights the daemon starts with, before they are dropped.
+    let journals = Journals::open(&config.logging)?;
+    let Preflight { policy: mut compiled, source_keys, warnings } = match preflight(&config) {
+        Ok(p) => p,
+        Err(e) => {
+            journals.audit.config(Trigger::Start, &source.files, None, Ok(&config), Some(&format!("{e:#}")));
+            return Err(e);
+        }
+    };
+    journals.audit.config(Trigger::Start, &source.files, None, Ok(&config), None);
     for w in &warnings {
         warn!("{w}");
     }
@@ -178,21 +198,33 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
     let server =
         Server::start(&server_settings(&config, &source.overrides), state.clone(), policy.clone(), interfaces.clone())?;
     let interface_watch = InterfaceWatch::start(interfaces.clone(), slots.clone(), host_interfaces, table_inputs);
-    let hub = StatusHub::new(config.clone(), state.clone(), server.stats(), server.client_logs(), interfaces, slots);
+    let hub = StatusHub::new(
+        config.clone(),
+        state.clone(),
+        server.stats(),
+        server.client_logs(),
+        interfaces,
+        slots,
+        journals,
+    );
     let history_sampler = crate::status::sampler::spawn(hub.clone());
     hub.set_serving(server.bound_addresses(), true);
     hub.set_nts_ke(nts.as_ref().map(|n| n.stats.clone()));
+    hub.faults().set_nts_ke(nts.as_ref().map(|n| n.ke.refusal()));
     if let Some(n) = &nts {
         n.announce(&config, &server);
     }
-    let api = start_api(&hub, &config.monitoring, true).await?;
+    let api = start_api(&hub, &log, &config.monitoring, true).await?;
     // Devices and shared memory are opened with root's rights too.
     let devices = Devices::for_config(plan.refclocks(), &config);
     // Everything privileged (binding) is done: become an ordinary user,
     // keeping CAP_SYS_TIME only when steering the system clock.
-    privileges::drop_privileges(&config.security.user, needs_low_ports(&config), plan.steers_system_clock())?;
+    let privileges =
+        privileges::drop_privileges(&config.security.user, needs_low_ports(&config), plan.steers_system_clock())?;
+    hub.audit().record("privileges", privileges.audit_details());
     let running = Some(plan.start(&state, &hub, precision, None, devices.clone()));
     let mtimes = file_mtimes(&source.files);
+    let key_file = KeyFileState::read(&config);
     let mut d = Daemon {
         source,
         config,
@@ -211,9 +243,14 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
         last_totals: Totals::default(),
         leaps: leap_watch,
         interface_watch,
+        notifier: Notifier::from_env(),
+        key_file,
     };
     d.last_totals = d.hub.stats().totals();
+    d.notifier.ready(&d.hub);
 
+    let watchdog_every = d.notifier.watchdog_interval();
+    let mut watchdog_tick = tokio::time::interval(watchdog_every.unwrap_or(Duration::from_secs(3600)));
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut storm_tick = tokio::time::interval(Duration::from_secs(60));
     storm_tick.tick().await;
@@ -224,9 +261,12 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
             _ = term.recv() => break,
             _ = int.recv() => break,
             _ = hup.recv() => d.reload("SIGHUP").await,
+            _ = usr1.recv() => journals::reopen_logs(&d.log, &d.hub),
+            _ = watchdog_tick.tick(), if watchdog_every.is_some() => d.notifier.watchdog(),
             _ = tick.tick() => {
                 let now = SystemClock.now();
                 let leap = d.state.leap();
+                journals::expire_faults(&d.hub);
                 match &d.running {
                     Some(Running::Local(l)) => d.state.publish(announce(l.snapshot(now), &leap, now)),
                     Some(Running::Host { stratum }) => {
@@ -241,6 +281,7 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
                         d.reload("configuration file changed").await;
                     }
                 }
+                d.notifier.update(&d.hub);
             }
             _ = api_tick.tick(), if d.api.is_none() && d.config.monitoring.enabled => d.retry_api().await,
             _ = storm_tick.tick() => {
@@ -248,7 +289,10 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
                 d.leaps.refresh(&d.state);
                 if let Some(n) = &mut d.nts {
                     match n.store.maintain() {
-                        Ok(true) => info!("NTS cookie keys updated"),
+                        Ok(true) => {
+                            info!("NTS cookie keys updated");
+                            journals::audit_nts_keys(d.hub.audit(), &n.store);
+                        }
                         Ok(false) => {}
                         Err(e) => warn!("NTS cookie key maintenance failed: {e:#}"),
                     }
@@ -257,6 +301,7 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
         }
     }
     info!("shutdown requested; stopping workers");
+    d.notifier.stopping();
     history_sampler.abort();
     if let Some(r) = d.running.take() {
         r.stop().await;
@@ -286,12 +331,17 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
 /// Starts the API if enabled. With the built-in monitoring settings a busy
 /// port (another instance on this host) is a warning; an explicitly
 /// configured address that cannot be bound is an error at start.
-async fn start_api(hub: &Arc<StatusHub>, m: &MonitoringConfig, at_start: bool) -> anyhow::Result<Option<ApiServer>> {
+async fn start_api(
+    hub: &Arc<StatusHub>,
+    log: &LogHandle,
+    m: &MonitoringConfig,
+    at_start: bool,
+) -> anyhow::Result<Option<ApiServer>> {
     if !m.enabled {
         return Ok(None);
     }
     let allow = m.allow.iter().map(|n| n.net()).collect();
-    match api::start(hub.clone(), m.listen, allow, m.token.clone()).await {
+    match api::start(hub.clone(), log.clone(), m.listen, allow, m.token.clone()).await {
         Ok(a) => Ok(Some(a)),
         Err(e) if at_start && m.listen == MonitoringConfig::default().listen => {
             warn!("{e:#}; running without the monitoring API for now, retrying every {} s (or set [monitoring] listen to another address)", API_RETRY.as_secs());
@@ -322,12 +372,21 @@ impl Daemon {
     /// Loads and applies the configuration again. A configuration that does
     /// not validate, or listeners that cannot be bound, leave the running
     /// configuration in force.
-    async fn reload(&mut self, why: &str) {
+    async fn reload(&mut self, why: &'static str) {
         info!(trigger = why, "reloading configuration");
+        self.notifier.reloading();
+        self.apply_reload(why).await;
+        self.notifier.reloaded(&self.hub);
+    }
+
+    /// The work of [`Self::reload`]; every outcome is audited.
+    async fn apply_reload(&mut self, why: &'static str) {
+        let trigger = Trigger::Reload(why);
         let loaded = match self.source.load() {
             Ok(l) => l,
             Err(e) => {
                 error!("configuration reload refused, the running configuration stays: {e}");
+                self.hub.audit().config(trigger, &self.source.files, Some(&self.config), Err(&e.to_string()), None);
                 self.hub.record_reload(Err(e.to_string()));
                 return;
             }
@@ -346,7 +405,9 @@ impl Daemon {
             }
             Err(e) => {
                 error!("configuration reload refused, the running configuration stays: {e:#}");
-                self.hub.record_reload(Err(format!("{e:#}")));
+                let why = format!("{e:#}");
+                self.hub.audit().config(trigger, &self.source.files, Some(&self.config), Ok(&new), Some(&why));
+                self.hub.record_reload(Err(why));
                 return;
             }
         };
@@ -354,7 +415,9 @@ impl Daemon {
         if &settings != self.server.settings() {
             if let Err(e) = self.server.reconfigure(&settings) {
                 error!("configuration reload refused, the running configuration stays: {e:#}");
-                self.hub.record_reload(Err(format!("{e:#}")));
+                let why = format!("{e:#}");
+                self.hub.audit().config(trigger, &self.source.files, Some(&self.config), Ok(&new), Some(&why));
+                self.hub.record_reload(Err(why));
                 return;
             }
         }
@@ -390,8 +453,21 @@ impl Daemon {
             }
         }
         let l = &self.log.started_with;
-        if new.logging.output != l.output || new.logging.file != l.file || new.logging.log_format != l.log_format {
-            warn!("logging.output, logging.file and logging.log_format take effect at the next restart");
+        if new.logging.output != l.output
+            || new.logging.file != l.file
+            || new.logging.log_format != l.log_format
+            || new.logging.audit_file != l.audit_file
+            || new.logging.statistics_dir != l.statistics_dir
+            || new.logging.statistics != l.statistics
+        {
+            warn!("logging.output, file, log_format, audit_file, statistics_dir and statistics take effect at the next restart");
+        }
+        if !new.development.enable_test_endpoints {
+            for f in self.hub.faults().end_all() {
+                warn!(id = f.id, fault = f.request.fault.name(), "test fault ended: test endpoints turned off");
+                let details = serde_json::json!({ "fault": f, "reason": "test endpoints turned off" });
+                self.hub.audit().record("test_fault_ended", details);
+            }
         }
         self.leaps.reconfigure(&new, &self.state);
         let plan = Plan::from_config(&new, self.precision, &source_keys);
@@ -430,7 +506,7 @@ impl Daemon {
                     api.stop().await;
                 }
             }
-            match start_api(&self.hub, &new.monitoring, false).await {
+            match start_api(&self.hub, &self.log, &new.monitoring, false).await {
                 Ok(a) => {
                     if let Some(old) = std::mem::replace(&mut self.api, a) {
                         old.stop().await;
@@ -439,7 +515,7 @@ impl Daemon {
                 }
                 Err(e) if same_address => {
                     error!("monitoring API not restarted with the new settings: {e:#}; restoring the old ones");
-                    match start_api(&self.hub, &self.config.monitoring, false).await {
+                    match start_api(&self.hub, &self.log, &self.config.monitoring, false).await {
                         Ok(a) => self.api = a,
                         Err(e) => error!("monitoring API is down: {e:#}"),
                     }
@@ -449,6 +525,10 @@ impl Daemon {
         }
         self.hub.set_serving(self.server.bound_addresses(), true);
         self.hub.set_config(new.clone());
+        self.hub.audit().config(trigger, &self.source.files, Some(&self.config), Ok(&new), None);
+        let key_file = KeyFileState::read(&new);
+        self.key_file.audit_change(&key_file, self.hub.audit());
+        self.key_file = key_file;
         self.config = new;
         self.hub.record_reload(Ok(()));
         info!(changes = ?changes, "configuration reloaded");
@@ -458,7 +538,7 @@ impl Daemon {
     /// default address was taken: during a rolling update the old instance
     /// holds it until it stops) or after a failed reload.
     async fn retry_api(&mut self) {
-        match start_api(&self.hub, &self.config.monitoring, false).await {
+        match start_api(&self.hub, &self.log, &self.config.monitoring, false).await {
             Ok(api) => self.api = api,
             Err(e) => tracing::debug!("monitoring API still not started: {e:#}"),
         }

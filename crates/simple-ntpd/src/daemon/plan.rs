@@ -139,6 +139,7 @@ impl Plan {
         devices: Option<Arc<Devices>>,
     ) -> Running {
         hub.set_sync(SyncReport { discipline: self.discipline_name().into(), ..SyncReport::default() });
+        hub.set_sync_debug(None);
         match self {
             Plan::Local(l) => {
                 let now = SystemClock.now();

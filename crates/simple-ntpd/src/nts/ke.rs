@@ -2,7 +2,8 @@
 //! to TLS 1.3 with ALPN `ntske/1`, then to one [`exchange`], the whole of it
 //! bounded by the handshake timeout. A semaphore bounds concurrent
 //! connections; over the bound a connection is closed at once. Certificates
-//! can be reloaded while serving (SIGHUP).
+//! can be reloaded while serving (SIGHUP). While the `refuse_nts_ke` test
+//! fault is on ([`crate::faults`]), every connection is closed at once.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -22,6 +23,7 @@ use tokio_rustls::TlsAcceptor;
 use super::exchange::{exchange, Outcome};
 use super::keystore::CookieKeyCell;
 use super::tls::server_config;
+use crate::faults::Deadline;
 use ntp_proto::nts::ALPN_NTSKE;
 
 /// Most concurrent connections accepted whatever the settings say.
@@ -63,6 +65,7 @@ struct Shared {
     stats: Arc<KeStats>,
     options: ArcSwap<ServerOptions>,
     timeout: Duration,
+    refusal: Deadline,
 }
 
 /// A running NTS-KE server.
@@ -95,6 +98,7 @@ impl KeServer {
                 ntp_port: settings.ntp_port,
             }),
             timeout: settings.handshake_timeout,
+            refusal: Deadline::default(),
         });
         let slots = Arc::new(Semaphore::new(max));
         let (shutdown, stop) = watch::channel(false);
@@ -122,6 +126,11 @@ impl KeServer {
     pub fn set_ntp_server(&self, ntp_server: Option<String>, ntp_port: Option<u16>) {
         let ntp_port = ntp_port.filter(|p| *p != 123);
         self.shared.options.store(Arc::new(ServerOptions { ntp_server, ntp_port }));
+    }
+
+    /// The switch of the `refuse_nts_ke` test fault.
+    pub fn refusal(&self) -> Deadline {
+        self.shared.refusal.clone()
     }
 
     /// Re-reads the PEM files; on error the old certificates stay in use.
@@ -163,6 +172,12 @@ async fn accept_loop(
                 continue;
             }
         };
+        if shared.refusal.active() {
+            shared.stats.failures.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(%peer, "NTS-KE connection refused (test fault)");
+            drop(stream);
+            continue;
+        }
         let Ok(permit) = slots.clone().try_acquire_owned() else {
             shared.stats.rejected_busy.fetch_add(1, Ordering::Relaxed);
             drop(stream);

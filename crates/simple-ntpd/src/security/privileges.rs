@@ -32,8 +32,14 @@ pub const DEFAULT_USER: &str = "simple-ntpd";
 /// What was done.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Outcome {
-    /// Not root to begin with: nothing to drop.
-    NotRoot,
+    /// Not root to begin with: no user to switch to; capabilities beyond
+    /// the needed ones given up.
+    NotRoot {
+        /// The user id it runs as.
+        uid: u32,
+        /// Capabilities kept (permitted set).
+        kept: Vec<String>,
+    },
     /// `user = "root"`: privileges kept on purpose.
     KeptRoot,
     /// Switched to this user, keeping these capabilities.
@@ -91,8 +97,9 @@ pub fn drop_privileges(user: &str, keep_net_bind: bool, keep_sys_time: bool) -> 
     }
     if !nix::unistd::geteuid().is_root() {
         let kept = trim_capabilities(&keep)?;
-        info!(uid = nix::unistd::geteuid().as_raw(), kept = ?kept, "not started as root: no user to switch to");
-        return Ok(Outcome::NotRoot);
+        let uid = nix::unistd::geteuid().as_raw();
+        info!(uid, kept = ?kept, "not started as root: no user to switch to");
+        return Ok(Outcome::NotRoot { uid, kept });
     }
     if user == "root" {
         warn!("security.user = \"root\": keeping all root privileges (not recommended)");
@@ -135,6 +142,21 @@ pub fn drop_privileges(user: &str, keep_net_bind: bool, keep_sys_time: bool) -> 
     kept.sort();
     info!(user = %account.name, uid = uid.as_raw(), gid = gid.as_raw(), kept = ?kept, "dropped root privileges");
     Ok(Outcome::Dropped { user: account.name, kept })
+}
+
+impl Outcome {
+    /// The audit log's record of it.
+    pub fn audit_details(&self) -> serde_json::Value {
+        match self {
+            Outcome::NotRoot { uid, kept } => {
+                serde_json::json!({ "action": "kept_user", "uid": uid, "capabilities": kept })
+            }
+            Outcome::KeptRoot => serde_json::json!({ "action": "kept_root", "uid": 0, "capabilities": "all" }),
+            Outcome::Dropped { user, kept } => {
+                serde_json::json!({ "action": "dropped_root", "user": user, "capabilities": kept })
+            }
+        }
+    }
 }
 
 /// Gives `path` (a directory the daemon writes after the privilege drop,

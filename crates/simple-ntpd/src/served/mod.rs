@@ -11,12 +11,15 @@
 //! The cell also carries the [`leap::LeapState`] (the leap second table and
 //! smear the daemon loaded) for whichever producer runs, and the sync
 //! report (`status::SyncReport`: estimates and sources) that the status
-//! API shows and the workers answer control (mode 6) queries from.
+//! API shows and the workers answer control (mode 6) queries from. Test
+//! faults ([`overlay`]) are applied here, on the way in.
 
 pub mod leap;
 pub mod local;
+pub mod overlay;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use arc_swap::ArcSwap;
 use ntp_proto::server::ServerState;
@@ -64,7 +67,9 @@ pub struct Snapshot {
 /// its producers apply).
 #[derive(Clone)]
 pub struct StateCell {
-    snapshot: Arc<ArcSwap<Snapshot>>,
+    served: Arc<ArcSwap<Snapshot>>,
+    /// The producer's last snapshot and the test faults applied to it.
+    produced: Arc<Mutex<(Snapshot, overlay::ServedFaults)>>,
     leap: Arc<ArcSwap<leap::LeapState>>,
     report: Arc<ArcSwap<crate::status::SyncReport>>,
 }
@@ -73,7 +78,8 @@ impl StateCell {
     /// A cell holding `initial`.
     pub fn new(initial: Snapshot) -> Self {
         StateCell {
-            snapshot: Arc::new(ArcSwap::from_pointee(initial)),
+            served: Arc::new(ArcSwap::from_pointee(initial)),
+            produced: Arc::new(Mutex::new((initial, overlay::ServedFaults::default()))),
             leap: Arc::new(ArcSwap::from_pointee(leap::LeapState::default())),
             report: Arc::new(ArcSwap::from_pointee(crate::status::SyncReport::default())),
         }
@@ -91,13 +97,22 @@ impl StateCell {
 
     /// Replaces the snapshot; readers see either the old or the new one.
     pub fn publish(&self, snapshot: Snapshot) {
-        self.snapshot.store(Arc::new(snapshot));
+        let mut produced = self.produced.lock().unwrap_or_else(|e| e.into_inner());
+        produced.0 = snapshot;
+        self.served.store(Arc::new(produced.1.apply(snapshot, Instant::now())));
+    }
+
+    /// Sets the test faults and serves the last snapshot again under them.
+    pub fn set_faults(&self, faults: overlay::ServedFaults) {
+        let mut produced = self.produced.lock().unwrap_or_else(|e| e.into_inner());
+        produced.1 = faults;
+        self.served.store(Arc::new(faults.apply(produced.0, Instant::now())));
     }
 
     /// The current snapshot (a cheap guard; hold it only briefly).
     #[inline]
     pub fn load(&self) -> arc_swap::Guard<Arc<Snapshot>> {
-        self.snapshot.load()
+        self.served.load()
     }
 
     /// The leap second table and smear in force.

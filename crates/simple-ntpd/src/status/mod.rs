@@ -5,8 +5,12 @@
 //!
 //! Producers (the run loop, the reload logic, the sync loop) write here;
 //! [`views`] turns it into the API documents and [`health`] judges it;
-//! [`sampler`] records it into the fixed-size [`history`].
+//! [`sampler`] records it into the fixed-size [`history`]. The hub also
+//! carries what producers hand on to files and tests: the [`Journals`]
+//! (audit and statistics logs), the injected test [`Faults`] and, with the
+//! debug endpoints on, the sync loop's internals for [`debug`].
 
+pub mod debug;
 pub mod health;
 pub mod history;
 pub mod sampler;
@@ -21,10 +25,13 @@ use arc_swap::ArcSwap;
 use ntp_config::Config;
 
 use crate::api::model::Source;
+use crate::audit::AuditLog;
+use crate::faults::Faults;
 use crate::interfaces::{InterfaceCell, SlotNames};
 use crate::served::StateCell;
 use crate::server::stats::StatsRegistry;
 use crate::server::ClientLogs;
+use crate::statslog::StatisticsLogs;
 
 /// The synchronisation side's report: estimates and sources.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -63,6 +70,23 @@ pub struct AssociationInfo {
     pub address: Option<SocketAddr>,
 }
 
+/// The files written besides the log: the audit log and the statistics
+/// logs, opened at start.
+#[derive(Debug, Default)]
+pub struct Journals {
+    /// `[logging] audit_file`.
+    pub audit: AuditLog,
+    /// `[logging] statistics`.
+    pub statistics: StatisticsLogs,
+}
+
+impl Journals {
+    /// Opens what `config` asks for.
+    pub fn open(config: &ntp_config::LoggingConfig) -> anyhow::Result<Journals> {
+        Ok(Journals { audit: AuditLog::open(config.audit_file.as_deref())?, statistics: StatisticsLogs::open(config)? })
+    }
+}
+
 /// Shared status of the running daemon.
 pub struct StatusHub {
     started: Instant,
@@ -78,11 +102,16 @@ pub struct StatusHub {
     last_reload_error: Mutex<Option<String>>,
     nts_ke: Mutex<Option<Arc<crate::nts::ke::KeStats>>>,
     history: Mutex<history::History>,
+    journals: Journals,
+    faults: Faults,
+    sync_debug: ArcSwap<Option<debug::SyncDebug>>,
 }
 
 impl StatusHub {
     /// A hub for a daemon that starts now; `interfaces` and `slots` are
-    /// the interface table the workers read and their counter slots.
+    /// the interface table the workers read and their counter slots,
+    /// `journals` the audit and statistics logs opened at start.
+    #[allow(clippy::too_many_arguments)] // One call site (the daemon's start); each is a distinct handle.
     pub fn new(
         config: Config,
         state: StateCell,
@@ -90,8 +119,12 @@ impl StatusHub {
         clients: ClientLogs,
         interfaces: InterfaceCell,
         slots: SlotNames,
+        journals: Journals,
     ) -> Arc<StatusHub> {
         Arc::new(StatusHub {
+            faults: Faults::new(state.clone()),
+            journals,
+            sync_debug: ArcSwap::from_pointee(None),
             started: Instant::now(),
             config: ArcSwap::from_pointee(config),
             state,
@@ -200,6 +233,37 @@ impl StatusHub {
     /// The recent past, fed by [`sampler`].
     pub fn history(&self) -> &Mutex<history::History> {
         &self.history
+    }
+
+    /// The audit log.
+    pub fn audit(&self) -> &AuditLog {
+        &self.journals.audit
+    }
+
+    /// The statistics logs (the sync loop's hooks).
+    pub fn statistics(&self) -> &StatisticsLogs {
+        &self.journals.statistics
+    }
+
+    /// The injected test faults.
+    pub fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
+    /// True when the sync loop should publish its internals
+    /// (`[development] enable_debug_endpoints`).
+    pub fn debug_wanted(&self) -> bool {
+        self.config.load().development.enable_debug_endpoints
+    }
+
+    /// The sync loop's internals, for `/debug/state`.
+    pub fn set_sync_debug(&self, debug: Option<debug::SyncDebug>) {
+        self.sync_debug.store(Arc::new(debug));
+    }
+
+    /// The sync loop's internals as last published.
+    pub fn sync_debug(&self) -> Arc<Option<debug::SyncDebug>> {
+        self.sync_debug.load_full()
     }
 
     /// Successful reloads, and the last failure if the last reload failed.

@@ -99,6 +99,7 @@ pub fn status(hub: &StatusHub) -> Status {
         health: health(hub),
         reloads,
         last_reload_error,
+        faults: hub.faults().active(),
         leap_seconds: leap_seconds(hub),
     }
 }

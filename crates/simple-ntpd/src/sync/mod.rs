@@ -13,6 +13,7 @@
 //! - [`refclocks`]: reference clocks as engine sources (the drivers are in
 //!   `crate::refclock`).
 //! - [`report`]: what the loop tells the status hub.
+//! - [`debug`]: its internals for `/debug/state`.
 //! - [`task`]: the loop that ties them together.
 //!
 //! Which sources to poll comes from `ntp_config::Config::upstreams()`; the
@@ -20,6 +21,7 @@
 
 pub mod background;
 pub mod broadcast;
+pub mod debug;
 pub mod driftfile;
 pub mod drivers;
 pub mod host;

@@ -21,6 +21,7 @@ use tracing::{debug, error, info, warn};
 
 use super::background::{self, Done, DoneSender};
 use super::broadcast::{BroadcastListeners, BroadcastSpec};
+use super::debug::sync_debug;
 use super::driftfile;
 use super::drivers::{DriverClock, KernelDriver, Steering, VirtualDriver};
 use super::net::{Incoming, Report};
@@ -391,6 +392,11 @@ impl Loop {
         let Some(i) = self.ups.iter().position(|u| u.key == msg.key) else { return };
         match msg.report {
             Report::Datagram { data, rx_system } => {
+                // Hooks: the `drop_source` test fault, the statistics logs.
+                if self.hub.faults().drops(&self.ups[i].name, self.ups[i].addr) {
+                    return;
+                }
+                self.hub.statistics().reply(self.ups[i].addr, &data);
                 let t4 = self.clock.correction().apply(rx_system);
                 let now = self.clock.now();
                 self.ups[i].assoc.handle_datagram(&data, t4, now);
@@ -412,6 +418,7 @@ impl Loop {
                     let id = u.id;
                     self.engine.update_reach(id, u.assoc.reach());
                     let update = self.engine.on_sample(id, &sample, self.clock.as_mut());
+                    self.hub.statistics().sample(self.ups[i].addr, id, &sample, &update, &self.engine);
                     self.ups[i].assoc.advise_poll(update.poll_advice);
                     self.on_action(update.action);
                 }
@@ -550,11 +557,16 @@ impl Loop {
                 .map(|u| Peer::Source { name: u.name.clone(), address: u.addr })
                 .or_else(|| self.refclocks.name_of(p).map(|name| Peer::Refclock(name.to_string())))
         });
-        let waiting = self
+        // Hooks: the tracking log, the debug endpoint.
+        self.hub
+            .statistics()
+            .published(&self.engine, now, |p| self.ups.iter().find(|u| u.id == p).map(|u| u.addr.ip()));
+        let waiting: Vec<&str> = self
             .pending
             .iter()
             .filter(|p| !self.ups.iter().any(|u| u.upstream == p.upstream))
-            .map(|p| self.settings.upstreams[p.upstream].host.as_str());
+            .map(|p| self.settings.upstreams[p.upstream].host.as_str())
+            .collect();
         // Broadcast sources no server has been heard for yet.
         let unicast = self.settings.upstreams.len();
         let listening: Vec<String> = self
@@ -565,14 +577,19 @@ impl Loop {
             .filter(|(i, _)| !self.ups.iter().any(|u| u.upstream == unicast + i))
             .map(|(_, b)| b.name())
             .collect();
-        let waiting = waiting.chain(listening.iter().map(String::as_str));
+        let waiting: Vec<&str> = waiting.into_iter().chain(listening.iter().map(String::as_str)).collect();
+        if self.hub.debug_wanted() {
+            let (discipline, correction) = (self.clock.discipline().name(), self.clock.correction());
+            let debug = sync_debug(&self.engine, &self.ups, waiting.iter().copied(), now, discipline, correction);
+            self.hub.set_sync_debug(Some(debug));
+        }
         let reports = self.engine.sources(now);
         let refclocks = self.refclocks.report(&reports, now);
         self.hub.set_sync(sync_report(
             &self.engine,
             &reports,
             &self.ups,
-            waiting,
+            waiting.into_iter(),
             refclocks,
             now,
             self.clock.frequency_ppm(),

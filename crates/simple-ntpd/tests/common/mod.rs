@@ -85,6 +85,42 @@ pub fn http_get(api: SocketAddr, path: &str, token: Option<&str>) -> (u16, Strin
     }
 }
 
+/// `method path` with an optional JSON body: (status code, body).
+pub fn http_send(api: SocketAddr, method: &str, path: &str, body: Option<&str>, token: Option<&str>) -> (u16, String) {
+    let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(5)).build();
+    let mut req = agent.request(method, &format!("http://{api}{path}"));
+    if let Some(t) = token {
+        req = req.set("Authorization", &format!("Bearer {t}"));
+    }
+    let result = match body {
+        Some(b) => req.set("Content-Type", "application/json").send_string(b),
+        None => req.call(),
+    };
+    match result {
+        Ok(r) => (r.status(), r.into_string().unwrap()),
+        Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap_or_default()),
+        Err(e) => panic!("{method} {path}: {e}"),
+    }
+}
+
+/// A CA and a server certificate for 127.0.0.1: (ca.pem, chain.pem, key.pem).
+pub fn certificates(dir: &TempDir) -> (PathBuf, PathBuf, PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.distinguished_name.push(DnType::CommonName, "simple-ntpd test CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
+    params.distinguished_name.push(DnType::CommonName, "127.0.0.1");
+    let cert = params.signed_by(&key, &ca, &ca_key).unwrap();
+    let ca_path = dir.write("ca.pem", &ca.pem()).unwrap();
+    let chain = dir.write("chain.pem", &format!("{}{}", cert.pem(), ca.pem())).unwrap();
+    let key_path = dir.write("key.pem", &key.serialize_pem()).unwrap();
+    (ca_path, chain, key_path)
+}
+
 /// Validates `doc` against `#/components/schemas/<schema>` of docs/openapi.yaml.
 pub fn assert_matches_openapi(schema: &str, doc: &serde_json::Value) {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/openapi.yaml");
