@@ -63,6 +63,7 @@ pub use planned::{planned, PlannedKey, PLANNED};
 pub use refclocks::{PpsEdge, RefclockDriver, RefclockSource, BAUD_RATES};
 pub use reference::reference_markdown;
 pub use resource::{spec_table, API_VERSION, GROUP, KIND, VERSION};
+pub use suggest::camel_case;
 pub use upstream::Upstream;
 
 /// The JSON schema of [`Config`] (e.g. for a Kubernetes resource definition).

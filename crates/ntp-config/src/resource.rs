@@ -27,15 +27,22 @@ pub const KIND: &str = "NTPService";
 
 /// Whether a file is read as a resource document rather than TOML: its name
 /// ends in `.yaml`, `.yml` or `.json`, or its first line that is not blank
-/// or a comment starts with `apiVersion:`, `kind:`, `---` or `{` (none of
-/// which a TOML file can start with).
+/// or a comment is `---`, starts with `{`, or is a YAML mapping key such as
+/// `apiVersion:` (none of which a TOML file can start with).
 pub(crate) fn is_resource(name: &str, text: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     if [".yaml", ".yml", ".json"].iter().any(|ext| lower.ends_with(ext)) {
         return true;
     }
-    let first = text.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('#'));
-    first.is_some_and(|l| ["apiVersion:", "kind:", "---", "{"].iter().any(|p| l.starts_with(p)))
+    let Some(first) = text.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('#')) else {
+        return false;
+    };
+    let yaml_key = first.split_once(':').is_some_and(|(key, rest)| {
+        key.starts_with(|c: char| c.is_ascii_alphabetic())
+            && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            && (rest.is_empty() || rest.starts_with([' ', '\t']))
+    });
+    first.starts_with("---") || first.starts_with('{') || yaml_key
 }
 
 /// The `spec` of an NTPService document as a canonical (snake_case) TOML
@@ -321,6 +328,9 @@ mod tests {
         assert!(is_resource("x", "{\"kind\": \"NTPService\"}"));
         assert!(!is_resource("x.toml", "[network]\n"));
         assert!(!is_resource("x.conf", "# apiVersion: no\nstratum = 2\n"));
+        assert!(is_resource("x", "metadata:\n  name: a\n"));
+        assert!(!is_resource("x", "listen_address = \"[::1]:123\"\n"));
+        assert!(!is_resource("x", "[ntp_server]\nstratum: 2\n"));
     }
 
     fn layer(text: &str) -> Result<Layer, String> {
