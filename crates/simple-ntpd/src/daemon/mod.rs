@@ -117,6 +117,11 @@ pub fn run(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyhow::Resu
 
 async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyhow::Result<()> {
     let config = loaded.config;
+    // Watch the signals before serving: a SIGHUP sent as soon as NTP is
+    // answered is a reload, not the default action (exit).
+    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    let mut hup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
     privileges::raise_permitted();
     let Preflight { policy: mut compiled, source_keys, warnings } = preflight(&config)?;
     for w in &warnings {
@@ -187,9 +192,6 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
     };
     d.last_totals = d.hub.stats().totals();
 
-    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
-    let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
-    let mut hup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut storm_tick = tokio::time::interval(Duration::from_secs(60));
     storm_tick.tick().await;
