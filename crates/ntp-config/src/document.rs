@@ -38,6 +38,9 @@ impl<'a> Lines<'a> {
 /// Parses and checks one file. Warnings (INI fix-ups) are appended to
 /// `warnings` even when the file has errors.
 pub(crate) fn file_layer(name: &str, text: &str, warnings: &mut Vec<String>) -> Result<Layer, Vec<Issue>> {
+    if crate::resource::is_resource(name, text) {
+        return crate::resource::resource_layer(name, text);
+    }
     let name: Arc<str> = Arc::from(name);
     let (doc, text) = match ImDocument::parse(text.to_owned()) {
         Ok(doc) => (doc, text.to_owned()),
@@ -82,7 +85,7 @@ struct Walker<'a> {
     issues: Vec<Issue>,
 }
 
-fn join(prefix: &str, key: &str) -> String {
+pub(crate) fn join(prefix: &str, key: &str) -> String {
     if prefix.is_empty() {
         key.to_owned()
     } else {
@@ -112,13 +115,7 @@ impl Walker<'_> {
         let in_array = path.ends_with(']');
         for (k, item) in t.iter() {
             let key_pos = self.pos(t.key(k).and_then(|key| key.span()), here.key);
-            let canonical = if node.field(k).is_some() {
-                Some(k.to_owned())
-            } else {
-                let snake = suggest::snake_case(k);
-                node.field(&snake).is_some().then_some(snake)
-            };
-            let Some(canonical) = canonical else {
+            let Some(canonical) = canonical_key(node, k) else {
                 self.unknown(k, item, node, path, in_array, key_pos);
                 continue;
             };
@@ -199,19 +196,36 @@ impl Walker<'_> {
 
     fn unknown(&mut self, k: &str, item: &Item, node: &Node, path: &str, in_array: bool, pos: (usize, usize)) {
         let is_section = path.is_empty() && matches!(item, Item::Table(_) | Item::ArrayOfTables(_));
-        let candidates = node.fields().iter().map(|(n, _)| n.as_str());
-        let hint = match suggest::did_you_mean(k, candidates) {
-            Some(s) if is_section => format!(" (did you mean `[{s}]`?)"),
-            Some(s) => format!(" (did you mean `{s}`?)"),
-            None => suggest::elsewhere(k).map(|p| format!(" (`{k}` belongs in {p})")).unwrap_or_default(),
-        };
-        let message = if is_section {
-            format!("unknown section `[{k}]`{hint}")
-        } else {
-            format!("unknown key `{k}` {}{hint}", display_table(path, in_array))
-        };
+        let message = unknown_key_message(k, node, is_section, &display_table(path, in_array));
         let key_path = join(path, k);
         self.issues.push(Issue::new(Some(format!("{}:{}:{}", self.name, pos.0, pos.1)), Some(&key_path), message));
+    }
+}
+
+/// The key of the key tree that `k` names in `node`: itself, or its
+/// snake_case form when written in camelCase.
+pub(crate) fn canonical_key(node: &Node, k: &str) -> Option<String> {
+    if node.field(k).is_some() {
+        Some(k.to_owned())
+    } else {
+        let snake = suggest::snake_case(k);
+        node.field(&snake).is_some().then_some(snake)
+    }
+}
+
+/// `unknown key `k` in [table] (did you mean ...)`; `table` says where, e.g.
+/// `in [network]`.
+pub(crate) fn unknown_key_message(k: &str, node: &Node, is_section: bool, table: &str) -> String {
+    let candidates = node.fields().iter().map(|(n, _)| n.as_str());
+    let hint = match suggest::did_you_mean(k, candidates) {
+        Some(s) if is_section => format!(" (did you mean `[{s}]`?)"),
+        Some(s) => format!(" (did you mean `{s}`?)"),
+        None => suggest::elsewhere(k).map(|p| format!(" (`{k}` belongs in {p})")).unwrap_or_default(),
+    };
+    if is_section {
+        format!("unknown section `[{k}]`{hint}")
+    } else {
+        format!("unknown key `{k}` {table}{hint}")
     }
 }
 

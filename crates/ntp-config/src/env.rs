@@ -59,8 +59,13 @@ pub(crate) fn short_names(path: &str) -> impl Iterator<Item = &'static str> + '_
     SHORT_FORMS.iter().filter(move |(_, p)| *p == path).map(|(v, _)| *v)
 }
 
-/// Builds the environment layer from `SIMPLE_NTPD_*` variables.
-pub(crate) fn env_layer(vars: impl IntoIterator<Item = (String, String)>) -> Result<Layer, Vec<Issue>> {
+/// Builds the environment layer from `SIMPLE_NTPD_*` variables. Kubernetes
+/// service-link variables that are no key (see [`is_service_link`]) are
+/// skipped with a line in `notes`.
+pub(crate) fn env_layer(
+    vars: impl IntoIterator<Item = (String, String)>,
+    notes: &mut Vec<String>,
+) -> Result<Layer, Vec<Issue>> {
     let long = long_names();
     let mut issues = Vec::new();
     // path -> (variable, raw value), sorted by variable for determinism.
@@ -74,7 +79,13 @@ pub(crate) fn env_layer(vars: impl IntoIterator<Item = (String, String)>) -> Res
             .cloned()
             .or_else(|| SHORT_FORMS.iter().find(|(v, _)| *v == var).map(|(_, p)| (*p).to_owned()));
         let Some(path) = path else {
-            issues.push(unknown(&var, &long));
+            if is_service_link(&var, &raw) {
+                notes.push(format!(
+                    "environment {var}: ignored, a variable Kubernetes sets for a Service named like the daemon (service links), not a setting"
+                ));
+            } else {
+                issues.push(unknown(&var, &long));
+            }
             continue;
         };
         match chosen.get(&path) {
@@ -101,6 +112,86 @@ pub(crate) fn env_layer(vars: impl IntoIterator<Item = (String, String)>) -> Res
     } else {
         Err(issues)
     }
+}
+
+/// Whether `var=value` is one of the variables Kubernetes puts into every
+/// pod for each Service of the namespace whose name starts with
+/// `simple-ntpd` (`simple-ntpd` gives `SIMPLE_NTPD_SERVICE_HOST`, ...), with
+/// a value of the shape Kubernetes writes — so a misspelt setting that
+/// happens to end in `_PORT` is still refused:
+///
+/// | variable | value |
+/// |---|---|
+/// | `<NAME>_SERVICE_HOST` | an IP address |
+/// | `<NAME>_SERVICE_PORT`, `<NAME>_SERVICE_PORT_<PORT NAME>` | a port number |
+/// | `<NAME>_PORT` | `udp://10.0.0.1:123` |
+/// | `<NAME>_PORT_<N>_<PROTO>` | `udp://10.0.0.1:<N>` |
+/// | `<NAME>_PORT_<N>_<PROTO>_PROTO` / `_PORT` / `_ADDR` | `udp` / `<N>` / an IP address |
+///
+/// Only names that are no configuration key get here: a real key such as
+/// `SIMPLE_NTPD_LISTEN_PORT` is always read as that key.
+pub fn is_service_link(var: &str, value: &str) -> bool {
+    fn is_name(s: &str) -> bool {
+        s == "SIMPLE_NTPD" || s.strip_prefix(PREFIX).is_some_and(|r| !r.is_empty() && !r.contains("__"))
+    }
+    fn is_ip(v: &str) -> bool {
+        v.parse::<std::net::IpAddr>().is_ok()
+    }
+    fn is_port(v: &str) -> bool {
+        v.parse::<u16>().is_ok_and(|p| p > 0)
+    }
+    fn is_proto(p: &str) -> bool {
+        matches!(p, "TCP" | "UDP" | "SCTP")
+    }
+    /// `udp://10.0.0.1:123` (`[fd00::1]:123` for IPv6), optionally of one protocol and port.
+    fn is_url(v: &str, proto: Option<&str>, port: Option<&str>) -> bool {
+        let Some((scheme, addr)) = v.split_once("://") else {
+            return false;
+        };
+        let Ok(sock) = addr.parse::<std::net::SocketAddr>() else {
+            return false;
+        };
+        is_proto(&scheme.to_ascii_uppercase())
+            && proto.map_or(true, |p| p.eq_ignore_ascii_case(scheme))
+            && port.map_or(true, |p| p == sock.port().to_string())
+    }
+    if let Some(name) = var.strip_suffix("_SERVICE_HOST") {
+        return is_name(name) && is_ip(value);
+    }
+    if let Some(name) = var.strip_suffix("_SERVICE_PORT") {
+        return is_name(name) && is_port(value);
+    }
+    if let Some((name, port_name)) = var.rsplit_once("_SERVICE_PORT_") {
+        return is_name(name) && !port_name.is_empty() && is_port(value);
+    }
+    if let Some(name) = var.strip_suffix("_PORT") {
+        if is_name(name) && is_url(value, None, None) {
+            return true;
+        }
+    }
+    // <NAME>_PORT_<N>_<PROTO>[_PROTO|_PORT|_ADDR]
+    let parts: Vec<&str> = var.split('_').collect();
+    for i in 0..parts.len() {
+        if parts[i] != "PORT" || i + 2 >= parts.len() || !is_port(parts[i + 1]) || !is_proto(parts[i + 2]) {
+            continue;
+        }
+        let name = parts[..i].join("_");
+        if !is_name(&name) {
+            continue;
+        }
+        let (n, proto) = (parts[i + 1], parts[i + 2]);
+        let ok = match &parts[i + 3..] {
+            [] => is_url(value, Some(proto), Some(n)),
+            ["PROTO"] => value.eq_ignore_ascii_case(proto),
+            ["PORT"] => value == n,
+            ["ADDR"] => is_ip(value),
+            _ => false,
+        };
+        if ok {
+            return true;
+        }
+    }
+    false
 }
 
 fn unknown(var: &str, long: &BTreeMap<String, String>) -> Issue {
@@ -190,6 +281,42 @@ pub(crate) fn convert(raw: &str, node: &Node) -> toml::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn service_links_are_recognised_by_name_and_value() {
+        for (var, value) in [
+            ("SIMPLE_NTPD_SERVICE_HOST", "10.96.0.12"),
+            ("SIMPLE_NTPD_SERVICE_HOST", "fd00::12"),
+            ("SIMPLE_NTPD_SERVICE_PORT", "123"),
+            ("SIMPLE_NTPD_SERVICE_PORT_NTP", "123"),
+            ("SIMPLE_NTPD_PORT", "udp://10.96.0.12:123"),
+            ("SIMPLE_NTPD_PORT", "udp://[fd00::12]:123"),
+            ("SIMPLE_NTPD_PORT_123_UDP", "udp://10.96.0.12:123"),
+            ("SIMPLE_NTPD_PORT_123_UDP_PROTO", "udp"),
+            ("SIMPLE_NTPD_PORT_123_UDP_PORT", "123"),
+            ("SIMPLE_NTPD_PORT_123_UDP_ADDR", "10.96.0.12"),
+            ("SIMPLE_NTPD_MAIN_NTP_SERVICE_HOST", "10.96.0.13"),
+            ("SIMPLE_NTPD_MAIN_NTP_PORT_4460_TCP_PORT", "4460"),
+            ("SIMPLE_NTPD_METRICS_SERVICE_PORT_METRICS", "9559"),
+        ] {
+            assert!(is_service_link(var, value), "{var}={value}");
+        }
+        for (var, value) in [
+            // Misspelt settings whose values are not what Kubernetes writes.
+            ("SIMPLE_NTPD_LISTN_PORT", "1123"),
+            ("SIMPLE_NTPD_SERVICE_HOST", "ntp.example.net"),
+            ("SIMPLE_NTPD_SERVICE_PORT", "abc"),
+            ("SIMPLE_NTPD_PORT", "123"),
+            ("SIMPLE_NTPD_PORT_123_UDP", "udp://10.96.0.12:124"),
+            ("SIMPLE_NTPD_PORT_123_UDP_PROTO", "tcp"),
+            ("SIMPLE_NTPD_PORT_123_XDP_PORT", "123"),
+            ("SIMPLE_NTPD_PORT_123_UDP_EXTRA", "x"),
+            ("OTHER_SERVICE_HOST", "10.0.0.1"),
+            ("SIMPLE_NTPD__SERVICE_HOST", "10.0.0.1"),
+        ] {
+            assert!(!is_service_link(var, value), "{var}={value}");
+        }
+    }
 
     #[test]
     fn integer_lists_take_commas() {

@@ -67,6 +67,9 @@ pub(crate) struct Layer {
     /// The key paths the user gave a value (leaves and whole arrays), in the
     /// order they were written.
     pub set: Vec<(String, Origin)>,
+    /// The layer is an NTPService resource document (whose `kubernetes`
+    /// keys are meant for the operator).
+    pub resource: bool,
 }
 
 /// The path one level up: `a.b[0].c` -> `a.b[0]` -> `a.b` -> `a`.

@@ -39,6 +39,7 @@ mod overrides;
 mod planned;
 mod refclocks;
 mod reference;
+mod resource;
 mod schema;
 mod string_value;
 mod suggest;
@@ -61,6 +62,8 @@ pub use overrides::Overrides;
 pub use planned::{planned, PlannedKey, PLANNED};
 pub use refclocks::{PpsEdge, RefclockDriver, RefclockSource, BAUD_RATES};
 pub use reference::reference_markdown;
+pub use resource::{spec_table, API_VERSION, GROUP, KIND, VERSION};
+pub use suggest::camel_case;
 pub use upstream::Upstream;
 
 /// The JSON schema of [`Config`] (e.g. for a Kubernetes resource definition).

@@ -2,13 +2,14 @@
 //! line) on its own so errors carry their file and line, merges the layers
 //! in order and checks the merged result.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::compat::compat_layer;
 use crate::document::file_layer;
 use crate::env::env_layer;
 use crate::error::{ConfigError, Issue};
-use crate::layer::{Layer, Origin};
+use crate::layer::{is_within, parent, Layer, Origin};
 use crate::model::Config;
 use crate::overrides::{overrides_layer, Overrides};
 use crate::planned;
@@ -22,6 +23,26 @@ pub struct Loaded {
     pub config: Config,
     /// One line each, `LOCATION: text`, in the order met.
     pub warnings: Vec<String>,
+    /// Things worth a debug log line only (e.g. the Kubernetes service-link
+    /// variables that were skipped), `LOCATION: text`.
+    pub notes: Vec<String>,
+    /// Where each key path that was set came from (`file:line:column`, an
+    /// environment variable, a command-line option).
+    origins: BTreeMap<String, String>,
+}
+
+impl Loaded {
+    /// Where `path` (a dotted key path such as `security.nts.enabled`), or
+    /// the nearest table above it, was set; `None` when only defaults apply.
+    pub fn location(&self, path: &str) -> Option<&str> {
+        let mut p = path;
+        loop {
+            if let Some(o) = self.origins.get(p) {
+                return Some(o);
+            }
+            p = parent(p)?;
+        }
+    }
 }
 
 /// Loads `files` in order (later files override earlier ones; tables merge
@@ -56,6 +77,7 @@ pub fn load_from_strs(
     overrides: &Overrides,
 ) -> Result<Loaded, ConfigError> {
     let mut warnings = Vec::new();
+    let mut notes = Vec::new();
     let mut issues = Vec::new();
     let mut layers = Vec::new();
     for (name, text) in files {
@@ -70,7 +92,7 @@ pub fn load_from_strs(
         Ok(layer) => layers.push(layer),
         Err(e) => issues.extend(e),
     }
-    match env_layer(env) {
+    match env_layer(env, &mut notes) {
         Ok(layer) => layers.push(layer),
         Err(e) => issues.extend(e),
     }
@@ -93,6 +115,7 @@ pub fn load_from_strs(
     }
 
     warnings.extend(planned::warnings(&layers));
+    warnings.extend(operator_only(&layers));
     let mut merged = Layer::default();
     for layer in layers {
         merged.merge(layer);
@@ -106,7 +129,22 @@ pub fn load_from_strs(
             "{at}: monitoring.allow has no effect while monitoring.token is set: the token admits its holder from any address and nothing but /healthz and /readyz is served without it"
         ));
     }
-    Ok(Loaded { config, warnings })
+    let origins = merged.origins.iter().map(|(p, o)| (p.clone(), o.at_value())).collect();
+    Ok(Loaded { config, warnings, notes, origins })
+}
+
+/// `kubernetes.*` set anywhere but in an NTPService resource (a YAML file)
+/// has no effect on the daemon: one warning at the first place.
+fn operator_only(layers: &[Layer]) -> Option<String> {
+    let first = layers
+        .iter()
+        .filter(|layer| !layer.resource)
+        .find_map(|layer| layer.set.iter().find(|(path, _)| is_within(path, "kubernetes")))?;
+    Some(format!(
+        "{}: {} is read by `simple-ntpd operator` only (an NTPService's spec.kubernetes); the daemon ignores it",
+        first.1.at_line(),
+        first.0
+    ))
 }
 
 /// Deserializes a layer on its own (unset keys at their defaults) and checks

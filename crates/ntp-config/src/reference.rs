@@ -30,6 +30,8 @@ Files are [TOML](https://toml.io). Files in the INI style of the early simple-nt
 
 Keys are written in snake_case (`listen_address`). The camelCase spelling of the NTPService Kubernetes resource (`vlanConfig`, `sourcesMinimum`, `warningThreshold`, ...) is accepted as well.
 
+An NTPService resource (seed 002) is a configuration file too: a YAML (or JSON) document with `apiVersion: ntp.fos1.io/v1alpha1`, `kind: NTPService`, `metadata` and a `spec` holding the keys below in either spelling (`spec.monitoring.sourcesMinimum` is `monitoring.sources_minimum`). A file is read this way when its name ends in `.yaml`, `.yml` or `.json`, or when it starts with `apiVersion:`, `kind:`, `---` or `{`. `metadata` and `status` are ignored; `key: null` leaves a key unset; errors name the YAML line and column. `simple-ntpd crd` prints the resource's definition, generated from the same keys.
+
 A key that does not exist, a value of the wrong type, a number out of range or a malformed address is an error that names the file, line and column (or the environment variable) and the dotted key path, with a suggestion for a misspelt key, for example:
 
 ```text
@@ -46,7 +48,7 @@ Every key outside an array of tables can be set by an environment variable named
 
 The value is read as TOML when it parses as a TOML value (`3`, `1.5`, `true`, `["a", "b"]`) and as plain text otherwise. Text keys take the text as it is (quotes are optional), list keys also take a comma-separated list (`SIMPLE_NTPD_LISTEN_ADDRESS=127.0.0.1,::1`), and boolean keys also take `yes`/`no`, `on`/`off` and `1`/`0`.
 
-Any other `SIMPLE_NTPD_*` variable is an error, with a suggestion when it looks like a misspelling. `SIMPLE_NTPD_CONFIG` is reserved for the daemon's list of configuration files, `SIMPLE_NTPD_IMAGE` for the image name in the Compose and Swarm files.
+Kubernetes puts service-link variables into every pod for each Service of its namespace, and a Service named `simple-ntpd` (or `simple-ntpd-...`) gives `SIMPLE_NTPD_SERVICE_HOST`, `SIMPLE_NTPD_SERVICE_PORT`, `SIMPLE_NTPD_PORT`, `SIMPLE_NTPD_PORT_123_UDP_ADDR` and the like. Those that are no key and carry the value Kubernetes writes (an address, a port number, `udp://10.96.0.12:123`, ...) are skipped, with a line in the debug log. Any other `SIMPLE_NTPD_*` variable is an error, with a suggestion when it looks like a misspelling. `SIMPLE_NTPD_CONFIG` is reserved for the daemon's list of configuration files, `SIMPLE_NTPD_IMAGE` for the image name in the Compose and Swarm files.
 "#;
 
 /// The configuration reference in Markdown.
@@ -219,6 +221,7 @@ fn type_text(node: &Node) -> String {
                 LeafType::StringList => "list of strings".to_owned(),
                 LeafType::IntegerList => "list of integers".to_owned(),
                 LeafType::StringOrList => "string or list of strings".to_owned(),
+                LeafType::StringMap => "table of strings".to_owned(),
                 LeafType::Other => "value".to_owned(),
             }
         }
@@ -249,6 +252,7 @@ fn toml_text(v: &Value) -> String {
         Value::Number(n) => n.to_string(),
         Value::String(s) => serde_json::to_string(s).unwrap_or_default(),
         Value::Array(a) => format!("[{}]", a.iter().map(toml_text).collect::<Vec<_>>().join(", ")),
+        Value::Object(o) if o.is_empty() => "{}".to_owned(),
         Value::Object(o) => {
             format!("{{ {} }}", o.iter().map(|(k, v)| format!("{k} = {}", toml_text(v))).collect::<Vec<_>>().join(", "))
         }

@@ -53,6 +53,8 @@ pub(crate) enum LeafType {
     StringList,
     IntegerList,
     StringOrList,
+    /// A table of string values with free keys (e.g. a Kubernetes node selector).
+    StringMap,
     Other,
 }
 
@@ -94,6 +96,7 @@ impl Node {
                 LeafType::StringList => "a list of strings".to_owned(),
                 LeafType::IntegerList => "a list of integers".to_owned(),
                 LeafType::StringOrList => "a string or a list of strings".to_owned(),
+                LeafType::StringMap => "a table of strings".to_owned(),
                 LeafType::Other => "a value of the documented type".to_owned(),
             },
         }
@@ -263,6 +266,9 @@ fn build(s: &SchemaObject, defs: &Defs, depth: usize) -> Node {
         None => (None, false),
     };
     let mut node = match ty {
+        Some(InstanceType::Object) if is_string_map(s) => {
+            leaf(description, default, LeafType::StringMap, None, None, vec![])
+        }
         Some(InstanceType::Object) => {
             let fields = s
                 .object
@@ -328,6 +334,20 @@ fn build(s: &SchemaObject, defs: &Defs, depth: usize) -> Node {
     };
     node.optional = optional;
     node
+}
+
+/// An object with no declared properties whose values are all strings.
+fn is_string_map(s: &SchemaObject) -> bool {
+    let Some(o) = s.object.as_deref() else {
+        return false;
+    };
+    let values_are_strings = match o.additional_properties.as_deref() {
+        Some(Schema::Object(v)) => {
+            matches!(&v.instance_type, Some(SingleOrVec::Single(t)) if **t == InstanceType::String)
+        }
+        _ => false,
+    };
+    o.properties.is_empty() && values_are_strings
 }
 
 fn describe(s: &SchemaObject) -> String {

@@ -20,7 +20,7 @@ pub(crate) fn snake_case(s: &str) -> String {
 }
 
 /// `sources_minimum` -> `sourcesMinimum`.
-pub(crate) fn camel_case(s: &str) -> String {
+pub fn camel_case(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut upper = false;
     for c in s.chars() {

@@ -133,6 +133,7 @@ fn values(c: &Config, out: &mut Vec<Problem>) {
         }
     }
     crate::refclocks::values(c, out);
+    crate::model::kubernetes_problems(&c.kubernetes, out);
     let mut ids = BTreeSet::new();
     for (i, k) in sec.authentication.keys.iter().enumerate() {
         if !ids.insert(k.id) {

@@ -40,6 +40,12 @@ pub enum Command {
     Config(ConfigCommand),
     /// Print new symmetric keys in chrony's key-file format (`ID TYPE HEX:...`).
     Keygen(KeygenArgs),
+    /// Print the CustomResourceDefinitions of the NTPService and NTPClient resources (YAML).
+    #[cfg(feature = "operator")]
+    Crd,
+    /// Run the Kubernetes operator for NTPService resources, or render one offline (`operator render FILE`).
+    #[cfg(feature = "operator")]
+    Operator(OperatorArgs),
     /// Print the version.
     Version,
 }
@@ -184,4 +190,36 @@ pub struct ClientsArgs {
     /// How many clients to list.
     #[arg(long, default_value_t = 20)]
     pub limit: usize,
+}
+
+/// Options of `operator`.
+#[cfg(feature = "operator")]
+#[derive(Args, Debug, Clone)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct OperatorArgs {
+    /// `render FILE` prints the objects instead of running the controller.
+    #[command(subcommand)]
+    pub command: Option<OperatorCommand>,
+    /// Watch NTPServices in this namespace only (default: all namespaces).
+    #[arg(long, value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+    /// Log level: TRACE, DEBUG, INFO, WARN, ERROR.
+    #[arg(long = "log-level", value_name = "LEVEL", default_value = "INFO")]
+    pub log_level: String,
+}
+
+/// `operator` subcommands.
+#[cfg(feature = "operator")]
+#[derive(Subcommand, Debug, Clone)]
+pub enum OperatorCommand {
+    /// Print, offline, the objects the operator applies for the NTPService resources in FILE
+    /// (a YAML stream that may also hold NTPClients), like `helm template`.
+    Render {
+        /// The resource file (`-` reads standard input).
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// The namespace of resources that name none.
+        #[arg(long, value_name = "NAMESPACE")]
+        namespace: Option<String>,
+    },
 }

@@ -10,8 +10,11 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+mod client_group;
 mod clock;
 mod development;
+mod enabled;
+mod kubernetes;
 mod logging;
 mod monitoring;
 mod network;
@@ -23,8 +26,12 @@ mod server;
 mod sources;
 mod vlan;
 
+pub use client_group::*;
 pub use clock::*;
 pub use development::*;
+pub use enabled::*;
+pub(crate) use kubernetes::problems as kubernetes_problems;
+pub use kubernetes::*;
 pub use logging::*;
 pub use monitoring::*;
 pub use network::*;
@@ -40,6 +47,8 @@ pub use vlan::*;
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
+    /// Serve time at all. `false` (the NTPService resource's `spec.enabled: false`) is still checked, but `run` exits without serving (a reload that turns it off stops the daemon) and `simple-ntpd operator` runs no workload for it.
+    pub enabled: Enabled,
     /// Where the daemon listens for NTP requests.
     pub network: NetworkConfig,
     /// What the server advertises to its clients and where it gets time from.
@@ -64,4 +73,7 @@ pub struct Config {
     /// Per-VLAN service policies, one `[[vlan_config]]` table per VLAN. The mapping to the host: `vlan_ref` is the VLAN's name (a controller writes the name of the VLAN object it refers to) and is taken as the name of the network interface that carries the VLAN, unless `interface` names another one. The daemon learns the arrival interface of every request from the kernel (IP_PKTINFO / IPV6_PKTINFO) and follows interfaces that appear, disappear or change addresses while it runs. Interfaces without an entry are served under the global `[security]` rules; an entry whose interface does not exist (yet) takes effect when it appears.
     #[serde(alias = "vlanConfig")]
     pub vlan_config: Vec<VlanConfig>,
+    /// How `simple-ntpd operator` runs this configuration on Kubernetes (the NTPService resource's `spec.kubernetes`); the daemon ignores it.
+    #[serde(skip_serializing_if = "KubernetesConfig::is_default")]
+    pub kubernetes: KubernetesConfig,
 }

@@ -44,11 +44,15 @@ pub fn run(cmd: ConfigCommand) -> ExitCode {
             let checked = match crate::daemon::preflight(&loaded.config) {
                 Ok(c) => c,
                 Err(e) => {
-                    eprintln!("error: {e:#}");
+                    eprintln!("error: {}", crate::daemon::describe_preflight_error(&loaded, &e));
                     return ExitCode::from(1);
                 }
             };
-            let warnings: Vec<&String> = loaded.warnings.iter().chain(&checked.warnings).collect();
+            let disabled = (!loaded.config.enabled.get()).then(|| {
+                let at = loaded.location("enabled").unwrap_or("configuration");
+                format!("{at}: enabled = false: `run` exits without serving")
+            });
+            let warnings: Vec<&String> = loaded.warnings.iter().chain(&checked.warnings).chain(&disabled).collect();
             for w in &warnings {
                 eprintln!("warning: {w}");
             }

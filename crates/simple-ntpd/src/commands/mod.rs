@@ -3,6 +3,8 @@
 pub mod config;
 pub mod healthcheck;
 pub mod keygen;
+#[cfg(feature = "operator")]
+pub mod operator;
 pub mod query;
 pub mod run;
 pub mod status;

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use ntp_config::Overrides;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::cli::RunArgs;
 use crate::commands::config::config_files;
@@ -40,16 +40,25 @@ pub fn run(args: RunArgs) -> ExitCode {
     for w in &loaded.warnings {
         warn!("{w}");
     }
+    for n in &loaded.notes {
+        debug!("{n}");
+    }
+    if !loaded.config.enabled.get() {
+        info!("the configuration says enabled = false (an NTPService's spec.enabled): not serving");
+        return ExitCode::SUCCESS;
+    }
     // The daemon gets a clone: ours keeps the log writer alive until the
     // reason for a failed start has been written out.
+    let located = loaded.clone();
     let result = daemon::run(source, loaded, log.clone());
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            error!("{e:#}");
+            let e = daemon::describe_preflight_error(&located, &e);
+            error!("{e}");
             if !matches!(log.started_with.output, ntp_config::LogOutput::Console) {
                 // Logging goes to a file: whoever started us sees why, too.
-                eprintln!("simple-ntpd: {e:#}");
+                eprintln!("simple-ntpd: {e}");
             }
             drop(log);
             ExitCode::from(1)

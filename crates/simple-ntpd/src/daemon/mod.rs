@@ -33,7 +33,7 @@ use std::time::{Duration, SystemTime};
 use anyhow::Context;
 use ntp_config::{Config, Loaded, MonitoringConfig, Overrides};
 use tokio::signal::unix::{signal, SignalKind};
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::api::{self, ApiServer};
 use crate::audit::Trigger;
@@ -55,7 +55,7 @@ use journals::KeyFileState;
 use notify::Notifier;
 use nts_runtime::NtsRuntime;
 use plan::{Plan, Running};
-pub use preflight::{preflight, Preflight};
+pub use preflight::{describe as describe_preflight_error, preflight, Preflight};
 
 /// Drops of one reason within a minute that make a "storm" worth a log line.
 const STORM_THRESHOLD: u64 = 100;
@@ -124,6 +124,8 @@ struct Daemon {
     interface_watch: InterfaceWatch,
     notifier: Notifier,
     key_file: KeyFileState,
+    /// A reload found `enabled = false`: stop.
+    disabled: bool,
 }
 
 /// Runs the daemon until SIGTERM/SIGINT.
@@ -241,6 +243,7 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
         nts,
         mtimes,
         last_totals: Totals::default(),
+        disabled: false,
         leaps: leap_watch,
         interface_watch,
         notifier: Notifier::from_env(),
@@ -256,7 +259,7 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
     storm_tick.tick().await;
     let mut api_tick = tokio::time::interval(API_RETRY);
     api_tick.tick().await;
-    loop {
+    while !d.disabled {
         tokio::select! {
             _ = term.recv() => break,
             _ = int.recv() => break,
@@ -393,6 +396,15 @@ impl Daemon {
         };
         for w in &loaded.warnings {
             warn!("{w}");
+        }
+        for n in &loaded.notes {
+            debug!("{n}");
+        }
+        if !loaded.config.enabled.get() {
+            info!("the configuration now says enabled = false: stopping");
+            self.hub.record_reload(Ok(()));
+            self.disabled = true;
+            return;
         }
         let new = loaded.config;
         let (policy, source_keys) = match preflight::policy_and_keys(&new) {

@@ -90,10 +90,45 @@ fn nts_server_files(config: &Config) -> anyhow::Result<()> {
         return Ok(());
     }
     let (Some(chain), Some(key)) = (&n.certificate_chain, &n.private_key) else {
-        bail!("security.nts.enabled needs security.nts.certificate_chain and security.nts.private_key");
+        return Err(AtKey {
+            path: "security.nts.enabled",
+            message: "security.nts.enabled needs security.nts.certificate_chain and security.nts.private_key: add the \
+                      PEM files of the NTS-KE server's certificate chain and private key to [security.nts] (in an \
+                      NTPService resource: spec.security.nts.certificateChain and spec.security.nts.privateKey; \
+                      `simple-ntpd operator` sets both to the certificate Secret it mounts)"
+                .to_owned(),
+        }
+        .into());
     };
     tls::server_config(chain, key).context("security.nts")?;
     Ok(())
+}
+
+/// A preflight error about one key, which [`describe`] prefixes with the
+/// place (file and line) that key was set.
+#[derive(Debug)]
+pub struct AtKey {
+    /// The dotted key path.
+    pub path: &'static str,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+impl std::fmt::Display for AtKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for AtKey {}
+
+/// The text of a preflight error, prefixed with the file, line and column of
+/// the key it concerns when the loaded configuration knows it.
+pub fn describe(loaded: &ntp_config::Loaded, e: &anyhow::Error) -> String {
+    match e.downcast_ref::<AtKey>().and_then(|k| loaded.location(k.path)) {
+        Some(at) => format!("{at}: {e:#}"),
+        None => format!("{e:#}"),
+    }
 }
 
 #[cfg(test)]
@@ -110,8 +145,16 @@ mod tests {
         let e = preflight(&config("[security.authentication]\nenabled = true\nkey_file = \"/nonexistent/keys\"\n"))
             .unwrap_err();
         assert!(format!("{e:#}").contains("/nonexistent/keys"), "{e:#}");
-        let e = preflight(&config("[security.nts]\nenabled = true\n")).unwrap_err();
-        assert!(format!("{e:#}").contains("certificate_chain"), "{e:#}");
+        let loaded = ntp_config::load_from_strs(
+            &[("t.toml".into(), "[security.nts]\nenabled = true\n".into())],
+            Vec::new(),
+            &Default::default(),
+        )
+        .unwrap();
+        let e = preflight(&loaded.config).unwrap_err();
+        let text = describe(&loaded, &e);
+        assert!(text.starts_with("t.toml:2:11: security.nts.enabled needs security.nts.certificate_chain"), "{text}");
+        assert!(text.contains("spec.security.nts.certificateChain"), "{text}");
         let e = preflight(&config(
             "[security.nts]\nenabled = true\ncertificate_chain = \"/nonexistent/c.pem\"\nprivate_key = \"/nonexistent/k.pem\"\n",
         ))
