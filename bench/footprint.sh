@@ -49,9 +49,7 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
     fi
 fi
 [ -x "$CHRONYD" ] || bash scripts/install-test-deps.sh >&2
-for b in "$SIMPLE_NTPD" "$NTP_BENCH" "$CHRONYD" "$NTPD_RS"; do
-    [ -x "$b" ] || die "$b missing"
-done
+[ -x "$NTP_BENCH" ] || die "$NTP_BENCH missing"
 command -v capsh >/dev/null || [ "$(id -u)" -ne 0 ] || die "capsh (libcap2-bin) is needed to run ntpd-rs without CAP_SYS_TIME"
 command -v openssl >/dev/null || die "openssl is needed for the NTS scenario"
 
@@ -61,11 +59,13 @@ read -r -a scenarios <<<"${SCENARIOS:-idle sources4 nts load}"
 daemon_args=()
 for d in ${DAEMONS:-simple-ntpd chronyd ntpd-rs}; do
     case "$d" in
-        simple-ntpd) daemon_args+=(--daemon "simple-ntpd=$SIMPLE_NTPD") ;;
-        chronyd) daemon_args+=(--daemon "chronyd=$CHRONYD") ;;
-        ntpd-rs) daemon_args+=(--daemon "ntpd-rs=$NTPD_RS") ;;
+        simple-ntpd) bin=$SIMPLE_NTPD ;;
+        chronyd) bin=$CHRONYD ;;
+        ntpd-rs) bin=$NTPD_RS ;;
         *) die "unknown daemon $d (DAEMONS lists simple-ntpd, chronyd, ntpd-rs; EXTRA_DAEMONS adds others)" ;;
     esac
+    [ -x "$bin" ] || die "$bin missing"
+    daemon_args+=(--daemon "$d=$bin")
 done
 for d in ${EXTRA_DAEMONS:-}; do
     [ -x "${d#*=}" ] || die "${d#*=} missing"
