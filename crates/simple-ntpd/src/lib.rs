@@ -21,3 +21,4 @@ pub mod served;
 pub mod server;
 pub mod status;
 pub mod sync;
+pub mod zeroed;
