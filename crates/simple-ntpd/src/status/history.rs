@@ -482,6 +482,10 @@ mod tests {
         assert_eq!(h.capacity(), before.0);
         assert_eq!(h.len(), (FINE_CAPACITY, COARSE_CAPACITY));
         let names: usize = srcs.iter().map(|s| s.name.len() + s.address.as_ref().unwrap().len()).sum();
-        assert_eq!(h.heap_bytes(), before.1 + names);
+        // Empty at start; once full, exactly the rings' capacity (never
+        // more: growth stops at the capacity) plus the names.
+        assert_eq!(before.1, 0);
+        let rings = (FINE_CAPACITY + COARSE_CAPACITY) * std::mem::size_of::<Sample>();
+        assert_eq!(h.heap_bytes(), rings + names);
     }
 }
