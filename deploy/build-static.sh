@@ -8,10 +8,11 @@
 #
 # Cargo builds into its usual target directory ($CARGO_TARGET_DIR, else
 # target/) under the target triple, so later runs are incremental and the
-# host builds (target/debug, target/release) are left alone. The binary keeps
-# the release profile's debug information; with --out DIR a stripped copy is
-# written to DIR/simple-ntpd (what ships). The path of the binary to use is
-# the only line printed on standard output.
+# host builds (target/debug, target/release) are left alone. The release
+# profile carries no debug information into the binary (only its symbols);
+# with --out DIR a fully stripped copy is written to DIR/simple-ntpd (what
+# ships). The path of the binary to use is the only line printed on
+# standard output.
 #
 # Environment: SIMPLE_NTPD_TARGET overrides the target triple
 # (default: $(uname -m)-unknown-linux-gnu); RUSTFLAGS is kept and extended.
@@ -22,7 +23,7 @@ out=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --out) out=${2:?--out needs a directory}; shift 2 ;;
-        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
         *) echo "build-static: unknown argument $1" >&2; exit 2 ;;
     esac
 done

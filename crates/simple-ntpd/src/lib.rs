@@ -27,3 +27,4 @@ pub mod server;
 pub mod statslog;
 pub mod status;
 pub mod sync;
+pub mod zeroed;

@@ -5,7 +5,8 @@
 //! answered with a RATE kiss-o'-death.
 //!
 //! Fixed memory: each worker owns a table of `table_size` slots allocated at
-//! start (32 bytes each). Lookup probes a few slots from a keyed hash (a
+//! start (32 bytes each), zero-filled from fresh pages, so the kernel backs
+//! a page only once clients land in it. Lookup probes a few slots from a keyed hash (a
 //! per-process random key, so collisions cannot be aimed); a new client
 //! takes the least recently seen slot in its window, so a flood from spoofed
 //! addresses only recycles slots — it cannot grow memory. IPv6 clients are
@@ -66,7 +67,7 @@ pub enum Verdict {
     Limit,
 }
 
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy, Default, zerocopy::FromZeros)]
 struct Slot {
     key: u128,
     /// Last request, seconds (0 = empty).
@@ -86,7 +87,7 @@ impl RateLimiter {
     /// A table of at least `size` slots (a power of two).
     pub fn new(size: usize, seed: u64) -> Self {
         let n = size.max(PROBE).next_power_of_two();
-        RateLimiter { slots: vec![Slot::default(); n].into_boxed_slice(), mask: n - 1, seed }
+        RateLimiter { slots: crate::zeroed::table(n), mask: n - 1, seed }
     }
 
     /// Number of slots.

@@ -3,7 +3,9 @@
 //! clients`, for the management API.
 //!
 //! Fixed memory: a table of `capacity` slots allocated at start that a flood
-//! from spoofed addresses cannot grow. Lookups probe a few slots from a
+//! from spoofed addresses cannot grow. The table is taken zero-filled from
+//! the allocator (fresh zero pages), so the kernel backs a page only once a
+//! client lands in it: an idle daemon does not pay for the whole table. Lookups probe a few slots from a
 //! keyed hash (random per process, so collisions cannot be aimed); a new
 //! client takes an empty slot or evicts the least recently seen in its probe
 //! window. The worker is the only writer (plain relaxed stores); the API
@@ -16,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 /// Slots examined per lookup.
 const PROBE: usize = 4;
 
-#[derive(Default)]
+#[derive(zerocopy::FromZeros)]
 struct Slot {
     key_hi: AtomicU64,
     key_lo: AtomicU64,
@@ -70,7 +72,7 @@ impl ClientLog {
     /// 0 disables logging).
     pub fn new(capacity: usize, seed: u64) -> Self {
         let n = if capacity == 0 { 0 } else { capacity.next_power_of_two().max(PROBE) };
-        ClientLog { slots: (0..n).map(|_| Slot::default()).collect(), mask: n.saturating_sub(1), seed }
+        ClientLog { slots: crate::zeroed::table(n), mask: n.saturating_sub(1), seed }
     }
 
     /// Number of slots.

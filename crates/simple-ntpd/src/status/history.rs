@@ -49,10 +49,6 @@ struct Sample {
     values: [f32; VALUES],
 }
 
-impl Sample {
-    const EMPTY: Sample = Sample { time: 0.0, stratum: 0, values: [f32::NAN; VALUES] };
-}
-
 /// What the daemon looks like at one instant, as the sampler reads it from
 /// the status hub.
 #[derive(Clone, Copy, Debug)]
@@ -75,28 +71,42 @@ pub struct Observation<'a> {
     pub sources: &'a [Source],
 }
 
-/// A fixed-capacity ring of samples, oldest overwritten first.
+/// A fixed-capacity ring of samples, oldest overwritten first. Its memory
+/// grows with the samples (doubling, never past the capacity) instead of
+/// being taken at start: an idle daemon holds only the hours it has run.
 struct Ring {
-    buf: Box<[Sample]>,
+    buf: Vec<Sample>,
+    capacity: usize,
     next: usize,
-    len: usize,
 }
 
 impl Ring {
     fn new(capacity: usize) -> Ring {
-        Ring { buf: vec![Sample::EMPTY; capacity].into_boxed_slice(), next: 0, len: 0 }
+        Ring { buf: Vec::new(), capacity, next: 0 }
     }
 
     fn push(&mut self, s: Sample) {
-        self.buf[self.next] = s;
-        self.next = (self.next + 1) % self.buf.len();
-        self.len = (self.len + 1).min(self.buf.len());
+        if self.buf.len() < self.capacity {
+            if self.buf.len() == self.buf.capacity() {
+                let grow = self.buf.len().max(16).min(self.capacity - self.buf.len());
+                self.buf.reserve_exact(grow);
+            }
+            self.buf.push(s);
+        } else {
+            self.buf[self.next] = s;
+        }
+        self.next = (self.next + 1) % self.capacity;
+    }
+
+    fn len(&self) -> usize {
+        self.buf.len()
     }
 
     /// Oldest first.
     fn iter(&self) -> impl Iterator<Item = &Sample> {
-        let start = (self.next + self.buf.len() - self.len) % self.buf.len();
-        (0..self.len).map(move |i| &self.buf[(start + i) % self.buf.len()])
+        let len = self.buf.len();
+        let start = if len < self.capacity { 0 } else { self.next };
+        (0..len).map(move |i| &self.buf[(start + i) % len])
     }
 
     fn clear_value(&mut self, v: usize) {
@@ -190,8 +200,8 @@ impl Default for History {
 }
 
 impl History {
-    /// Allocates both rings (all the memory the history will ever hold,
-    /// besides the charted sources' names).
+    /// Empty rings; they take their memory as samples arrive (at most
+    /// [`FINE_CAPACITY`] + [`COARSE_CAPACITY`] samples).
     pub fn new() -> History {
         History {
             fine: Ring::new(FINE_CAPACITY),
@@ -204,23 +214,23 @@ impl History {
 
     /// Samples the rings can hold: (last hour, last day).
     pub fn capacity(&self) -> (usize, usize) {
-        (self.fine.buf.len(), self.coarse.buf.len())
+        (self.fine.capacity, self.coarse.capacity)
     }
 
     /// Samples held now: (last hour, last day, not counting the five
     /// minutes being averaged).
     pub fn len(&self) -> (usize, usize) {
-        (self.fine.len, self.coarse.len)
+        (self.fine.len(), self.coarse.len())
     }
 
     /// True before the first sample.
     pub fn is_empty(&self) -> bool {
-        self.fine.len == 0
+        self.fine.len() == 0
     }
 
     /// Heap bytes held: both rings plus the charted sources' names.
     pub fn heap_bytes(&self) -> usize {
-        let rings = (self.fine.buf.len() + self.coarse.buf.len()) * std::mem::size_of::<Sample>();
+        let rings = (self.fine.buf.capacity() + self.coarse.buf.capacity()) * std::mem::size_of::<Sample>();
         let names: usize = self
             .series
             .iter()
@@ -472,6 +482,10 @@ mod tests {
         assert_eq!(h.capacity(), before.0);
         assert_eq!(h.len(), (FINE_CAPACITY, COARSE_CAPACITY));
         let names: usize = srcs.iter().map(|s| s.name.len() + s.address.as_ref().unwrap().len()).sum();
-        assert_eq!(h.heap_bytes(), before.1 + names);
+        // Empty at start; once full, exactly the rings' capacity (never
+        // more: growth stops at the capacity) plus the names.
+        assert_eq!(before.1, 0);
+        let rings = (FINE_CAPACITY + COARSE_CAPACITY) * std::mem::size_of::<Sample>();
+        assert_eq!(h.heap_bytes(), rings + names);
     }
 }
