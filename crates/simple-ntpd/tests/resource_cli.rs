@@ -33,16 +33,15 @@ fn the_seed_002_example_loads_and_says_what_to_add_for_nts() {
     let want = format!("ntpservice.yaml:{line}:16: security.nts.enabled needs security.nts.certificate_chain");
     assert!(out.stderr.contains(&want), "{}", out.describe());
     assert!(out.stderr.contains("spec.security.nts.certificateChain"), "{}", out.describe());
-    // Everything else in it is fine: with NTS off it passes, warning only
-    // about the per-VLAN section.
+    // Everything else in it is fine: with NTS off it passes, with no
+    // warning (its per-VLAN section is implemented).
     let dir = TempDir::new("seed002").unwrap();
     let no_nts = text.replace("enabled: true  # Network Time Security", "enabled: false");
     assert_ne!(no_nts, text);
     let file = dir.write("ntpservice.yaml", &no_nts).unwrap();
     let out = common::cli(&["config", "check", "--no-env", file.to_str().unwrap()]);
     assert!(out.success(), "{}", out.describe());
-    assert!(out.stdout.contains("(1 warning(s))"), "{}", out.describe());
-    assert!(out.stderr.contains("vlan_config is accepted but not implemented yet"), "{}", out.describe());
+    assert!(out.stdout.contains("(0 warning(s))"), "{}", out.describe());
 }
 
 #[test]
