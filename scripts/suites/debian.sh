@@ -82,8 +82,10 @@ deb=$(bash deploy/debian/build.sh)
 figure "package $(basename "$deb"): $(du -k "$deb" | cut -f1) KiB, $(dpkg-deb -f "$deb" Installed-Size) KiB installed"
 
 phase "lintian"
-lintian_out=$(lintian --fail-on error --display-info --show-overrides "$deb" 2>&1 | grep -v 'running with root privileges') \
-    || { echo "$lintian_out" >&2; die "lintian reports errors"; }
+# The verdict comes from a run without --show-overrides: shown overridden
+# error tags (see deploy/debian/lintian-overrides) count for the exit status.
+lintian_out=$(lintian --fail-on none --display-info --show-overrides "$deb" 2>&1 | grep -v 'running with root privileges')
+lintian --fail-on error "$deb" >/dev/null 2>&1 || { echo "$lintian_out" >&2; die "lintian reports errors"; }
 echo "$lintian_out" | sed 's/^/    /'
 for level in E W I O; do
     eval "lintian_$level=$(echo "$lintian_out" | grep -c "^$level: " || true)"
