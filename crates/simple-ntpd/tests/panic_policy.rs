@@ -46,7 +46,10 @@ fn a_panic_in_a_task_ends_the_process() {
     assert!(!out.status.success(), "the process survived a panic: {out:?}");
     assert!(stderr.contains("the sync task failed"), "{stderr}");
     assert!(!String::from_utf8_lossy(&out.stdout).contains("still running"));
-    assert!(took < Duration::from_secs(3), "it ended at the panic, not at the end ({took:?})");
+    // It ended at the panic, not at the end of its work: that path prints
+    // "still running" and exits 0. (No wall-clock bound: a loaded machine
+    // can take seconds to start a process.)
+    eprintln!("the process ended {took:?} after it was started");
     // Without the policy the panic is swallowed: the failure this prevents.
     let (out, _) = child("none");
     assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("still running"), "{out:?}");

@@ -288,11 +288,16 @@ mod tests {
 
     #[test]
     fn serves_the_timescale() {
-        for (offset, delay, stratum) in exchange(config(0.0, 0.0), 20) {
-            assert_eq!(stratum, 2);
-            // Clock reads around a loopback exchange: within the round trip.
-            assert!(offset.abs() <= delay / 2.0 + 1e-6, "{offset} {delay}");
-        }
+        let r = exchange(config(0.0, 0.0), 20);
+        assert!(r.iter().all(|x| x.2 == 2), "{r:?}");
+        // Clock reads around a loopback exchange: the offset lies within the
+        // round trip. T3 carries the median send latency of recent replies,
+        // so one descheduled send may put a single exchange outside; the
+        // typical exchange may not (a server off the host clock by more than
+        // a microsecond fails every one).
+        let mut excess: Vec<f64> = r.iter().map(|(offset, delay, _)| offset.abs() - delay / 2.0).collect();
+        excess.sort_by(f64::total_cmp);
+        assert!(excess[excess.len() / 2] <= 1e-6, "{r:?}");
     }
 
     #[test]
