@@ -26,7 +26,7 @@ use std::io;
 use std::mem::{size_of, zeroed};
 use std::os::fd::AsRawFd;
 
-use super::udp::{setsockopt_int, KernelTime};
+use super::udp::{for_each_cmsg, read_cmsg, setsockopt_int, KernelTime};
 
 /// `struct scm_timestamping`: software, (deprecated), raw hardware time.
 const SCM_TIMESTAMPING_LEN: usize = 3 * size_of::<libc::timespec>();
@@ -110,41 +110,25 @@ pub fn read(socket: &impl AsRawFd) -> io::Result<Option<TxTimestamp>> {
 
 /// The timestamp and id in the control messages of an error-queue entry.
 fn parse(hdr: &libc::msghdr) -> Option<TxTimestamp> {
-    // msg_controllen is usize on glibc and socklen_t on musl.
-    #[allow(clippy::unnecessary_cast)]
-    let control_len = hdr.msg_controllen as usize;
-    if hdr.msg_control.is_null() || control_len < size_of::<libc::cmsghdr>() {
-        return None;
-    }
     let (mut time, mut id) = (None, None);
-    // SAFETY: `hdr` was filled by recvmsg; CMSG_FIRSTHDR/NXTHDR walk only
-    // within msg_control[..msg_controllen], and each message's data is read
-    // with read_unaligned after its level, type and length are checked.
-    unsafe {
-        let mut c = libc::CMSG_FIRSTHDR(hdr);
-        while !c.is_null() {
-            let data = libc::CMSG_DATA(c);
-            let data_len = ((*c).cmsg_len as usize).saturating_sub(data as usize - c as usize);
-            match ((*c).cmsg_level, (*c).cmsg_type) {
-                (libc::SOL_SOCKET, libc::SCM_TIMESTAMPING) if data_len >= SCM_TIMESTAMPING_LEN => {
-                    let software: libc::timespec = std::ptr::read_unaligned(data.cast());
-                    if software.tv_sec != 0 || software.tv_nsec != 0 {
-                        time = Some(KernelTime { secs: software.tv_sec, nanos: software.tv_nsec as u32 });
-                    }
+    for_each_cmsg(hdr, |level, ty, data| match (level, ty) {
+        // The software timestamp is the first of the three timespecs.
+        (libc::SOL_SOCKET, libc::SCM_TIMESTAMPING) if data.len() >= SCM_TIMESTAMPING_LEN => {
+            if let Some(software) = read_cmsg::<libc::timespec>(data) {
+                if software.tv_sec != 0 || software.tv_nsec != 0 {
+                    time = Some(KernelTime { secs: software.tv_sec, nanos: software.tv_nsec as u32 });
                 }
-                (libc::IPPROTO_IP, libc::IP_RECVERR) | (libc::IPPROTO_IPV6, libc::IPV6_RECVERR)
-                    if data_len >= size_of::<libc::sock_extended_err>() =>
-                {
-                    let e: libc::sock_extended_err = std::ptr::read_unaligned(data.cast());
-                    if e.ee_errno == libc::ENOMSG as u32 && e.ee_origin == libc::SO_EE_ORIGIN_TIMESTAMPING {
-                        id = Some(e.ee_data);
-                    }
-                }
-                _ => {}
             }
-            c = libc::CMSG_NXTHDR(hdr, c);
         }
-    }
+        (libc::IPPROTO_IP, libc::IP_RECVERR) | (libc::IPPROTO_IPV6, libc::IPV6_RECVERR) => {
+            if let Some(e) = read_cmsg::<libc::sock_extended_err>(data) {
+                if e.ee_errno == libc::ENOMSG as u32 && e.ee_origin == libc::SO_EE_ORIGIN_TIMESTAMPING {
+                    id = Some(e.ee_data);
+                }
+            }
+        }
+        _ => {}
+    });
     Some(TxTimestamp { id: id?, time: time? })
 }
 

@@ -163,40 +163,74 @@ pub fn send(socket: &impl AsRawFd, data: &[u8], dest: SocketAddr, local: Option<
 
 /// Reads the kernel receive timestamp and destination pktinfo out of the
 /// control messages of a `msghdr` that recvmsg/recvmmsg filled.
+#[inline]
 pub(crate) fn parse_cmsgs(hdr: &libc::msghdr, meta: &mut RecvMeta) {
+    for_each_cmsg(hdr, |level, ty, data| match (level, ty) {
+        (libc::SOL_SOCKET, libc::SCM_TIMESTAMPNS) => {
+            if let Some(ts) = read_cmsg::<libc::timespec>(data) {
+                meta.kernel_time = Some(KernelTime { secs: ts.tv_sec, nanos: ts.tv_nsec as u32 });
+            }
+        }
+        (libc::IPPROTO_IP, libc::IP_PKTINFO) => {
+            if let Some(pi) = read_cmsg::<libc::in_pktinfo>(data) {
+                let ip = Ipv4Addr::from(u32::from_be(pi.ipi_addr.s_addr));
+                meta.local = Some((IpAddr::V4(ip), pi.ipi_ifindex as u32));
+            }
+        }
+        (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO) => {
+            if let Some(pi) = read_cmsg::<libc::in6_pktinfo>(data) {
+                meta.local = Some((IpAddr::V6(Ipv6Addr::from(pi.ipi6_addr.s6_addr)), pi.ipi6_ifindex));
+            }
+        }
+        _ => {}
+    });
+}
+
+/// Calls `f(level, type, data)` for each control message of a `msghdr` that
+/// recvmsg/recvmmsg filled; `data` is the message's payload, bounded by its
+/// own length and by the control buffer.
+#[inline]
+pub(crate) fn for_each_cmsg(hdr: &libc::msghdr, mut f: impl FnMut(i32, i32, &[u8])) {
     // msg_controllen is usize on glibc and socklen_t on musl.
     #[allow(clippy::unnecessary_cast)]
     let control_len = hdr.msg_controllen as usize;
     if hdr.msg_control.is_null() || control_len < size_of::<libc::cmsghdr>() {
         return;
     }
+    let control_end = hdr.msg_control as usize + control_len;
     // SAFETY: `hdr` was filled by the kernel; CMSG_FIRSTHDR/NXTHDR walk only
-    // within msg_control[..msg_controllen], and each cmsg's data is read with
-    // read_unaligned after checking its level, type and length.
+    // within msg_control[..msg_controllen], and each payload slice is cut to
+    // both the message's own length and the end of the control buffer.
     unsafe {
         let mut c = libc::CMSG_FIRSTHDR(hdr);
         while !c.is_null() {
             let data = libc::CMSG_DATA(c);
-            let data_len = ((*c).cmsg_len as usize).saturating_sub(data as usize - c as usize);
-            match ((*c).cmsg_level, (*c).cmsg_type) {
-                (libc::SOL_SOCKET, libc::SCM_TIMESTAMPNS) if data_len >= size_of::<libc::timespec>() => {
-                    let ts: libc::timespec = std::ptr::read_unaligned(data.cast());
-                    meta.kernel_time = Some(KernelTime { secs: ts.tv_sec, nanos: ts.tv_nsec as u32 });
-                }
-                (libc::IPPROTO_IP, libc::IP_PKTINFO) if data_len >= size_of::<libc::in_pktinfo>() => {
-                    let pi: libc::in_pktinfo = std::ptr::read_unaligned(data.cast());
-                    let ip = Ipv4Addr::from(u32::from_be(pi.ipi_addr.s_addr));
-                    meta.local = Some((IpAddr::V4(ip), pi.ipi_ifindex as u32));
-                }
-                (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO) if data_len >= size_of::<libc::in6_pktinfo>() => {
-                    let pi: libc::in6_pktinfo = std::ptr::read_unaligned(data.cast());
-                    meta.local = Some((IpAddr::V6(Ipv6Addr::from(pi.ipi6_addr.s6_addr)), pi.ipi6_ifindex));
-                }
-                _ => {}
-            }
+            let len = ((*c).cmsg_len as usize)
+                .saturating_sub(data as usize - c as usize)
+                .min(control_end.saturating_sub(data as usize));
+            f((*c).cmsg_level, (*c).cmsg_type, std::slice::from_raw_parts(data, len));
             c = libc::CMSG_NXTHDR(hdr, c);
         }
     }
+}
+
+/// C structs that control messages carry: plain integers, every bit
+/// pattern valid.
+pub(crate) trait CmsgPayload: Copy {}
+impl CmsgPayload for libc::timespec {}
+impl CmsgPayload for libc::in_pktinfo {}
+impl CmsgPayload for libc::in6_pktinfo {}
+impl CmsgPayload for libc::sock_extended_err {}
+
+/// The `T` at the start of a control message's payload, if it is long enough.
+#[inline]
+pub(crate) fn read_cmsg<T: CmsgPayload>(data: &[u8]) -> Option<T> {
+    if data.len() < size_of::<T>() {
+        return None;
+    }
+    // SAFETY: `data` holds at least size_of::<T>() bytes, read unaligned;
+    // `T: CmsgPayload` is a C struct of integers, valid for any bytes.
+    Some(unsafe { std::ptr::read_unaligned(data.as_ptr().cast::<T>()) })
 }
 
 /// Writes one IP_PKTINFO / IPV6_PKTINFO control message selecting the source
