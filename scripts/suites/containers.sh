@@ -276,14 +276,14 @@ label() { docker image inspect -f "{{index .Config.Labels \"org.opencontainers.i
 c=$(docker create --label "$LABEL" "$IMAGE")
 docker export "$c" >"$WORK/image.tar"
 docker rm "$c" >/dev/null
-if tar -tf "$WORK/image.tar" | grep -qE '^(bin|usr/bin|sbin|usr/sbin)/(sh|bash|ash|dash|busybox)$'; then
+if tar -tf "$WORK/image.tar" | grep -E '^(bin|usr/bin|sbin|usr/sbin)/(sh|bash|ash|dash|busybox)$' >/dev/null; then
     die "the image contains a shell"
 fi
 mkdir -p "$WORK/extract"
 tar -xf "$WORK/image.tar" --xattrs --xattrs-include=security.capability -C "$WORK/extract" usr/bin/simple-ntpd
-getcap "$WORK/extract/usr/bin/simple-ntpd" | grep -q 'cap_net_bind_service,cap_sys_time=p' \
+getcap "$WORK/extract/usr/bin/simple-ntpd" | grep 'cap_net_bind_service,cap_sys_time=p' >/dev/null \
     || die "the binary lacks the file capabilities cap_net_bind_service,cap_sys_time+p: $(getcap "$WORK/extract/usr/bin/simple-ntpd")"
-if readelf -d "$WORK/extract/usr/bin/simple-ntpd" | grep -q NEEDED || readelf -S "$WORK/extract/usr/bin/simple-ntpd" | grep -q debug_info; then
+if readelf -d "$WORK/extract/usr/bin/simple-ntpd" | grep NEEDED >/dev/null || readelf -S "$WORK/extract/usr/bin/simple-ntpd" | grep debug_info >/dev/null; then
     die "the shipped binary is not static and stripped"
 fi
 say "image: user 65534, labels, exec health check, no shell, static stripped binary with +p file capabilities"
@@ -297,10 +297,10 @@ figure "environment-configured container healthy after ${took} s (health interva
 [ "$(stratum 127.0.0.1 "$port")" = 4 ] || die "SIMPLE_NTPD_STRATUM=4 on port $port: ntplib got stratum $(stratum 127.0.0.1 "$port")"
 [ "$(docker inspect -f '{{.HostConfig.ReadonlyRootfs}}' "$ctr")" = true ] || die "not read-only"
 check_process "$ctr" 0000000000000000
-docker inspect -f '{{range .State.Health.Log}}{{.Output}}{{end}}' "$ctr" | grep -q "healthy: 127.0.0.1:$port serves stratum 4" \
+docker inspect -f '{{range .State.Health.Log}}{{.Output}}{{end}}' "$ctr" | grep "healthy: 127.0.0.1:$port serves stratum 4" >/dev/null \
     || die "the health check did not ask 127.0.0.1:$port"
 # The README's way to ask from inside (no shell needed).
-docker exec "$ctr" simple-ntpd query "127.0.0.1:$port" | grep -q "stratum 4" || die "docker exec ... simple-ntpd query failed"
+docker exec "$ctr" simple-ntpd query "127.0.0.1:$port" | grep "stratum 4" >/dev/null || die "docker exec ... simple-ntpd query failed"
 # SIGTERM to exit, timed by the daemon's own events.
 since=$(date +%s.%N)
 docker stop "$ctr" >/dev/null
@@ -331,7 +331,7 @@ for want in 'client_log_size = 0' 'level = "WARN"' 'stratum = 10'; do
     grep -qF "$want" <<<"$shown" || die "cturra variables: config show lacks '$want':
 $shown"
 done
-grep -A3 '^\[server.local\]' <<<"$shown" | grep -q 'enabled = true' || die "NTP_SERVERS=127.127.1.1 did not enable the local clock"
+grep -A3 '^\[server.local\]' <<<"$shown" | grep 'enabled = true' >/dev/null || die "NTP_SERVERS=127.127.1.1 did not enable the local clock"
 shown=$(docker run --rm --label "$LABEL" -e LOG_LEVEL=1 -e SIMPLE_NTPD_LOG_LEVEL=debug "$IMAGE" config show 2>&1)
 grep -qF 'level = "DEBUG"' <<<"$shown" || die "SIMPLE_NTPD_LOG_LEVEL did not win over LOG_LEVEL"
 grep -q 'LOG_LEVEL: ignored, SIMPLE_NTPD_LOG_LEVEL is set' <<<"$shown" || die "no warning about the ignored LOG_LEVEL"
@@ -339,7 +339,7 @@ port=$(free_udp_port)
 ctr=$(run_ctr cturra --read-only --cap-drop ALL "${NO_API[@]}" -e NTP_SERVERS=127.127.1.1 -e LOG_LEVEL=1 \
     -e SIMPLE_NTPD_LISTEN_ADDRESS=127.0.0.1 -e SIMPLE_NTPD_LISTEN_PORT="$port" "$IMAGE")
 [ "$(stratum 127.0.0.1 "$port")" = 10 ] || die "NTP_SERVERS=127.127.1.1: not serving the local clock at stratum 10"
-if docker logs "$ctr" 2>&1 | grep -q ' INFO '; then die "LOG_LEVEL=1 still logs INFO lines"; fi
+if docker logs "$ctr" 2>&1 | grep ' INFO ' >/dev/null; then die "LOG_LEVEL=1 still logs INFO lines"; fi
 docker rm -f "$ctr" >/dev/null
 say "cturra/ntp variables: NTP_SERVERS=127.127.1.1 serves stratum 10, LOG_LEVEL=1 logs warnings only, NOCLIENTLOG, SIMPLE_NTPD_* wins"
 
@@ -387,7 +387,7 @@ ctr=$(run_ctr unsync --read-only --cap-drop ALL --health-interval 1s --health-st
     -e SIMPLE_NTPD_LISTEN_ADDRESS=127.0.0.1 -e SIMPLE_NTPD_LISTEN_PORT="$port" "$IMAGE")
 sleep 4
 [ "$(health "$ctr")" = starting ] || die "unsynchronised within the start period: health $(health "$ctr"), want starting"
-docker inspect -f '{{range .State.Health.Log}}{{.Output}}{{end}}' "$ctr" | grep -q "starting: 127.0.0.1:$port answers but is not synchronised yet" \
+docker inspect -f '{{range .State.Health.Log}}{{.Output}}{{end}}' "$ctr" | grep "starting: 127.0.0.1:$port answers but is not synchronised yet" >/dev/null \
     || die "the probe did not report 'starting': $(docker inspect -f '{{json .State.Health}}' "$ctr")"
 took=$(wait_health "$ctr" unhealthy 30)
 figure "never synchronised: starting for the 6 s start period, unhealthy after ${took} s (2 retries at 1 s)"
@@ -432,12 +432,12 @@ for tool in "${tools[@]}"; do
     check_process "$ctr" 0000000000000400
     inspect=$(docker inspect -f '{{.HostConfig.RestartPolicy.Name}} {{.HostConfig.ReadonlyRootfs}} {{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.NetworkMode}} {{index .HostConfig.LogConfig.Config "max-size"}}' "$ctr")
     [ "$inspect" = "always true 1073741824 1000000000 host 100m" ] || die "compose $tool: restart/read-only/limits/network/logging are '$inspect'"
-    docker inspect -f '{{range .Mounts}}{{.Type}} {{.Name}} {{.Destination}}{{"\n"}}{{end}}' "$ctr" | grep -q "^volume ${RUN_ID}_state /var/lib/simple-ntpd$" \
+    docker inspect -f '{{range .Mounts}}{{.Type}} {{.Name}} {{.Destination}}{{"\n"}}{{end}}' "$ctr" | grep "^volume ${RUN_ID}_state /var/lib/simple-ntpd$" >/dev/null \
         || die "compose $tool: no named volume at /var/lib/simple-ntpd"
     # The log reaches `docker logs` asynchronously: wait for the line (bounded).
     warned=0
     for _ in $(seq 1 50); do
-        if docker logs "$ctr" 2>&1 | grep -q 'NTP_SERVERS: ignored, SIMPLE_NTPD_SOURCES_SERVERS is set'; then
+        if docker logs "$ctr" 2>&1 | grep 'NTP_SERVERS: ignored, SIMPLE_NTPD_SOURCES_SERVERS is set' >/dev/null; then
             warned=1
             break
         fi
@@ -529,13 +529,13 @@ PROBE_PID=""
 if [ -n "$NETNS" ]; then
     # The new task started while the old one held the API's address; it
     # takes the address over once the old one is gone.
-    docker logs "$second" 2>&1 | grep -q 'running without the monitoring API for now' \
+    docker logs "$second" 2>&1 | grep 'running without the monitoring API for now' >/dev/null \
         || die "the new task did not meet the old one's monitoring API"
     for _ in $(seq 1 30); do
         docker exec "$second" simple-ntpd status >/dev/null 2>&1 && break
         sleep 0.5
     done
-    docker exec "$second" simple-ntpd status | grep -q 'Synchronised *: yes' || die "the new task's monitoring API did not start"
+    docker exec "$second" simple-ntpd status | grep 'Synchronised *: yes' >/dev/null || die "the new task's monitoring API did not start"
     say "the new task took the monitoring API over from the old one"
 fi
 read -r sent good unsync lost pct < <("$PY" -c '

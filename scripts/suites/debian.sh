@@ -109,7 +109,7 @@ for entry in \
     echo "$contents" | awk -v m="$mode" -v o="$owner" -v p="$path" '$1 == m && $2 == o && $6 == p {found = 1} END {exit !found}' \
         || die "package lacks $path as $mode $owner"
 done
-if echo "$contents" | awk '$2 != "root/root"' | grep -q .; then
+if echo "$contents" | awk '$2 != "root/root"' | grep . >/dev/null; then
     die "files not owned by root in the package"
 fi
 expect_eq "conffiles" "$(dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles | tr '\n' ' ')" \
@@ -132,7 +132,7 @@ if [ ! -s "$tarball" ]; then
 fi
 mkdir -p "$ROOT"
 tar -C "$ROOT" -xf "$tarball"
-in_root dpkg-query -W -f='${Status}\n' chrony | grep -qx 'install ok installed' || die "chrony is not installed in $tarball"
+in_root dpkg-query -W -f='${Status}\n' chrony | grep -x 'install ok installed' >/dev/null || die "chrony is not installed in $tarball"
 
 # What the root holds before, to compare after the purge (dpkg's own
 # database and logs, caches, scratch space and the state of the chronyd

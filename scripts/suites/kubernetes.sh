@@ -112,7 +112,7 @@ EOF
 kubectl kustomize "$IMAGE_TEST" >"$WORK/customised.yaml"
 images=$(grep 'image:' "$WORK/customised.yaml" | sort -u | tr -s ' ')
 [ "$images" = " image: registry.example.net/ntp/simple-ntpd:9.9" ] || die "images: override not applied: $images"
-grep -A4 'authorization:' "$WORK/customised.yaml" | grep -q 'name: simple-ntpd-monitoring' \
+grep -A4 'authorization:' "$WORK/customised.yaml" | grep 'name: simple-ntpd-monitoring' >/dev/null \
     || die "the PodMonitor token patch of the README does not apply"
 say "the README's customisations render: $images, PodMonitor with the token"
 
@@ -203,13 +203,13 @@ code=$(http "http://$POD_V4:$POD_METRICS_PORT/metrics")
 code=$(http "http://$POD_V4:$POD_METRICS_PORT/metrics" "$TOKEN")
 [ "$code" = 200 ] || die "/metrics with the token answered $code, not 200"
 ip netns exec "$NODE_NS" curl -s --max-time 3 -H "Authorization: Bearer $TOKEN" \
-    "http://$POD_V4:$POD_METRICS_PORT/metrics" | grep -qx 'ntp_sync 1' || die "the scraped pod is not synchronised"
+    "http://$POD_V4:$POD_METRICS_PORT/metrics" | grep -x 'ntp_sync 1' >/dev/null || die "the scraped pod is not synchronised"
 grep -q "monitoring.allow has no effect while monitoring.token is set" "$WORK/pod.log" \
     || die "the pod did not warn that the token overrides monitoring.allow"
 say "a scrape from $NODE_V4: 401 without the Secret's token, 200 and ntp_sync 1 with it"
 for server in "$POD_V4" "[$POD_V6]:$POD_NTP_PORT"; do
     out=$(ip netns exec "$NODE_NS" "${CLEAN_ENV[@]}" "$BIN" query "$server" --timeout 3 2>&1) || die "NTP query of $server: $out"
-    echo "$out" | grep -q "stratum *2" || die "NTP query of $server: $out"
+    echo "$out" | grep "stratum *2" >/dev/null || die "NTP query of $server: $out"
 done
 say "NTP over IPv4 and IPv6 from the node: stratum 2, synchronised"
 # The peak resident memory against the container's limit (a debug build

@@ -107,7 +107,7 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 [ "$rc" -ne 2 ] || die "simple-ntpd does not answer on $ADDR:123"
-ipcs -m | grep -qi '^0x4e545030 .* 600 ' || die "the daemon did not create SHM unit 0 with mode 0600: $(ipcs -m)"
+ipcs -m | grep -i '^0x4e545030 .* 600 ' >/dev/null || die "the daemon did not create SHM unit 0 with mode 0600: $(ipcs -m)"
 say "simple-ntpd serves $ADDR:123 and created SHM unit 0 before gpsd runs"
 
 # ---------------------------------------------------------------- gpsd
