@@ -47,9 +47,9 @@ say "found /usr/bin/ntpdig and ntplib for /usr/bin/python3"
 # ---------------------------------------------------------------- chrony (unpacked)
 chrony_works() {
     [ -x "$CHRONYD" ] || return 1
-    if ldd "$CHRONYD" 2>/dev/null | grep -q 'not found'; then return 1; fi
+    if ldd "$CHRONYD" 2>/dev/null | grep 'not found' >/dev/null; then return 1; fi
     "$CHRONYD" -v >/dev/null 2>&1 || return 1
-    if [ -x "$CHRONYC" ] && ldd "$CHRONYC" 2>/dev/null | grep -q 'not found'; then return 1; fi
+    if [ -x "$CHRONYC" ] && ldd "$CHRONYC" 2>/dev/null | grep 'not found' >/dev/null; then return 1; fi
     return 0
 }
 
@@ -64,7 +64,7 @@ else
     say "using chrony package $DEB"
     install_deb_libs "$DEB"
     unpack_deb "$DEB" "$CHRONY_DIR"
-    if [ -x "$CHRONYD" ] && ldd "$CHRONYD" 2>/dev/null | grep -q 'not found'; then
+    if [ -x "$CHRONYD" ] && ldd "$CHRONYD" 2>/dev/null | grep 'not found' >/dev/null; then
         ldd "$CHRONYD" | grep 'not found' >&2
         die "chronyd is missing shared libraries (see above)"
     fi
@@ -78,7 +78,7 @@ fi
 ensure_prometheus
 
 # ---------------------------------------------------------------- warnings
-if command -v ss >/dev/null 2>&1 && ss -H -ulpn 'sport = :123' 2>/dev/null | grep -q .; then
+if command -v ss >/dev/null 2>&1 && ss -H -ulpn 'sport = :123' 2>/dev/null | grep . >/dev/null; then
     say "WARNING: something already listens on UDP port 123 (tests bind 127.x.y.z:123):"
     ss -H -ulpn 'sport = :123' | sed 's/^/install-test-deps:   /'
 fi
