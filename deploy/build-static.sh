@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
-# Builds the statically linked simple-ntpd release binary that the container
-# image and the distribution packages ship: glibc linked in
+# Builds a statically linked release binary that the container image and the
+# distribution packages ship — the daemon, simple-ntpd, by default, or with
+# --bin simple-ntpd-operator the Kubernetes operator: glibc linked in
 # (`-C target-feature=+crt-static`, a static PIE), so it runs on any Linux of
 # the same architecture and `FROM scratch`.
 #
-#   bash deploy/build-static.sh [--out DIR]
+#   bash deploy/build-static.sh [--bin NAME] [--out DIR]
 #
 # Cargo builds into its usual target directory ($CARGO_TARGET_DIR, else
 # target/) under the target triple, so later runs are incremental and the
 # host builds (target/debug, target/release) are left alone. The release
 # profile carries no debug information into the binary (only its symbols);
-# with --out DIR a fully stripped copy is written to DIR/simple-ntpd (what
-# ships). The path of the binary to use is the only line printed on
-# standard output.
+# with --out DIR a fully stripped copy is written to DIR/NAME (what ships).
+# The path of the binary to use is the only line printed on standard output.
 #
 # Environment: SIMPLE_NTPD_TARGET overrides the target triple
 # (default: $(uname -m)-unknown-linux-gnu); RUSTFLAGS is kept and extended.
@@ -20,9 +20,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 out=""
+name=simple-ntpd
 while [ $# -gt 0 ]; do
     case "$1" in
         --out) out=${2:?--out needs a directory}; shift 2 ;;
+        --bin) name=${2:?--bin needs a program name}; shift 2 ;;
         -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
         *) echo "build-static: unknown argument $1" >&2; exit 2 ;;
     esac
@@ -48,13 +50,17 @@ if [ -n "$base_version" ]; then
         link_args+=(-C "link-arg=-Wl,--defsym=\"$f@GLIBC_$base_version\"=$f")
     done
 fi
-cargo rustc --release --locked --target "$triple" -p simple-ntpd --bin simple-ntpd -- "${link_args[@]}" >&2
+case "$name" in
+    simple-ntpd|simple-ntpd-operator) ;;
+    *) echo "build-static: --bin must be simple-ntpd or simple-ntpd-operator, not $name" >&2; exit 2 ;;
+esac
+cargo rustc --release --locked --target "$triple" -p "$name" --bin "$name" -- "${link_args[@]}" >&2
 
 target_dir=${CARGO_TARGET_DIR:-target}
-bin="$target_dir/$triple/release/simple-ntpd"
+bin="$target_dir/$triple/release/$name"
 [ -x "$bin" ] || { echo "build-static: $bin was not built" >&2; exit 1; }
 # A static PIE has no program interpreter and needs no shared library.
-if readelf -l "$bin" | grep -q 'INTERP' || readelf -d "$bin" | grep -q '(NEEDED)'; then
+if readelf -l "$bin" | grep 'INTERP' >/dev/null || readelf -d "$bin" | grep '(NEEDED)' >/dev/null; then
     echo "build-static: $bin is not statically linked:" >&2
     readelf -d "$bin" | grep '(NEEDED)' >&2 || true
     exit 1
@@ -62,8 +68,8 @@ fi
 
 if [ -n "$out" ]; then
     mkdir -p "$out"
-    strip --strip-all -o "$out/simple-ntpd.tmp" "$bin"
-    mv -f "$out/simple-ntpd.tmp" "$out/simple-ntpd"
-    bin="$out/simple-ntpd"
+    strip --strip-all -o "$out/$name.tmp" "$bin"
+    mv -f "$out/$name.tmp" "$out/$name"
+    bin="$out/$name"
 fi
 echo "$bin"

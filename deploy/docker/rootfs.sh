@@ -4,6 +4,8 @@
 #
 #   usr/bin/simple-ntpd             the static binary, stripped, with the file
 #                                   capabilities cap_net_bind_service,cap_sys_time+p
+#   usr/bin/simple-ntpd-operator    the Kubernetes operator (static, stripped, no
+#                                   capabilities); `simple-ntpd operator` runs it
 #   etc/passwd, etc/group           root and nobody (65534), the image's user
 #   etc/ssl/certs/ca-certificates.crt  for NTS sources (from the building host)
 #   etc/simple-ntpd/                where the configuration file is mounted
@@ -26,6 +28,7 @@ tree="$out/tree"
 rm -rf "$tree" "$out/rootfs.tar"
 mkdir -p "$tree/usr/bin" "$tree/etc/simple-ntpd" "$tree/etc/ssl/certs" "$tree/var/lib/simple-ntpd"
 bash deploy/build-static.sh --out "$tree/usr/bin" >/dev/null
+bash deploy/build-static.sh --bin simple-ntpd-operator --out "$tree/usr/bin" >/dev/null
 
 command -v setcap >/dev/null 2>&1 || PATH=$PATH:/usr/sbin:/sbin
 command -v setcap >/dev/null 2>&1 || { say "setcap not found (Debian: apt-get install libcap2-bin)"; exit 1; }

@@ -286,7 +286,15 @@ getcap "$WORK/extract/usr/bin/simple-ntpd" | grep 'cap_net_bind_service,cap_sys_
 if readelf -d "$WORK/extract/usr/bin/simple-ntpd" | grep NEEDED >/dev/null || readelf -S "$WORK/extract/usr/bin/simple-ntpd" | grep debug_info >/dev/null; then
     die "the shipped binary is not static and stripped"
 fi
-say "image: user 65534, labels, exec health check, no shell, static stripped binary with +p file capabilities"
+tar -xf "$WORK/image.tar" -C "$WORK/extract" usr/bin/simple-ntpd-operator
+if readelf -d "$WORK/extract/usr/bin/simple-ntpd-operator" | grep NEEDED >/dev/null; then
+    die "the shipped operator binary is not static"
+fi
+figure "binaries: simple-ntpd $(stat -c %s "$WORK/extract/usr/bin/simple-ntpd") bytes, simple-ntpd-operator $(stat -c %s "$WORK/extract/usr/bin/simple-ntpd-operator") bytes"
+# `simple-ntpd crd` in the image runs the operator program beside the daemon.
+crds=$(docker run --rm --label "$LABEL" --network none "$IMAGE" crd)
+[ "$(grep -c '^kind: CustomResourceDefinition' <<<"$crds")" = 2 ] || die "simple-ntpd crd in the image printed: $crds"
+say "image: user 65534, labels, exec health check, no shell, static stripped binaries (the daemon with +p file capabilities, the operator beside it)"
 
 # ---------------------------------------------------------------- environment, --read-only --cap-drop ALL
 port=$(free_udp_port)

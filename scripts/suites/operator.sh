@@ -24,7 +24,8 @@ ensure_venv "$VENV" kubernetes-validate==1.37.0
 PY="$VENV/bin/python"
 VALIDATE=("$VENV/bin/kubernetes-validate" --strict --quiet -k 1.32.0)
 
-cargo build --quiet --locked -p simple-ntpd --bin simple-ntpd
+# Both programs: `simple-ntpd operator` and `simple-ntpd crd` run the operator beside it.
+cargo build --quiet --locked -p simple-ntpd --bin simple-ntpd -p simple-ntpd-operator --bin simple-ntpd-operator
 BIN="${CARGO_TARGET_DIR:-target}/debug/simple-ntpd"
 
 WORK=$(mktemp -d /tmp/simple-ntpd-operator.XXXXXX)

@@ -40,12 +40,10 @@ pub enum Command {
     Config(ConfigCommand),
     /// Print new symmetric keys in chrony's key-file format (`ID TYPE HEX:...`).
     Keygen(KeygenArgs),
-    /// Print the CustomResourceDefinitions of the NTPService and NTPClient resources (YAML).
-    #[cfg(feature = "operator")]
+    /// Print the CustomResourceDefinitions of the NTPService and NTPClient resources (YAML); runs `simple-ntpd-operator crd`.
     Crd,
-    /// Run the Kubernetes operator for NTPService resources, or render one offline (`operator render FILE`).
-    #[cfg(feature = "operator")]
-    Operator(OperatorArgs),
+    /// Run the Kubernetes operator for NTPService resources, or render one offline (`operator render FILE`); runs `simple-ntpd-operator`.
+    Operator(ExternalArgs),
     /// Print the version.
     Version,
 }
@@ -192,34 +190,12 @@ pub struct ClientsArgs {
     pub limit: usize,
 }
 
-/// Options of `operator`.
-#[cfg(feature = "operator")]
+/// Arguments handed unparsed to a separate program (`operator`: the
+/// Kubernetes operator, which the daemon's binary does not carry).
 #[derive(Args, Debug, Clone)]
-#[command(args_conflicts_with_subcommands = true)]
-pub struct OperatorArgs {
-    /// `render FILE` prints the objects instead of running the controller.
-    #[command(subcommand)]
-    pub command: Option<OperatorCommand>,
-    /// Watch NTPServices in this namespace only (default: all namespaces).
-    #[arg(long, value_name = "NAMESPACE")]
-    pub namespace: Option<String>,
-    /// Log level: TRACE, DEBUG, INFO, WARN, ERROR.
-    #[arg(long = "log-level", value_name = "LEVEL", default_value = "INFO")]
-    pub log_level: String,
-}
-
-/// `operator` subcommands.
-#[cfg(feature = "operator")]
-#[derive(Subcommand, Debug, Clone)]
-pub enum OperatorCommand {
-    /// Print, offline, the objects the operator applies for the NTPService resources in FILE
-    /// (a YAML stream that may also hold NTPClients), like `helm template`.
-    Render {
-        /// The resource file (`-` reads standard input).
-        #[arg(value_name = "FILE")]
-        file: PathBuf,
-        /// The namespace of resources that name none.
-        #[arg(long, value_name = "NAMESPACE")]
-        namespace: Option<String>,
-    },
+#[command(disable_help_flag = true)]
+pub struct ExternalArgs {
+    /// Arguments for `simple-ntpd-operator` (see `simple-ntpd operator --help`).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "ARGS")]
+    pub args: Vec<std::ffi::OsString>,
 }

@@ -20,10 +20,8 @@ fn main() -> ExitCode {
         Some(Command::Clients(args)) => commands::status::clients(args),
         Some(Command::Serverstats(args)) => commands::status::serverstats(args),
         Some(Command::Keygen(args)) => commands::keygen::run(args),
-        #[cfg(feature = "operator")]
-        Some(Command::Crd) => commands::operator::crd(),
-        #[cfg(feature = "operator")]
-        Some(Command::Operator(args)) => commands::operator::run(args),
+        Some(Command::Crd) => commands::external::run(commands::external::OPERATOR, vec!["crd".into()]),
+        Some(Command::Operator(args)) => commands::external::run(commands::external::OPERATOR, args.args),
         Some(Command::Version) => {
             println!("simple-ntpd {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS

@@ -1,10 +1,9 @@
 //! One module per subcommand.
 
 pub mod config;
+pub mod external;
 pub mod healthcheck;
 pub mod keygen;
-#[cfg(feature = "operator")]
-pub mod operator;
 pub mod query;
 pub mod run;
 pub mod status;

@@ -1,6 +1,5 @@
-//! `simple-ntpd crd` and `simple-ntpd operator [render FILE]`: the thin
-//! command-line side of the ntp-operator crate (built with the `operator`
-//! feature; nothing of it runs for the daemon's commands).
+//! What each command does: print the CRDs, render resources offline, or run
+//! the controller — the thin command-line side of the ntp-operator crate.
 
 use std::io::Read;
 use std::process::ExitCode;
@@ -9,10 +8,10 @@ use std::sync::Arc;
 use ntp_operator::controller::pods::HttpProbe;
 use ntp_operator::{crd, yaml};
 
-use crate::cli::{OperatorArgs, OperatorCommand};
+use crate::cli::{Cli, Command};
 
-/// `simple-ntpd crd`.
-pub fn crd() -> ExitCode {
+/// `crd`: the CustomResourceDefinitions as a YAML stream.
+fn crd() -> ExitCode {
     match crd::stream() {
         Ok(text) => {
             print!("{text}");
@@ -25,11 +24,16 @@ pub fn crd() -> ExitCode {
     }
 }
 
-/// `simple-ntpd operator [render FILE]`.
-pub fn run(args: OperatorArgs) -> ExitCode {
-    match args.command {
-        Some(OperatorCommand::Render { file, namespace }) => render(&file, namespace.as_deref()),
-        None => controller(args.namespace, &args.log_level),
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Some(Command::Render { file, namespace }) => render(&file, namespace.as_deref()),
+        Some(Command::Crd) => crd(),
+        Some(Command::Version) => {
+            println!("simple-ntpd-operator {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        None => controller(cli.namespace, &cli.log_level),
     }
 }
 
@@ -83,7 +87,7 @@ fn controller(namespace: Option<String>, level: &str) -> ExitCode {
         },
         ..ntp_config::LoggingConfig::default()
     };
-    let _log = match crate::logging::init(&logging) {
+    let _log = match simple_ntpd::logging::init(&logging) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("simple-ntpd operator: {e:#}");
