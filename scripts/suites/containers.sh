@@ -291,6 +291,22 @@ if readelf -d "$WORK/extract/usr/bin/simple-ntpd-operator" | grep NEEDED >/dev/n
     die "the shipped operator binary is not static"
 fi
 figure "binaries: simple-ntpd $(stat -c %s "$WORK/extract/usr/bin/simple-ntpd") bytes, simple-ntpd-operator $(stat -c %s "$WORK/extract/usr/bin/simple-ntpd-operator") bytes"
+# The shipped binary started as root on this host (as the Debian package's
+# service does) must drop to its user without glibc's name-service modules,
+# which a static program cannot load: looking up a user missing from
+# /etc/passwd through them crashed it when nsswitch.conf names `systemd`.
+port=$(free_udp_port)
+printf '[network]\nlisten_address = "127.0.0.1"\nlisten_port = %s\n[monitoring]\nenabled = false\n[security]\nuser = "simple-ntpd"\n' \
+    "$port" >"$WORK/host-root.toml"
+NTPD_TEST_READ_ONLY_CLOCK=1 "${NS_EXEC[@]}" "$WORK/extract/usr/bin/simple-ntpd" run -c "$WORK/host-root.toml" >"$WORK/host-root.log" 2>&1 &
+host_pid=$!
+got=$(stratum 127.0.0.1 "$port")
+kill "$host_pid" 2>/dev/null || true
+wait "$host_pid" 2>/dev/null || true
+[ "$got" = 10 ] || die "the static binary run as root on the host does not serve (stratum $got): $(cat "$WORK/host-root.log")"
+grep -E 'dropped root privileges|running as nobody' "$WORK/host-root.log" >/dev/null \
+    || die "the static binary run as root did not drop its privileges: $(cat "$WORK/host-root.log")"
+say "the static binary, run as root on the host (nsswitch passwd: $(awk '$1 == "passwd:" {$1 = ""; print}' /etc/nsswitch.conf 2>/dev/null)), drops to its user and serves"
 # `simple-ntpd crd` in the image runs the operator program beside the daemon.
 crds=$(docker run --rm --label "$LABEL" --network none "$IMAGE" crd)
 [ "$(grep -c '^kind: CustomResourceDefinition' <<<"$crds")" = 2 ] || die "simple-ntpd crd in the image printed: $crds"

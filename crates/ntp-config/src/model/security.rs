@@ -35,7 +35,7 @@ pub struct SecurityConfig {
     /// Networks (CIDR) whose NTP control (mode 6) queries — `ntpq -p`, `ntpq -c rv`, `ntpstat` — are answered. Read-only: the system and association variables; writes, configuration and key operations are refused with an error reply. Rate limited like time requests, and only where the access rules allow the client. Queries from other networks are dropped and counted (`control_mode`). The default is loopback only; `[]` answers none.
     #[serde(alias = "mode6Allow")]
     pub mode6_allow: Vec<Cidr>,
-    /// After binding its sockets as root, the daemon switches to this user, keeping only CAP_NET_BIND_SERVICE (and CAP_SYS_TIME when it steers the system clock). When the user does not exist, `nobody` is used with a warning. `root` keeps all privileges (warned about).
+    /// After binding its sockets as root, the daemon switches to this user, keeping only CAP_NET_BIND_SERVICE (and CAP_SYS_TIME when it steers the system clock). A local account, read from /etc/passwd (not from directory services: the shipped static binary cannot load their modules). When the default user does not exist, `nobody` is used with a warning; any other missing user is an error. `root` keeps all privileges (warned about).
     pub user: String,
 }
 

@@ -5,6 +5,7 @@
 //! authentication ([`keys`]), and the privilege drop after binding
 //! ([`privileges`]).
 
+pub mod accounts;
 pub mod acl;
 pub mod keys;
 pub mod netset;

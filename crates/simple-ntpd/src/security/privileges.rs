@@ -23,7 +23,9 @@
 
 use anyhow::{bail, Context};
 use caps::{CapSet, Capability, CapsHashSet};
-use nix::unistd::{Gid, Uid, User};
+use nix::unistd::{Gid, Uid};
+
+use super::accounts::{self, Account};
 use tracing::{info, warn};
 
 /// The default user; `nobody` stands in when it does not exist.
@@ -105,18 +107,16 @@ pub fn drop_privileges(user: &str, keep_net_bind: bool, keep_sys_time: bool) -> 
         warn!("security.user = \"root\": keeping all root privileges (not recommended)");
         return Ok(Outcome::KeptRoot);
     }
-    let account = match User::from_name(user).context("cannot look up users")? {
+    let account = match find(user)? {
         Some(u) => u,
         None if user == DEFAULT_USER => {
-            let nobody = User::from_name("nobody")
-                .context("cannot look up users")?
-                .context("neither user simple-ntpd nor nobody exists")?;
+            let nobody = find("nobody")?.context("neither user simple-ntpd nor nobody exists in /etc/passwd")?;
             warn!(
                 "user {DEFAULT_USER} does not exist; running as nobody (create a dedicated user, or set security.user)"
             );
             nobody
         }
-        None => bail!("security.user: user `{user}` does not exist"),
+        None => bail!("security.user: user `{user}` does not exist in {}", accounts::PASSWD),
     };
     // Bounding set first: it needs CAP_SETPCAP, which goes away with root.
     for cap in caps::all() {
@@ -126,7 +126,7 @@ pub fn drop_privileges(user: &str, keep_net_bind: bool, keep_sys_time: bool) -> 
         }
     }
     nix::sys::prctl::set_keepcaps(true).context("prctl(PR_SET_KEEPCAPS)")?;
-    let (uid, gid): (Uid, Gid) = (account.uid, account.gid);
+    let (uid, gid) = (Uid::from_raw(account.uid), Gid::from_raw(account.gid));
     nix::unistd::setgroups(&[gid]).context("setgroups")?;
     nix::unistd::setresgid(gid, gid, gid).context("setresgid")?;
     nix::unistd::setresuid(uid, uid, uid).context("setresuid")?;
@@ -142,6 +142,11 @@ pub fn drop_privileges(user: &str, keep_net_bind: bool, keep_sys_time: bool) -> 
     kept.sort();
     info!(user = %account.name, uid = uid.as_raw(), gid = gid.as_raw(), kept = ?kept, "dropped root privileges");
     Ok(Outcome::Dropped { user: account.name, kept })
+}
+
+/// The local account `user` (see [`accounts`] for why not NSS).
+fn find(user: &str) -> anyhow::Result<Option<Account>> {
+    accounts::lookup(user).with_context(|| format!("cannot read {}", accounts::PASSWD))
 }
 
 impl Outcome {
@@ -167,16 +172,16 @@ pub fn hand_over(path: &std::path::Path, user: &str) -> anyhow::Result<()> {
     if !nix::unistd::geteuid().is_root() || user == "root" {
         return Ok(());
     }
-    let account = match User::from_name(user).context("cannot look up users")? {
+    let account = match find(user)? {
         Some(u) => u,
-        None if user == DEFAULT_USER => match User::from_name("nobody").context("cannot look up users")? {
+        None if user == DEFAULT_USER => match find("nobody")? {
             Some(u) => u,
             None => return Ok(()),
         },
-        None => bail!("security.user: user `{user}` does not exist"),
+        None => bail!("security.user: user `{user}` does not exist in {}", accounts::PASSWD),
     };
     let chown = |p: &std::path::Path| {
-        nix::unistd::chown(p, Some(account.uid), Some(account.gid))
+        nix::unistd::chown(p, Some(Uid::from_raw(account.uid)), Some(Gid::from_raw(account.gid)))
             .with_context(|| format!("cannot give {} to {}", p.display(), account.name))
     };
     chown(path)?;
