@@ -2,8 +2,9 @@
 //! JSON lines. The level can change at runtime (configuration reload, the
 //! `/debug/log-level` endpoint); output and format take effect at start; the
 //! log file is reopened at its path on SIGUSR1 (log rotation, see
-//! [`crate::logfile`]). `RUST_LOG`, when set, overrides the level with a full
-//! tracing filter (for debugging a single module).
+//! [`crate::logfile`]). `RUST_LOG`, when set, overrides the level with a list
+//! of `target=level` directives (for debugging a single module; tracing's
+//! `Targets` filter, which needs no regular-expression engine in the binary).
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -12,16 +13,17 @@ use crate::logfile::LogFile;
 use anyhow::Context;
 use ntp_config::{LogFormat, LogLevel, LogOutput, LoggingConfig};
 use tracing_appender::non_blocking::WorkerGuard;
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::{reload, EnvFilter, Layer, Registry};
+use tracing_subscriber::{reload, Layer, Registry};
 
 /// Keeps the background log writer alive (the last clone dropped flushes
 /// it) and lets the level change at runtime.
 #[derive(Clone)]
 pub struct LogHandle {
     _guard: std::sync::Arc<WorkerGuard>,
-    filter: reload::Handle<EnvFilter, Registry>,
+    filter: reload::Handle<Targets, Registry>,
     /// The level in force.
     level: Arc<Mutex<LogLevel>>,
     /// The log file, with `output = "file"`.
@@ -68,11 +70,11 @@ fn directive(level: LogLevel) -> &'static str {
     }
 }
 
-fn filter_for(level: LogLevel) -> EnvFilter {
-    if let Ok(f) = EnvFilter::try_from_env("RUST_LOG") {
+fn filter_for(level: LogLevel) -> Targets {
+    if let Some(f) = std::env::var("RUST_LOG").ok().and_then(|s| s.parse::<Targets>().ok()) {
         return f;
     }
-    EnvFilter::new(directive(level))
+    directive(level).parse().unwrap_or_default()
 }
 
 /// Installs the global subscriber. Call once.
