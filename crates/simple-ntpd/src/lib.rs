@@ -19,6 +19,7 @@ pub mod logging;
 pub mod net;
 pub mod nts;
 pub mod panic_policy;
+pub mod program_pages;
 pub mod random;
 pub mod refclock;
 pub mod security;

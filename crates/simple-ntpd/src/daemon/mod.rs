@@ -25,6 +25,7 @@ pub mod notify;
 pub mod nts_runtime;
 pub mod plan;
 pub mod preflight;
+pub mod trim;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -251,6 +252,8 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
     };
     d.last_totals = d.hub.stats().totals();
     d.notifier.ready(&d.hub);
+    let mut trim_pending = None;
+    trim::schedule(&mut trim_pending);
 
     let watchdog_every = d.notifier.watchdog_interval();
     let mut watchdog_tick = tokio::time::interval(watchdog_every.unwrap_or(Duration::from_secs(3600)));
@@ -263,7 +266,10 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
         tokio::select! {
             _ = term.recv() => break,
             _ = int.recv() => break,
-            _ = hup.recv() => d.reload("SIGHUP").await,
+            _ = hup.recv() => {
+                d.reload("SIGHUP").await;
+                trim::schedule(&mut trim_pending);
+            }
             _ = usr1.recv() => journals::reopen_logs(&d.log, &d.hub),
             _ = watchdog_tick.tick(), if watchdog_every.is_some() => d.notifier.watchdog(),
             _ = tick.tick() => {
@@ -304,6 +310,9 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
         }
     }
     info!("shutdown requested; stopping workers");
+    if let Some(t) = trim_pending.take() {
+        t.abort();
+    }
     d.notifier.stopping();
     history_sampler.abort();
     if let Some(r) = d.running.take() {
