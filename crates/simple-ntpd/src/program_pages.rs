@@ -57,12 +57,20 @@ pub struct Released {
     pub refused: usize,
 }
 
-/// Advises the kernel to reclaim this program's read-only file mappings.
-pub fn release() -> std::io::Result<Released> {
+/// This program's releasable mappings, read while `/proc/self` is still
+/// readable: once the daemon switches user it is no longer dumpable, and
+/// `/proc/self/exe` and `/proc/self/maps` belong to root. The program
+/// file's mappings never change after `exec`, so the list stays true.
+pub fn capture() -> std::io::Result<Vec<Region>> {
     let program = std::fs::read_link("/proc/self/exe")?;
     let maps = std::fs::read_to_string("/proc/self/maps")?;
+    Ok(releasable(&maps, &program))
+}
+
+/// Advises the kernel to reclaim `regions` (from [`capture`]).
+pub fn release(regions: &[Region]) -> Released {
     let mut done = Released::default();
-    for r in releasable(&maps, &program) {
+    for r in regions {
         // SAFETY: the range is one whole mapping of this process, taken from
         // /proc/self/maps, private and not writable: a file's code or
         // read-only data. MADV_PAGEOUT only drops its resident pages, which
@@ -77,7 +85,7 @@ pub fn release() -> std::io::Result<Released> {
             done.refused += 1;
         }
     }
-    Ok(done)
+    done
 }
 
 #[cfg(test)]
@@ -115,8 +123,11 @@ mod tests {
     #[test]
     fn releasing_keeps_the_program_working() {
         let before: u64 = (1..=1000u64).sum();
-        let done = release().expect("/proc is readable");
-        assert!(done.bytes > 0 || done.refused > 0, "the test binary has read-only mappings");
+        let regions = capture().expect("/proc is readable");
+        assert!(!regions.is_empty(), "the test binary has read-only mappings");
+        let done = release(&regions);
+        assert_eq!(done.refused, 0, "MADV_PAGEOUT needs Linux 5.4 or later");
+        assert_eq!(done.bytes, regions.iter().map(|r| r.end - r.start).sum::<usize>());
         assert_eq!((1..=1000u64).sum::<u64>(), before);
     }
 }

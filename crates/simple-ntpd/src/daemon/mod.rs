@@ -220,6 +220,8 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
     let api = start_api(&hub, &log, &config.monitoring, true).await?;
     // Devices and shared memory are opened with root's rights too.
     let devices = Devices::for_config(plan.refclocks(), &config);
+    // Read while /proc/self is still ours (a switched user is not dumpable).
+    let program_regions = trim::capture();
     // Everything privileged (binding) is done: become an ordinary user,
     // keeping CAP_SYS_TIME only when steering the system clock.
     let privileges =
@@ -253,7 +255,7 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
     d.last_totals = d.hub.stats().totals();
     d.notifier.ready(&d.hub);
     let mut trim_pending = None;
-    trim::schedule(&mut trim_pending);
+    trim::schedule(&mut trim_pending, &program_regions);
 
     let watchdog_every = d.notifier.watchdog_interval();
     let mut watchdog_tick = tokio::time::interval(watchdog_every.unwrap_or(Duration::from_secs(3600)));
@@ -268,7 +270,7 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
             _ = int.recv() => break,
             _ = hup.recv() => {
                 d.reload("SIGHUP").await;
-                trim::schedule(&mut trim_pending);
+                trim::schedule(&mut trim_pending, &program_regions);
             }
             _ = usr1.recv() => journals::reopen_logs(&d.log, &d.hub),
             _ = watchdog_tick.tick(), if watchdog_every.is_some() => d.notifier.watchdog(),
