@@ -1,20 +1,26 @@
-//! Hands the program's start-up pages back to the kernel once serving has
-//! begun. Starting the daemon runs code it never needs again (the command
+//! Hands the program's start-up pages back to the kernel once start-up is
+//! done. Starting the daemon runs code it never needs again (the command
 //! line, configuration parsing and validation, TLS and socket set-up), and
 //! the kernel maps each first touch of the program file 64 kB at a time
 //! (fault-around), so after start-up most of the binary stays resident for
 //! the life of the process: measured, 5.6 of the static binary's 6.7 MB,
 //! the bulk of the daemon's idle memory (docs/performance.md, footprint).
 //!
-//! [`release`] advises the kernel (`MADV_PAGEOUT`, Linux 5.4+) to reclaim
-//! the clean, read-only mappings of the program file — never writable or
-//! anonymous memory, so no state can be lost; the pages come back from the
-//! file when code runs again, which is exactly the working set. The daemon
-//! calls it a few seconds after start and after each reload
-//! ([`crate::daemon::trim`]). Unlike `MADV_DONTNEED`, which would only unmap
-//! them, the pages are freed (page cache included), so the memory really
-//! returns to the system, and private copies (relocated read-only data) are
-//! never discarded.
+//! [`release_own`] advises the kernel (`MADV_PAGEOUT`, Linux 5.4+) to
+//! reclaim the clean, read-only mappings of the program file — never
+//! writable or anonymous memory, so no state can be lost; the pages come
+//! back from the file when code runs again, which is exactly the working
+//! set. Unlike `MADV_DONTNEED`, which would only unmap them, the pages are
+//! freed (page cache included), so the memory really returns to the system,
+//! and private copies (relocated read-only data) are never discarded.
+//!
+//! The kernel pages out a file's pages only for a process that owns the
+//! file or may write it (otherwise it would be a side channel on shared
+//! files), so the daemon calls this as root, just before it switches user
+//! (after that, `/proc/self` is not even readable). A daemon started as an
+//! ordinary user keeps its pages (the container image runs as 65534 with a
+//! root-owned binary; making the binary writable by the daemon would be
+//! worse than the memory).
 
 #![allow(unsafe_code)] // An OS-interface module: every unsafe block carries a SAFETY comment.
 
@@ -57,14 +63,16 @@ pub struct Released {
     pub refused: usize,
 }
 
-/// This program's releasable mappings, read while `/proc/self` is still
-/// readable: once the daemon switches user it is no longer dumpable, and
-/// `/proc/self/exe` and `/proc/self/maps` belong to root. The program
-/// file's mappings never change after `exec`, so the list stays true.
+/// This program's releasable mappings (from `/proc/self/maps`).
 pub fn capture() -> std::io::Result<Vec<Region>> {
     let program = std::fs::read_link("/proc/self/exe")?;
     let maps = std::fs::read_to_string("/proc/self/maps")?;
     Ok(releasable(&maps, &program))
+}
+
+/// Advises the kernel to reclaim this program's read-only file mappings.
+pub fn release_own() -> std::io::Result<Released> {
+    Ok(release(&capture()?))
 }
 
 /// Advises the kernel to reclaim `regions` (from [`capture`]).

@@ -25,7 +25,6 @@ pub mod notify;
 pub mod nts_runtime;
 pub mod plan;
 pub mod preflight;
-pub mod trim;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -220,8 +219,12 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
     let api = start_api(&hub, &log, &config.monitoring, true).await?;
     // Devices and shared memory are opened with root's rights too.
     let devices = Devices::for_config(plan.refclocks(), &config);
-    // Read while /proc/self is still ours (a switched user is not dumpable).
-    let program_regions = trim::capture();
+    // Start-up's one-off code is done: hand its pages back while still
+    // allowed to (see program_pages: file pages only for the file's owner).
+    match crate::program_pages::release_own() {
+        Ok(r) => debug!(bytes = r.bytes, refused = r.refused, "start-up pages handed back"),
+        Err(e) => debug!("cannot hand start-up pages back: {e}"),
+    }
     // Everything privileged (binding) is done: become an ordinary user,
     // keeping CAP_SYS_TIME only when steering the system clock.
     let privileges =
@@ -254,8 +257,6 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
     };
     d.last_totals = d.hub.stats().totals();
     d.notifier.ready(&d.hub);
-    let mut trim_pending = None;
-    trim::schedule(&mut trim_pending, &program_regions);
 
     let watchdog_every = d.notifier.watchdog_interval();
     let mut watchdog_tick = tokio::time::interval(watchdog_every.unwrap_or(Duration::from_secs(3600)));
@@ -268,10 +269,7 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
         tokio::select! {
             _ = term.recv() => break,
             _ = int.recv() => break,
-            _ = hup.recv() => {
-                d.reload("SIGHUP").await;
-                trim::schedule(&mut trim_pending, &program_regions);
-            }
+            _ = hup.recv() => d.reload("SIGHUP").await,
             _ = usr1.recv() => journals::reopen_logs(&d.log, &d.hub),
             _ = watchdog_tick.tick(), if watchdog_every.is_some() => d.notifier.watchdog(),
             _ = tick.tick() => {
@@ -312,9 +310,6 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
         }
     }
     info!("shutdown requested; stopping workers");
-    if let Some(t) = trim_pending.take() {
-        t.abort();
-    }
     d.notifier.stopping();
     history_sampler.abort();
     if let Some(r) = d.running.take() {
