@@ -1,0 +1,233 @@
+#!/usr/bin/env bash
+# DHCP and DNS integration (issue 15, seed 002) with the real servers, in
+# network namespaces this script creates (documentation addresses only):
+#
+#  1. A router namespace with two links: vlan-10 (enabled, 192.0.2.1/24,
+#     2001:db8:10::1/64) and vlan-20 (`enabled = false`, 198.51.100.1/24).
+#     `simple-ntpd dhcp-config --format dnsmasq` writes the option lines;
+#     Debian's dnsmasq loads them and serves both links. busybox udhcpc in a
+#     client namespace on vlan-10 receives option 42 = 192.0.2.1; one on
+#     vlan-20 receives a lease without option 42. The Kea and ISC output is
+#     checked by `kea-dhcp4 -t` and `dhcpd -t`.
+#  2. A client daemon with `[sources] directory` and no configured server
+#     synchronises to the router's daemon through the lease: the project's
+#     udhcpc hook writes the sources file, the running daemon picks it up
+#     (same PID, no reload) and selects 192.0.2.1; releasing the lease
+#     removes the file and the source.
+#  3. BIND 9 on loopback (ephemeral port) with a TSIG key and allow-update
+#     (see scripts/suites/dhcp-dns/bind.sh).
+#
+# Every daemon uses the virtual clock; processes are stopped by PID and the
+# namespaces deleted on exit, also on failure.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+SAY_PREFIX=dhcp-dns
+# shellcheck source=../lib/packages.sh
+. scripts/lib/packages.sh
+
+[ "$(id -u)" -eq 0 ] || die "must run as root (network namespaces, DHCP)"
+install_packages dnsmasq-base udhcpc bind9 bind9-utils bind9-dnsutils kea-dhcp4-server isc-dhcp-server iproute2 python3
+say "building simple-ntpd"
+cargo build --locked -q -p simple-ntpd --bin simple-ntpd
+
+START=$SECONDS
+BIN=$PWD/target/debug/simple-ntpd
+HOOK=$PWD/deploy/dhcp/udhcpc.script
+TMP=$(mktemp -d /tmp/simple-ntpd-dhcp-dns.XXXXXX)
+chmod 755 "$TMP"
+NS="sntpdhcp$$"
+R="$NS-r" C="$NS-c" D="$NS-d"
+PIDS=()
+cleanup() {
+    local rc=$?
+    for pid in "${PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    for n in "$R" "$C" "$D"; do
+        ip netns del "$n" 2>/dev/null || true
+    done
+    if [ "$rc" -ne 0 ]; then
+        for f in "$TMP"/*.log; do
+            [ -e "$f" ] && { echo "--- $f"; tail -n 40 "$f"; }
+        done
+    fi
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+export NTPD_TEST_READ_ONLY_CLOCK=1
+in_ns() {
+    local n=$1
+    shift
+    ip netns exec "$n" "$@"
+}
+json() { /usr/bin/python3 -c "import json, sys; d = json.load(sys.stdin); print($1)"; }
+
+# ---------------------------------------------------------------- the network
+for n in "$R" "$C" "$D"; do
+    ip netns add "$n"
+    in_ns "$n" ip link set lo up
+done
+ip link add r10 netns "$R" type veth peer name c10 netns "$C"
+ip link add r20 netns "$R" type veth peer name d20 netns "$D"
+in_ns "$R" ip addr add 192.0.2.1/24 dev r10
+in_ns "$R" ip addr add 2001:db8:10::1/64 dev r10 nodad
+in_ns "$R" ip addr add 198.51.100.1/24 dev r20
+for l in r10 r20; do in_ns "$R" ip link set "$l" up; done
+in_ns "$C" ip link set c10 up
+in_ns "$D" ip link set d20 up
+say "namespaces $R (router), $C (vlan-10 client), $D (vlan-20 client)"
+
+# ---------------------------------------------------------------- router daemon
+cat >"$TMP/router.toml" <<EOF
+[ntp_server]
+stratum = 3
+[clock]
+discipline = "virtual"
+[monitoring]
+listen = "127.0.0.1:9123"
+[[vlan_config]]
+vlan_ref = "vlan-10"
+interface = "r10"
+[[vlan_config]]
+vlan_ref = "vlan-20"
+interface = "r20"
+enabled = false
+EOF
+in_ns "$R" "$BIN" run -c "$TMP/router.toml" >"$TMP/router.log" 2>&1 &
+PIDS+=($!)
+
+# ---------------------------------------------------------------- dhcp-config
+in_ns "$R" "$BIN" dhcp-config --format dnsmasq -c "$TMP/router.toml" >"$TMP/ntp-dnsmasq.conf"
+grep -qx 'dhcp-option=tag:r10,option:ntp-server,192.0.2.1' "$TMP/ntp-dnsmasq.conf" ||
+    die "dnsmasq output lacks option 42 for vlan-10: $(cat "$TMP/ntp-dnsmasq.conf")"
+grep -qx 'dhcp-option=tag:r10,option6:ntp-server,\[2001:db8:10::1\]' "$TMP/ntp-dnsmasq.conf" ||
+    die "dnsmasq output lacks option 56 for vlan-10: $(cat "$TMP/ntp-dnsmasq.conf")"
+if grep -q 'tag:r20' "$TMP/ntp-dnsmasq.conf"; then die "the disabled vlan-20 is announced: $(cat "$TMP/ntp-dnsmasq.conf")"; fi
+say "dhcp-config --format dnsmasq: $(grep -c '^dhcp-option' "$TMP/ntp-dnsmasq.conf") option line(s), vlan-20 only commented"
+
+in_ns "$R" "$BIN" dhcp-config --format isc -c "$TMP/router.toml" >"$TMP/ntp-isc.conf"
+printf 'authoritative;\ninclude "%s";\n' "$TMP/ntp-isc.conf" >"$TMP/dhcpd.conf"
+dhcpd -4 -t -q -cf "$TMP/dhcpd.conf" >"$TMP/dhcpd-t.log" 2>&1 || die "dhcpd -t refuses the ISC output: $(cat "$TMP/dhcpd-t.log")"
+grep -q 'option ntp-servers 192.0.2.1;' "$TMP/ntp-isc.conf" || die "ISC output lacks vlan-10's server"
+in_ns "$R" "$BIN" dhcp-config --format kea -c "$TMP/router.toml" >"$TMP/ntp-kea.json"
+/usr/bin/python3 - "$TMP/ntp-kea.json" "$TMP/kea-dhcp4.json" <<'EOF'
+import json, sys
+ours = json.load(open(sys.argv[1]))
+subnets = ours["Dhcp4"]["subnet4"]
+assert [s["interface"] for s in subnets] == ["r10"], subnets
+for i, s in enumerate(subnets, 1):
+    s["id"] = i
+conf = {"Dhcp4": {"interfaces-config": {"interfaces": ["r10"]},
+                  "lease-database": {"type": "memfile", "persist": False},
+                  "subnet4": subnets}}
+json.dump(conf, open(sys.argv[2], "w"))
+EOF
+kea-dhcp4 -t "$TMP/kea-dhcp4.json" >"$TMP/kea-t.log" 2>&1 || die "kea-dhcp4 -t refuses the Kea output: $(cat "$TMP/kea-t.log")"
+in_ns "$R" "$BIN" dhcp-config --format networkd -c "$TMP/router.toml" >"$TMP/ntp-networkd.conf"
+grep -qx 'NTP=192.0.2.1' "$TMP/ntp-networkd.conf" || die "networkd output lacks NTP=192.0.2.1"
+say "ISC output accepted by dhcpd -t, Kea output by kea-dhcp4 -t, networkd output names NTP=192.0.2.1"
+
+# ---------------------------------------------------------------- dnsmasq
+cat >"$TMP/dnsmasq.conf" <<EOF
+port=0
+interface=r10
+interface=r20
+bind-interfaces
+dhcp-authoritative
+dhcp-range=192.0.2.100,192.0.2.150,255.255.255.0,1h
+dhcp-range=198.51.100.100,198.51.100.150,255.255.255.0,1h
+dhcp-leasefile=$TMP/dnsmasq.leases
+pid-file=$TMP/dnsmasq.pid
+conf-file=$TMP/ntp-dnsmasq.conf
+EOF
+in_ns "$R" dnsmasq --keep-in-foreground --user=root --group=root --conf-file="$TMP/dnsmasq.conf" --log-facility="$TMP/dnsmasq.log" --log-dhcp &
+PIDS+=($!)
+
+# The address part of a real udhcpc script, so the client can talk to the router.
+cat >"$TMP/address.sh" <<'EOF'
+#!/bin/sh
+case "$1" in
+    bound|renew) ip addr replace "$ip/${mask:-24}" dev "$interface"; echo "$1 ip=$ip ntpsrv=${ntpsrv:-}" >>"$LEASE_LOG" ;;
+    deconfig) ip addr flush dev "$interface"; echo "deconfig" >>"$LEASE_LOG" ;;
+esac
+EOF
+chmod 755 "$TMP/address.sh"
+
+# ---------------------------------------------------------------- vlan-20: no option 42
+mkdir -p "$TMP/d-sources"
+in_ns "$D" env SIMPLE_NTPD_SOURCES_DIRECTORY="$TMP/d-sources" SIMPLE_NTPD_UDHCPC_CHAIN="$TMP/address.sh" \
+    LEASE_LOG="$TMP/d-lease.log" timeout 30 udhcpc -i d20 -f -q -n -t 10 -T 1 -O ntpsrv -s "$HOOK" >"$TMP/d-udhcpc.log" 2>&1 ||
+    die "udhcpc on vlan-20 got no lease"
+grep -q '^bound ip=198\.51\.100\.1[0-9][0-9] ntpsrv=$' "$TMP/d-lease.log" ||
+    die "vlan-20's lease is not a lease without NTP servers: $(cat "$TMP/d-lease.log")"
+[ -z "$(ls -A "$TMP/d-sources")" ] || die "the hook wrote sources for vlan-20: $(ls "$TMP/d-sources")"
+say "vlan-20 (disabled): udhcpc leased $(sed -n 's/^bound ip=\([^ ]*\).*/\1/p' "$TMP/d-lease.log") with no option 42; no sources file"
+
+# ---------------------------------------------------------------- vlan-10 client daemon
+mkdir -p "$TMP/c-sources"
+cat >"$TMP/client.toml" <<EOF
+[network]
+listen_address = "127.0.0.1:1123"
+[clock]
+discipline = "virtual"
+[monitoring]
+listen = "127.0.0.1:9124"
+[sources]
+directory = "$TMP/c-sources"
+EOF
+in_ns "$C" "$BIN" run -c "$TMP/client.toml" >"$TMP/client.log" 2>&1 &
+CLIENT_PID=$!
+PIDS+=($CLIENT_PID)
+sources() { in_ns "$C" "$BIN" sources --api 127.0.0.1:9124 --json 2>/dev/null || true; }
+for _ in $(seq 50); do
+    [ -n "$(sources)" ] && break
+    sleep 0.2
+done
+[ "$(sources | json 'len(d["sources"])')" = 0 ] || die "the client daemon has sources before any lease: $(sources)"
+
+in_ns "$C" env SIMPLE_NTPD_SOURCES_DIRECTORY="$TMP/c-sources" SIMPLE_NTPD_UDHCPC_CHAIN="$TMP/address.sh" \
+    LEASE_LOG="$TMP/c-lease.log" udhcpc -i c10 -f -t 10 -T 1 -O ntpsrv -s "$HOOK" >"$TMP/c-udhcpc.log" 2>&1 &
+UDHCPC_PID=$!
+PIDS+=($UDHCPC_PID)
+for _ in $(seq 100); do
+    [ -s "$TMP/c-sources/udhcpc.c10.sources" ] && break
+    sleep 0.2
+done
+grep -qx 'server 192.0.2.1 iburst' "$TMP/c-sources/udhcpc.c10.sources" ||
+    die "the udhcpc hook did not write vlan-10's server: $(cat "$TMP/c-lease.log" 2>/dev/null)"
+LEASED=$SECONDS
+say "vlan-10: udhcpc leased $(sed -n 's/^bound ip=\([^ ]*\).*/\1/p' "$TMP/c-lease.log"), option 42 = 192.0.2.1, written to udhcpc.c10.sources"
+
+SYNCED=""
+for _ in $(seq 60); do
+    state=$(sources | json '[s["state"] for s in d["sources"] if (s["address"] or "").startswith("192.0.2.1")]' 2>/dev/null || true)
+    status=$(in_ns "$C" "$BIN" status --api 127.0.0.1:9124 --json 2>/dev/null | json 'd["mode"]' 2>/dev/null || true)
+    if [ "$state" = "['selected']" ] && [ "$status" = synchronised ]; then
+        SYNCED=$((SECONDS - LEASED))
+        break
+    fi
+    sleep 1
+done
+[ -n "$SYNCED" ] || die "the client never synchronised to 192.0.2.1 through the lease: $(sources)"
+kill -0 "$CLIENT_PID" || die "the client daemon is gone"
+grep -q 'sources directory changed' "$TMP/client.log" || die "the client daemon did not log the pickup"
+if grep -q 'reloading configuration' "$TMP/client.log"; then die "the pickup went through a configuration reload"; fi
+say "client daemon (PID $CLIENT_PID, never reloaded) selected 192.0.2.1 and is synchronised $SYNCED s after the lease"
+
+# Releasing the lease (SIGUSR2) deconfigures: the hook removes the file, the daemon the source.
+kill -USR2 "$UDHCPC_PID"
+for _ in $(seq 50); do
+    [ ! -e "$TMP/c-sources/udhcpc.c10.sources" ] && [ "$(sources | json 'len(d["sources"])')" = 0 ] && break
+    sleep 0.2
+done
+[ ! -e "$TMP/c-sources/udhcpc.c10.sources" ] || die "the hook kept the sources file after the lease ended"
+[ "$(sources | json 'len(d["sources"])')" = 0 ] || die "the client daemon kept the source after the lease ended: $(sources)"
+say "lease released: sources file removed, the daemon dropped 192.0.2.1"
+
+# ---------------------------------------------------------------- DNS
+bash scripts/suites/dhcp-dns/bind.sh "$BIN" "$TMP"
+
+say "passed in $((SECONDS - START)) s"
