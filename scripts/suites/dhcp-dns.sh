@@ -46,6 +46,10 @@ cleanup() {
     for pid in "${PIDS[@]}"; do
         wait "$pid" 2>/dev/null || true
     done
+    # Anything still running in our namespaces was started by this script.
+    for n in "$R" "$C" "$D"; do
+        for pid in $(ip netns pids "$n" 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
+    done
     for n in "$R" "$C" "$D"; do
         ip netns del "$n" 2>/dev/null || true
     done
@@ -58,6 +62,9 @@ cleanup() {
 }
 trap cleanup EXIT
 export NTPD_TEST_READ_ONLY_CLOCK=1
+# Not for background processes: `ip netns exec` replaces itself with the
+# command, so `$!` of a direct call is the process to stop; a shell function
+# run in the background would be a subshell instead.
 in_ns() {
     local n=$1
     shift
@@ -96,7 +103,7 @@ vlan_ref = "vlan-20"
 interface = "r20"
 enabled = false
 EOF
-in_ns "$R" "$BIN" run -c "$TMP/router.toml" >"$TMP/router.log" 2>&1 &
+ip netns exec "$R" "$BIN" run -c "$TMP/router.toml" >"$TMP/router.log" 2>&1 &
 PIDS+=($!)
 
 # ---------------------------------------------------------------- dhcp-config
@@ -125,7 +132,7 @@ conf = {"Dhcp4": {"interfaces-config": {"interfaces": ["r10"]},
                   "subnet4": subnets}}
 json.dump(conf, open(sys.argv[2], "w"))
 EOF
-kea-dhcp4 -t "$TMP/kea-dhcp4.json" >"$TMP/kea-t.log" 2>&1 || die "kea-dhcp4 -t refuses the Kea output: $(cat "$TMP/kea-t.log")"
+in_ns "$R" kea-dhcp4 -t "$TMP/kea-dhcp4.json" >"$TMP/kea-t.log" 2>&1 || die "kea-dhcp4 -t refuses the Kea output: $(cat "$TMP/kea-t.log")"
 in_ns "$R" "$BIN" dhcp-config --format networkd -c "$TMP/router.toml" >"$TMP/ntp-networkd.conf"
 grep -qx 'NTP=192.0.2.1' "$TMP/ntp-networkd.conf" || die "networkd output lacks NTP=192.0.2.1"
 say "ISC output accepted by dhcpd -t, Kea output by kea-dhcp4 -t, networkd output names NTP=192.0.2.1"
@@ -143,7 +150,7 @@ dhcp-leasefile=$TMP/dnsmasq.leases
 pid-file=$TMP/dnsmasq.pid
 conf-file=$TMP/ntp-dnsmasq.conf
 EOF
-in_ns "$R" dnsmasq --keep-in-foreground --user=root --group=root --conf-file="$TMP/dnsmasq.conf" --log-facility="$TMP/dnsmasq.log" --log-dhcp &
+ip netns exec "$R" dnsmasq --keep-in-foreground --user=root --group=root --conf-file="$TMP/dnsmasq.conf" --log-facility="$TMP/dnsmasq.log" --log-dhcp &
 PIDS+=($!)
 
 # The address part of a real udhcpc script, so the client can talk to the router.
@@ -178,7 +185,7 @@ listen = "127.0.0.1:9124"
 [sources]
 directory = "$TMP/c-sources"
 EOF
-in_ns "$C" "$BIN" run -c "$TMP/client.toml" >"$TMP/client.log" 2>&1 &
+ip netns exec "$C" "$BIN" run -c "$TMP/client.toml" >"$TMP/client.log" 2>&1 &
 CLIENT_PID=$!
 PIDS+=($CLIENT_PID)
 sources() { in_ns "$C" "$BIN" sources --api 127.0.0.1:9124 --json 2>/dev/null || true; }
@@ -187,8 +194,9 @@ for _ in $(seq 50); do
     sleep 0.2
 done
 [ "$(sources | json 'len(d["sources"])')" = 0 ] || die "the client daemon has sources before any lease: $(sources)"
+[ "$(readlink "/proc/$CLIENT_PID/exe")" = "$BIN" ] || die "PID $CLIENT_PID is not the client daemon"
 
-in_ns "$C" env SIMPLE_NTPD_SOURCES_DIRECTORY="$TMP/c-sources" SIMPLE_NTPD_UDHCPC_CHAIN="$TMP/address.sh" \
+ip netns exec "$C" env SIMPLE_NTPD_SOURCES_DIRECTORY="$TMP/c-sources" SIMPLE_NTPD_UDHCPC_CHAIN="$TMP/address.sh" \
     LEASE_LOG="$TMP/c-lease.log" udhcpc -i c10 -f -t 10 -T 1 -O ntpsrv -s "$HOOK" >"$TMP/c-udhcpc.log" 2>&1 &
 UDHCPC_PID=$!
 PIDS+=($UDHCPC_PID)

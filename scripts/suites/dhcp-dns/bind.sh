@@ -149,7 +149,7 @@ done
 import json, sys
 d = json.load(open(sys.argv[1]))["dns"]
 assert d["updates_failed"] >= 1 and d["updates_ok"] == 0 and not d["registered"], d
-assert "NOTAUTH" in d["last_error"] and "BadSig" in d["last_error"], d
+assert "NOTAUTH" in d["last_error"] and "BADSIG" in d["last_error"], d
 print("dhcp-dns: wrong key refused:", d["last_error"])
 EOF
 /usr/bin/python3 -c 'import urllib.request, sys, re; t = urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[1]).read().decode(); m = re.search(r"ntp_dns_updates_total\{result=\"failed\"\} (\d+)", t); sys.exit(0 if m and int(m.group(1)) >= 1 else 1)' "$API" ||

@@ -132,8 +132,13 @@ pub async fn exchange(server: SocketAddr, mut message: Message, signer: &TSigner
             continue;
         }
         if parsed.metadata.response_code != ResponseCode::NoError {
-            let tsig = parsed.signature().and_then(|s| s.data.error.as_ref().map(|e| format!(", TSIG error {e:?}")));
-            return Err(UpdateError::Refused(format!("{}{}", parsed.metadata.response_code, tsig.unwrap_or_default())));
+            // The mnemonics (NOTAUTH, BADSIG) as RFC 2136 / 8945 and BIND's logs spell them.
+            let rcode = parsed.metadata.response_code;
+            let mnemonic = |d: &dyn fmt::Debug| format!("{d:?}").to_ascii_uppercase();
+            let tsig =
+                parsed.signature().and_then(|s| s.data.error.as_ref()).map(|e| format!(", TSIG error {}", mnemonic(e)));
+            let what = format!("{} ({rcode}){}", mnemonic(&rcode), tsig.unwrap_or_default());
+            return Err(UpdateError::Refused(what));
         }
         return verifier.verify(answer).map(|_| ()).map_err(|e| UpdateError::Unverified(e.to_string()));
     }
