@@ -175,6 +175,8 @@ say "vlan-20 (disabled): udhcpc leased $(sed -n 's/^bound ip=\([^ ]*\).*/\1/p' "
 
 # ---------------------------------------------------------------- vlan-10 client daemon
 mkdir -p "$TMP/c-sources"
+# A hand-written file with a malformed line: reported with file:line, skipped.
+printf '# local override\nserver 192.0.2.1 burst\n' >"$TMP/c-sources/local.sources"
 cat >"$TMP/client.toml" <<EOF
 [network]
 listen_address = "127.0.0.1:1123"
@@ -223,7 +225,9 @@ done
 kill -0 "$CLIENT_PID" || die "the client daemon is gone"
 grep -q 'sources directory changed' "$TMP/client.log" || die "the client daemon did not log the pickup"
 if grep -q 'reloading configuration' "$TMP/client.log"; then die "the pickup went through a configuration reload"; fi
-say "client daemon (PID $CLIENT_PID, never reloaded) selected 192.0.2.1 and is synchronised $SYNCED s after the lease"
+grep -q "local.sources:2: unknown option \`burst\`; line skipped" "$TMP/client.log" ||
+    die "the malformed line was not reported with file and line"
+say "client daemon (PID $CLIENT_PID, never reloaded) selected 192.0.2.1 and is synchronised $SYNCED s after the lease; the malformed line of local.sources was reported and skipped"
 
 # Releasing the lease (SIGUSR2) deconfigures: the hook removes the file, the daemon the source.
 kill -USR2 "$UDHCPC_PID"
@@ -234,6 +238,25 @@ done
 [ ! -e "$TMP/c-sources/udhcpc.c10.sources" ] || die "the hook kept the sources file after the lease ended"
 [ "$(sources | json 'len(d["sources"])')" = 0 ] || die "the client daemon kept the source after the lease ended: $(sources)"
 say "lease released: sources file removed, the daemon dropped 192.0.2.1"
+
+# ---------------------------------------------------------------- dhclient and NetworkManager hooks
+# Not run by their clients here: driven with the variables those clients set.
+H="$TMP/hook-sources"
+for reason in BOUND EXPIRE; do
+    env -i PATH="$PATH" SIMPLE_NTPD_SOURCES_DIRECTORY="$H" reason=$reason interface=eth1 \
+        new_ntp_servers="192.0.2.7 198.51.100.7" sh -c '. deploy/dhcp/dhclient-exit-hook'
+    if [ $reason = BOUND ]; then
+        [ "$(grep -c '^server .* iburst$' "$H/dhclient.eth1.sources")" = 2 ] || die "dhclient hook: $(cat "$H/dhclient.eth1.sources")"
+    else
+        [ ! -e "$H/dhclient.eth1.sources" ] || die "dhclient hook kept the file after EXPIRE"
+    fi
+done
+env -i PATH="$PATH" SIMPLE_NTPD_SOURCES_DIRECTORY="$H" DHCP4_NTP_SERVERS="192.0.2.8" deploy/dhcp/networkmanager-dispatcher eth2 up
+grep -qx 'server 192.0.2.8 iburst' "$H/networkmanager.eth2.sources" || die "NetworkManager hook did not write eth2's server"
+env -i PATH="$PATH" SIMPLE_NTPD_SOURCES_DIRECTORY="$H" deploy/dhcp/networkmanager-dispatcher eth2 down
+[ ! -e "$H/networkmanager.eth2.sources" ] || die "NetworkManager hook kept the file after down"
+[ -z "$(ls -A "$H")" ] || die "hooks left files behind: $(ls -A "$H")"
+say "dhclient and NetworkManager hooks write and remove their files as udhcpc's does"
 
 # ---------------------------------------------------------------- DNS
 bash scripts/suites/dhcp-dns/bind.sh "$BIN" "$TMP"

@@ -67,6 +67,15 @@ impl Announcement {
     }
 }
 
+/// True for an address worth giving to clients elsewhere: not loopback, not
+/// link-local (also used for the addresses `[dns]` registers).
+pub fn announceable(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(a) => !a.is_loopback() && !a.is_link_local(),
+        std::net::IpAddr::V6(a) => !a.is_loopback() && (a.segments()[0] & 0xffc0) != 0xfe80,
+    }
+}
+
 /// The announcements for `config` on a host whose addresses are `networks`
 /// (interface name, address with its network; see
 /// `interfaces::scan::networks`). With `[[vlan_config]]` entries, one per
@@ -77,14 +86,7 @@ pub fn announcements(config: &Config, networks: &[(String, IpNet)], only: &[Stri
     let listened: Vec<std::net::IpAddr> = config.listen_sockets().iter().map(|s| s.ip()).collect();
     let served =
         |ip: std::net::IpAddr| listened.iter().any(|l| *l == ip || (l.is_unspecified() && l.is_ipv4() == ip.is_ipv4()));
-    let usable = |net: &IpNet| {
-        let ip = net.addr();
-        let local = match ip {
-            std::net::IpAddr::V4(a) => a.is_loopback() || a.is_link_local(),
-            std::net::IpAddr::V6(a) => a.is_loopback() || (a.segments()[0] & 0xffc0) == 0xfe80,
-        };
-        !local && served(ip)
-    };
+    let usable = |net: &IpNet| announceable(net.addr()) && served(net.addr());
     let state_of = |name: &str| {
         let mut nets: Vec<IpNet> =
             networks.iter().filter(|(n, net)| n == name && usable(net)).map(|(_, net)| *net).collect();

@@ -94,11 +94,7 @@ fn addresses(settings: &Settings, listen: &[SocketAddr]) -> Vec<IpAddr> {
     if wild4 || wild6 {
         for (_, net) in crate::interfaces::scan::networks().unwrap_or_default() {
             let ip = net.addr();
-            let local = match ip {
-                IpAddr::V4(a) => a.is_loopback() || a.is_link_local(),
-                IpAddr::V6(a) => a.is_loopback() || (a.segments()[0] & 0xffc0) == 0xfe80,
-            };
-            if !local && ((ip.is_ipv4() && wild4) || (ip.is_ipv6() && wild6)) {
+            if crate::dhcp::announceable(ip) && ((ip.is_ipv4() && wild4) || (ip.is_ipv6() && wild6)) {
                 out.push(ip);
             }
         }
