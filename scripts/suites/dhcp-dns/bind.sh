@@ -64,10 +64,10 @@ named -g -c "$TMP/named.conf" >"$TMP/named.log" 2>&1 &
 PIDS+=($!)
 lookup() { dig @127.0.0.1 -p "$DNS_PORT" +short +time=1 +tries=1 ntp.lan.example.net A 2>/dev/null || true; }
 for _ in $(seq 100); do
-    dig @127.0.0.1 -p "$DNS_PORT" +short +time=1 +tries=1 ns.lan.example.net A 2>/dev/null | grep -q 127.0.0.1 && break
+    grep -q 127.0.0.1 <<<"$(dig @127.0.0.1 -p "$DNS_PORT" +short +time=1 +tries=1 ns.lan.example.net A 2>/dev/null)" && break
     sleep 0.2
 done
-dig @127.0.0.1 -p "$DNS_PORT" +short ns.lan.example.net A | grep -q 127.0.0.1 || { tail -20 "$TMP/named.log"; die "named does not answer on 127.0.0.1:$DNS_PORT"; }
+grep -q 127.0.0.1 <<<"$(dig @127.0.0.1 -p "$DNS_PORT" +short +time=1 +tries=2 ns.lan.example.net A 2>/dev/null)" || { tail -20 "$TMP/named.log"; die "named does not answer on 127.0.0.1:$DNS_PORT"; }
 say "BIND $(named -v | awk '{print $2}') serves lan.example.net on 127.0.0.1:$DNS_PORT, updates allowed for key ntp-update"
 
 ntp_addr() { echo "127.$((RANDOM % 200 + 20)).$((RANDOM % 250 + 1)).$((RANDOM % 250 + 1))"; }
