@@ -145,6 +145,8 @@ for _ in $(seq 100); do
     sleep 0.2
 done
 "$BIN" status --api "127.0.0.1:$API" --json >"$TMP/bad-status.json"
+"$BIN" status --api "127.0.0.1:$API" >"$TMP/bad-status.txt"
+grep -q "last error.*NOTAUTH" "$TMP/bad-status.txt" || die "status (text) does not show the DNS error: $(cat "$TMP/bad-status.txt")"
 /usr/bin/python3 - "$TMP/bad-status.json" <<'EOF' || die "status does not report the refused update: $(cat "$TMP/bad-status.json")"
 import json, sys
 d = json.load(open(sys.argv[1]))["dns"]
