@@ -19,6 +19,8 @@ fn sources(api: std::net::SocketAddr) -> serde_json::Value {
 fn a_sources_file_is_followed_while_the_daemon_runs_and_dropped_when_removed() {
     let upstream = common::start("127.0.0.1".parse().unwrap(), 0, 2, "");
     let dir = ntp_test_support::TempDir::new("simple-ntpd-sourcesdir").unwrap();
+    // Readable by the user the daemon becomes after dropping root, like /run/simple-ntpd.
+    common::readable_like_etc(dir.path());
     let sources_dir = dir.path().join("sources.d");
     let (mut client, api) = common::start_with_api(
         10,
