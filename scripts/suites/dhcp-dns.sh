@@ -13,7 +13,8 @@
 #     synchronises to the router's daemon through the lease: the project's
 #     udhcpc hook writes the sources file, the running daemon picks it up
 #     (same PID, no reload) and selects 192.0.2.1; releasing the lease
-#     removes the file and the source.
+#     removes the file and the source. Then the same with ISC dhclient and
+#     the project's exit hook.
 #  3. BIND 9 on loopback (ephemeral port) with a TSIG key and allow-update
 #     (see scripts/suites/dhcp-dns/bind.sh).
 #
@@ -26,7 +27,7 @@ SAY_PREFIX=dhcp-dns
 . scripts/lib/packages.sh
 
 [ "$(id -u)" -eq 0 ] || die "must run as root (network namespaces, DHCP)"
-install_packages dnsmasq-base udhcpc bind9 bind9-utils bind9-dnsutils kea-dhcp4-server isc-dhcp-server iproute2 python3
+install_packages dnsmasq-base udhcpc isc-dhcp-client bind9 bind9-utils bind9-dnsutils kea-dhcp4-server isc-dhcp-server iproute2 python3
 say "building simple-ntpd"
 cargo build --locked -q -p simple-ntpd --bin simple-ntpd
 
@@ -238,6 +239,49 @@ done
 [ ! -e "$TMP/c-sources/udhcpc.c10.sources" ] || die "the hook kept the sources file after the lease ended"
 [ "$(sources | json 'len(d["sources"])')" = 0 ] || die "the client daemon kept the source after the lease ended: $(sources)"
 say "lease released: sources file removed, the daemon dropped 192.0.2.1"
+
+# ---------------------------------------------------------------- vlan-10 again, with ISC dhclient
+# The real dhclient runs its script with only the lease's variables: the
+# script stands in for dhclient-script (the address) and sources the
+# project's exit hook as dhclient-script does.
+cat >"$TMP/dhclient.conf" <<'EOF'
+request subnet-mask, broadcast-address, routers, ntp-servers;
+EOF
+cat >"$TMP/dhclient-script.sh" <<EOF
+#!/bin/sh
+PATH=/usr/sbin:/usr/bin:/sbin:/bin
+SIMPLE_NTPD_SOURCES_DIRECTORY="$TMP/c-sources"
+case "\$reason" in
+    BOUND|RENEW|REBIND|REBOOT) ip addr replace "\$new_ip_address/24" dev "\$interface" ;;
+    EXPIRE|FAIL|RELEASE|STOP) ip addr flush dev "\$interface" ;;
+esac
+echo "\$reason ntp=\${new_ntp_servers:-}" >>"$TMP/dhclient-reasons.log"
+. "$PWD/deploy/dhcp/dhclient-exit-hook"
+EOF
+chmod 755 "$TMP/dhclient-script.sh"
+DHCLIENT=(dhclient -4 -sf "$TMP/dhclient-script.sh" -cf "$TMP/dhclient.conf" -lf "$TMP/dhclient.leases" -pf "$TMP/dhclient.pid")
+ip netns exec "$C" "${DHCLIENT[@]}" -d -1 c10 >"$TMP/dhclient.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do
+    [ -s "$TMP/c-sources/dhclient.c10.sources" ] && break
+    sleep 0.2
+done
+grep -qx 'server 192.0.2.1 iburst' "$TMP/c-sources/dhclient.c10.sources" ||
+    die "the dhclient hook did not write vlan-10's server: $(cat "$TMP/dhclient-reasons.log" 2>/dev/null)"
+for _ in $(seq 60); do
+    state=$(sources | json '[s["state"] for s in d["sources"] if (s["address"] or "").startswith("192.0.2.1")]' 2>/dev/null || true)
+    [ "$state" = "['selected']" ] && break
+    sleep 1
+done
+[ "$state" = "['selected']" ] || die "the client did not select 192.0.2.1 from dhclient's lease: $(sources)"
+ip netns exec "$C" "${DHCLIENT[@]}" -r c10 >>"$TMP/dhclient.log" 2>&1 || die "dhclient -r failed"
+for _ in $(seq 50); do
+    [ ! -e "$TMP/c-sources/dhclient.c10.sources" ] && [ "$(sources | json 'len(d["sources"])')" = 0 ] && break
+    sleep 0.2
+done
+[ ! -e "$TMP/c-sources/dhclient.c10.sources" ] || die "the dhclient hook kept the file after RELEASE"
+[ "$(sources | json 'len(d["sources"])')" = 0 ] || die "the daemon kept dhclient's source after RELEASE: $(sources)"
+say "ISC dhclient: option 42 = 192.0.2.1 through the exit hook, selected by the same daemon; released and dropped"
 
 # ---------------------------------------------------------------- dhclient and NetworkManager hooks
 # Not run by their clients here: driven with the variables those clients set.
