@@ -7,7 +7,8 @@
 #     `simple-ntpd dhcp-config --format dnsmasq` writes the option lines;
 #     Debian's dnsmasq loads them and serves both links. busybox udhcpc in a
 #     client namespace on vlan-10 receives option 42 = 192.0.2.1; one on
-#     vlan-20 receives a lease without option 42. The Kea and ISC output is
+#     vlan-20 receives a lease without option 42; dhclient -6 on vlan-10
+#     receives option 56 with 2001:db8:10::1. The Kea and ISC output is
 #     checked by `kea-dhcp4 -t` and `dhcpd -t`.
 #  2. A client daemon with `[sources] directory` and no configured server
 #     synchronises to the router's daemon through the lease: the project's
@@ -59,7 +60,7 @@ cleanup() {
             [ -e "$f" ] && { echo "--- $f"; tail -n 40 "$f"; }
         done
     fi
-    rm -rf "$TMP"
+    [ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"
 }
 trap cleanup EXIT
 export NTPD_TEST_READ_ONLY_CLOCK=1
@@ -147,6 +148,7 @@ bind-interfaces
 dhcp-authoritative
 dhcp-range=192.0.2.100,192.0.2.150,255.255.255.0,1h
 dhcp-range=198.51.100.100,198.51.100.150,255.255.255.0,1h
+dhcp-range=2001:db8:10::100,2001:db8:10::1ff,64,1h
 dhcp-leasefile=$TMP/dnsmasq.leases
 pid-file=$TMP/dnsmasq.pid
 conf-file=$TMP/ntp-dnsmasq.conf
@@ -159,7 +161,7 @@ cat >"$TMP/address.sh" <<'EOF'
 #!/bin/sh
 case "$1" in
     bound|renew) ip addr replace "$ip/${mask:-24}" dev "$interface"; echo "$1 ip=$ip ntpsrv=${ntpsrv:-}" >>"$LEASE_LOG" ;;
-    deconfig) ip addr flush dev "$interface"; echo "deconfig" >>"$LEASE_LOG" ;;
+    deconfig) ip -4 addr flush dev "$interface"; echo "deconfig" >>"$LEASE_LOG" ;;
 esac
 EOF
 chmod 755 "$TMP/address.sh"
@@ -253,7 +255,7 @@ PATH=/usr/sbin:/usr/bin:/sbin:/bin
 SIMPLE_NTPD_SOURCES_DIRECTORY="$TMP/c-sources"
 case "\$reason" in
     BOUND|RENEW|REBIND|REBOOT) ip addr replace "\$new_ip_address/24" dev "\$interface" ;;
-    EXPIRE|FAIL|RELEASE|STOP) ip addr flush dev "\$interface" ;;
+    EXPIRE|FAIL|RELEASE|STOP) ip -4 addr flush dev "\$interface" ;;
 esac
 echo "\$reason ntp=\${new_ntp_servers:-}" >>"$TMP/dhclient-reasons.log"
 . "$PWD/deploy/dhcp/dhclient-exit-hook"
@@ -282,6 +284,45 @@ done
 [ ! -e "$TMP/c-sources/dhclient.c10.sources" ] || die "the dhclient hook kept the file after RELEASE"
 [ "$(sources | json 'len(d["sources"])')" = 0 ] || die "the daemon kept dhclient's source after RELEASE: $(sources)"
 say "ISC dhclient: option 42 = 192.0.2.1 through the exit hook, selected by the same daemon; released and dropped"
+
+# ---------------------------------------------------------------- DHCPv6 option 56
+# dhclient -6 asks for option 56 (RFC 5908) and hands it to its script as
+# hex; it must hold suboption 1 (server address) = the router's vlan-10 address.
+cat >"$TMP/dhclient6.conf" <<'EOF'
+option dhcp6.ntp-server code 56 = string;
+also request dhcp6.ntp-server;
+EOF
+cat >"$TMP/dhclient6-script.sh" <<EOF
+#!/bin/sh
+echo "\$reason \${new_dhcp6_ntp_server:-}" >>"$TMP/dhclient6-reasons.log"
+EOF
+chmod 755 "$TMP/dhclient6-script.sh"
+for _ in $(seq 50); do
+    [ -n "$(in_ns "$C" ip -6 addr show dev c10 scope link -tentative)" ] && break
+    sleep 0.2
+done
+ip netns exec "$C" dhclient -6 -d -1 -sf "$TMP/dhclient6-script.sh" -cf "$TMP/dhclient6.conf" \
+    -lf "$TMP/dhclient6.leases" -pf "$TMP/dhclient6.pid" c10 >"$TMP/dhclient6.log" 2>&1 &
+DHCLIENT6_PID=$!
+PIDS+=($DHCLIENT6_PID)
+for _ in $(seq 100); do
+    grep -q '^BOUND6 ' "$TMP/dhclient6-reasons.log" 2>/dev/null && break
+    sleep 0.2
+done
+kill "$DHCLIENT6_PID" 2>/dev/null || true
+/usr/bin/python3 - "$TMP/dhclient6-reasons.log" <<'EOF' || die "DHCPv6 option 56 is not the router's address: $(cat "$TMP/dhclient6-reasons.log" 2>/dev/null)"
+import ipaddress, sys
+line = [l for l in open(sys.argv[1]) if l.startswith("BOUND6 ")][0].split(None, 1)[1].strip().strip('"')
+data = bytes(int(x, 16) for x in line.split(":"))
+servers = []
+while len(data) >= 4:
+    code, n = int.from_bytes(data[:2], "big"), int.from_bytes(data[2:4], "big")
+    if code == 1 and n == 16:
+        servers.append(str(ipaddress.IPv6Address(data[4:20])))
+    data = data[4 + n:]
+assert servers == ["2001:db8:10::1"], servers
+print("dhcp-dns: DHCPv6 option 56, suboption 1 (server address):", servers[0])
+EOF
 
 # ---------------------------------------------------------------- dhclient and NetworkManager hooks
 # Not run by their clients here: driven with the variables those clients set.
