@@ -28,7 +28,7 @@ SAY_PREFIX=dhcp-dns
 . scripts/lib/packages.sh
 
 [ "$(id -u)" -eq 0 ] || die "must run as root (network namespaces, DHCP)"
-install_packages dnsmasq-base udhcpc isc-dhcp-client bind9 bind9-utils bind9-dnsutils kea-dhcp4-server isc-dhcp-server iproute2 python3
+install_packages dnsmasq-base udhcpc isc-dhcp-client bind9 bind9-utils bind9-dnsutils kea-dhcp4-server kea-dhcp6-server isc-dhcp-server iproute2 python3
 say "building simple-ntpd"
 cargo build --locked -q -p simple-ntpd --bin simple-ntpd
 
@@ -133,11 +133,20 @@ conf = {"Dhcp4": {"interfaces-config": {"interfaces": ["r10"]},
                   "lease-database": {"type": "memfile", "persist": False},
                   "subnet4": subnets}}
 json.dump(conf, open(sys.argv[2], "w"))
+subnets6 = ours["Dhcp6"]["subnet6"]
+assert [s["interface"] for s in subnets6] == ["r10"], subnets6
+for i, s in enumerate(subnets6, 1):
+    s["id"] = i
+conf6 = {"Dhcp6": {"interfaces-config": {"interfaces": ["r10"]},
+                   "lease-database": {"type": "memfile", "persist": False},
+                   "subnet6": subnets6}}
+json.dump(conf6, open(sys.argv[2].replace("dhcp4", "dhcp6"), "w"))
 EOF
 in_ns "$R" kea-dhcp4 -t "$TMP/kea-dhcp4.json" >"$TMP/kea-t.log" 2>&1 || die "kea-dhcp4 -t refuses the Kea output: $(cat "$TMP/kea-t.log")"
+in_ns "$R" kea-dhcp6 -t "$TMP/kea-dhcp6.json" >"$TMP/kea6-t.log" 2>&1 || die "kea-dhcp6 -t refuses the Kea output: $(cat "$TMP/kea6-t.log")"
 in_ns "$R" "$BIN" dhcp-config --format networkd -c "$TMP/router.toml" >"$TMP/ntp-networkd.conf"
 grep -qx 'NTP=192.0.2.1' "$TMP/ntp-networkd.conf" || die "networkd output lacks NTP=192.0.2.1"
-say "ISC output accepted by dhcpd -t, Kea output by kea-dhcp4 -t, networkd output names NTP=192.0.2.1"
+say "ISC output accepted by dhcpd -t, Kea output by kea-dhcp4 -t and kea-dhcp6 -t, networkd output names NTP=192.0.2.1"
 
 # ---------------------------------------------------------------- dnsmasq
 cat >"$TMP/dnsmasq.conf" <<EOF
