@@ -561,17 +561,9 @@ impl Daemon {
     /// virtual clock continues; reference clocks restart only if they
     /// changed).
     async fn switch_plan(&mut self, plan: Plan, config: &Config) {
-        if plan.steers_system_clock() && !privileges::can_set_time() {
-            warn!(
-                "discipline \"system\" needs CAP_SYS_TIME, which this process no longer has (dropped at start): \
-                 clock adjustments will fail until simple-ntpd is restarted"
-            );
-        }
+        plan.warn_if_time_cannot_be_set();
         info!(time_source = %plan.describe(), "time source restarted");
-        let previous = match self.running.take() {
-            Some(r) => r.stop().await,
-            None => None,
-        };
+        let previous = if let Some(r) = self.running.take() { r.stop().await } else { None };
         if plan.refclocks() != self.plan.refclocks() {
             self.devices = Devices::restart(self.devices.take(), plan.refclocks(), config);
         }

@@ -124,6 +124,17 @@ impl Plan {
         }
     }
 
+    /// Warns when the plan steers the system clock but the process gave up
+    /// CAP_SYS_TIME at start (a reload cannot get it back).
+    pub fn warn_if_time_cannot_be_set(&self) {
+        if self.steers_system_clock() && !crate::security::privileges::can_set_time() {
+            warn!(
+                "discipline \"system\" needs CAP_SYS_TIME, which this process no longer has (dropped at start): \
+                 clock adjustments will fail until simple-ntpd is restarted"
+            );
+        }
+    }
+
     /// True when the plan steers the system clock (needs CAP_SYS_TIME).
     pub fn steers_system_clock(&self) -> bool {
         matches!(self, Plan::Sync(s) if s.discipline == Steering::System)
