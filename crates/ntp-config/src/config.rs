@@ -37,7 +37,8 @@ impl Config {
 
     /// `true` when no upstream source of any kind is configured
     /// (`ntp_server.upstream_servers`, `sources.servers`, `sources.pools`
-    /// and `sources.refclocks` empty and both hardware clocks disabled): the
+    /// and `sources.refclocks` empty, both hardware clocks disabled, no
+    /// broadcast client and no `sources.directory`): the
     /// daemon then serves its local clock as reference at
     /// `ntp_server.stratum`.
     pub fn is_local_reference(&self) -> bool {
@@ -46,6 +47,7 @@ impl Config {
             && self.sources.pools.is_empty()
             && self.refclocks().is_empty()
             && self.sources.broadcast.is_empty()
+            && self.sources.directory.is_none()
     }
 
     /// The effective configuration as TOML (for `config show`), with secrets

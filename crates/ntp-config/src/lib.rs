@@ -41,6 +41,7 @@ mod refclocks;
 mod reference;
 mod resource;
 mod schema;
+mod source_files;
 mod string_value;
 mod suggest;
 mod upstream;
@@ -63,6 +64,7 @@ pub use planned::{planned, PlannedKey, PLANNED};
 pub use refclocks::{PpsEdge, RefclockDriver, RefclockSource, BAUD_RATES};
 pub use reference::reference_markdown;
 pub use resource::{spec_table, API_VERSION, GROUP, KIND, VERSION};
+pub use source_files::{parse_source_file, read_directory, DirectorySources, SOURCE_FILE_SUFFIX};
 pub use suggest::camel_case;
 pub use upstream::Upstream;
 

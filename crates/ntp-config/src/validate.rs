@@ -208,6 +208,7 @@ fn relations(c: &Config, out: &mut Vec<Problem>) {
         }
     }
     crate::refclocks::relations(c, out);
+    crate::model::dns_relations(&c.dns, out);
     if c.server.leapfile.is_some() && c.server.leapsectz.is_some() {
         out.push(Problem {
             paths: vec!["server.leapsectz".to_owned(), "server.leapfile".to_owned()],

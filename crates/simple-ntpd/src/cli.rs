@@ -40,6 +40,8 @@ pub enum Command {
     Config(ConfigCommand),
     /// Print new symmetric keys in chrony's key-file format (`ID TYPE HEX:...`).
     Keygen(KeygenArgs),
+    /// Print the DHCP server configuration that announces this daemon (option 42 / option 56) on each served interface.
+    DhcpConfig(DhcpConfigArgs),
     /// Print the CustomResourceDefinitions of the NTPService and NTPClient resources (YAML); runs `simple-ntpd-operator crd`.
     Crd,
     /// Run the Kubernetes operator for NTPService resources, or render one offline (`operator render FILE`); runs `simple-ntpd-operator`.
@@ -119,6 +121,20 @@ pub struct KeygenArgs {
     /// How many keys (consecutive ids).
     #[arg(long, default_value_t = 1)]
     pub count: u32,
+}
+
+/// Options of `dhcp-config`.
+#[derive(Args, Debug, Clone)]
+pub struct DhcpConfigArgs {
+    /// Where configuration comes from (`[[vlan_config]]`, listen addresses).
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The DHCP server to write for.
+    #[arg(long, value_enum)]
+    pub format: crate::dhcp::formats::Format,
+    /// Only this interface (or VLAN name); repeatable. Default: every `[[vlan_config]]` entry, or without any, every interface with an address.
+    #[arg(long = "interface", value_name = "NAME")]
+    pub interfaces: Vec<String>,
 }
 
 /// `config` subcommands.

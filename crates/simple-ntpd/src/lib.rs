@@ -12,6 +12,8 @@ pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod daemon;
+pub mod dhcp;
+pub mod dns;
 pub mod faults;
 pub mod interfaces;
 pub mod logfile;

@@ -20,6 +20,7 @@ fn main() -> ExitCode {
         Some(Command::Clients(args)) => commands::status::clients(args),
         Some(Command::Serverstats(args)) => commands::status::serverstats(args),
         Some(Command::Keygen(args)) => commands::keygen::run(args),
+        Some(Command::DhcpConfig(args)) => commands::dhcp_config::run(args),
         Some(Command::Crd) => commands::external::run(commands::external::OPERATOR, vec!["crd".into()]),
         Some(Command::Operator(args)) => commands::external::run(commands::external::OPERATOR, args.args),
         Some(Command::Version) => {

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 mod client_group;
 mod clock;
 mod development;
+mod dns;
 mod enabled;
 mod kubernetes;
 mod logging;
@@ -29,6 +30,8 @@ mod vlan;
 pub use client_group::*;
 pub use clock::*;
 pub use development::*;
+pub(crate) use dns::relations as dns_relations;
+pub use dns::*;
 pub use enabled::*;
 pub(crate) use kubernetes::problems as kubernetes_problems;
 pub use kubernetes::*;
@@ -73,6 +76,8 @@ pub struct Config {
     /// Per-VLAN service policies, one `[[vlan_config]]` table per VLAN. The mapping to the host: `vlan_ref` is the VLAN's name (a controller writes the name of the VLAN object it refers to) and is taken as the name of the network interface that carries the VLAN, unless `interface` names another one. The daemon learns the arrival interface of every request from the kernel (IP_PKTINFO / IPV6_PKTINFO) and follows interfaces that appear, disappear or change addresses while it runs. Interfaces without an entry are served under the global `[security]` rules; an entry whose interface does not exist (yet) takes effect when it appears.
     #[serde(alias = "vlanConfig")]
     pub vlan_config: Vec<VlanConfig>,
+    /// Registering this server's addresses in the local DNS zone (RFC 2136 dynamic updates signed with TSIG).
+    pub dns: DnsConfig,
     /// How `simple-ntpd operator` runs this configuration on Kubernetes (the NTPService resource's `spec.kubernetes`); the daemon ignores it.
     #[serde(skip_serializing_if = "KubernetesConfig::is_default")]
     pub kubernetes: KubernetesConfig,

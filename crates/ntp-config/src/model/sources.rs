@@ -21,6 +21,9 @@ pub struct SourcesConfig {
     pub refclocks: Vec<crate::refclocks::RefclockSource>,
     /// Broadcast servers to follow (NTP broadcast client, RFC 5905 mode 5), one `[[sources.broadcast]]` table per network interface.
     pub broadcast: Vec<BroadcastSource>,
+    /// A directory of source files written by DHCP client hooks (chrony's `sourcedir`), e.g. `/run/simple-ntpd/sources.d`: every file named `*.sources` in it lists servers, one per line (`NAME[:PORT]`, or chrony's `server NAME [iburst] [prefer] [minpoll N] [maxpoll N]` and `pool NAME [maxsources N]`; `#` starts a comment). Changes are picked up within a second, without a reload; a malformed line is reported with its file and line and skipped. The hooks under `deploy/dhcp/` write it (their directory comes from `SIMPLE_NTPD_SOURCES_DIRECTORY`, the same variable that sets this key). With a directory set, the daemon is a client (not a local reference) even while the directory is empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub directory: Option<PathBuf>,
 }
 
 /// Listening for NTP broadcasts on one network interface.

@@ -111,6 +111,20 @@ pub fn render(hub: &StatusHub) -> String {
         f64::from(hub.config().monitoring.sources_minimum),
     );
 
+    if let Some(dns) = &status.dns {
+        b.gauge(
+            "ntp_dns_registered",
+            "1 while the [dns] records are registered in the zone, else 0.",
+            f64::from(u8::from(dns.registered)),
+        );
+        b.counter_vec(
+            "ntp_dns_updates_total",
+            "RFC 2136 updates sent for [dns], by result (ok, failed).",
+            &["result"],
+            &[(vec!["ok".to_owned()], dns.updates_ok), (vec!["failed".to_owned()], dns.updates_failed)],
+        );
+    }
+
     let label = |s: &crate::api::model::Source| vec![s.name.clone(), s.address.clone().unwrap_or_default()];
     let per_source = |f: &dyn Fn(&crate::api::model::Source) -> f64| -> Vec<(Vec<String>, f64)> {
         sync.sources.iter().map(|s| (label(s), f(s))).collect()

@@ -88,6 +88,30 @@ pub struct Status {
     /// Where leap seconds come from and what is known of them.
     #[serde(default)]
     pub leap_seconds: LeapSeconds,
+    /// The DNS registration (`[dns]`); absent when it is off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns: Option<DnsRegistration>,
+}
+
+/// The DNS registration in `GET /api/v1/status` (`[dns]`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DnsRegistration {
+    /// The registered name (fully qualified).
+    pub name: String,
+    /// The zone's primary that takes the updates.
+    pub server: String,
+    /// True while the records are in the zone (the last update that added them succeeded).
+    pub registered: bool,
+    /// The addresses registered (or to be registered).
+    pub addresses: Vec<String>,
+    /// Updates the server accepted.
+    pub updates_ok: u64,
+    /// Updates that failed (no answer, refused, unverified answer).
+    pub updates_failed: u64,
+    /// The last failure, until an update succeeds.
+    pub last_error: Option<String>,
+    /// Unix time of the last accepted update.
+    pub last_update: Option<f64>,
 }
 
 /// Leap seconds in `GET /api/v1/status`.

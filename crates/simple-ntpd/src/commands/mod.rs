@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod config;
+pub mod dhcp_config;
 pub mod external;
 pub mod healthcheck;
 pub mod keygen;

@@ -134,6 +134,15 @@ pub fn status(args: StatusArgs) -> ExitCode {
         for r in &s.health.reasons {
             pairs.push(("  reason", r.clone()));
         }
+        if let Some(d) = &s.dns {
+            let state = if d.registered { "registered" } else { "not registered" };
+            let line = format!("{} {state} ({}) via {}", d.name, d.addresses.join(", "), d.server);
+            pairs.push(("DNS", line));
+            pairs.push(("  updates", format!("{} ok, {} failed", d.updates_ok, d.updates_failed)));
+            if let Some(e) = &d.last_error {
+                pairs.push(("  last error", e.clone()));
+            }
+        }
         for f in &s.faults {
             let what = match (&f.request.source, f.request.offset_seconds) {
                 (Some(source), _) => format!("{} {source}", f.request.fault.name()),

@@ -18,6 +18,7 @@
 //! - [`leaps`]: the leap second table, loaded, re-checked and published.
 //! - [`notify`]: readiness, status and watchdog for systemd (sd_notify).
 //! - [`journals`]: log reopening and the audit events of housekeeping.
+//! - [`sources_dir`]: the servers DHCP hooks list in `[sources] directory`.
 
 pub mod journals;
 pub mod leaps;
@@ -25,6 +26,7 @@ pub mod notify;
 pub mod nts_runtime;
 pub mod plan;
 pub mod preflight;
+pub mod sources_dir;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -124,6 +126,9 @@ struct Daemon {
     interface_watch: InterfaceWatch,
     notifier: Notifier,
     key_file: KeyFileState,
+    sources_dir: sources_dir::SourcesDirectory,
+    /// `[dns]` registration, when on.
+    dns: Option<crate::dns::registrar::Registrar>,
     /// A reload found `enabled = false`: stop.
     disabled: bool,
 }
@@ -158,7 +163,8 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
         warn!("{w}");
     }
     let precision = measure_precision();
-    let plan = Plan::from_config(&config, precision, &source_keys);
+    let sources_dir = sources_dir::SourcesDirectory::new(&config);
+    let plan = Plan::from_config(&config, precision, &source_keys, sources_dir.sources());
     info!(time_source = %plan.describe(), precision, "time source");
     // The first reply already carries what the plan serves.
     let state = StateCell::new(plan.initial_snapshot(precision));
@@ -231,6 +237,7 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
         privileges::drop_privileges(&config.security.user, needs_low_ports(&config), plan.steers_system_clock())?;
     hub.audit().record("privileges", privileges.audit_details());
     let running = Some(plan.start(&state, &hub, precision, None, devices.clone()));
+    let dns = crate::dns::registrar::reconcile(None, &config, server.bound_addresses(), &state, &hub).await;
     let mtimes = file_mtimes(&source.files);
     let key_file = KeyFileState::read(&config);
     let mut d = Daemon {
@@ -254,6 +261,8 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
         interface_watch,
         notifier: Notifier::from_env(),
         key_file,
+        sources_dir,
+        dns,
     };
     d.last_totals = d.hub.stats().totals();
     d.notifier.ready(&d.hub);
@@ -290,6 +299,10 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
                         d.reload("configuration file changed").await;
                     }
                 }
+                if d.sources_dir.refresh() {
+                    let plan = d.plan.with_directory_sources(&d.config, d.sources_dir.sources());
+                    d.switch_plan(plan, &d.config.clone()).await;
+                }
                 d.notifier.update(&d.hub);
             }
             _ = api_tick.tick(), if d.api.is_none() && d.config.monitoring.enabled => d.retry_api().await,
@@ -312,6 +325,9 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
     info!("shutdown requested; stopping workers");
     d.notifier.stopping();
     history_sampler.abort();
+    if let Some(dns) = d.dns.take() {
+        dns.stop().await;
+    }
     if let Some(r) = d.running.take() {
         r.stop().await;
     }
@@ -488,24 +504,11 @@ impl Daemon {
             }
         }
         self.leaps.reconfigure(&new, &self.state);
-        let plan = Plan::from_config(&new, self.precision, &source_keys);
+        self.sources_dir.reconfigure(&new);
+        let plan = Plan::from_config(&new, self.precision, &source_keys, self.sources_dir.sources());
         if plan != self.plan {
-            if plan.steers_system_clock() && !privileges::can_set_time() {
-                warn!(
-                    "discipline \"system\" needs CAP_SYS_TIME, which this process no longer has (dropped at start): \
-                     clock adjustments will fail until simple-ntpd is restarted"
-                );
-            }
             changes.push(plan.describe());
-            let previous = match self.running.take() {
-                Some(r) => r.stop().await,
-                None => None,
-            };
-            if plan.refclocks() != self.plan.refclocks() {
-                self.devices = Devices::restart(self.devices.take(), plan.refclocks(), &new);
-            }
-            self.running = Some(plan.start(&self.state, &self.hub, self.precision, previous, self.devices.clone()));
-            self.plan = plan;
+            self.switch_plan(plan, &new).await;
         }
         if settings.listen != self.config.listen_sockets() {
             changes.push(format!("listen {:?}", self.server.bound_addresses()));
@@ -542,6 +545,8 @@ impl Daemon {
             }
         }
         self.hub.set_serving(self.server.bound_addresses(), true);
+        let listen = self.server.bound_addresses();
+        self.dns = crate::dns::registrar::reconcile(self.dns.take(), &new, listen, &self.state, &self.hub).await;
         self.hub.set_config(new.clone());
         self.hub.audit().config(trigger, &self.source.files, Some(&self.config), Ok(&new), None);
         let key_file = KeyFileState::read(&new);
@@ -550,6 +555,20 @@ impl Daemon {
         self.config = new;
         self.hub.record_reload(Ok(()));
         info!(changes = ?changes, "configuration reloaded");
+    }
+
+    /// Stops the running time source and starts `plan` in its place (a
+    /// virtual clock continues; reference clocks restart only if they
+    /// changed).
+    async fn switch_plan(&mut self, plan: Plan, config: &Config) {
+        plan.warn_if_time_cannot_be_set();
+        info!(time_source = %plan.describe(), "time source restarted");
+        let previous = if let Some(r) = self.running.take() { r.stop().await } else { None };
+        if plan.refclocks() != self.plan.refclocks() {
+            self.devices = Devices::restart(self.devices.take(), plan.refclocks(), config);
+        }
+        self.running = Some(plan.start(&self.state, &self.hub, self.precision, previous, self.devices.clone()));
+        self.plan = plan;
     }
 
     /// Starts the enabled monitoring API that could not bind at start (the

@@ -5,9 +5,10 @@
 
 use std::sync::Arc;
 
-use ntp_config::Config;
+use ntp_config::{Config, Upstream};
 use tracing::{info, warn};
 
+use super::sources_dir::merged;
 use crate::clock::SystemClock;
 use crate::refclock::devices::Devices;
 use crate::refclock::spec::RefclockSpec;
@@ -37,9 +38,10 @@ pub enum Plan {
 }
 
 impl Plan {
-    /// The plan for `config` with the clock's measured `precision` and the
-    /// keys the sources may name (see `preflight`).
-    pub fn from_config(config: &Config, precision: i8, source_keys: &SymmetricKeys) -> Plan {
+    /// The plan for `config` with the clock's measured `precision`, the
+    /// keys the sources may name (see `preflight`) and the sources listed in
+    /// `[sources] directory` (see `sources_dir`).
+    pub fn from_config(config: &Config, precision: i8, source_keys: &SymmetricKeys, directory: &[Upstream]) -> Plan {
         let (discipline, why) = choose(config.clock.discipline);
         if discipline == Steering::None {
             if !config.is_local_reference() {
@@ -64,7 +66,7 @@ impl Plan {
         let local_fallback =
             local.enabled.then_some(local.stratum).or(pps_on_local_clock.then_some(config.ntp_server.stratum));
         Plan::Sync(Box::new(SyncSettings {
-            upstreams: config.upstreams(),
+            upstreams: merged(config, directory),
             discipline,
             makestep: (config.server.makestep.threshold, config.server.makestep.limit),
             panic_threshold: config.clock.panic_threshold,
@@ -77,6 +79,17 @@ impl Plan {
             pps_on_local_clock,
             broadcast: BroadcastSpec::from_config(config),
         }))
+    }
+
+    /// The same plan with the directory's sources `directory` in place of
+    /// the ones it had (the configured ones stay).
+    pub fn with_directory_sources(&self, config: &Config, directory: &[Upstream]) -> Plan {
+        match self {
+            Plan::Sync(s) => {
+                Plan::Sync(Box::new(SyncSettings { upstreams: merged(config, directory), ..(**s).clone() }))
+            }
+            other => other.clone(),
+        }
     }
 
     /// One line for the log.
@@ -108,6 +121,17 @@ impl Plan {
             Plan::Local(_) => "local",
             Plan::Host { .. } => "none",
             Plan::Sync(s) => s.discipline.name(),
+        }
+    }
+
+    /// Warns when the plan steers the system clock but the process gave up
+    /// CAP_SYS_TIME at start (a reload cannot get it back).
+    pub fn warn_if_time_cannot_be_set(&self) {
+        if self.steers_system_clock() && !crate::security::privileges::can_set_time() {
+            warn!(
+                "discipline \"system\" needs CAP_SYS_TIME, which this process no longer has (dropped at start): \
+                 clock adjustments will fail until simple-ntpd is restarted"
+            );
         }
     }
 

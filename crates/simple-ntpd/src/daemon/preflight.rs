@@ -38,6 +38,7 @@ pub fn policy_and_keys(config: &Config) -> anyhow::Result<Preflight> {
     let (policy, mut warnings) =
         SecurityPolicy::from_config(config).map_err(|e| anyhow!("security configuration: {e}"))?;
     let source_keys = source_keys(config, &mut warnings)?;
+    crate::dns::Settings::from_config(config)?;
     Ok(Preflight { policy, source_keys, warnings })
 }
 

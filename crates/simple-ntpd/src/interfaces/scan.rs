@@ -67,6 +67,24 @@ pub fn scan() -> std::io::Result<Vec<HostInterface>> {
     Ok(out)
 }
 
+/// Every IP address of the host with its interface and network, from the
+/// netmasks `getifaddrs` reports (for `dhcp-config`, which names subnets).
+pub fn networks() -> std::io::Result<Vec<(String, ipnet::IpNet)>> {
+    let mut out = Vec::new();
+    for ifa in getifaddrs()? {
+        let (Some(a), Some(m)) = (ifa.address.as_ref(), ifa.netmask.as_ref()) else { continue };
+        let net = match (a.as_sockaddr_in(), m.as_sockaddr_in(), a.as_sockaddr_in6(), m.as_sockaddr_in6()) {
+            (Some(a), Some(m), _, _) => ipnet::Ipv4Net::with_netmask(a.ip(), m.ip()).ok().map(ipnet::IpNet::V4),
+            (_, _, Some(a), Some(m)) => ipnet::Ipv6Net::with_netmask(a.ip(), m.ip()).ok().map(ipnet::IpNet::V6),
+            _ => None,
+        };
+        out.extend(net.map(|n| (ifa.interface_name.clone(), n)));
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
 /// What changed from `old` to `new`, one line each, for the log.
 pub fn changes(old: &[HostInterface], new: &[HostInterface]) -> Vec<String> {
     let mut out = Vec::new();

@@ -105,6 +105,7 @@ pub struct StatusHub {
     journals: Journals,
     faults: Faults,
     sync_debug: ArcSwap<Option<debug::SyncDebug>>,
+    dns: ArcSwap<Option<crate::api::model::DnsRegistration>>,
 }
 
 impl StatusHub {
@@ -125,6 +126,7 @@ impl StatusHub {
             faults: Faults::new(state.clone()),
             journals,
             sync_debug: ArcSwap::from_pointee(None),
+            dns: ArcSwap::from_pointee(None),
             started: Instant::now(),
             config: ArcSwap::from_pointee(config),
             state,
@@ -264,6 +266,16 @@ impl StatusHub {
     /// The sync loop's internals as last published.
     pub fn sync_debug(&self) -> Arc<Option<debug::SyncDebug>> {
         self.sync_debug.load_full()
+    }
+
+    /// Publishes the DNS registration's state (None: `[dns]` is off).
+    pub fn set_dns(&self, dns: Option<crate::api::model::DnsRegistration>) {
+        self.dns.store(Arc::new(dns));
+    }
+
+    /// The DNS registration's state as last published.
+    pub fn dns(&self) -> Arc<Option<crate::api::model::DnsRegistration>> {
+        self.dns.load_full()
     }
 
     /// Successful reloads, and the last failure if the last reload failed.

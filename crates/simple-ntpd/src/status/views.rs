@@ -101,6 +101,7 @@ pub fn status(hub: &StatusHub) -> Status {
         last_reload_error,
         faults: hub.faults().active(),
         leap_seconds: leap_seconds(hub),
+        dns: (*hub.dns()).clone(),
     }
 }
 
