@@ -117,7 +117,14 @@ fn allocations_while_serving(batch_send: bool, mut policy: SecurityPolicy, prote
     let settings = ServerSettings {
         listen: vec!["127.0.0.1:0".parse().unwrap()],
         workers: 1,
-        worker: ServingOptions { max_packet_size: 2048, recv_batch: 32, batch_send, cpu: None, broadcasts: false },
+        worker: ServingOptions {
+            max_packet_size: 2048,
+            recv_batch: 32,
+            batch_send,
+            interleaved: true,
+            cpu: None,
+            broadcasts: false,
+        },
         cpu_affinity: vec![],
         socket: SocketOptions::default(),
         client_log_size: 4096,
@@ -215,7 +222,14 @@ fn allocations_with_three_vlans(batch_send: bool) -> u64 {
         let settings = ServerSettings {
             listen: vec!["0.0.0.0:123".parse().unwrap()],
             workers: 1,
-            worker: ServingOptions { max_packet_size: 2048, recv_batch: 32, batch_send, cpu: None, broadcasts: false },
+            worker: ServingOptions {
+                max_packet_size: 2048,
+                recv_batch: 32,
+                batch_send,
+                interleaved: true,
+                cpu: None,
+                broadcasts: false,
+            },
             cpu_affinity: vec![],
             socket: SocketOptions::default(),
             client_log_size: 4096,

@@ -205,6 +205,7 @@ mod tests {
             key: None,
             nts: false,
             ca: None,
+            xleave: false,
         });
         SyncSettings {
             upstreams: c.upstreams(),

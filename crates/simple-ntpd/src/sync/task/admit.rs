@@ -58,7 +58,13 @@ impl Loop {
             ..PollConfig::default()
         }
         .sanitised();
-        let config = SourceConfig { poll, version: 4, response_timeout: 1.0, local_precision: self.settings.precision };
+        let config = SourceConfig {
+            poll,
+            version: 4,
+            response_timeout: 1.0,
+            local_precision: self.settings.precision,
+            xleave: upstream.xleave,
+        };
         let (authenticated, nts) = (matches!(auth, ClientAuth::Mac(_)), matches!(auth, ClientAuth::Nts(_)));
         // Spread the first polls of many sources a little.
         let assoc = Association::new(config, auth, self.clock.now(), (key % 8) as f64 * 0.05);
