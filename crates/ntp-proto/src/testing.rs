@@ -34,8 +34,8 @@ impl Policy for XleavePolicy {
     fn nts_cookie_keys(&self) -> Option<&CookieKeys> {
         None
     }
-    fn interleave_table(&mut self) -> Option<&mut InterleaveTable> {
-        Some(&mut self.0)
+    fn interleave_table(&self) -> Option<&InterleaveTable> {
+        Some(&self.0)
     }
 }
 

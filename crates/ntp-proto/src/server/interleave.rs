@@ -16,14 +16,26 @@
 //! timestamp in its origin field finds its own slot, where that timestamp
 //! is not, and gets a basic reply — it learns nothing of other clients.
 //!
-//! Fixed memory: `size` slots of 32 bytes taken zero-filled once (the
-//! kernel backs pages only as clients land in them); a lookup probes a few
-//! slots from a keyed hash (the caller's random seed, so collisions cannot
-//! be aimed), and a new client takes the slot in its window with the oldest
+//! One table serves every worker thread: SO_REUSEPORT spreads a client's
+//! requests over the workers by source port, and chrony sends each request
+//! from a new port. Each slot is a small seqlock of atomics: a reader that
+//! races a writer sees no entry (a basic reply), a writer that races another
+//! writer of the same slot skips its write (the client's next reply is
+//! basic); nothing blocks. Clients whose requests carry no origin timestamp
+//! (basic SNTP and NTP clients: ntpdig, ntplib, chrony without `xleave`)
+//! never touch it, so the shared memory is written only for clients that
+//! echo something.
+//!
+//! Fixed memory: `size` slots of 40 bytes taken zero-filled once (the
+//! daemon allocates them so that the kernel backs pages only as clients land
+//! in them: [`InterleaveTable::from_zeroed`]); a lookup probes a few slots
+//! from a keyed hash (the caller's random seed, so collisions cannot be
+//! aimed), and a new client takes the slot in its window with the oldest
 //! receive timestamp. A flood of new addresses recycles slots; it cannot
-//! grow memory. Nothing here allocates after [`InterleaveTable::new`].
+//! grow memory. Nothing here allocates after construction.
 
 use std::net::IpAddr;
+use std::sync::atomic::{fence, AtomicU64, Ordering};
 
 use super::reply::PreparedReply;
 use super::request::ClientRequest;
@@ -33,14 +45,18 @@ use crate::timestamp::NtpTimestamp;
 /// Slots probed per lookup.
 const PROBE: usize = 4;
 
-/// One client: its key (two words), the receive timestamp of the last
-/// reply (0 = empty slot), the transmit timestamp of that reply (0 = not
-/// known yet).
-type Slot = [u64; 4];
-const KEY_HI: usize = 0;
-const KEY_LO: usize = 1;
-const RX: usize = 2;
-const TX: usize = 3;
+/// One client: a sequence number (odd while written), its key (two words),
+/// the receive timestamp of the last reply (0 = empty slot), the transmit
+/// timestamp of that reply (0 = not known yet).
+pub type Slot = [AtomicU64; 5];
+const SEQ: usize = 0;
+const KEY_HI: usize = 1;
+const KEY_LO: usize = 2;
+const RX: usize = 3;
+const TX: usize = 4;
+
+/// A slot's fields as read: key hi, key lo, rx, tx.
+type Fields = [u64; 4];
 
 /// Where to record the transmit timestamp of a reply once it is known:
 /// the slot and the receive timestamp the reply carried (a slot taken over
@@ -64,7 +80,7 @@ pub enum Interleave {
     Previous(NtpTimestamp),
 }
 
-/// One worker's table.
+/// The table every worker shares.
 pub struct InterleaveTable {
     slots: Box<[Slot]>,
     mask: usize,
@@ -73,16 +89,27 @@ pub struct InterleaveTable {
 
 impl InterleaveTable {
     /// A table of at least `size` slots (rounded up to a power of two),
-    /// hashing with `seed` (random per process).
+    /// hashing with `seed` (random per process). Writes every slot once;
+    /// the daemon uses [`InterleaveTable::from_zeroed`].
     pub fn new(size: usize, seed: u64) -> Self {
         let n = size.max(PROBE).next_power_of_two();
-        // vec! of zeros is one zeroed allocation: untouched pages stay unbacked.
-        InterleaveTable { slots: vec![[0u64; 4]; n].into_boxed_slice(), mask: n - 1, seed }
+        Self::from_zeroed((0..n).map(|_| Slot::default()).collect(), seed)
     }
 
-    /// Number of slots (memory is 32 bytes each, whatever the traffic).
+    /// A table over `slots` (all zero; a power of two of them, else the
+    /// largest power of two below is used, at least [`PROBE`]).
+    pub fn from_zeroed(slots: Box<[Slot]>, seed: u64) -> Self {
+        let mut slots = slots;
+        if slots.len() < PROBE {
+            slots = (0..PROBE).map(|_| Slot::default()).collect();
+        }
+        let n = 1usize << (usize::BITS - 1 - slots.len().leading_zeros());
+        InterleaveTable { slots, mask: n - 1, seed }
+    }
+
+    /// Number of slots in use (memory is 40 bytes each, whatever the traffic).
     pub fn capacity(&self) -> usize {
-        self.slots.len()
+        self.mask + 1
     }
 
     /// What to answer `client`, whose request carries `origin`, `receive`
@@ -101,36 +128,82 @@ impl InterleaveTable {
             return Interleave::Basic;
         }
         let key = key(client);
-        let Some(i) = self.find(key) else { return Interleave::Basic };
-        let slot = &self.slots[i];
-        if slot[RX] != origin.to_bits() {
+        let Some((_, slot)) = self.find(key) else { return Interleave::Basic };
+        if slot[2] != origin.to_bits() {
             return Interleave::Basic;
         }
-        match slot[TX] {
+        match slot[3] {
             0 => Interleave::Pending,
             tx => Interleave::Previous(NtpTimestamp::from_bits(tx)),
         }
     }
 
     /// Remembers that `client` was answered with receive timestamp `rx`
-    /// (its transmit timestamp still unknown); returns where to record it.
+    /// (its transmit timestamp still unknown); returns where to record it,
+    /// or `None` when another worker was writing the slot at that moment.
     #[inline]
-    pub fn record_reply(&mut self, client: IpAddr, rx: NtpTimestamp) -> TxHandle {
+    pub fn record_reply(&self, client: IpAddr, rx: NtpTimestamp) -> Option<TxHandle> {
         let key = key(client);
-        let i = self.find(key).unwrap_or_else(|| self.victim(key));
-        self.slots[i] = [key.0, key.1, rx.to_bits().max(1), 0];
-        TxHandle { slot: i as u32, rx: rx.to_bits().max(1) }
+        let i = self.find(key).map_or_else(|| self.victim(key), |(i, _)| i);
+        let rx = rx.to_bits().max(1);
+        self.write(i, |_| Some([key.0, key.1, rx, 0]))?;
+        Some(TxHandle { slot: i as u32, rx })
     }
 
     /// The reply recorded as `handle` left at `tx` (served time). Ignored
     /// when the slot has moved on (another reply, another client).
     #[inline]
-    pub fn record_transmit(&mut self, handle: TxHandle, tx: NtpTimestamp) {
-        if let Some(slot) = self.slots.get_mut(handle.slot as usize) {
-            if slot[RX] == handle.rx {
-                slot[TX] = tx.to_bits().max(1);
-            }
+    pub fn record_transmit(&self, handle: TxHandle, tx: NtpTimestamp) {
+        if (handle.slot as usize) <= self.mask {
+            self.write(handle.slot as usize, |f| {
+                (f[2] == handle.rx).then_some([f[0], f[1], f[2], tx.to_bits().max(1)])
+            });
         }
+    }
+
+    /// Slot `i` as last written completely, or `None` while it is written.
+    #[inline]
+    fn read(&self, i: usize) -> Option<Fields> {
+        let s = &self.slots[i];
+        let before = s[SEQ].load(Ordering::Acquire);
+        if before & 1 == 1 {
+            return None;
+        }
+        let f = [
+            s[KEY_HI].load(Ordering::Relaxed),
+            s[KEY_LO].load(Ordering::Relaxed),
+            s[RX].load(Ordering::Relaxed),
+            s[TX].load(Ordering::Relaxed),
+        ];
+        fence(Ordering::Acquire);
+        (s[SEQ].load(Ordering::Relaxed) == before).then_some(f)
+    }
+
+    /// Replaces slot `i` with what `update` makes of its fields (nothing
+    /// when it returns `None`); `None` when another writer holds the slot.
+    #[inline]
+    fn write(&self, i: usize, update: impl FnOnce(Fields) -> Option<Fields>) -> Option<()> {
+        let s = &self.slots[i];
+        let seq = s[SEQ].load(Ordering::Relaxed);
+        if seq & 1 == 1 || s[SEQ].compare_exchange(seq, seq + 1, Ordering::Acquire, Ordering::Relaxed).is_err() {
+            return None;
+        }
+        fence(Ordering::Release);
+        let old = [
+            s[KEY_HI].load(Ordering::Relaxed),
+            s[KEY_LO].load(Ordering::Relaxed),
+            s[RX].load(Ordering::Relaxed),
+            s[TX].load(Ordering::Relaxed),
+        ];
+        let new = update(old);
+        if let Some(f) = new {
+            s[KEY_HI].store(f[0], Ordering::Relaxed);
+            s[KEY_LO].store(f[1], Ordering::Relaxed);
+            s[RX].store(f[2], Ordering::Relaxed);
+            s[TX].store(f[3], Ordering::Relaxed);
+        }
+        s[SEQ].store(seq + 2, Ordering::Release);
+        new.map(|_| ())
     }
 
     #[inline]
@@ -140,20 +213,20 @@ impl InterleaveTable {
     }
 
     #[inline]
-    fn find(&self, key: (u64, u64)) -> Option<usize> {
-        self.window(key).find(|&i| {
-            let s = &self.slots[i];
-            s[RX] != 0 && s[KEY_HI] == key.0 && s[KEY_LO] == key.1
-        })
+    fn find(&self, key: (u64, u64)) -> Option<(usize, Fields)> {
+        self.window(key)
+            .filter_map(|i| Some((i, self.read(i)?)))
+            .find(|(_, f)| f[2] != 0 && f[0] == key.0 && f[1] == key.1)
     }
 
     /// The slot a new client takes: an empty one, else the one whose last
     /// reply is oldest.
     #[inline]
     fn victim(&self, key: (u64, u64)) -> usize {
+        let age = |i: usize| self.slots[i][RX].load(Ordering::Relaxed);
         let mut best = self.hash(key) & self.mask;
         for i in self.window(key) {
-            if self.slots[i][RX] < self.slots[best][RX] {
+            if age(i) < age(best) {
                 best = i;
             }
         }
@@ -173,27 +246,32 @@ impl InterleaveTable {
 /// `client`, received at `rx`, the reply's receive timestamp) into what the
 /// table says: interleaved (origin = the request's receive field, transmit
 /// = the previous reply's) when it can, and asking for this reply's kernel
-/// transmit timestamp whenever the client uses interleaved mode.
+/// transmit timestamp whenever the client uses interleaved mode. A request
+/// without an origin timestamp is a basic client's: the table is not touched.
 pub(super) fn apply(
-    table: &mut InterleaveTable,
+    table: &InterleaveTable,
     request: &ClientRequest<'_>,
     client: IpAddr,
     rx: NtpTimestamp,
     out: &mut [u8],
     reply: PreparedReply,
 ) -> PreparedReply {
+    if request.header.origin_time.is_zero() {
+        return reply;
+    }
     let transmit = NtpTimestamp::from_be_bytes(request.transmit_bytes);
     let mode = table.lookup(client, request.header.origin_time, request.header.receive_time, transmit);
     let handle = table.record_reply(client, rx);
-    match mode {
-        Interleave::Basic => reply,
-        Interleave::Pending => reply.stamped(handle),
-        Interleave::Previous(tx) => {
-            let origin = request.header.receive_time.to_be_bytes();
-            out[Header::ORIGIN_OFFSET..Header::ORIGIN_OFFSET + 8].copy_from_slice(&origin);
-            reply.interleaved(tx).stamped(handle)
-        }
+    let reply = match (mode, handle) {
+        (Interleave::Basic, _) | (_, None) => reply,
+        (Interleave::Pending, Some(h)) => reply.stamped(h),
+        (Interleave::Previous(tx), Some(h)) => reply.interleaved(tx).stamped(h),
+    };
+    if reply.is_interleaved() {
+        let origin = request.header.receive_time.to_be_bytes();
+        out[Header::ORIGIN_OFFSET..Header::ORIGIN_OFFSET + 8].copy_from_slice(&origin);
     }
+    reply
 }
 
 /// A client's key: its address as an IPv6 address (IPv4 mapped), in two words.
@@ -227,15 +305,15 @@ mod tests {
 
     #[test]
     fn third_exchange_is_the_first_interleaved_one() {
-        let mut t = InterleaveTable::new(64, 1);
+        let t = InterleaveTable::new(64, 1);
         let c = ip(1);
         // Request 1: basic (no origin).
         assert_eq!(t.lookup(c, NtpTimestamp::ZERO, NtpTimestamp::ZERO, ts(5)), Interleave::Basic);
-        t.record_reply(c, ts(100));
+        t.record_reply(c, ts(100)).unwrap();
         // Request 2 names reply 1's receive timestamp: interleaved, but reply 1's
         // transmit timestamp was never taken.
         assert_eq!(ask(&t, c, 100), Interleave::Pending);
-        let h = t.record_reply(c, ts(200));
+        let h = t.record_reply(c, ts(200)).unwrap();
         t.record_transmit(h, ts(201));
         // Request 3: interleaved with reply 2's real transmit timestamp.
         assert_eq!(ask(&t, c, 200), Interleave::Previous(ts(201)));
@@ -243,9 +321,9 @@ mod tests {
 
     #[test]
     fn basic_requests_stay_basic() {
-        let mut t = InterleaveTable::new(64, 1);
+        let t = InterleaveTable::new(64, 1);
         let c = ip(1);
-        let h = t.record_reply(c, ts(100));
+        let h = t.record_reply(c, ts(100)).unwrap();
         t.record_transmit(h, ts(101));
         // Receive field equal to transmit field: basic mode (RFC 9769).
         assert_eq!(t.lookup(c, ts(100), ts(9), ts(9)), Interleave::Basic);
@@ -257,14 +335,14 @@ mod tests {
 
     #[test]
     fn a_spoofed_origin_gets_no_other_clients_timestamp() {
-        let mut t = InterleaveTable::new(64, 1);
+        let t = InterleaveTable::new(64, 1);
         let (victim, attacker) = (ip(1), ip(2));
-        let h = t.record_reply(victim, ts(100));
+        let h = t.record_reply(victim, ts(100)).unwrap();
         t.record_transmit(h, ts(101));
         // The attacker knows (or guesses) the victim's receive timestamp.
         assert_eq!(ask(&t, attacker, 100), Interleave::Basic);
         // Even with a slot of its own.
-        let h = t.record_reply(attacker, ts(300));
+        let h = t.record_reply(attacker, ts(300)).unwrap();
         t.record_transmit(h, ts(301));
         assert_eq!(ask(&t, attacker, 100), Interleave::Basic);
         assert_eq!(ask(&t, victim, 100), Interleave::Previous(ts(101)));
@@ -272,10 +350,10 @@ mod tests {
 
     #[test]
     fn a_late_transmit_timestamp_does_not_land_on_a_newer_reply() {
-        let mut t = InterleaveTable::new(64, 1);
+        let t = InterleaveTable::new(64, 1);
         let c = ip(1);
-        let old = t.record_reply(c, ts(100));
-        t.record_reply(c, ts(200));
+        let old = t.record_reply(c, ts(100)).unwrap();
+        t.record_reply(c, ts(200)).unwrap();
         t.record_transmit(old, ts(101));
         assert_eq!(ask(&t, c, 200), Interleave::Pending);
         assert_eq!(ask(&t, c, 100), Interleave::Basic);
@@ -283,15 +361,14 @@ mod tests {
 
     #[test]
     fn memory_is_bounded_and_the_oldest_client_is_evicted() {
-        let mut t = InterleaveTable::new(16, 7);
+        let t = InterleaveTable::new(16, 7);
         assert_eq!(t.capacity(), 16);
         // Far more clients than slots: the table never grows.
         for n in 0..10_000u32 {
-            let h = t.record_reply(ip(n), ts(1000 + u64::from(n)));
+            let h = t.record_reply(ip(n), ts(1000 + u64::from(n))).unwrap();
             t.record_transmit(h, ts(5000 + u64::from(n)));
         }
         assert_eq!(t.capacity(), 16);
-        assert_eq!(t.slots.len(), 16);
         // The newest client is remembered; the first ones were evicted.
         assert_eq!(ask(&t, ip(9_999), 1000 + 9_999), Interleave::Previous(ts(5000 + 9_999)));
         let remembered = (0..10_000u32).filter(|&n| ask(&t, ip(n), 1000 + u64::from(n)) != Interleave::Basic).count();
@@ -301,21 +378,54 @@ mod tests {
 
     #[test]
     fn a_returning_client_keeps_its_slot() {
-        let mut t = InterleaveTable::new(4, 3);
+        let t = InterleaveTable::new(4, 3);
         let c = ip(1);
-        let first = t.record_reply(c, ts(10));
-        let again = t.record_reply(c, ts(20));
+        let first = t.record_reply(c, ts(10)).unwrap();
+        let again = t.record_reply(c, ts(20)).unwrap();
         assert_eq!(first.slot, again.slot);
     }
 
     #[test]
     fn mapped_and_plain_ipv4_are_one_client() {
-        let mut t = InterleaveTable::new(64, 1);
+        let t = InterleaveTable::new(64, 1);
         let v4 = Ipv4Addr::new(192, 0, 2, 1);
-        let h = t.record_reply(IpAddr::V4(v4), ts(100));
+        let h = t.record_reply(IpAddr::V4(v4), ts(100)).unwrap();
         t.record_transmit(h, ts(101));
         assert_eq!(ask(&t, IpAddr::V6(v4.to_ipv6_mapped()), 100), Interleave::Previous(ts(101)));
         let v6 = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1));
         assert_eq!(ask(&t, v6, 100), Interleave::Basic);
+    }
+
+    #[test]
+    fn workers_racing_on_the_table_never_see_a_torn_entry() {
+        let t = std::sync::Arc::new(InterleaveTable::new(8, 5));
+        // Each writer records replies whose transmit time is rx + 1 for two
+        // clients it shares with the other; the readers must only ever see
+        // matching pairs for the client asked about.
+        let threads: Vec<_> = (0..4u64)
+            .map(|w| {
+                let t = t.clone();
+                std::thread::spawn(move || {
+                    for n in 1..20_000u64 {
+                        let c = ip((n % 2) as u32);
+                        let rx = (n << 8) | (w << 4) | (n % 2);
+                        if let Some(h) = t.record_reply(c, ts(rx)) {
+                            t.record_transmit(h, ts(rx + 1));
+                        }
+                        for probe in [rx, rx.saturating_sub(256)] {
+                            match t.lookup(c, ts(probe), ts(1), ts(2)) {
+                                Interleave::Previous(tx) => assert_eq!(tx, ts(probe + 1)),
+                                Interleave::Pending | Interleave::Basic => {}
+                            }
+                        }
+                        // The other client's receive timestamps are never ours.
+                        assert_eq!(t.lookup(ip(7), ts(rx), ts(1), ts(2)), Interleave::Basic);
+                    }
+                })
+            })
+            .collect();
+        for th in threads {
+            th.join().unwrap();
+        }
     }
 }

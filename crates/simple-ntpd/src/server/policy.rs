@@ -1,8 +1,8 @@
 //! The security policy as the server decision (`ntp_proto::server::decide`)
 //! consults it: one [`ServingPolicy`] per batch of datagrams, over the
 //! published [`SecurityPolicy`] and [`InterfaceTable`] snapshots, the
-//! worker's own rate-limiter and interleaved-mode tables and the NTS cookie
-//! keys in force. For
+//! worker's own rate-limiter table, the listener's interleaved-mode table
+//! and the NTS cookie keys in force. For
 //! each datagram the decision first selects its arrival interface: the
 //! access rules and rate limits of that interface's VLAN, where it has
 //! its own, replace the global ones for that datagram.
@@ -30,7 +30,7 @@ pub struct ServingPolicy<'a> {
     /// This worker's rate-limiter table (when rate limiting is on).
     pub limiter: Option<&'a mut RateLimiter>,
     /// This worker's interleaved-mode table (when interleaved mode is on).
-    pub interleave: Option<&'a mut InterleaveTable>,
+    pub interleave: Option<&'a InterleaveTable>,
     /// The NTS cookie keys, loaded once per batch (when NTS is served).
     pub cookie_keys: Option<arc_swap::Guard<Arc<CookieKeys>>>,
     /// `performance.max_packet_size`.
@@ -43,7 +43,7 @@ impl<'a> ServingPolicy<'a> {
         security: &'a SecurityPolicy,
         interfaces: &'a InterfaceTable,
         limiter: Option<&'a mut RateLimiter>,
-        interleave: Option<&'a mut InterleaveTable>,
+        interleave: Option<&'a InterleaveTable>,
         max_request_len: usize,
     ) -> Self {
         let cookie_keys = security.nts.as_ref().map(|n| n.0.load());
@@ -122,8 +122,8 @@ impl Policy for ServingPolicy<'_> {
     }
 
     #[inline]
-    fn interleave_table(&mut self) -> Option<&mut InterleaveTable> {
-        self.interleave.as_deref_mut()
+    fn interleave_table(&self) -> Option<&InterleaveTable> {
+        self.interleave
     }
 
     fn control_allowed(&self, client: IpAddr) -> bool {

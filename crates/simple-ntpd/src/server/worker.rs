@@ -47,10 +47,6 @@ use crate::served::{Snapshot, StateCell};
 /// Reply buffer size: replies are never larger than their request.
 const REPLY_BUF: usize = 1024;
 
-/// Clients per worker remembered for interleaved mode (32 bytes each,
-/// backed by the kernel only as clients land in them).
-const INTERLEAVE_SLOTS: usize = 16_384;
-
 /// How a worker serves.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WorkerOptions {
@@ -65,7 +61,8 @@ pub struct WorkerOptions {
     /// This worker sends its address family's broadcasts (set per worker
     /// by the server).
     pub broadcasts: bool,
-    /// Answer interleaved-mode requests (`ntp_server.interleaved`).
+    /// Answer interleaved-mode requests (`ntp_server.interleaved`): the
+    /// server gives the listener's workers one table.
     pub interleaved: bool,
 }
 
@@ -92,6 +89,8 @@ pub struct Worker {
     stats: Arc<WorkerStats>,
     clients: Arc<ClientLog>,
     options: WorkerOptions,
+    /// The listener's interleaved-mode table (`ntp_server.interleaved`).
+    interleave: Option<Arc<InterleaveTable>>,
     seed: u64,
 }
 
@@ -107,6 +106,7 @@ impl Worker {
         stats: Arc<WorkerStats>,
         clients: Arc<ClientLog>,
         options: WorkerOptions,
+        interleave: Option<Arc<InterleaveTable>>,
         seed: u64,
     ) -> Self {
         Worker {
@@ -119,6 +119,7 @@ impl Worker {
             stats,
             clients,
             options,
+            interleave,
             seed,
         }
     }
@@ -139,7 +140,7 @@ impl Worker {
         // Nonces for NTS: a per-worker CSPRNG seeded once from the OS.
         let mut rng = crate::random::csprng();
         let mut limiter: Option<RateLimiter> = None;
-        let mut xleave = self.interleave_table();
+        let xleave = self.interleave_table();
         let mut broadcaster = self.options.broadcasts.then(|| Broadcaster::new(self.bound));
         while !shutdown.load(Ordering::Relaxed) {
             if let Some(b) = &mut broadcaster {
@@ -167,13 +168,8 @@ impl Worker {
                 (Some(n), _) => limiter = Some(RateLimiter::new(n, self.seed)),
                 (None, _) => {}
             }
-            let mut policy = ServingPolicy::new(
-                &security,
-                &interfaces,
-                limiter.as_mut(),
-                xleave.as_mut(),
-                self.options.max_packet_size,
-            );
+            let mut policy =
+                ServingPolicy::new(&security, &interfaces, limiter.as_mut(), xleave, self.options.max_packet_size);
             match &mut tx {
                 None => {
                     for i in 0..n {
@@ -266,12 +262,10 @@ impl Worker {
 
     /// The interleaved-mode table, when it is on and the socket can report
     /// transmit timestamps (otherwise every client is served in basic mode).
-    fn interleave_table(&self) -> Option<InterleaveTable> {
-        if !self.options.interleaved {
-            return None;
-        }
+    fn interleave_table(&self) -> Option<&InterleaveTable> {
+        let table = self.interleave.as_deref()?;
         match tx_timestamp::enable_on_request(&self.socket) {
-            Ok(()) => Some(InterleaveTable::new(INTERLEAVE_SLOTS, self.seed.rotate_left(17) ^ 0x9e37_79b9_7f4a_7c15)),
+            Ok(()) => Some(table),
             Err(e) => {
                 warn!(address = %self.bound, error = %e, "no kernel transmit timestamps: interleaved mode is off");
                 None

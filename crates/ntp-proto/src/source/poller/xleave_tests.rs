@@ -85,13 +85,15 @@ fn interleaved_samples_measure_when_the_reply_really_left() {
     let s1 = s1.unwrap();
     assert!(!s1.interleaved);
     assert!((s1.offset - (OFFSET - (LEAVES - STAMP) / 2.0)).abs() < 1e-8, "{}", s1.offset);
-    // 2: names exchange 1; the server had no kernel time for it: basic again.
+    // 2: names exchange 1, which the server did not remember (no origin): basic.
     let (req, s2) = exchange(&mut p, Some(&mut server), 1.0);
     assert_eq!(&req[24..32], &ts(ONE_WAY + OFFSET).to_be_bytes(), "origin = the server's last receive time");
     assert_eq!(&req[32..40], &ts(ONE_WAY + OFFSET + LEAVES - OFFSET + ONE_WAY).to_be_bytes(), "receive = ours");
     assert!(!s2.unwrap().interleaved);
-    // 3 and on: interleaved, completing the previous exchange: exact.
-    for at in [2.0, 3.0, 4.0] {
+    // 3: names exchange 2; the server has no kernel time for it: basic again.
+    assert!(!exchange(&mut p, Some(&mut server), 2.0).1.unwrap().interleaved);
+    // 4 and on: interleaved, completing the previous exchange: exact.
+    for at in [3.0, 4.0, 5.0] {
         let (_, s) = exchange(&mut p, Some(&mut server), at);
         let s = s.unwrap();
         assert!(s.interleaved);
