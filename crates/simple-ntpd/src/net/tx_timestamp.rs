@@ -125,7 +125,10 @@ fn write_tx_request(cmsg: &mut CmsgBuf, at: usize) -> usize {
     let len = size_of::<u32>() as u32;
     // SAFETY: CMSG_SPACE/CMSG_LEN are pure arithmetic.
     let (space, cmsg_len) = unsafe { (libc::CMSG_SPACE(len) as usize, libc::CMSG_LEN(len) as usize) };
-    assert!(at.is_multiple_of(align_of::<libc::cmsghdr>()) && at + space <= cmsg.0.len(), "control message fits the buffer");
+    assert!(
+        at.is_multiple_of(align_of::<libc::cmsghdr>()) && at + space <= cmsg.0.len(),
+        "control message fits the buffer"
+    );
     cmsg.0[at..at + space].fill(0);
     let hdr = libc::cmsghdr { cmsg_len: cmsg_len as _, cmsg_level: libc::SOL_SOCKET, cmsg_type: libc::SO_TIMESTAMPING };
     // SAFETY: `at + space` is within the buffer (asserted above); the header
