@@ -108,16 +108,15 @@ fn busy_policy(secret: &[u8]) -> SecurityPolicy {
     policy
 }
 
-fn allocations_while_serving(batch_send: bool, mut policy: SecurityPolicy, protection: Protection<'_>) -> u64 {
+/// An in-process server on a free loopback port, serving a local reference
+/// at stratum 2 with `workers` workers, interleaved mode on.
+fn start_server(workers: usize, batch_send: bool, policy: SecurityPolicy) -> Server {
     let state = StateCell::new(
         LocalReference { stratum: 2, precision: -24 }.snapshot(ntp_proto::NtpTimestamp::from_unix(1, 0)),
     );
-    if let Protection::Nts(_) = protection {
-        policy.nts = Some(NtsKeys(CookieKeyCell::new(cookie_keys())));
-    }
     let settings = ServerSettings {
         listen: vec!["127.0.0.1:0".parse().unwrap()],
-        workers: 1,
+        workers,
         worker: ServingOptions {
             max_packet_size: 2048,
             recv_batch: 32,
@@ -132,7 +131,14 @@ fn allocations_while_serving(batch_send: bool, mut policy: SecurityPolicy, prote
         default_listen: false,
         share_port: false,
     };
-    let server = Server::start(&settings, state, PolicyCell::new(policy), InterfaceCell::default()).unwrap();
+    Server::start(&settings, state, PolicyCell::new(policy), InterfaceCell::default()).unwrap()
+}
+
+fn allocations_while_serving(batch_send: bool, mut policy: SecurityPolicy, protection: Protection<'_>) -> u64 {
+    if let Protection::Nts(_) = protection {
+        policy.nts = Some(NtsKeys(CookieKeyCell::new(cookie_keys())));
+    }
+    let server = start_server(1, batch_send, policy);
     let addr = server.bound_addresses()[0];
     let client = UdpSocket::bind("127.0.0.1:0").unwrap();
     client.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
@@ -187,28 +193,7 @@ fn allocations_while_serving(batch_send: bool, mut policy: SecurityPolicy, prote
 /// previous reply, so each reply is interleaved and asks the kernel for its
 /// own transmit timestamp. The client loop itself works on the stack.
 fn allocations_serving_interleaved(batch_send: bool) -> u64 {
-    let state = StateCell::new(
-        LocalReference { stratum: 2, precision: -24 }.snapshot(ntp_proto::NtpTimestamp::from_unix(1, 0)),
-    );
-    let settings = ServerSettings {
-        listen: vec!["127.0.0.1:0".parse().unwrap()],
-        workers: 2,
-        worker: ServingOptions {
-            max_packet_size: 2048,
-            recv_batch: 32,
-            batch_send,
-            interleaved: true,
-            cpu: None,
-            broadcasts: false,
-        },
-        cpu_affinity: vec![],
-        socket: SocketOptions::default(),
-        client_log_size: 4096,
-        default_listen: false,
-        share_port: false,
-    };
-    let policy = PolicyCell::new(SecurityPolicy::default());
-    let server = Server::start(&settings, state, policy, InterfaceCell::default()).unwrap();
+    let server = start_server(2, batch_send, SecurityPolicy::default());
     let addr = server.bound_addresses()[0];
     let client = UdpSocket::bind("127.0.0.1:0").unwrap();
     client.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
