@@ -29,6 +29,10 @@
 #   NTS=0                              1: NTS mode instead of the open-loop runs (below)
 #   KE_COUNT=200                       NTS mode: sequential NTS-KE handshakes per round
 # Default runtime: about 4 minutes plus the build.
+# Server CPU per reply of the closed loop (utime + stime of the server process
+# over the run, warm-up included, divided by replies/s × (DURATION + WARMUP))
+# is printed per run and saved as NAME.rROUND.closed.cpu_us_per_reply.
+# Interleaved-mode accuracy beside chronyd: bench/interleaved.sh.
 #
 # NTS=1: makes a throw-away CA and a server certificate for 127.0.0.1 (openssl),
 # starts each server with NTS enabled (simple-ntpd [security.nts]; chronyd
@@ -260,6 +264,26 @@ bench() {
     fi
 }
 
+# utime + stime of the running server, clock ticks (all its threads).
+cpu_ticks() {
+    awk '{ print $14 + $15 }' "/proc/$SERVER_PID/stat"
+}
+
+# cpu_per_reply NAME ROUND TICKS_BEFORE: server CPU µs per reply of the closed loop just run.
+cpu_per_reply() {
+    local name=$1 round=$2 before=$3 after
+    after=$(cpu_ticks)
+    python3 - "$RUN_DIR/$name.r$round.closed.json" "$((after - before))" "$(getconf CLK_TCK)" \
+        "$(python3 -c "print($DURATION + $WARMUP)")" >"$RUN_DIR/$name.r$round.closed.cpu_us_per_reply" <<'PY'
+import json, sys
+report = json.load(open(sys.argv[1]))
+ticks, hz, seconds = int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+rate = report.get("reply_rate") or 0
+print(f"{ticks / hz * 1e6 / (rate * seconds):.2f}" if rate else "nan")
+PY
+    say "  $name server CPU per reply: $(cat "$RUN_DIR/$name.r$round.closed.cpu_us_per_reply") µs"
+}
+
 KE_PORT=""
 if [ "$NTS" = 1 ]; then
     make_nts_certs
@@ -293,7 +317,9 @@ for round in $(seq "$ROUNDS"); do
         [ "$NTS" != 1 ] || wait_ke_ready "$KE_PORT" "$name"
         sleep 0.5
         awk '/^VmRSS:/ { print $2 }' "/proc/$SERVER_PID/status" >"$RUN_DIR/$name.r$round.rss_kb"
+        ticks_before=$(cpu_ticks)
         bench "$name" "$round" closed "$port" --in-flight "$IN_FLIGHT" --duration "$DURATION" --warmup "$WARMUP"
+        cpu_per_reply "$name" "$round" "$ticks_before"
         if [ "$NTS" = 1 ]; then
             nts_args=(--nts-ke "127.0.0.1:$KE_PORT" --ca "$TMP/pki/ca.pem")
             bench "$name" "$round" nts-closed "$port" --in-flight "$IN_FLIGHT" --duration "$DURATION" \

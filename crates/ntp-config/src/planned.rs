@@ -14,13 +14,15 @@ pub struct PlannedKey {
     pub feature: &'static str,
 }
 
-#[cfg_attr(not(test), allow(dead_code))] // The list is empty today; the next planned key uses it.
 const fn p(path: &'static str, feature: &'static str) -> PlannedKey {
     PlannedKey { path, feature }
 }
 
 /// Every planned key, in reference order.
-pub const PLANNED: &[PlannedKey] = &[];
+pub const PLANNED: &[PlannedKey] = &[p(
+    "sources.servers[].xleave",
+    "client-side interleaved mode in the daemon: the previous exchange's local timestamps must follow the discipline's slews",
+)];
 
 /// The planned entry covering `path` (which may use `[n]` or `[]` for array
 /// positions), if any.
@@ -146,6 +148,7 @@ mod tests {
                 "network.share_port",
                 "ntp_server.stratum",
                 "ntp_server.upstream_servers",
+                "ntp_server.interleaved",
                 "logging.level",
                 "logging.output",
                 "logging.file",

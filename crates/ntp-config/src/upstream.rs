@@ -30,6 +30,8 @@ pub struct Upstream {
     pub key: Option<u32>,
     /// A pool: how many of its addresses to use.
     pub pool: Option<u32>,
+    /// Interleaved mode (RFC 9769).
+    pub xleave: bool,
     /// NTS: `host:port` is the NTS-KE server.
     pub nts: bool,
     /// NTS: CA file for the KE server's certificate (else the system roots).
@@ -55,6 +57,7 @@ impl Config {
                 maxpoll: DEFAULT_MAXPOLL,
                 key: None,
                 pool: None,
+                xleave: false,
                 nts: false,
                 ca: None,
             });
@@ -69,6 +72,7 @@ impl Config {
                 maxpoll: s.maxpoll.max(s.minpoll),
                 key: s.key,
                 pool: None,
+                xleave: s.xleave,
                 nts: s.nts,
                 ca: s.ca.clone(),
             });
@@ -83,6 +87,7 @@ impl Config {
                 maxpoll: DEFAULT_MAXPOLL,
                 key: None,
                 pool: Some(p.servers),
+                xleave: false,
                 nts: false,
                 ca: None,
             });
@@ -106,6 +111,7 @@ mod tests {
             key: Some(3),
             nts,
             ca: None,
+            xleave: nts,
         }
     }
 

@@ -74,6 +74,7 @@ fn full_config() -> Config {
         key: Some(7),
         nts: true,
         ca: Some("/etc/ssl/ca.pem".into()),
+        xleave: true,
     }];
     c.sources.hardware.pps.enabled = true;
     c.sources.hardware.gps.refclock = false;

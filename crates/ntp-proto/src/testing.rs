@@ -1,5 +1,44 @@
 //! Helpers for this crate's tests.
 
+use std::net::IpAddr;
+
+use crate::auth::SymmetricKey;
+use crate::nts::cookie::CookieKeys;
+use crate::server::{InterleaveTable, Policy, Verdict};
+
+/// A server policy that answers everyone, with an interleaved-mode table.
+pub(crate) struct XleavePolicy(pub InterleaveTable);
+
+impl XleavePolicy {
+    pub(crate) fn new() -> Self {
+        XleavePolicy(InterleaveTable::new(64, 9))
+    }
+}
+
+impl Policy for XleavePolicy {
+    fn max_request_len(&self) -> usize {
+        1024
+    }
+    fn access(&self, _: IpAddr) -> Verdict {
+        Verdict::Pass
+    }
+    fn rate_limit(&mut self, _: IpAddr, _: f64) -> Verdict {
+        Verdict::Pass
+    }
+    fn must_authenticate(&self, _: IpAddr) -> bool {
+        false
+    }
+    fn mac_key(&self, _: u32) -> Option<&SymmetricKey> {
+        None
+    }
+    fn nts_cookie_keys(&self) -> Option<&CookieKeys> {
+        None
+    }
+    fn interleave_table(&self) -> Option<&InterleaveTable> {
+        Some(&self.0)
+    }
+}
+
 /// A deterministic stand-in for the caller's CSPRNG (an LCG).
 pub(crate) struct TestRng(pub u64);
 

@@ -2,7 +2,8 @@
 //! allocator watches the whole process while thousands of requests are
 //! answered by an in-process server (per-reply sends and batch sends),
 //! plain, with a MAC, and NTS-protected (cookie opened, request
-//! authenticated, fresh cookies sealed into the reply), and with three
+//! authenticated, fresh cookies sealed into the reply), to a client in
+//! interleaved mode (a kernel transmit timestamp per reply), and with three
 //! VLAN interfaces, each with its own policy, between network namespaces
 //! (as root).
 
@@ -107,24 +108,37 @@ fn busy_policy(secret: &[u8]) -> SecurityPolicy {
     policy
 }
 
-fn allocations_while_serving(batch_send: bool, mut policy: SecurityPolicy, protection: Protection<'_>) -> u64 {
+/// An in-process server on a free loopback port, serving a local reference
+/// at stratum 2 with `workers` workers, interleaved mode on.
+fn start_server(workers: usize, batch_send: bool, policy: SecurityPolicy) -> Server {
     let state = StateCell::new(
         LocalReference { stratum: 2, precision: -24 }.snapshot(ntp_proto::NtpTimestamp::from_unix(1, 0)),
     );
-    if let Protection::Nts(_) = protection {
-        policy.nts = Some(NtsKeys(CookieKeyCell::new(cookie_keys())));
-    }
     let settings = ServerSettings {
         listen: vec!["127.0.0.1:0".parse().unwrap()],
-        workers: 1,
-        worker: ServingOptions { max_packet_size: 2048, recv_batch: 32, batch_send, cpu: None, broadcasts: false },
+        workers,
+        worker: ServingOptions {
+            max_packet_size: 2048,
+            recv_batch: 32,
+            batch_send,
+            interleaved: true,
+            cpu: None,
+            broadcasts: false,
+        },
         cpu_affinity: vec![],
         socket: SocketOptions::default(),
         client_log_size: 4096,
         default_listen: false,
         share_port: false,
     };
-    let server = Server::start(&settings, state, PolicyCell::new(policy), InterfaceCell::default()).unwrap();
+    Server::start(&settings, state, PolicyCell::new(policy), InterfaceCell::default()).unwrap()
+}
+
+fn allocations_while_serving(batch_send: bool, mut policy: SecurityPolicy, protection: Protection<'_>) -> u64 {
+    if let Protection::Nts(_) = protection {
+        policy.nts = Some(NtsKeys(CookieKeyCell::new(cookie_keys())));
+    }
+    let server = start_server(1, batch_send, policy);
     let addr = server.bound_addresses()[0];
     let client = UdpSocket::bind("127.0.0.1:0").unwrap();
     client.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
@@ -174,6 +188,48 @@ fn allocations_while_serving(batch_send: bool, mut policy: SecurityPolicy, prote
     after - before
 }
 
+/// Allocations while one client in interleaved mode (RFC 9769) is served
+/// 5 000 times after 200 warm-up exchanges: every request names the
+/// previous reply, so each reply is interleaved and asks the kernel for its
+/// own transmit timestamp. The client loop itself works on the stack.
+fn allocations_serving_interleaved(batch_send: bool) -> u64 {
+    let server = start_server(2, batch_send, SecurityPolicy::default());
+    let addr = server.bound_addresses()[0];
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    client.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut req = [0u8; 48];
+    req[0] = 0x23;
+    let mut reply = [0u8; 512];
+    let mut interleaved = 0u64;
+    let mut run = |n: u64, req: &mut [u8; 48], reply: &mut [u8; 512]| {
+        for i in 0..n {
+            // origin = the server's last receive time, receive = "ours" of it.
+            let (server_rx, server_tx) =
+                (<[u8; 8]>::try_from(&reply[32..40]).unwrap(), <[u8; 8]>::try_from(&reply[40..48]).unwrap());
+            req[24..32].copy_from_slice(&server_rx);
+            req[32..40].copy_from_slice(&server_tx);
+            req[40..48].copy_from_slice(&(i | 1 << 50).to_be_bytes());
+            client.send_to(req, addr).unwrap();
+            let (len, _) = client.recv_from(reply).unwrap();
+            assert_eq!(len, 48);
+            if reply[24..32] == req[32..40] {
+                interleaved += 1;
+            } else {
+                assert_eq!(&reply[24..32], &req[40..48], "a basic reply answers this request");
+            }
+        }
+    };
+    run(200, &mut req, &mut reply);
+    let before = ALLOCATIONS.load(SeqCst);
+    run(5000, &mut req, &mut reply);
+    let after = ALLOCATIONS.load(SeqCst);
+    let totals = server.stop().totals();
+    assert_eq!(totals.replied, 5200);
+    assert!(interleaved >= 5000, "only {interleaved} interleaved replies: the path under test was not taken");
+    assert_eq!(totals.interleaved, interleaved);
+    after - before
+}
+
 /// Three VLANs between namespaces, each with its own policy (access rules,
 /// rate limits, a MAC-authenticated one); requests from all three in turn.
 fn allocations_with_three_vlans(batch_send: bool) -> u64 {
@@ -215,7 +271,14 @@ fn allocations_with_three_vlans(batch_send: bool) -> u64 {
         let settings = ServerSettings {
             listen: vec!["0.0.0.0:123".parse().unwrap()],
             workers: 1,
-            worker: ServingOptions { max_packet_size: 2048, recv_batch: 32, batch_send, cpu: None, broadcasts: false },
+            worker: ServingOptions {
+                max_packet_size: 2048,
+                recv_batch: 32,
+                batch_send,
+                interleaved: true,
+                cpu: None,
+                broadcasts: false,
+            },
             cpu_affinity: vec![],
             socket: SocketOptions::default(),
             client_log_size: 4096,
@@ -289,6 +352,12 @@ fn no_heap_allocation_per_packet() {
             let allocated = allocations_while_serving(batch, SecurityPolicy::default(), Protection::Nts(aead));
             assert_eq!(allocated, 0, "the NTS path allocated ({aead:?}, batch send {batch})");
         }
+    }
+    // Interleaved-mode clients: the shared table, the per-datagram transmit
+    // timestamp request and the error-queue read, with two workers.
+    for batch in [false, true] {
+        let allocated = allocations_serving_interleaved(batch);
+        assert_eq!(allocated, 0, "the interleaved-mode path allocated (batch send {batch})");
     }
     // Three VLAN interfaces, each with its own policy, between namespaces.
     if common::netns::can_run() {

@@ -15,10 +15,12 @@ pub struct NtpServerConfig {
     /// Upstream NTP servers to synchronise from, each a host name or address with an optional port (`pool.ntp.org`, `time.nist.gov:123`, `[2001:db8::1]:123`).
     #[serde(alias = "upstreamServers")]
     pub upstream_servers: Vec<HostPort>,
+    /// Answer clients that use interleaved mode (RFC 9769, chrony's `xleave`) with the kernel's transmit timestamp of the previous reply instead of a clock read before the send, so their measurements do not include the send path. Costs one fixed table per listen address (16384 clients, 40 bytes each, touched only by clients that send an origin timestamp) and, for interleaved clients only, one kernel transmit timestamp per reply; basic clients are answered as before.
+    pub interleaved: bool,
 }
 
 impl Default for NtpServerConfig {
     fn default() -> Self {
-        Self { stratum: 10, upstream_servers: Vec::new() }
+        Self { stratum: 10, upstream_servers: Vec::new(), interleaved: true }
     }
 }

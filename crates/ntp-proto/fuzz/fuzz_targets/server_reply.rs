@@ -2,7 +2,9 @@
 //! every path — access refusals and DENY, rate limits and RATE, MAC checks
 //! and MAC'd replies, NTS verification, sealed replies and NAKs. It must
 //! never panic, never send more bytes than it received, and always echo
-//! the request's transmit timestamp as origin.
+//! the request's transmit timestamp as origin — or, in interleaved mode
+//! (odd source ports: the table knows this client, last answered with
+//! receive timestamp 5 and sent at 9), its receive field, with T3 = 9.
 #![no_main]
 use std::net::{IpAddr, SocketAddr};
 
@@ -10,7 +12,7 @@ use libfuzzer_sys::fuzz_target;
 use ntp_proto::auth::{KeyType, SymmetricKey};
 use ntp_proto::nts::cookie::CookieKeys;
 use ntp_proto::packet::{LeapIndicator, ReferenceId};
-use ntp_proto::server::{decide, Arrival, Decision, Policy, ServerState, Verdict};
+use ntp_proto::server::{decide, Arrival, Decision, InterleaveTable, Policy, ServerState, Verdict};
 use ntp_proto::{NtpShort, NtpTimestamp};
 use rand_core::{RngCore, SeedableRng};
 
@@ -21,6 +23,7 @@ struct Knobs {
     key: SymmetricKey,
     nts: Option<CookieKeys>,
     interface_served: bool,
+    interleave: Option<InterleaveTable>,
 }
 
 impl Policy for Knobs {
@@ -45,6 +48,9 @@ impl Policy for Knobs {
     fn nts_cookie_keys(&self) -> Option<&CookieKeys> {
         self.nts.as_ref()
     }
+    fn interleave_table(&self) -> Option<&InterleaveTable> {
+        self.interleave.as_ref()
+    }
 }
 
 fuzz_target!(|input: (u16, u8, &[u8])| {
@@ -57,6 +63,14 @@ fuzz_target!(|input: (u16, u8, &[u8])| {
         key: SymmetricKey::new(1, KeyType::Md5, vec![7; 16]).unwrap(),
         nts: (knobs & 0x20 != 0).then(|| CookieKeys::new(0, [0x42; 64])),
         interface_served: knobs & 0xc0 != 0xc0,
+        interleave: (port & 1 == 1).then(|| {
+            let table = InterleaveTable::new(16, 3);
+            let client = IpAddr::from([192, 0, 2, 1]);
+            if let Some(h) = table.record_reply(client, NtpTimestamp::from_bits(5)) {
+                table.record_transmit(h, NtpTimestamp::from_bits(9));
+            }
+            table
+        }),
     };
     let state = ServerState {
         leap: LeapIndicator::NoWarning,
@@ -77,12 +91,14 @@ fuzz_target!(|input: (u16, u8, &[u8])| {
     };
     let mut out = [0u8; 2048];
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(u64::from(knobs));
+    let mut interleaved = false;
     let sent = match decide(data, &arrival, &state, &mut policy, &mut out) {
         Decision::Drop(_) => None,
         // From 192.0.2.1 the default policy answers no mode 6 (fuzz target mode6).
         Decision::Control(_) => panic!("a control answer for a non-loopback client"),
         Decision::KissOfDeath { len, .. } => Some(len),
         Decision::Reply(prepared, seal) => {
+            interleaved = prepared.is_interleaved();
             let len = prepared.finish(&mut out, NtpTimestamp::from_bits(6));
             seal.seal(&mut out, len, data.len(), &policy, &mut rng).ok().map(|s| s.len())
         }
@@ -90,6 +106,11 @@ fuzz_target!(|input: (u16, u8, &[u8])| {
     let _ = rng.next_u32();
     if let Some(len) = sent {
         assert!(len <= data.len());
-        assert_eq!(&out[24..32], &data[40..48]);
+        if interleaved {
+            assert_eq!(&out[24..32], &data[32..40]);
+            assert_eq!(&out[40..48], &9u64.to_be_bytes());
+        } else {
+            assert_eq!(&out[24..32], &data[40..48]);
+        }
     }
 });

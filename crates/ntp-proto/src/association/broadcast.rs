@@ -209,6 +209,7 @@ impl BroadcastClient {
             precision: h.precision,
             poll: self.poll,
             filter,
+            interleaved: false,
         }))
     }
 

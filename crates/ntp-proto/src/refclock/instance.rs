@@ -342,6 +342,7 @@ impl Refclock {
                 samples: f.used.min(8),
                 time: f.time,
             },
+            interleaved: false,
         }
     }
 

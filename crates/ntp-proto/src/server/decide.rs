@@ -1,6 +1,7 @@
 //! The server's decision on one datagram, in the one order the daemon, the
 //! simulator and the fuzzer all use: arrival interface → size → parse →
-//! access rules → rate limit → MAC or NTS → reply. Control (mode 6)
+//! access rules → rate limit → MAC or NTS → reply (basic, or interleaved
+//! when the policy keeps an [`InterleaveTable`]). Control (mode 6)
 //! datagrams branch off after the size check to `crate::control::decide`.
 //! Every refusal says which counter it belongs to; kiss-o'-death and NTS NAK replies are written here and never exceed
 //! the request's length.
@@ -11,6 +12,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use super::interleave::{self, InterleaveTable};
 use super::reply::{write_reply, PreparedReply, ServerState};
 use super::request::{parse_request, ClientRequest, DropReason};
 use super::seal::{MacSeal, Seal};
@@ -59,6 +61,11 @@ pub trait Policy {
     fn mac_key(&self, key_id: u32) -> Option<&SymmetricKey>;
     /// The NTS cookie keys, when NTS is served.
     fn nts_cookie_keys(&self) -> Option<&CookieKeys>;
+    /// The table of interleaved mode (RFC 9769), when the server offers
+    /// it. Default: none, every reply is basic.
+    fn interleave_table(&self) -> Option<&InterleaveTable> {
+        None
+    }
     /// True when `client` may ask control (mode 6, ntpq) questions.
     /// Default: loopback only.
     fn control_allowed(&self, client: IpAddr) -> bool {
@@ -177,7 +184,13 @@ pub fn decide<'a>(
         MacCheck::Absent => Seal::Plain,
     };
     match write_reply(&parsed, arrival.receive_time, state, out) {
-        Ok(p) if p.len() + seal.known_len() <= parsed.len => Decision::Reply(p, seal),
+        Ok(p) if p.len() + seal.known_len() <= parsed.len => {
+            let p = match policy.interleave_table() {
+                Some(table) => interleave::apply(table, &parsed, client, arrival.receive_time, out, p),
+                None => p,
+            };
+            Decision::Reply(p, seal)
+        }
         Ok(_) => Decision::Drop(DropReason::ReplyTooLarge),
         Err(reason) => Decision::Drop(reason),
     }

@@ -7,6 +7,7 @@
 //!   Decision::KissOfDeath { len, reason }           count, send out[..len] (KoD or NTS NAK)
 //!   Decision::Reply(prepared, seal)
 //!       len = prepared.finish(out, T3)              T3 read immediately before the send
+//!                                                   (interleaved: the previous reply's kernel T3)
 //!       seal.seal(out, len, request.len(), policy, rng)  MAC or NTS fields after T3
 //! ```
 //!
@@ -20,6 +21,7 @@
 //! - [`reply`]: the advertised [`ServerState`] and the reply header.
 //! - [`decide`]: the [`Policy`] the decision consults and the decision.
 //! - [`seal`]: MAC or NTS protection of a stamped reply.
+//! - [`interleave`]: the per-client memory of interleaved mode (RFC 9769).
 //! - [`broadcast`]: the broadcast server's mode-5 packet.
 //!
 //! Control (mode 6) requests are routed to `crate::control` (answered only
@@ -28,14 +30,18 @@
 
 pub mod broadcast;
 pub mod decide;
+pub mod interleave;
 pub mod reply;
 pub mod request;
 pub mod seal;
 
 pub use decide::{decide, Arrival, Decision, Policy, Verdict};
+pub use interleave::{Interleave, InterleaveTable, TxHandle};
 pub use reply::{write_reply, PreparedReply, ServerState, UNSYNCHRONISED_REFID};
 pub use request::{parse_request, ClientRequest, DropReason, NTP_PORT};
 pub use seal::{MacSeal, Seal, Sealed};
 
+#[cfg(test)]
+mod interleave_tests;
 #[cfg(test)]
 mod tests;

@@ -2,6 +2,7 @@
 //! the reply header written from it, with the transmit timestamp left for
 //! [`PreparedReply::finish`] right before the send.
 
+use super::interleave::TxHandle;
 use super::request::{ClientRequest, DropReason};
 use crate::packet::{Header, LeapIndicator, Mode, ReferenceId, HEADER_LEN};
 use crate::timestamp::{NtpShort, NtpTimestamp};
@@ -72,13 +73,44 @@ impl ServerState {
 #[must_use = "a prepared reply must be finished with the transmit timestamp"]
 pub struct PreparedReply {
     len: usize,
+    /// Interleaved mode: the transmit timestamp of the previous reply,
+    /// written instead of the caller's.
+    previous_transmit: Option<NtpTimestamp>,
+    /// Interleaved mode: where the kernel transmit timestamp of this reply
+    /// goes once known.
+    stamp: Option<TxHandle>,
 }
 
 impl PreparedReply {
     /// A packet of just the header, written by another writer of this
     /// module (the broadcast packet).
     pub(super) fn header_only() -> PreparedReply {
-        PreparedReply { len: HEADER_LEN }
+        PreparedReply { len: HEADER_LEN, previous_transmit: None, stamp: None }
+    }
+
+    /// Makes this an interleaved reply carrying `previous`, the transmit
+    /// timestamp of the reply before it (the origin field is the caller's).
+    pub(super) fn interleaved(self, previous: NtpTimestamp) -> PreparedReply {
+        PreparedReply { previous_transmit: Some(previous), ..self }
+    }
+
+    /// Asks for this reply's kernel transmit timestamp, to be recorded
+    /// under `handle`.
+    pub(super) fn stamped(self, handle: TxHandle) -> PreparedReply {
+        PreparedReply { stamp: Some(handle), ..self }
+    }
+
+    /// True for an interleaved reply (its transmit timestamp is the
+    /// previous reply's, whatever [`PreparedReply::finish`] is given).
+    pub fn is_interleaved(&self) -> bool {
+        self.previous_transmit.is_some()
+    }
+
+    /// Where to record this reply's kernel transmit timestamp
+    /// (`InterleaveTable::record_transmit`): `Some` when the client uses
+    /// interleaved mode, so the caller should ask the kernel for it.
+    pub fn tx_handle(&self) -> Option<TxHandle> {
+        self.stamp
     }
 
     /// Length of the reply in bytes.
@@ -92,8 +124,10 @@ impl PreparedReply {
     }
 
     /// Writes the transmit timestamp (T3) into `out` — call immediately
-    /// before sending — and returns the number of bytes to send.
+    /// before sending — and returns the number of bytes to send. An
+    /// interleaved reply gets the previous reply's transmit timestamp instead.
     pub fn finish(self, out: &mut [u8], transmit: NtpTimestamp) -> usize {
+        let transmit = self.previous_transmit.unwrap_or(transmit);
         out[Header::TRANSMIT_OFFSET..HEADER_LEN].copy_from_slice(&transmit.to_be_bytes());
         self.len
     }
@@ -129,5 +163,5 @@ pub fn write_reply(
         transmit_time: NtpTimestamp::ZERO,
     };
     header.encode(out).ok_or(DropReason::ReplyTooLarge)?;
-    Ok(PreparedReply { len: HEADER_LEN })
+    Ok(PreparedReply::header_only())
 }

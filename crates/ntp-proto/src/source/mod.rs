@@ -30,7 +30,7 @@ pub use poll::PollConfig;
 pub use poller::{PollerState, SourceConfig, SourcePoller, SourceStatus};
 pub use reach::Reach;
 pub use sample::Sample;
-pub use validate::Reject;
+pub use validate::{Exchange, Reject};
 
 /// RFC 5905 PHI: the frequency tolerance assumed for dispersion growth, 15 ppm.
 pub const PHI: f64 = 15e-6;

@@ -19,12 +19,20 @@
 //! carries a random cookie in its transmit field, never the send time; a
 //! reply is accepted only if its origin echoes the cookie of the one
 //! outstanding request, once.
+//!
+//! With `xleave` (interleaved mode, RFC 9769) every request after the first
+//! answered one also carries the previous exchange: origin = the server's
+//! receive timestamp from the last reply, receive = our receive time of it.
+//! A server that keeps interleaved state answers with origin = that receive
+//! field and transmit = when it really sent the previous reply (its kernel
+//! timestamp), which completes the previous exchange's sample; a basic
+//! answer (origin = our cookie) is taken as usual.
 
 use super::filter::{ClockFilter, FilterStats};
 use super::poll::{PollConfig, PollState};
 use super::reach::Reach;
 use super::sample::Sample;
-use super::validate::{validate_reply, Reject};
+use super::validate::{validate_interleaved, validate_reply, Exchange, Reject};
 use super::PHI;
 use crate::client::write_request;
 use crate::kod::KissCode;
@@ -44,11 +52,19 @@ pub struct SourceConfig {
     /// The local clock's precision (log2 s), for dispersion and for the
     /// negative-delay tolerance.
     pub local_precision: i8,
+    /// Ask for interleaved mode (RFC 9769, chrony's `xleave`).
+    pub xleave: bool,
 }
 
 impl Default for SourceConfig {
     fn default() -> Self {
-        SourceConfig { poll: PollConfig::default(), version: 4, response_timeout: 2.0, local_precision: -20 }
+        SourceConfig {
+            poll: PollConfig::default(),
+            version: 4,
+            response_timeout: 2.0,
+            local_precision: -20,
+            xleave: false,
+        }
     }
 }
 
@@ -95,6 +111,8 @@ struct Outstanding {
     cookie: NtpTimestamp,
     sent_at: NtpTimestamp,
     poll: i8,
+    /// The request carried the previous exchange (interleaved mode).
+    interleaved: bool,
 }
 
 /// The poll state machine of one upstream server.
@@ -106,6 +124,8 @@ pub struct SourcePoller {
     filter: ClockFilter,
     next_poll: NtpTimestamp,
     outstanding: Option<Outstanding>,
+    /// The last answered exchange, for interleaved requests (`xleave` only).
+    previous: Option<Exchange>,
     state: PollerState,
     last_sample: Option<NtpTimestamp>,
     last_reference_id: Option<ReferenceId>,
@@ -145,6 +165,7 @@ impl SourcePoller {
             filter: ClockFilter::new(),
             next_poll: after(now, if first_delay_s.is_finite() { first_delay_s.max(0.0) } else { 0.0 }),
             outstanding: None,
+            previous: None,
             state: PollerState::Active,
             last_sample: None,
             last_reference_id: None,
@@ -198,7 +219,19 @@ impl SourcePoller {
         if let PollerState::Demobilised(_) = self.state {
             return None;
         }
-        write_request(self.config.version, self.poll.poll(), cookie, buf)
+        let n = write_request(self.config.version, self.poll.poll(), cookie, buf)?;
+        if let Some((server_rx, our_rx)) = self.interleaved_fields() {
+            buf[24..32].copy_from_slice(&server_rx.to_be_bytes());
+            buf[32..40].copy_from_slice(&our_rx.to_be_bytes());
+        }
+        Some(n)
+    }
+
+    /// The origin and receive fields of an interleaved request: the
+    /// server's receive time and ours of the last reply.
+    fn interleaved_fields(&self) -> Option<(NtpTimestamp, NtpTimestamp)> {
+        let p = self.previous.filter(|_| self.config.xleave)?;
+        Some((p.t2?, p.t4))
     }
 
     /// The request with transmit `cookie` left at `now`: shifts the reach
@@ -216,7 +249,8 @@ impl SourcePoller {
         let unreachable = self.reach.is_unreachable();
         self.reach.on_transmit();
         self.requests += 1;
-        self.outstanding = Some(Outstanding { cookie, sent_at: now, poll });
+        let interleaved = self.interleaved_fields().is_some();
+        self.outstanding = Some(Outstanding { cookie, sent_at: now, poll, interleaved });
         self.next_poll = after(now, self.poll.on_transmit(unreachable, missed));
     }
 
@@ -267,6 +301,10 @@ impl SourcePoller {
         if let Some(o) = self.outstanding.as_mut() {
             o.sent_at = o.sent_at + d;
         }
+        if let Some(p) = self.previous.as_mut() {
+            p.t1 = p.t1 + d;
+            p.t4 = p.t4 + d;
+        }
         if let Some(t) = self.last_sample.as_mut() {
             *t = *t + d;
         }
@@ -300,7 +338,14 @@ impl SourcePoller {
         }
         let out = self.outstanding.ok_or(Reject::NoRequestOutstanding)?;
         let t1 = out.sent_at;
-        let v = match validate_reply(bytes, out.cookie, t1, t4, self.config.local_precision) {
+        // An interleaved answer echoes our receive field, not the cookie.
+        let reply_origin = bytes.get(24..32).map(|b| NtpTimestamp::from_be_bytes(b.try_into().unwrap_or([0; 8])));
+        let interleaved = self.previous.filter(|p| out.interleaved && reply_origin == Some(p.t4));
+        let validated = match interleaved {
+            Some(previous) => validate_interleaved(bytes, previous, self.config.local_precision),
+            None => validate_reply(bytes, out.cookie, t1, t4, self.config.local_precision),
+        };
+        let v = match validated {
             Ok(v) => v,
             // Not the answer to our request: keep waiting for the real one.
             Err(e @ (Reject::Parse(_) | Reject::NotServerMode(_) | Reject::BadVersion(_) | Reject::OriginMismatch)) => {
@@ -329,7 +374,11 @@ impl SourcePoller {
         let h = v.header;
         let dispersion =
             exp2(self.config.local_precision.clamp(-32, 0)) + exp2(h.precision.clamp(-32, 0)) + PHI * v.delay;
-        let time = t1 + NtpDuration::from_bits(t4.since(t1).to_bits() / 2);
+        // The previous exchange's times for an interleaved sample; and this
+        // exchange is the one the next interleaved request completes.
+        let (st1, st4) = interleaved.map_or((t1, t4), |p| (p.t1, p.t4));
+        self.previous = self.config.xleave.then_some(Exchange { t1, t2: Some(h.receive_time), t4 });
+        let time = st1 + NtpDuration::from_bits(st4.since(st1).to_bits() / 2);
         let filter = self.filter.insert(v.offset, v.delay, dispersion, time);
         self.accepted += 1;
         self.last_sample = Some(time);
@@ -348,6 +397,7 @@ impl SourcePoller {
             precision: h.precision,
             poll: out.poll,
             filter,
+            interleaved: interleaved.is_some(),
         })
     }
 
@@ -395,3 +445,5 @@ impl SourcePoller {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod xleave_tests;

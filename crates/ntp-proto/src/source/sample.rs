@@ -35,4 +35,8 @@ pub struct Sample {
     pub poll: i8,
     /// The source's clock-filter figures including this sample.
     pub filter: FilterStats,
+    /// Measured in interleaved mode (RFC 9769): T3 is the server's kernel
+    /// transmit timestamp of the previous reply, and the sample is that
+    /// previous exchange's.
+    pub interleaved: bool,
 }

@@ -96,6 +96,33 @@ pub fn validate_reply(
     t4: NtpTimestamp,
     precision: i8,
 ) -> Result<Validated, Reject> {
+    validate(reply, cookie, Exchange { t1, t2: None, t4 }, precision)
+}
+
+/// The local times of an interleaved exchange (RFC 9769): the previous
+/// request left at `t1` and its reply arrived at `t4`; the server received
+/// that request at `t2` (from the previous reply).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Exchange {
+    /// When the request left (local).
+    pub t1: NtpTimestamp,
+    /// When the server received it, when known from an earlier reply
+    /// (interleaved); `None`: from this reply (basic).
+    pub t2: Option<NtpTimestamp>,
+    /// When the reply arrived (local).
+    pub t4: NtpTimestamp,
+}
+
+/// Validates `reply` as an interleaved answer: its origin is our request's
+/// receive field (`previous.t4`), its transmit timestamp is when the server
+/// sent its reply to `previous` (T3), which completes that exchange.
+pub fn validate_interleaved(reply: &[u8], previous: Exchange, precision: i8) -> Result<Validated, Reject> {
+    validate(reply, previous.t4, previous, precision)
+}
+
+fn validate(reply: &[u8], origin: NtpTimestamp, exchange: Exchange, precision: i8) -> Result<Validated, Reject> {
+    let Exchange { t1, t4, .. } = exchange;
+    let cookie = origin;
     let header = Header::decode(reply).map_err(Reject::Parse)?;
     if header.mode != Mode::Server {
         return Err(Reject::NotServerMode(header.mode));
@@ -121,7 +148,7 @@ pub fn validate_reply(
     if header.receive_time.is_zero() || header.transmit_time.is_zero() {
         return Err(Reject::ZeroTimestamp);
     }
-    let t2 = header.receive_time;
+    let t2 = exchange.t2.unwrap_or(header.receive_time);
     let t3 = header.transmit_time;
     let server_time = t3.since(t2).to_seconds();
     if server_time < 0.0 {

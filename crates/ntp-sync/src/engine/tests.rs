@@ -47,6 +47,7 @@ impl ModelClock {
             precision: -20,
             poll: 6,
             filter: FilterStats { offset, delay, dispersion: 1e-6, jitter: 1e-5, samples: 1, time: self.now() },
+            interleaved: false,
         }
     }
 }

@@ -253,6 +253,16 @@ pub fn render(hub: &StatusHub) -> String {
         "Requests without a kernel receive timestamp (the clock was read instead).",
         stats.rx_timestamp_fallback,
     );
+    b.counter(
+        "ntp_server_interleaved_replies_total",
+        "Replies sent in interleaved mode (RFC 9769): their transmit timestamp is the kernel's of the previous reply.",
+        stats.interleaved,
+    );
+    b.counter(
+        "ntp_server_tx_timestamp_missed_total",
+        "Replies to interleaved-mode clients whose kernel transmit timestamp was not available after the send (the next reply to that client is basic).",
+        stats.tx_timestamp_missed,
+    );
     b.counter("ntp_server_nts_replies_total", "Replies authenticated with NTS (RFC 8915).", stats.nts_replied);
     b.counter(
         "ntp_server_control_replies_total",

@@ -286,6 +286,10 @@ pub struct ServerStats {
     pub receive_errors: u64,
     /// Receives without a kernel timestamp.
     pub rx_timestamp_fallback: u64,
+    /// Replies sent in interleaved mode (RFC 9769).
+    pub interleaved: u64,
+    /// Interleaved-mode replies whose kernel transmit timestamp was missed.
+    pub tx_timestamp_missed: u64,
     /// Kiss-o'-death replies sent (DENY, RATE).
     pub kod_sent: u64,
     /// Replies authenticated with a MAC.

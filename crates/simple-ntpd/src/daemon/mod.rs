@@ -89,6 +89,7 @@ pub fn server_settings(config: &Config, overrides: &Overrides) -> ServerSettings
             max_packet_size: config.performance.max_packet_size,
             recv_batch: config.performance.recv_batch,
             batch_send: config.performance.batch_send,
+            interleaved: config.ntp_server.interleaved,
             cpu: None,
             broadcasts: false,
         },

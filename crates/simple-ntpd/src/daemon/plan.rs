@@ -229,6 +229,7 @@ mod tests {
             key: None,
             nts: false,
             ca: None,
+            xleave: false,
         });
         SyncSettings {
             upstreams: c.upstreams(),

@@ -12,10 +12,13 @@
 //! blocking. The error queue makes the socket poll as `POLLERR` (tokio:
 //! `Interest::ERROR`) while something is waiting.
 //!
-//! The upstream client (`sync::net`) uses this for T1 of every request;
-//! the serving side can use the same calls for its replies (interleaved
-//! mode: the transmit timestamp of the previous reply; batch sends: how
-//! long the stamp-to-wire latency really is).
+//! The upstream client (`sync::net`) uses this for T1 of every request.
+//! The serving side asks for timestamps per datagram instead
+//! ([`enable_on_request`], [`send_stamped`]): only replies to clients in
+//! interleaved mode need one, and a basic reply should not pay for it. Those
+//! timestamps carry no usable id (the kernel numbers only socket-wide
+//! requests), so the server reads its timestamp right after the send and
+//! accepts it only if it is not older than the send ([`read_after`]).
 //!
 //! An OS-interface module: `setsockopt` and `recvmsg(MSG_ERRQUEUE)` with
 //! control messages are only reachable through raw pointers.
@@ -23,10 +26,19 @@
 #![allow(unsafe_code)] // An OS-interface module: every unsafe block carries a SAFETY comment.
 
 use std::io;
-use std::mem::{size_of, zeroed};
+use std::mem::{align_of, size_of, zeroed};
 use std::os::fd::AsRawFd;
 
-use super::udp::{for_each_cmsg, read_cmsg, setsockopt_int, KernelTime};
+use std::net::{IpAddr, SocketAddr};
+
+use ntp_proto::NtpTimestamp;
+
+use super::udp::{for_each_cmsg, read_cmsg, setsockopt_int, std_to_sockaddr, write_pktinfo, CmsgBuf, KernelTime};
+
+/// `SOF_TIMESTAMPING_OPT_RX_FILTER` (Linux 6.7): report software receive
+/// timestamps only where they were asked for, so enabling transmit
+/// timestamps adds nothing to every received datagram.
+const SOF_TIMESTAMPING_OPT_RX_FILTER: u32 = 1 << 17;
 
 /// `struct scm_timestamping`: software, (deprecated), raw hardware time.
 const SCM_TIMESTAMPING_LEN: usize = 3 * size_of::<libc::timespec>();
@@ -56,6 +68,102 @@ pub fn enable(socket: &impl AsRawFd) -> io::Result<()> {
         | libc::SOF_TIMESTAMPING_OPT_ID
         | libc::SOF_TIMESTAMPING_OPT_TSONLY;
     setsockopt_int(socket.as_raw_fd(), libc::SOL_SOCKET, libc::SO_TIMESTAMPING, flags as libc::c_int)
+}
+
+/// Makes `socket` report software transmit timestamps of the datagrams
+/// sent with [`send_stamped`] (and of no others) on its error queue.
+pub fn enable_on_request(socket: &impl AsRawFd) -> io::Result<()> {
+    let report = libc::SOF_TIMESTAMPING_SOFTWARE | libc::SOF_TIMESTAMPING_OPT_TSONLY;
+    let fd = socket.as_raw_fd();
+    setsockopt_int(
+        fd,
+        libc::SOL_SOCKET,
+        libc::SO_TIMESTAMPING,
+        (report | SOF_TIMESTAMPING_OPT_RX_FILTER) as libc::c_int,
+    )
+    // Older kernels: received datagrams carry one control message more
+    // (the receive buffers have room for it).
+    .or_else(|_| setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPING, report as libc::c_int))
+}
+
+/// Sends `data` to `dest` (from `local`, as `udp::send` does) asking the
+/// kernel for its software transmit timestamp (a `SO_TIMESTAMPING` control
+/// message; needs [`enable_on_request`] on the socket).
+pub fn send_stamped(
+    socket: &impl AsRawFd,
+    data: &[u8],
+    dest: SocketAddr,
+    local: Option<(IpAddr, u32)>,
+) -> io::Result<usize> {
+    let (mut addr, addr_len) = std_to_sockaddr(dest);
+    let mut cmsg = CmsgBuf::default();
+    let mut control_len = local.map_or(0, |(ip, ifindex)| write_pktinfo(&mut cmsg, ip, ifindex));
+    control_len += write_tx_request(&mut cmsg, control_len);
+    let mut iov = libc::iovec { iov_base: data.as_ptr() as *mut libc::c_void, iov_len: data.len() };
+    // SAFETY: all-zero is a valid msghdr.
+    let mut hdr: libc::msghdr = unsafe { zeroed() };
+    hdr.msg_name = (&mut addr as *mut libc::sockaddr_storage).cast();
+    hdr.msg_namelen = addr_len;
+    hdr.msg_iov = &mut iov;
+    hdr.msg_iovlen = 1;
+    hdr.msg_control = cmsg.0.as_mut_ptr().cast();
+    hdr.msg_controllen = control_len as _;
+    // SAFETY: `hdr` points at live buffers (`addr`, `data` via `iov`, `cmsg`)
+    // that outlive the call; sendmsg only reads them.
+    let n = unsafe { libc::sendmsg(socket.as_raw_fd(), &hdr, 0) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// Writes the `SO_TIMESTAMPING` control message asking for a software
+/// transmit timestamp at byte `at` of `cmsg` (a multiple of the control
+/// message alignment: the end of the one before); returns its space.
+fn write_tx_request(cmsg: &mut CmsgBuf, at: usize) -> usize {
+    let len = size_of::<u32>() as u32;
+    // SAFETY: CMSG_SPACE/CMSG_LEN are pure arithmetic.
+    let (space, cmsg_len) = unsafe { (libc::CMSG_SPACE(len) as usize, libc::CMSG_LEN(len) as usize) };
+    assert!(
+        at.is_multiple_of(align_of::<libc::cmsghdr>()) && at + space <= cmsg.0.len(),
+        "control message fits the buffer"
+    );
+    cmsg.0[at..at + space].fill(0);
+    let hdr = libc::cmsghdr { cmsg_len: cmsg_len as _, cmsg_level: libc::SOL_SOCKET, cmsg_type: libc::SO_TIMESTAMPING };
+    // SAFETY: `at + space` is within the buffer (asserted above); the header
+    // goes at `at` and the flags CMSG_LEN(0) bytes after it, both within it.
+    unsafe {
+        let base = cmsg.0.as_mut_ptr().add(at);
+        std::ptr::write_unaligned(base.cast::<libc::cmsghdr>(), hdr);
+        std::ptr::write_unaligned(
+            base.add(libc::CMSG_LEN(0) as usize).cast::<u32>(),
+            libc::SOF_TIMESTAMPING_TX_SOFTWARE,
+        );
+    }
+    space
+}
+
+/// The transmit timestamp of the datagram just sent with [`send_stamped`],
+/// whose send began at `sent_after` (system time read before the send): the
+/// first error-queue entry not older than that, reading a few entries at
+/// most. `None` when the kernel has not queued it (yet): the caller goes on
+/// without it. Older entries (a timestamp read too late before) are dropped.
+pub fn read_after(socket: &impl AsRawFd, sent_after: NtpTimestamp) -> Option<NtpTimestamp> {
+    for _ in 0..4 {
+        match read(socket) {
+            Ok(Some(ts)) => {
+                let t = NtpTimestamp::from_unix(ts.time.secs, ts.time.nanos);
+                let late = t.since(sent_after).to_seconds();
+                if (0.0..1.0).contains(&late) {
+                    return Some(t);
+                }
+            }
+            Ok(None) => {}
+            Err(_) => return None,
+        }
+    }
+    None
 }
 
 /// The ids the kernel gives the datagrams a socket sends, counted on the
@@ -190,6 +298,46 @@ mod tests {
     #[test]
     fn every_datagram_gets_its_timestamp_and_id_v6() {
         check("[::1]:0", "[::1]:0");
+    }
+
+    fn check_on_request(local: &str, peer: &str) {
+        let (server, client) = (socket(local), socket(peer));
+        udp::enable_rx_metadata(&server, local.starts_with('[')).unwrap();
+        enable_on_request(&server).unwrap();
+        let to = client.local_addr().unwrap().as_socket().unwrap();
+        // A plain send asks for nothing.
+        udp::send(&server, b"basic", to, None).unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(read(&server).unwrap_err().kind(), io::ErrorKind::WouldBlock, "no timestamp unasked");
+        for _ in 0..3 {
+            let before = crate::clock::SystemClock.now();
+            send_stamped(&server, b"interleaved", to, None).unwrap();
+            let after = crate::clock::SystemClock.now();
+            let t = read_after(&server, before).expect("the stamped send's timestamp, right after it");
+            assert!(after.since(t).to_bits() >= 0, "{t:?} after {after:?}");
+        }
+        // A timestamp older than the send it is read for is not taken for it.
+        send_stamped(&server, b"late", to, None).unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(read_after(&server, crate::clock::SystemClock.now()), None);
+        // Receiving still yields the kernel receive timestamp and pktinfo.
+        let from = server.local_addr().unwrap().as_socket().unwrap();
+        udp::send(&client, b"request", from, None).unwrap();
+        let mut buf = [0u8; 64];
+        let mut cmsg = udp::CmsgBuf::default();
+        server.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+        let meta = udp::recv(&server, &mut buf, &mut cmsg).unwrap();
+        assert!(meta.kernel_time.is_some() && meta.local.is_some(), "{meta:?}");
+    }
+
+    #[test]
+    fn stamped_sends_get_their_timestamp_and_others_none_v4() {
+        check_on_request("127.0.0.1:0", "127.0.0.1:0");
+    }
+
+    #[test]
+    fn stamped_sends_get_their_timestamp_and_others_none_v6() {
+        check_on_request("[::1]:0", "[::1]:0");
     }
 
     #[test]

@@ -41,8 +41,11 @@ pub struct RecvMeta {
     pub kernel_time: Option<KernelTime>,
 }
 
-/// Space for one timestamp and one IPv6 pktinfo control message.
-pub(crate) const CMSG_BUF_LEN: usize = 128;
+/// Space for the receive timestamp, one IPv6 pktinfo control message and
+/// the `SCM_TIMESTAMPING` message a kernel without
+/// `SOF_TIMESTAMPING_OPT_RX_FILTER` adds once transmit timestamps are
+/// reported on the socket (`tx_timestamp::enable_on_request`).
+pub(crate) const CMSG_BUF_LEN: usize = 192;
 
 /// A reusable control-message buffer, aligned for `cmsghdr`.
 #[repr(C, align(8))]

@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use anyhow::{bail, Context};
+use ntp_proto::server::InterleaveTable;
 use tracing::{info, warn};
 
 use crate::interfaces::InterfaceCell;
@@ -30,6 +31,10 @@ use crate::served::StateCell;
 use client_log::ClientLog;
 use stats::{StatsRegistry, WorkerStats};
 use worker::{Worker, WorkerOptions};
+
+/// Clients remembered for interleaved mode per listener (40 bytes each,
+/// taken zero-filled: the kernel backs pages only as clients land in them).
+const INTERLEAVE_SLOTS: usize = 16_384;
 
 /// What the server needs to start.
 #[derive(Clone, Debug, PartialEq)]
@@ -234,6 +239,11 @@ impl Server {
         let shutdown = Arc::new(AtomicBool::new(false));
         let mut threads = Vec::new();
         let seed = listener_seed(id);
+        // One interleaved-mode table for all of this listener's workers:
+        // SO_REUSEPORT spreads a client's requests over them by source port.
+        let interleave = settings.worker.interleaved.then(|| {
+            Arc::new(InterleaveTable::from_zeroed(crate::zeroed::table(INTERLEAVE_SLOTS), seed.rotate_left(17)))
+        });
         for (n, socket) in sockets.into_iter().enumerate() {
             let worker_stats = Arc::new(WorkerStats::default());
             self.stats.register(bound, worker_stats.clone());
@@ -253,6 +263,7 @@ impl Server {
                 worker_stats,
                 clients,
                 options,
+                interleave.clone(),
                 seed.rotate_left(n as u32 + 7),
             );
             let flag = shutdown.clone();

@@ -1,7 +1,8 @@
 //! The security policy as the server decision (`ntp_proto::server::decide`)
 //! consults it: one [`ServingPolicy`] per batch of datagrams, over the
 //! published [`SecurityPolicy`] and [`InterfaceTable`] snapshots, the
-//! worker's own rate-limiter table and the NTS cookie keys in force. For
+//! worker's own rate-limiter table, the listener's interleaved-mode table
+//! and the NTS cookie keys in force. For
 //! each datagram the decision first selects its arrival interface: the
 //! access rules and rate limits of that interface's VLAN, where it has
 //! its own, replace the global ones for that datagram.
@@ -11,7 +12,7 @@ use std::sync::Arc;
 
 use ntp_proto::auth::SymmetricKey;
 use ntp_proto::nts::cookie::CookieKeys;
-use ntp_proto::server::{Policy, Verdict};
+use ntp_proto::server::{InterleaveTable, Policy, Verdict};
 
 use crate::interfaces::slots::OTHER;
 use crate::interfaces::{InterfaceEntry, InterfaceTable};
@@ -28,6 +29,8 @@ pub struct ServingPolicy<'a> {
     current: Option<&'a InterfaceEntry>,
     /// This worker's rate-limiter table (when rate limiting is on).
     pub limiter: Option<&'a mut RateLimiter>,
+    /// This worker's interleaved-mode table (when interleaved mode is on).
+    pub interleave: Option<&'a InterleaveTable>,
     /// The NTS cookie keys, loaded once per batch (when NTS is served).
     pub cookie_keys: Option<arc_swap::Guard<Arc<CookieKeys>>>,
     /// `performance.max_packet_size`.
@@ -40,10 +43,11 @@ impl<'a> ServingPolicy<'a> {
         security: &'a SecurityPolicy,
         interfaces: &'a InterfaceTable,
         limiter: Option<&'a mut RateLimiter>,
+        interleave: Option<&'a InterleaveTable>,
         max_request_len: usize,
     ) -> Self {
         let cookie_keys = security.nts.as_ref().map(|n| n.0.load());
-        ServingPolicy { security, interfaces, current: None, limiter, cookie_keys, max_request_len }
+        ServingPolicy { security, interfaces, current: None, limiter, interleave, cookie_keys, max_request_len }
     }
 
     /// True when a broadcast client listens on the last selected interface.
@@ -115,6 +119,11 @@ impl Policy for ServingPolicy<'_> {
     #[inline]
     fn nts_cookie_keys(&self) -> Option<&CookieKeys> {
         self.cookie_keys.as_deref().map(|k| &**k)
+    }
+
+    #[inline]
+    fn interleave_table(&self) -> Option<&InterleaveTable> {
+        self.interleave
     }
 
     fn control_allowed(&self, client: IpAddr) -> bool {

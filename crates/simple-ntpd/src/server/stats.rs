@@ -33,6 +33,8 @@ pub struct WorkerStats {
     authenticated: AtomicU64,
     nts_replied: AtomicU64,
     control_replied: AtomicU64,
+    interleaved: AtomicU64,
+    tx_timestamp_missed: AtomicU64,
 }
 
 impl Default for WorkerStats {
@@ -46,6 +48,8 @@ impl Default for WorkerStats {
             authenticated: AtomicU64::new(0),
             nts_replied: AtomicU64::new(0),
             control_replied: AtomicU64::new(0),
+            interleaved: AtomicU64::new(0),
+            tx_timestamp_missed: AtomicU64::new(0),
         }
     }
 }
@@ -107,6 +111,17 @@ impl WorkerStats {
     pub fn control_replied(&self) {
         bump(&self.control_replied);
     }
+    /// A reply went out in interleaved mode.
+    #[inline]
+    pub fn interleaved(&self) {
+        bump(&self.interleaved);
+    }
+    /// The kernel transmit timestamp of a reply to an interleaved-mode
+    /// client was not there after the send (its next reply is basic).
+    #[inline]
+    pub fn tx_timestamp_missed(&self) {
+        bump(&self.tx_timestamp_missed);
+    }
     /// The kernel gave no receive timestamp; the clock was read instead.
     #[inline]
     pub fn rx_timestamp_fallback(&self) {
@@ -135,6 +150,10 @@ pub struct Totals {
     pub nts_replied: u64,
     /// Control (mode 6) queries answered (error replies included).
     pub control_replied: u64,
+    /// Replies sent in interleaved mode.
+    pub interleaved: u64,
+    /// Interleaved-mode replies whose kernel transmit timestamp was missed.
+    pub tx_timestamp_missed: u64,
     /// Drops by reason name.
     pub dropped: Vec<(&'static str, u64)>,
 }
@@ -271,6 +290,8 @@ fn sum<'a>(workers: impl Iterator<Item = &'a WorkerStats>) -> Totals {
         t.authenticated += w.authenticated.load(Relaxed);
         t.nts_replied += w.nts_replied.load(Relaxed);
         t.control_replied += w.control_replied.load(Relaxed);
+        t.interleaved += w.interleaved.load(Relaxed);
+        t.tx_timestamp_missed += w.tx_timestamp_missed.load(Relaxed);
     }
     t
 }

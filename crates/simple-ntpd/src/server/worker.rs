@@ -8,6 +8,10 @@
 //! within the cost of one send. With `batch_send` (opt-in) replies are
 //! stamped together and sent with one sendmmsg: more throughput, later
 //! replies leave tens of microseconds after their timestamp.
+//! Clients in interleaved mode (RFC 9769) are answered on their own, with
+//! the kernel transmit timestamp of their previous reply; each such reply
+//! asks the kernel for its own transmit timestamp, read right after the
+//! send into the worker's `InterleaveTable`.
 //! Allocation-free after start for time requests (plain, MAC, NTS);
 //! control (mode 6) queries from allowed networks are answered here too, on
 //! their own path that allocates. Nothing is logged per packet above trace
@@ -19,7 +23,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use ntp_proto::control::{self, ControlRequest};
-use ntp_proto::server::{decide, Arrival, Decision, DropReason, MacSeal, PreparedReply, Seal, Sealed};
+use ntp_proto::server::{
+    decide, Arrival, Decision, DropReason, InterleaveTable, MacSeal, Policy, PreparedReply, Seal, Sealed, TxHandle,
+};
 use ntp_proto::NtpTimestamp;
 use socket2::Socket;
 use tracing::{debug, trace, warn};
@@ -31,6 +37,7 @@ use super::stats::WorkerStats;
 use crate::clock::SystemClock;
 use crate::interfaces::{BroadcastIn, InterfaceCell};
 use crate::net::batch::{RecvBatch, SendBatch};
+use crate::net::tx_timestamp;
 use crate::net::udp::{self, RecvMeta};
 use crate::random::Csprng;
 use crate::security::ratelimit::RateLimiter;
@@ -54,6 +61,9 @@ pub struct WorkerOptions {
     /// This worker sends its address family's broadcasts (set per worker
     /// by the server).
     pub broadcasts: bool,
+    /// Answer interleaved-mode requests (`ntp_server.interleaved`): the
+    /// server gives the listener's workers one table.
+    pub interleaved: bool,
 }
 
 /// A reply queued for the batch send (NTS replies are sent at once).
@@ -79,6 +89,8 @@ pub struct Worker {
     stats: Arc<WorkerStats>,
     clients: Arc<ClientLog>,
     options: WorkerOptions,
+    /// The listener's interleaved-mode table (`ntp_server.interleaved`).
+    interleave: Option<Arc<InterleaveTable>>,
     seed: u64,
 }
 
@@ -94,6 +106,7 @@ impl Worker {
         stats: Arc<WorkerStats>,
         clients: Arc<ClientLog>,
         options: WorkerOptions,
+        interleave: Option<Arc<InterleaveTable>>,
         seed: u64,
     ) -> Self {
         Worker {
@@ -106,6 +119,7 @@ impl Worker {
             stats,
             clients,
             options,
+            interleave,
             seed,
         }
     }
@@ -126,6 +140,7 @@ impl Worker {
         // Nonces for NTS: a per-worker CSPRNG seeded once from the OS.
         let mut rng = crate::random::csprng();
         let mut limiter: Option<RateLimiter> = None;
+        let xleave = self.interleave_table();
         let mut broadcaster = self.options.broadcasts.then(|| Broadcaster::new(self.bound));
         while !shutdown.load(Ordering::Relaxed) {
             if let Some(b) = &mut broadcaster {
@@ -153,7 +168,8 @@ impl Worker {
                 (Some(n), _) => limiter = Some(RateLimiter::new(n, self.seed)),
                 (None, _) => {}
             }
-            let mut policy = ServingPolicy::new(&security, &interfaces, limiter.as_mut(), self.options.max_packet_size);
+            let mut policy =
+                ServingPolicy::new(&security, &interfaces, limiter.as_mut(), xleave, self.options.max_packet_size);
             match &mut tx {
                 None => {
                     for i in 0..n {
@@ -165,14 +181,16 @@ impl Worker {
                             continue;
                         }
                         match self.decide(data, &meta, &snapshot, &mut policy, &mut out) {
-                            Decision::Reply(prepared, seal) => {
-                                // The transmit timestamp is read as late as possible: right here.
-                                let len = prepared.finish(&mut out, snapshot.correction.apply(SystemClock.now()));
-                                let slot = policy.slot();
-                                if let Some(len) = self.seal(seal, &mut out, len, data.len(), &policy, &mut rng) {
-                                    self.send_one(&out[..len], &meta, Some(slot));
-                                }
-                            }
+                            Decision::Reply(prepared, seal) => self.reply_alone(
+                                prepared,
+                                seal,
+                                &mut out,
+                                data.len(),
+                                &meta,
+                                &snapshot,
+                                &mut policy,
+                                &mut rng,
+                            ),
                             Decision::KissOfDeath { len, .. } => self.send_one(&out[..len], &meta, None),
                             Decision::Drop(_) => {}
                             Decision::Control(request) => self.answer_control(&request, &meta, &snapshot),
@@ -192,18 +210,26 @@ impl Worker {
                         let decision = self.decide(data, &meta, &snapshot, &mut policy, batch.next_buf());
                         let slot = policy.slot();
                         let (len, q) = match decision {
+                            // NTS replies are sealed after T3, and interleaved-mode ones
+                            // wait for their kernel transmit timestamp: sent on their own.
+                            Decision::Reply(p, seal) if p.tx_handle().is_some() || matches!(seal, Seal::Nts(_)) => {
+                                out[..p.len()].copy_from_slice(&batch.next_buf()[..p.len()]);
+                                self.reply_alone(
+                                    p,
+                                    seal,
+                                    &mut out,
+                                    data.len(),
+                                    &meta,
+                                    &snapshot,
+                                    &mut policy,
+                                    &mut rng,
+                                );
+                                continue;
+                            }
                             Decision::Reply(p, Seal::Plain) => (p.len(), Queued::Reply(p, None, slot)),
                             // The slot is sent with the MAC appended after T3.
                             Decision::Reply(p, Seal::Mac(m)) => (p.len() + m.len(), Queued::Reply(p, Some(m), slot)),
-                            Decision::Reply(p, nts @ Seal::Nts(_)) => {
-                                // NTS replies are sealed after T3 and sent on their own.
-                                out[..p.len()].copy_from_slice(&batch.next_buf()[..p.len()]);
-                                let len = p.finish(&mut out, snapshot.correction.apply(SystemClock.now()));
-                                if let Some(len) = self.seal(nts, &mut out, len, data.len(), &policy, &mut rng) {
-                                    self.send_one(&out[..len], &meta, Some(slot));
-                                }
-                                continue;
-                            }
+                            Decision::Reply(_, Seal::Nts(_)) => continue, // sent on its own above
                             Decision::KissOfDeath { len, .. } => (len, Queued::Kod),
                             Decision::Drop(_) => continue,
                             Decision::Control(request) => {
@@ -230,6 +256,84 @@ impl Worker {
                         (false, _) => self.stats.send_error(),
                     });
                 }
+            }
+        }
+    }
+
+    /// The interleaved-mode table, when it is on and the socket can report
+    /// transmit timestamps (otherwise every client is served in basic mode).
+    fn interleave_table(&self) -> Option<&InterleaveTable> {
+        let table = self.interleave.as_deref()?;
+        match tx_timestamp::enable_on_request(&self.socket) {
+            Ok(()) => Some(table),
+            Err(e) => {
+                warn!(address = %self.bound, error = %e, "no kernel transmit timestamps: interleaved mode is off");
+                None
+            }
+        }
+    }
+
+    /// Stamps, seals and sends one reply by itself (`out` holds it): the
+    /// transmit timestamp is read as late as possible, right here. A reply
+    /// to an interleaved-mode client asks the kernel when it left and
+    /// records that for the client's next request.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn reply_alone(
+        &self,
+        prepared: PreparedReply,
+        seal: Seal<'_>,
+        out: &mut [u8],
+        request_len: usize,
+        meta: &RecvMeta,
+        snapshot: &Snapshot,
+        policy: &mut ServingPolicy<'_>,
+        rng: &mut Csprng,
+    ) {
+        let system_now = SystemClock.now();
+        let len = prepared.finish(out, snapshot.correction.apply(system_now));
+        let slot = policy.slot();
+        let Some(len) = self.seal(seal, out, len, request_len, policy, rng) else { return };
+        match prepared.tx_handle() {
+            None => self.send_one(&out[..len], meta, Some(slot)),
+            Some(handle) => {
+                if prepared.is_interleaved() {
+                    self.stats.interleaved();
+                }
+                self.send_interleaved(&out[..len], meta, slot, system_now, handle, snapshot, policy)
+            }
+        }
+    }
+
+    /// Sends a reply to an interleaved-mode client and records its kernel
+    /// transmit timestamp (served time) under `handle`.
+    #[allow(clippy::too_many_arguments)]
+    #[cold]
+    fn send_interleaved(
+        &self,
+        reply: &[u8],
+        meta: &RecvMeta,
+        slot: usize,
+        sent_after: NtpTimestamp,
+        handle: TxHandle,
+        snapshot: &Snapshot,
+        policy: &mut ServingPolicy<'_>,
+    ) {
+        match tx_timestamp::send_stamped(&self.socket, reply, meta.source, self.reply_source(meta)) {
+            Ok(_) => {
+                self.stats.replied(slot);
+                match tx_timestamp::read_after(&self.socket, sent_after) {
+                    Some(tx) => {
+                        if let Some(table) = policy.interleave_table() {
+                            table.record_transmit(handle, snapshot.correction.apply(tx));
+                        }
+                    }
+                    None => self.stats.tx_timestamp_missed(),
+                }
+            }
+            Err(e) => {
+                self.stats.send_error();
+                trace!(error = %e, "send failed");
             }
         }
     }

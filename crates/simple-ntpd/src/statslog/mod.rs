@@ -181,7 +181,7 @@ impl StatisticsLogs {
                     root_dispersion: sample.root_dispersion,
                     refid: u32::from_be_bytes(sample.reference_id.0),
                     mode,
-                    interleaved: false,
+                    interleaved: sample.interleaved,
                     // Upstream sockets read kernel receive timestamps
                     // (SO_TIMESTAMPNS); the transmit time is read by the daemon.
                     tx_source: 'D',

@@ -133,6 +133,8 @@ pub fn server_stats(hub: &StatusHub) -> ServerStats {
         send_errors: t.send_errors,
         receive_errors: t.receive_errors,
         rx_timestamp_fallback: t.rx_timestamp_fallback,
+        interleaved: t.interleaved,
+        tx_timestamp_missed: t.tx_timestamp_missed,
         kod_sent: t.kod_sent,
         authenticated: t.authenticated,
         nts_replied: t.nts_replied,

@@ -75,7 +75,13 @@ impl Loop {
         // server's rate-limit burst), then only broadcasts.
         let poll = PollConfig { minpoll: 1, maxpoll: 1, iburst: true, burst_spacing: 0.5, ..PollConfig::default() }
             .sanitised();
-        let config = SourceConfig { poll, version: 4, response_timeout: 1.0, local_precision: self.settings.precision };
+        let config = SourceConfig {
+            poll,
+            version: 4,
+            response_timeout: 1.0,
+            local_precision: self.settings.precision,
+            xleave: false,
+        };
         let authenticated = matches!(auth, ClientAuth::Mac(_));
         let assoc = Association::broadcast_client(config, auth, self.clock.now());
         let id = self.engine.add_source(SourceParams {
