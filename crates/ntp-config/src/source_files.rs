@@ -117,6 +117,7 @@ fn parse_line(line: &str) -> Result<Upstream, String> {
         pool: pool.then_some(4),
         nts: false,
         ca: None,
+        xleave: false,
     };
     while let Some(option) = words.next() {
         let mut number = |range: std::ops::RangeInclusive<i64>| -> Result<i64, String> {
