@@ -165,7 +165,7 @@ pub fn status(args: StatusArgs) -> ExitCode {
 pub fn sources(args: ApiArgs) -> ExitCode {
     show::<Sources>(&args, "/api/v1/sources", |s| {
         if s.sources.is_empty() {
-            return "no upstream sources configured (serving a local reference)\n".to_owned();
+            return "no upstream sources (none configured, or none yet from the sources directory)\n".to_owned();
         }
         let rows: Vec<Vec<String>> = s
             .sources
