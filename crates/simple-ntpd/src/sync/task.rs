@@ -34,6 +34,7 @@ use crate::refclock::spec::RefclockSpec;
 use crate::security::keys::SymmetricKeys;
 use crate::served::local::LocalReference;
 use crate::served::{Correction, Snapshot, StateCell};
+use crate::status::problems::Problem;
 use crate::status::StatusHub;
 
 mod admit;
@@ -199,6 +200,8 @@ async fn run(
         hub.interfaces().set_broadcast_sink(Some(broadcast_tx.clone()));
     }
     let broadcast = BroadcastListeners::new(settings.broadcast.clone(), broadcast_tx);
+    // Lookup problems of sources a reload removed end here.
+    hub.problems().keep_lookups(&settings.upstreams.iter().map(|u| u.host.clone()).collect::<Vec<_>>());
     let pending = (0..settings.upstreams.len())
         .map(|upstream| Pending { upstream, next_try: Instant::now(), backoff: Duration::from_secs(2) })
         .collect();
@@ -314,6 +317,7 @@ impl Loop {
                 let mut added = self.ups.iter().filter(|u| u.upstream == idx).count();
                 match result {
                     Ok(addrs) => {
+                        self.hub.problems().succeeded(Problem::Lookup(host.clone()));
                         for addr in addrs {
                             if added >= wanted {
                                 break;
@@ -329,7 +333,10 @@ impl Loop {
                             }
                         }
                     }
-                    Err(e) => warn!(source = %host, error = %e, retry_s = backoff.as_secs(), "cannot resolve source"),
+                    Err(e) => {
+                        debug!(source = %host, error = %e, retry_s = backoff.as_secs(), "cannot resolve source");
+                        self.hub.problems().failed(Problem::Lookup(host.clone()), &e.to_string());
+                    }
                 }
                 if added < wanted {
                     self.retry_later(idx, backoff);
@@ -506,8 +513,9 @@ impl Loop {
         if st.updates == 0 {
             return;
         }
-        if let Err(e) = driftfile::write(path, st.frequency_ppm, st.frequency_sd_ppm) {
-            warn!(file = %path.display(), error = %e, "cannot write the drift file");
+        match driftfile::write(path, st.frequency_ppm, st.frequency_sd_ppm) {
+            Ok(()) => self.hub.problems().succeeded(Problem::DriftFile),
+            Err(e) => self.hub.problems().failed(Problem::DriftFile, &format!("{}: {e}", path.display())),
         }
     }
 
