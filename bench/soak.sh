@@ -13,9 +13,9 @@
 #   rate     rate-limits with kiss-o'-death: answers the daemon's 1 s polls
 #            with RATE kisses
 #   nts      served over NTS (throw-away CA and certificate)
-# while ntp-bench drives the daemon at RATE requests/s (default 50 000) in
-# 30 s chunks, every fourth chunk a 5 s burst at 3 × RATE, and the daemon is
-# reloaded (SIGHUP) every 30 s, alternating two configurations (B adds a
+# while ntp-bench (--no-spin: the machine is shared) drives the daemon at
+# RATE requests/s (default 50 000) in 30 s chunks, every fourth chunk a 5 s
+# burst at 3 × RATE, and the daemon is reloaded (SIGHUP) every 30 s, alternating two configurations (B adds a
 # second source by name, so each reload restarts the sync loop and looks
 # names up). Fault windows, one after another after the first fifth of the
 # run, each a tenth of it (the NTS key directory's at least 65 s):
@@ -246,7 +246,7 @@ load() {
         if [ $((n % 4)) = 3 ]; then secs=5 rate=$((RATE * BURST_FACTOR)); fi
         [ $(($(date +%s) + secs)) -le "$END" ] || secs=$((END - $(date +%s)))
         [ "$secs" -ge 2 ] || break
-        "$NTP_BENCH" --server "$ADDR:1123" --rate "$rate" --duration "$secs" --warmup 0.2 --json 2>/dev/null \
+        "$NTP_BENCH" --server "$ADDR:1123" --rate "$rate" --duration "$secs" --warmup 0.2 --no-spin --json 2>/dev/null \
             | tail -n 1 | sed "s/^{/{\"t\":$(date +%s),\"rate\":$rate,/" >>"$OUT/load.jsonl" || true
         n=$((n + 1))
     done
