@@ -15,9 +15,9 @@
 #   nts      served over NTS (throw-away CA and certificate)
 # while ntp-bench (--no-spin: the machine is shared) drives the daemon at
 # RATE requests/s (default 50 000) in 30 s chunks, every fourth chunk a 5 s
-# burst at 3 × RATE, and the daemon is reloaded (SIGHUP) every 30 s, alternating two configurations (B adds a
-# second source by name, so each reload restarts the sync loop and looks
-# names up). Fault windows, one after another after the first fifth of the
+# burst at 3 × RATE, and the daemon is reloaded (SIGHUP) every 30 s,
+# alternating two configurations (B adds a second source by name, so each
+# reload restarts the sync loop and looks names up). Fault windows, one after another after the first fifth of the
 # run, each a tenth of it (the NTS key directory's at least 65 s):
 #   drift-full       the drift file's tmpfs (64 KiB) filled up
 #   nts-keys         the NTS key directory made unreadable (chmod 000)
