@@ -27,7 +27,8 @@ SECONDS_PER_TARGET=${NTPD_FUZZ_SECONDS:-10}
 CARGO_FUZZ_VERSION=0.13.2
 # libfuzzer-sys compiles libFuzzer (C++).
 install_packages g++
-if ! cargo fuzz --version 2>/dev/null | grep -qF "$CARGO_FUZZ_VERSION"; then
+# (No `| grep -q` under pipefail: grep quitting early can fail the producer.)
+if [[ "$(cargo fuzz --version 2>/dev/null || true)" != *"$CARGO_FUZZ_VERSION"* ]]; then
     say "installing cargo-fuzz $CARGO_FUZZ_VERSION"
     cargo install --locked cargo-fuzz --version "$CARGO_FUZZ_VERSION"
 fi
