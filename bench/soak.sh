@@ -217,13 +217,14 @@ DAEMON=$!
 in_ns() { nsenter --target "$DAEMON" --mount -- "$@"; }
 
 # Synchronised on the upstreams before the clock of the run starts.
+# (No `| grep -q` under pipefail: grep quitting early can fail curl.)
+synced() { [[ "$(curl -s --max-time 2 "http://$ADDR:9559/api/v1/status" || true)" == *'"synchronised":true'* ]]; }
 for _ in $(seq 1 60); do
-    if curl -s --max-time 2 "http://$ADDR:9559/api/v1/status" | grep -q '"synchronised":true'; then break; fi
+    synced && break
     kill -0 "$DAEMON" 2>/dev/null || { tail -n 30 "$OUT/daemon.log" >&2; die "the daemon exited at start"; }
     sleep 1
 done
-curl -s --max-time 2 "http://$ADDR:9559/api/v1/status" | grep -q '"synchronised":true' \
-    || { tail -n 30 "$OUT/daemon.log" >&2; die "the daemon did not synchronise within 60 s"; }
+synced || { tail -n 30 "$OUT/daemon.log" >&2; die "the daemon did not synchronise within 60 s"; }
 
 # ---- sampler, load, faults -----------------------------------------------------
 EVENTS=$OUT/events.jsonl
