@@ -57,6 +57,14 @@ impl Problems {
         }
     }
 
+    /// A lookup of source `host` succeeded (`error` None) or failed.
+    pub fn lookup(&self, host: &str, error: Option<String>) {
+        match error {
+            None => self.succeeded(Problem::Lookup(host.to_owned())),
+            Some(e) => self.failed(Problem::Lookup(host.to_owned()), &e),
+        }
+    }
+
     /// Forgets lookup problems of hosts no longer configured (after a
     /// reload removed them).
     pub fn keep_lookups(&self, hosts: &[String]) {

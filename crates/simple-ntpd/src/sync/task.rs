@@ -34,7 +34,6 @@ use crate::refclock::spec::RefclockSpec;
 use crate::security::keys::SymmetricKeys;
 use crate::served::local::LocalReference;
 use crate::served::{Correction, Snapshot, StateCell};
-use crate::status::problems::Problem;
 use crate::status::StatusHub;
 
 mod admit;
@@ -200,7 +199,6 @@ async fn run(
         hub.interfaces().set_broadcast_sink(Some(broadcast_tx.clone()));
     }
     let broadcast = BroadcastListeners::new(settings.broadcast.clone(), broadcast_tx);
-    // Lookup problems of sources a reload removed end here.
     hub.problems().keep_lookups(&settings.upstreams.iter().map(|u| u.host.clone()).collect::<Vec<_>>());
     let pending = (0..settings.upstreams.len())
         .map(|upstream| Pending { upstream, next_try: Instant::now(), backoff: Duration::from_secs(2) })
@@ -315,9 +313,9 @@ impl Loop {
                 let wanted = self.settings.upstreams[idx].pool.unwrap_or(1) as usize;
                 let host = self.settings.upstreams[idx].host.clone();
                 let mut added = self.ups.iter().filter(|u| u.upstream == idx).count();
+                self.hub.problems().lookup(&host, result.as_ref().err().map(ToString::to_string));
                 match result {
                     Ok(addrs) => {
-                        self.hub.problems().succeeded(Problem::Lookup(host.clone()));
                         for addr in addrs {
                             if added >= wanted {
                                 break;
@@ -333,10 +331,7 @@ impl Loop {
                             }
                         }
                     }
-                    Err(e) => {
-                        debug!(source = %host, error = %e, retry_s = backoff.as_secs(), "cannot resolve source");
-                        self.hub.problems().failed(Problem::Lookup(host.clone()), &e.to_string());
-                    }
+                    Err(e) => debug!(source = %host, error = %e, retry_s = backoff.as_secs(), "cannot resolve source"),
                 }
                 if added < wanted {
                     self.retry_later(idx, backoff);
@@ -513,10 +508,7 @@ impl Loop {
         if st.updates == 0 {
             return;
         }
-        match driftfile::write(path, st.frequency_ppm, st.frequency_sd_ppm) {
-            Ok(()) => self.hub.problems().succeeded(Problem::DriftFile),
-            Err(e) => self.hub.problems().failed(Problem::DriftFile, &format!("{}: {e}", path.display())),
-        }
+        driftfile::save(path, st.frequency_ppm, st.frequency_sd_ppm, self.hub.problems());
     }
 
     fn next_wakeup(&self) -> Duration {
