@@ -154,8 +154,11 @@ def report(a):
     after = [s for s in samples if s["t"] - t0 >= warm and s["rss_kb"] is not None]
     first, tail = after[: max(1, len(after) // 5)], after[-max(1, len(after) // 5):]
     rss_growth_kb = max(s["rss_kb"] for s in after) - after[0]["rss_kb"]
-    fd_growth = max(s["fds"] for s in tail) - max(s["fds"] for s in first)
-    thread_growth = max(s["threads"] for s in tail) - max(s["threads"] for s in first)
+    # Floors, not peaks: lookups, key exchanges and reloads use threads and
+    # sockets for seconds (tokio's blocking pool idles threads out after
+    # 10 s); a leak raises the floor.
+    fd_growth = min(s["fds"] for s in tail) - min(s["fds"] for s in first)
+    thread_growth = min(s["threads"] for s in tail) - min(s["threads"] for s in first)
     sent = sum(c.get("sent", 0) for c in load)
     matched = sum(c.get("matched", 0) for c in load)
     answered = matched / sent if sent else 0.0
@@ -208,9 +211,10 @@ def report(a):
         "rss_kb": {"start": samples[0]["rss_kb"], "after_warmup": after[0]["rss_kb"],
                    "max": max(s["rss_kb"] for s in after), "end": samples[-1]["rss_kb"]},
         "rss_growth_after_warmup_kb": rss_growth_kb,
-        "fds": {"first_fifth_max": max(s["fds"] for s in first), "last_fifth_max": max(s["fds"] for s in tail)},
-        "threads": {"first_fifth_max": max(s["threads"] for s in first),
-                    "last_fifth_max": max(s["threads"] for s in tail)},
+        "fds": {"first_fifth_min": min(s["fds"] for s in first), "last_fifth_min": min(s["fds"] for s in tail),
+                "max": max(s["fds"] for s in after)},
+        "threads": {"first_fifth_min": min(s["threads"] for s in first),
+                    "last_fifth_min": min(s["threads"] for s in tail), "max": max(s["threads"] for s in after)},
         "requests": {"sent": sent, "answered": matched, "answered_ratio": round(answered, 6),
                      "unsynchronised_replies": sum(c.get("unsynchronised", 0) for c in load),
                      "chunks": len(load)},
