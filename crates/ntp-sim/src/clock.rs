@@ -72,6 +72,12 @@ impl SimClock {
         }
     }
 
+    /// Steps the clock by `by` seconds behind the engine's back (someone
+    /// else set the host clock): not counted as one of the engine's steps.
+    pub fn jump(&mut self, by: f64) {
+        self.error += by;
+    }
+
     /// Adds `d` to the intrinsic frequency error (wander).
     pub fn wander(&mut self, d: f64) {
         self.drift += d;

@@ -74,6 +74,18 @@ pub enum Event {
         /// The true second it names.
         second: f64,
     },
+    /// Source `src`'s name is looked up (chaos: lookups may fail).
+    Resolve {
+        /// Source index.
+        src: usize,
+        /// The wait before the next attempt if this one fails, s.
+        backoff: f64,
+    },
+    /// Someone else steps the host clock by `by` seconds (chaos).
+    HostStep {
+        /// The step, s.
+        by: f64,
+    },
     /// A reference clock poll may be due (stale unless `gen` is current).
     RefclockPoll {
         /// Schedule generation.

@@ -18,15 +18,19 @@
 //! - [`leap`]: a leap second at a month's end, inserted or deleted.
 //! - [`scenario`]: the scenarios of chrony's published comparison, and the
 //!   leap second scenarios.
+//! - [`faults`], [`chaos`]: injected faults (servers vanishing, total loss,
+//!   failing name lookups, host clock steps) and the scenarios built on them.
 //! - [`run`]: one run's event loop and its error measurement.
 //! - [`stats`], [`report`], [`args`]: aggregation and output.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod args;
+pub mod chaos;
 pub mod clock;
 pub mod credentials;
 pub mod events;
+pub mod faults;
 pub mod leap;
 pub mod network;
 pub mod receiver;

@@ -23,7 +23,7 @@ fn main() -> ExitCode {
     let (results, summary) = simulate(&sc, opts.seed, opts.runs);
     print!("{}", report::human(&sc, opts.jitter, opts.seed, &results, &summary));
     if opts.json {
-        println!("{}", report::json(&sc, opts.jitter, opts.seed, &summary));
+        println!("{}", report::json(&sc, opts.jitter, opts.seed, &summary, &results));
     }
     ExitCode::SUCCESS
 }

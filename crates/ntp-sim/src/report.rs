@@ -1,6 +1,7 @@
 //! Output: a human summary, and the one-line JSON object that is the last
 //! line with `--json`.
 
+use crate::faults::FaultResult;
 use crate::run::RunResult;
 use crate::scenario::Scenario;
 use crate::stats::Summary;
@@ -52,16 +53,56 @@ pub fn human(sc: &Scenario, jitter: f64, seed: u64, results: &[RunResult], s: &S
         s.falseticker_selected,
         s.mean_poll_interval_s
     );
+    for f in worst_faults(results) {
+        let _ = writeln!(
+            out,
+            "fault {}: max |error| while it lasted {:.2} us, error above the threshold until {:.0} s after its end, first sample {} after it (worst run)",
+            f.name,
+            f.max_abs_during * 1e6,
+            f.recovery,
+            f.first_sample_after.map_or("never".to_owned(), |s| format!("{s:.0} s"))
+        );
+    }
     out
 }
 
-/// The JSON summary object, on one line.
-pub fn json(sc: &Scenario, jitter: f64, seed: u64, s: &Summary) -> String {
+/// Per injected fault, the worst figures over all runs.
+pub fn worst_faults(results: &[RunResult]) -> Vec<FaultResult> {
+    let mut worst: Vec<FaultResult> = results.first().map(|r| r.faults.clone()).unwrap_or_default();
+    for r in results {
+        for (w, f) in worst.iter_mut().zip(&r.faults) {
+            w.max_abs_during = w.max_abs_during.max(f.max_abs_during);
+            w.recovery = w.recovery.max(f.recovery);
+            w.first_sample_after = match (w.first_sample_after, f.first_sample_after) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                _ => None,
+            };
+        }
+    }
+    worst
+}
+
+/// The JSON summary object, on one line (with `faults`, the worst figures
+/// per injected fault over `results`).
+pub fn json(sc: &Scenario, jitter: f64, seed: u64, s: &Summary, results: &[RunResult]) -> String {
+    let faults: Vec<String> = worst_faults(results)
+        .iter()
+        .map(|f| {
+            format!(
+                "{{\"name\":\"{}\",\"max_abs_during_us\":{:.3},\"recovery_s\":{},\"first_sample_after_s\":{}}}",
+                f.name,
+                f.max_abs_during * 1e6,
+                f.recovery,
+                f.first_sample_after.map_or("null".to_owned(), |s| format!("{s:.3}"))
+            )
+        })
+        .collect();
     format!(
         concat!(
             "{{\"scenario\":\"{}\",\"timestamps\":\"{}\",\"jitter_s\":{:e},\"runs\":{},\"seed\":{},\"duration_s\":{},\"settle_s\":{},",
             "\"rms_mean_us\":{:.3},\"rms_sd_us\":{:.3},\"mean_error_us\":{:.3},\"max_abs_us\":{:.3},\"sync_time_s\":{},",
-            "\"sync_time_mean_s\":{:.1},\"falseticker_selected\":{},\"mean_poll_interval_s\":{:.1},\"steps_mean\":{:.2}}}"
+            "\"sync_time_mean_s\":{:.1},\"falseticker_selected\":{},\"mean_poll_interval_s\":{:.1},\"steps_mean\":{:.2},",
+            "\"faults\":[{}]}}"
         ),
         sc.name,
         sc.timestamping.t1.name(),
@@ -78,6 +119,7 @@ pub fn json(sc: &Scenario, jitter: f64, seed: u64, s: &Summary) -> String {
         s.sync_time_mean_s,
         s.falseticker_selected,
         s.mean_poll_interval_s,
-        s.steps_mean
+        s.steps_mean,
+        faults.join(",")
     )
 }

@@ -11,6 +11,7 @@
 use crate::clock::{seconds, SimClock};
 use crate::credentials::Credentials;
 use crate::events::{Event, Queue};
+use crate::faults::{FaultResult, Faults, RESOLVE_FIRST_BACKOFF, RESOLVE_MAX_BACKOFF};
 use crate::refclocks::SimRefclocks;
 use crate::rng::Rng;
 use crate::scenario::Scenario;
@@ -47,12 +48,16 @@ pub struct RunResult {
     pub leaps: u32,
     /// Mean interval between requests per source, s.
     pub mean_poll_interval: f64,
+    /// What each injected fault did (chaos scenarios).
+    pub faults: Vec<FaultResult>,
 }
 
 struct Source {
     assoc: Association,
     id: SourceId,
     gen: u64,
+    /// Its name resolved (always, unless lookups fail at the start).
+    resolved: bool,
 }
 
 struct Sim<'a> {
@@ -71,6 +76,8 @@ struct Sim<'a> {
     samples: u64,
     refclocks: Option<SimRefclocks>,
     refclock_gen: u64,
+    faults: Faults,
+    config: SourceConfig,
 }
 
 /// Runs `sc` once with random stream `index` of `seed`.
@@ -84,12 +91,14 @@ pub fn run(sc: &Scenario, seed: u64, index: u64) -> RunResult {
     let config = SourceConfig { poll: sc.poll, local_precision: sc.engine.precision, ..SourceConfig::default() };
     let mut credentials = Credentials::new(sc.auth);
     let mut sources = Vec::new();
+    let faults = Faults::new(&sc.faults);
+    let resolved = !faults.dns_down(sc.start);
     for (i, _) in sc.servers.iter().enumerate() {
         let id =
             engine.add_source(SourceParams { address: Some([192, 0, 2, i as u8 + 1].into()), ..Default::default() });
         let first = rng.range(0.0, 1.0);
         let assoc = Association::new(config, credentials.client(), clock.now(), first);
-        sources.push(Source { assoc, id, gen: 0 });
+        sources.push(Source { assoc, id, gen: 0, resolved });
     }
     let refclocks = sc.receiver.map(|r| SimRefclocks::new(&r, &mut engine, &clock, sc.engine.precision));
     let mut sim = Sim {
@@ -106,9 +115,18 @@ pub fn run(sc: &Scenario, seed: u64, index: u64) -> RunResult {
         samples: 0,
         refclocks,
         refclock_gen: 0,
+        faults,
+        config,
     };
     for i in 0..sim.sources.len() {
         sim.schedule_timer(i);
+        if !resolved {
+            sim.queue.push(sc.start, Event::Resolve { src: i, backoff: RESOLVE_FIRST_BACKOFF });
+        }
+    }
+    let steps: Vec<(f64, f64)> = sim.faults.host_steps().collect();
+    for (at, by) in steps {
+        sim.queue.push(at, Event::HostStep { by });
     }
     sim.schedule_receiver(sc.start + 1.0);
     sim.schedule_refclock_poll();
@@ -126,6 +144,9 @@ impl Sim<'_> {
     fn schedule_timer(&mut self, i: usize) {
         let s = &mut self.sources[i];
         s.gen += 1;
+        if !s.resolved {
+            return;
+        }
         if let Some(at) = s.assoc.poll_timeout() {
             let (src, gen) = (i, s.gen);
             let t = self.at_local(at);
@@ -201,6 +222,9 @@ impl Sim<'_> {
                 // The instant a leap second takes effect is skipped: UTC is
                 // discontinuous there (both sides are right).
                 let at_leap = sc.leap.is_some_and(|l| second == l.at);
+                if !at_leap {
+                    self.faults.measure(second, e, sc.sync_threshold);
+                }
                 if second >= sc.start + sc.settle && !at_leap {
                     sum += e;
                     sum_sq += e * e;
@@ -233,6 +257,7 @@ impl Sim<'_> {
             steps: self.clock.steps,
             leaps: self.clock.leaps,
             mean_poll_interval: sc.duration * self.sources.len() as f64 / requests.max(1) as f64,
+            faults: self.faults.results(),
         }
     }
 
@@ -276,10 +301,15 @@ impl Sim<'_> {
                     self.sources[src].assoc.handle_transmit_timestamp(origin, now);
                 }
                 if let Some(d) = self.sc.network.delay(t, true, &mut self.rng) {
-                    self.queue.push(t + d, Event::ServerRx { src, packet });
+                    if !self.faults.all_lost(t) {
+                        self.queue.push(t + d, Event::ServerRx { src, packet });
+                    }
                 }
             }
             Event::ServerRx { src, packet } => {
+                if self.faults.server_silent(src, t) {
+                    return;
+                }
                 if let Some(reply) = self.sc.servers[src].answer(
                     &packet,
                     t,
@@ -289,7 +319,9 @@ impl Sim<'_> {
                 ) {
                     let leaves = t + crate::server::PROCESSING;
                     if let Some(d) = self.sc.network.delay(leaves, false, &mut self.rng) {
-                        self.queue.push(leaves + d, Event::ClientRx { src, packet: reply });
+                        if !self.faults.all_lost(leaves) {
+                            self.queue.push(leaves + d, Event::ClientRx { src, packet: reply });
+                        }
                     }
                 }
             }
@@ -318,6 +350,8 @@ impl Sim<'_> {
                 }
                 self.schedule_receiver(second + 1.0);
             }
+            Event::Resolve { src, backoff } => self.resolve(t, src, backoff),
+            Event::HostStep { by } => self.clock.jump(by),
             Event::RefclockPoll { gen } => {
                 if gen != self.refclock_gen {
                     return;
@@ -340,6 +374,23 @@ impl Sim<'_> {
                 self.schedule_tick();
             }
         }
+    }
+
+    /// A name lookup for source `src` at true time `t`: while lookups fail,
+    /// retried after `backoff` (doubling, as the daemon does); once it
+    /// succeeds the source starts polling as it would have at the start.
+    fn resolve(&mut self, t: f64, src: usize, backoff: f64) {
+        if self.faults.dns_down(t) {
+            let next = (backoff * 2.0).min(RESOLVE_MAX_BACKOFF);
+            self.queue.push(t + backoff, Event::Resolve { src, backoff: next });
+            return;
+        }
+        let first = self.rng.range(0.0, 1.0);
+        let assoc = Association::new(self.config, self.credentials.client(), self.clock.now(), first);
+        let s = &mut self.sources[src];
+        s.assoc = assoc;
+        s.resolved = true;
+        self.schedule_timer(src);
     }
 
     fn on_reply(&mut self, src: usize, packet: &[u8], t4: NtpTimestamp) {
@@ -367,6 +418,7 @@ impl Sim<'_> {
         self.sources[src].assoc.advise_poll(update.poll_advice);
         if update.accepted {
             self.samples += 1;
+            self.faults.sample_accepted(self.clock.true_time());
         }
         self.after_update(update.action.as_ref());
         for i in 0..self.sources.len() {

@@ -2,9 +2,11 @@
 //! scenario starts the client clock 0.1 s and 100 ppm off (chrony's test
 //! defaults) and measures only after its settling period; servers are
 //! stratum 1 on true time unless a falseticker; the network has a 100 µs
-//! base delay each way plus exponential jitter of the given mean.
+//! base delay each way plus exponential jitter of the given mean. The
+//! `chaos-*` scenarios ([`crate::chaos`]) add injected faults.
 
 use crate::credentials::AuthMode;
+use crate::faults::Fault;
 use crate::leap::LeapModel;
 use crate::network::{Network, Outages};
 use crate::receiver::Receiver;
@@ -13,7 +15,7 @@ use crate::timestamping::Timestamping;
 use ntp_proto::source::PollConfig;
 use ntp_sync::{EngineConfig, MakeStep};
 
-/// Names accepted by `--scenario`.
+/// Names accepted by `--scenario` (and the `chaos-*` of [`crate::chaos::NAMES`]).
 pub const NAMES: [&str; 11] = [
     "stable",
     "wander",
@@ -69,6 +71,8 @@ pub struct Scenario {
     pub timestamping: Timestamping,
     /// A leap second in the run.
     pub leap: Option<LeapModel>,
+    /// Injected faults, in order of their start (none outside `chaos-*`).
+    pub faults: Vec<Fault>,
 }
 
 const HOUR: f64 = 3600.0;
@@ -103,6 +107,7 @@ pub fn scenario(name: &str, jitter: f64, duration: Option<f64>) -> Result<Scenar
         auth: AuthMode::None,
         timestamping: Timestamping::DAEMON,
         leap: None,
+        faults: Vec::new(),
     };
     match name {
         "stable" => {}
@@ -208,7 +213,14 @@ pub fn scenario(name: &str, jitter: f64, duration: Option<f64>) -> Result<Scenar
             s.duration = 3.0 * DAY;
             s.settle = DAY;
         }
-        other => return Err(format!("unknown scenario {other:?}; one of {}", NAMES.join(", "))),
+        chaos if chaos.starts_with("chaos-") => crate::chaos::apply(chaos, &mut s)?,
+        other => {
+            return Err(format!(
+                "unknown scenario {other:?}; one of {}, {}",
+                NAMES.join(", "),
+                crate::chaos::NAMES.join(", ")
+            ))
+        }
     }
     if let Some(d) = duration {
         if !(d.is_finite() && d > 0.0) {
@@ -226,7 +238,7 @@ mod tests {
 
     #[test]
     fn every_name_builds_and_unknown_names_fail() {
-        for n in NAMES {
+        for n in NAMES.into_iter().chain(crate::chaos::NAMES) {
             let s = scenario(n, 1e-4, None).unwrap();
             assert_eq!(s.name, n);
             assert!(s.settle < s.duration);

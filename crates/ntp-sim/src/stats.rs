@@ -64,6 +64,7 @@ mod tests {
             steps: 1,
             leaps: 0,
             mean_poll_interval: 64.0,
+            faults: Vec::new(),
         }
     }
 

@@ -27,10 +27,15 @@ pub fn decode_secret(value: &str) -> Result<Vec<u8>, String> {
         if hex.len() % 2 != 0 || hex.is_empty() {
             return Err("HEX: value must have an even, non-zero number of hex digits".into());
         }
-        (0..hex.len())
-            .step_by(2)
-            .map(|i| {
-                u8::from_str_radix(&hex[i..i + 2], 16).map_err(|_| format!("`{}` is not a hex byte", &hex[i..i + 2]))
+        // By bytes: a character outside ASCII must be an error, not a
+        // slice through the middle of it (found by fuzz/keyfile).
+        hex.as_bytes()
+            .chunks(2)
+            .map(|pair| match pair {
+                [h, l] if h.is_ascii_hexdigit() && l.is_ascii_hexdigit() => {
+                    Ok(((*h as char).to_digit(16).unwrap_or(0) * 16 + (*l as char).to_digit(16).unwrap_or(0)) as u8)
+                }
+                _ => Err(format!("`{}` is not a hex byte", String::from_utf8_lossy(pair))),
             })
             .collect()
     } else {
@@ -79,6 +84,15 @@ pub fn parse_keyfile(text: &str) -> Result<Vec<SymmetricKey>, KeyFileError> {
 mod tests {
     use super::*;
     use crate::auth::KeyType;
+
+    #[test]
+    fn hex_secrets_outside_ascii_are_errors_not_panics() {
+        assert_eq!(decode_secret("HEX:0aFf"), Ok(vec![0x0a, 0xff]));
+        assert!(decode_secret("HEX:a\u{e9}0").is_err());
+        assert!(decode_secret("HEX:+1").is_err());
+        let e = parse_keyfile("1 MD5 HEX:a\u{e9}0\n").unwrap_err();
+        assert_eq!(e.line, 1);
+    }
 
     #[test]
     fn keyfile_in_chrony_format() {

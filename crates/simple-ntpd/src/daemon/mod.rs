@@ -51,6 +51,7 @@ use crate::served::leap::announce;
 use crate::served::StateCell;
 use crate::server::stats::Totals;
 use crate::server::{Server, ServerSettings, ServingOptions};
+use crate::status::problems::Problem;
 use crate::status::{Journals, StatusHub};
 use crate::sync::host;
 use journals::KeyFileState;
@@ -313,11 +314,12 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
                 if let Some(n) = &mut d.nts {
                     match n.store.maintain() {
                         Ok(true) => {
+                            d.hub.problems().succeeded(Problem::NtsKeys);
                             info!("NTS cookie keys updated");
                             journals::audit_nts_keys(d.hub.audit(), &n.store);
                         }
-                        Ok(false) => {}
-                        Err(e) => warn!("NTS cookie key maintenance failed: {e:#}"),
+                        Ok(false) => d.hub.problems().succeeded(Problem::NtsKeys),
+                        Err(e) => d.hub.problems().failed(Problem::NtsKeys, &format!("{e:#}")),
                     }
                 }
             }

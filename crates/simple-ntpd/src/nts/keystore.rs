@@ -189,8 +189,11 @@ fn load_dir(dir: &std::path::Path, oldest: u32, current: u32, newest: u32) -> an
             Ok(key) => {
                 keys.insert(id, key);
             }
-            // A read-only (pre-provisioned) directory: carry on with what is there.
-            Err(e) => tracing::warn!(id, error = format!("{e:#}"), "could not create NTS cookie key"),
+            // A read-only (pre-provisioned) directory: carry on with what is
+            // there. Not a warning every minute: a directory that cannot be
+            // listed fails below, and the daemon reports that once
+            // (`status::problems`).
+            Err(e) => tracing::debug!(id, error = format!("{e:#}"), "could not create NTS cookie key"),
         }
     }
     for id in keyfile::list_ids(dir)? {

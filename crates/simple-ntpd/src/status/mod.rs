@@ -7,12 +7,14 @@
 //! [`views`] turns it into the API documents and [`health`] judges it;
 //! [`sampler`] records it into the fixed-size [`history`]. The hub also
 //! carries what producers hand on to files and tests: the [`Journals`]
-//! (audit and statistics logs), the injected test [`Faults`] and, with the
-//! debug endpoints on, the sync loop's internals for [`debug`].
+//! (audit and statistics logs), the injected test [`Faults`], the
+//! [`problems`] with its own files and, with the debug endpoints on, the
+//! sync loop's internals for [`debug`].
 
 pub mod debug;
 pub mod health;
 pub mod history;
+pub mod problems;
 pub mod sampler;
 pub mod views;
 
@@ -104,6 +106,7 @@ pub struct StatusHub {
     history: Mutex<history::History>,
     journals: Journals,
     faults: Faults,
+    problems: problems::Problems,
     sync_debug: ArcSwap<Option<debug::SyncDebug>>,
     dns: ArcSwap<Option<crate::api::model::DnsRegistration>>,
 }
@@ -124,6 +127,7 @@ impl StatusHub {
     ) -> Arc<StatusHub> {
         Arc::new(StatusHub {
             faults: Faults::new(state.clone()),
+            problems: problems::Problems::default(),
             journals,
             sync_debug: ArcSwap::from_pointee(None),
             dns: ArcSwap::from_pointee(None),
@@ -141,6 +145,12 @@ impl StatusHub {
             nts_ke: Mutex::new(None),
             history: Mutex::new(history::History::new()),
         })
+    }
+
+    /// Ongoing problems with the daemon's own files (logged once, shown
+    /// in the health reasons).
+    pub fn problems(&self) -> &problems::Problems {
+        &self.problems
     }
 
     /// Seconds since start.

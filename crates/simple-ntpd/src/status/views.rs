@@ -7,8 +7,8 @@ use ntp_proto::packet::LeapIndicator;
 use super::health::{assess, HealthInputs};
 use super::StatusHub;
 use crate::api::model::{
-    Client, Clients, Health, InterfaceClients, InterfaceStats, LeapSeconds, ListenerStats, Probe, ServerStats,
-    SourceState, Status,
+    Client, Clients, Health, HealthState, InterfaceClients, InterfaceStats, LeapSeconds, ListenerStats, Probe,
+    ServerStats, SourceState, Status,
 };
 use crate::clock::SystemClock;
 use crate::served::leap::TableState;
@@ -34,7 +34,7 @@ fn health(hub: &StatusHub) -> Health {
     let snap = hub.state().load();
     let sync = hub.sync();
     let config = hub.config();
-    assess(
+    let mut health = assess(
         &config.monitoring,
         &HealthInputs {
             synchronised: snap.server.is_synchronised(),
@@ -46,7 +46,12 @@ fn health(hub: &StatusHub) -> Health {
             sources_selectable: selectable(hub),
             leap_table_unusable: matches!(hub.state().leap().state, TableState::Expired | TableState::Invalid),
         },
-    )
+    );
+    for reason in hub.problems().reasons() {
+        health.state = health.state.max(HealthState::Warning);
+        health.reasons.push(reason);
+    }
+    health
 }
 
 fn selectable(hub: &StatusHub) -> usize {

@@ -6,6 +6,8 @@
 use std::io::Write;
 use std::path::Path;
 
+use crate::status::problems::{Problem, Problems};
+
 /// Reads `(frequency_ppm, sd_ppm)`; None when missing or unreadable.
 pub fn read(path: &Path) -> Option<(f64, f64)> {
     let text = std::fs::read_to_string(path).ok()?;
@@ -13,6 +15,15 @@ pub fn read(path: &Path) -> Option<(f64, f64)> {
     let freq = it.next()?.ok()?;
     let sd = it.next().and_then(Result::ok).unwrap_or(1.0);
     (freq.is_finite() && freq.abs() <= 500.0 && sd.is_finite()).then_some((freq, sd.abs()))
+}
+
+/// Writes the file, reporting a failure (and the recovery after one) once
+/// through `problems`.
+pub fn save(path: &Path, frequency_ppm: f64, sd_ppm: f64, problems: &Problems) {
+    match write(path, frequency_ppm, sd_ppm) {
+        Ok(()) => problems.succeeded(Problem::DriftFile),
+        Err(e) => problems.failed(Problem::DriftFile, &format!("{}: {e}", path.display())),
+    }
 }
 
 /// Writes atomically: a reader sees the old or the new file, never a torn one.

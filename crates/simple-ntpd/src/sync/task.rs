@@ -199,6 +199,7 @@ async fn run(
         hub.interfaces().set_broadcast_sink(Some(broadcast_tx.clone()));
     }
     let broadcast = BroadcastListeners::new(settings.broadcast.clone(), broadcast_tx);
+    hub.problems().keep_lookups(&settings.upstreams.iter().map(|u| u.host.clone()).collect::<Vec<_>>());
     let pending = (0..settings.upstreams.len())
         .map(|upstream| Pending { upstream, next_try: Instant::now(), backoff: Duration::from_secs(2) })
         .collect();
@@ -312,6 +313,7 @@ impl Loop {
                 let wanted = self.settings.upstreams[idx].pool.unwrap_or(1) as usize;
                 let host = self.settings.upstreams[idx].host.clone();
                 let mut added = self.ups.iter().filter(|u| u.upstream == idx).count();
+                self.hub.problems().lookup(&host, result.as_ref().err().map(ToString::to_string));
                 match result {
                     Ok(addrs) => {
                         for addr in addrs {
@@ -329,7 +331,7 @@ impl Loop {
                             }
                         }
                     }
-                    Err(e) => warn!(source = %host, error = %e, retry_s = backoff.as_secs(), "cannot resolve source"),
+                    Err(e) => debug!(source = %host, error = %e, retry_s = backoff.as_secs(), "cannot resolve source"),
                 }
                 if added < wanted {
                     self.retry_later(idx, backoff);
@@ -506,9 +508,7 @@ impl Loop {
         if st.updates == 0 {
             return;
         }
-        if let Err(e) = driftfile::write(path, st.frequency_ppm, st.frequency_sd_ppm) {
-            warn!(file = %path.display(), error = %e, "cannot write the drift file");
-        }
+        driftfile::save(path, st.frequency_ppm, st.frequency_sd_ppm, self.hub.problems());
     }
 
     fn next_wakeup(&self) -> Duration {
