@@ -260,10 +260,14 @@ PIDS+=("$LOAD_PID")
 # Fault windows, one after another after the first fifth, each a tenth of
 # the run; the NTS key directory's at least 65 s (the daemon maintains its
 # keys every minute).
+# Windows start half a reload period off the reload schedule: a window that
+# opened in the very second of a reload let that reload's drift write slip
+# in before the fault, and the next one after it ended (no failed attempt
+# inside the window at all).
 WIN=$((DURATION / 10))
 NTS_WIN=$((WIN > 65 ? WIN : 65))
 declare -A WINDOW WINDOW_END
-at=$((START + DURATION / 5))
+at=$((START + DURATION / 5 + RELOAD_EVERY / 2))
 for f in drift-full nts-keys drift-readonly dns; do
     len=$WIN
     [ "$f" != nts-keys ] || len=$NTS_WIN
@@ -271,7 +275,7 @@ for f in drift-full nts-keys drift-readonly dns; do
     WINDOW_END[$f]=$((at + len))
     at=$((at + len))
 done
-[ "$at" -le "$END" ] || die "--duration $DURATION is too short for the fault windows (at least 150 s)"
+[ "$at" -le "$END" ] || die "--duration $DURATION is too short for the fault windows (with the reload period: try 180 s or more)"
 fault_start() {
     case "$1" in
         drift-full) in_ns sh -c "dd if=/dev/zero of='$WORK/drift/filler' bs=4k 2>/dev/null; true" ;;

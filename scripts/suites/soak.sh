@@ -16,4 +16,4 @@ say "building simple-ntpd and ntp-bench (debug)"
 cargo build --locked -q -p simple-ntpd --bin simple-ntpd -p ntp-bench --bin ntp-bench
 SIMPLE_NTPD=$PWD/target/debug/simple-ntpd NTP_BENCH=$PWD/target/debug/ntp-bench \
     FLAP_PERIOD=30 FLAP_DOWN=10 SOAK_CHUNK=15 RELOAD_EVERY=15 \
-    bash bench/soak.sh --duration "${NTPD_SOAK_SECONDS:-150}" --rate "${NTPD_SOAK_RATE:-2000}" --out "$PWD/target/soak-ci"
+    bash bench/soak.sh --duration "${NTPD_SOAK_SECONDS:-210}" --rate "${NTPD_SOAK_RATE:-2000}" --out "$PWD/target/soak-ci"
