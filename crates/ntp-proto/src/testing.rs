@@ -6,16 +6,27 @@ use crate::auth::SymmetricKey;
 use crate::nts::cookie::CookieKeys;
 use crate::server::{InterleaveTable, Policy, Verdict};
 
-/// A server policy that answers everyone, with an interleaved-mode table.
-pub(crate) struct XleavePolicy(pub InterleaveTable);
+/// A server policy that answers everyone and leaves every other decision
+/// to the trait's defaults, optionally with an interleaved-mode table.
+#[derive(Default)]
+pub(crate) struct OpenPolicy(pub Option<InterleaveTable>);
 
-impl XleavePolicy {
+/// [`OpenPolicy`] with an interleaved-mode table.
+pub(crate) type XleavePolicy = OpenPolicy;
+
+impl OpenPolicy {
+    /// With a small interleaved-mode table.
     pub(crate) fn new() -> Self {
-        XleavePolicy(InterleaveTable::new(64, 9))
+        OpenPolicy(Some(InterleaveTable::new(64, 9)))
+    }
+
+    /// The interleaved-mode table of [`Self::new`].
+    pub(crate) fn table(&self) -> &InterleaveTable {
+        self.0.as_ref().expect("made by OpenPolicy::new")
     }
 }
 
-impl Policy for XleavePolicy {
+impl Policy for OpenPolicy {
     fn max_request_len(&self) -> usize {
         1024
     }
@@ -35,7 +46,7 @@ impl Policy for XleavePolicy {
         None
     }
     fn interleave_table(&self) -> Option<&InterleaveTable> {
-        Some(&self.0)
+        self.0.as_ref()
     }
 }
 

@@ -304,29 +304,9 @@ fn the_decision_answers_allowed_clients_within_their_rate_only() {
     let d = server_decide(&req[..10], &arrival([127, 0, 0, 1]), &system_state(), &mut p, &mut out);
     assert_eq!(d.drop_reason(), Some(DropReason::ControlMode), "malformed");
     // The default policy answers loopback only.
-    struct Default;
-    impl Policy for Default {
-        fn max_request_len(&self) -> usize {
-            1024
-        }
-        fn access(&self, _: IpAddr) -> Verdict {
-            Verdict::Pass
-        }
-        fn rate_limit(&mut self, _: IpAddr, _: f64) -> Verdict {
-            Verdict::Pass
-        }
-        fn must_authenticate(&self, _: IpAddr) -> bool {
-            false
-        }
-        fn mac_key(&self, _: u32) -> Option<&SymmetricKey> {
-            None
-        }
-        fn nts_cookie_keys(&self) -> Option<&CookieKeys> {
-            None
-        }
-    }
-    assert!(Default.control_allowed("::1".parse().unwrap()));
-    assert!(!Default.control_allowed("192.0.2.1".parse().unwrap()));
+    let default = crate::testing::OpenPolicy::default();
+    assert!(default.control_allowed("::1".parse().unwrap()));
+    assert!(!default.control_allowed("192.0.2.1".parse().unwrap()));
 }
 
 impl Clone for P {

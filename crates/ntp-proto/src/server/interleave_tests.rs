@@ -60,7 +60,7 @@ fn exchange(
     let asked = prepared.tx_handle();
     let n = prepared.finish(&mut out, now);
     if let Some(h) = asked {
-        policy.0.record_transmit(h, sent);
+        policy.table().record_transmit(h, sent);
     }
     (Header::decode(&out[..n]).unwrap(), asked.is_some())
 }

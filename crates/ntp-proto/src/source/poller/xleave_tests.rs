@@ -62,7 +62,7 @@ fn exchange(p: &mut SourcePoller, server: Option<&mut XleavePolicy>, at: f64) ->
             let Decision::Reply(prepared, _) = decide(req, &arrival, &state(), policy, &mut out) else { panic!() };
             let n = prepared.finish(&mut out, ts(t2 + STAMP));
             if let Some(h) = prepared.tx_handle() {
-                policy.0.record_transmit(h, ts(t2 + LEAVES));
+                policy.table().record_transmit(h, ts(t2 + LEAVES));
             }
             n
         }
