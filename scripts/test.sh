@@ -29,6 +29,8 @@ if [ "${NTPD_TEST_SKIP_CARGO:-0}" != 1 ]; then
     NTPD_TEST_REQUIRE_PEERS=1 cargo test --workspace --locked
 fi
 
+SUITE_LOGS=target/suite-logs
+mkdir -p "$SUITE_LOGS"
 for suite in scripts/suites/*.sh; do
     [ -e "$suite" ] || continue
     name=$(basename "$suite" .sh)
@@ -37,6 +39,16 @@ for suite in scripts/suites/*.sh; do
     fi
     echo "== suite $name"
     start=$SECONDS
-    bash "$suite"
+    log=$SUITE_LOGS/$name.log
+    # Not a pipe into tee: a process a suite leaves behind would hold the
+    # pipe open and stall the run; tee in a process substitution cannot.
+    if ! bash "$suite" > >(tee "$log") 2>&1; then
+        sleep 1 # let tee write the last lines
+        # A failing suite dumps its daemons' logs on the way out, which can
+        # push the reason out of a CI log's visible tail: repeat it last.
+        echo "== suite $name FAILED after $((SECONDS - start)) s; its errors (whole output: $log):"
+        grep -a 'ERROR' "$log" | tail -n 20 || echo "(no line says ERROR; see the end of $log)"
+        exit 1
+    fi
     echo "== suite $name passed in $((SECONDS - start)) s"
 done

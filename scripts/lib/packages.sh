@@ -19,6 +19,10 @@ die() {
     echo "$SAY_PREFIX: ERROR: $*" >&2
     exit 1
 }
+# A command that stops the script under `set -e` names itself, so a failure
+# outside `die` is as easy to find in a long CI log (scripts/test.sh repeats
+# every `ERROR:` line of a failed suite at the end of its output).
+trap 'echo "$SAY_PREFIX: ERROR: exit $? at ${BASH_SOURCE[0]:-?}:$LINENO: $BASH_COMMAND" >&2' ERR
 
 SUDO=()
 if [ "$(id -u)" -ne 0 ]; then
@@ -33,7 +37,7 @@ command -v dpkg-query >/dev/null 2>&1 || die "dpkg-query not found: this script 
 command -v apt-get >/dev/null 2>&1 || die "apt-get not found: this script needs Debian/Ubuntu"
 
 is_installed() {
-    dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+    dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep 'install ok installed' >/dev/null
 }
 
 APT_UPDATED=0

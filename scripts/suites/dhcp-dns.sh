@@ -56,7 +56,7 @@ cleanup() {
         ip netns del "$n" 2>/dev/null || true
     done
     if [ "$rc" -ne 0 ]; then
-        for f in "$TMP"/*.log; do
+        for f in "$TMP"/*.log "$TMP"/bind/*.log; do
             [ -e "$f" ] && { echo "--- $f"; tail -n 40 "$f"; }
         done
     fi
