@@ -164,10 +164,16 @@ fn quiet_lan_has_no_timestamping_bias_with_kernel_transmit_timestamps() {
     );
 }
 
-/// With 100 µs jitter each way the quiet scenario stays well below the
-/// jitter (the filter works on a 1 s poll) and unbiased.
+/// With 100 µs and 1 ms jitter each way on a 1 s poll the filter must
+/// average over hundreds of samples: the oscillator wanders only 0.1 ppb/s.
+/// Before issue 23's fix the wander estimate, driven by squared residuals
+/// that a slightly mis-scaled noise model kept a few percent above 1, rose
+/// to its ceiling and the filter followed the noise: 8.2 µs RMS at 100 µs
+/// and 51.9 µs at 1 ms (now about 2.2 and 19).
 #[test]
-fn quiet_lan_with_100us_jitter_filters_below_10us() {
+fn quiet_lan_with_jitter_averages_over_many_samples() {
     let s = sim("quiet", 100e-6, 3);
-    assert!(s.rms_mean_us <= 10.0 && s.mean_error_us.abs() <= 1.0, "{s:?}");
+    assert!(s.rms_mean_us <= 4.0 && s.mean_error_us.abs() <= 1.0, "{s:?}");
+    let s = sim("quiet", 1e-3, 3);
+    assert!(s.rms_mean_us <= 30.0 && s.mean_error_us.abs() <= 5.0, "{s:?}");
 }

@@ -102,7 +102,7 @@ impl SourceEstimator {
             return Verdict::Outlier;
         }
         self.delays.push(delay);
-        let var_z = self.delays.variance(delay, self.precision_var + floor);
+        let var_z = self.delays.variance(delay, self.precision_var + floor) * self.wander.noise_scale();
         let q = self.wander.q();
         let Some(f) = self.filter.as_mut() else {
             self.filter = Some(OffsetFilter::new(t, z, var_z, self.initial_rate_var));
@@ -122,6 +122,7 @@ impl SourceEstimator {
             }
             // A real change (route, server, clock): restart the offset.
             f.reset(z, var_z.max(residual * residual), self.initial_rate_var);
+            self.wander.forget_previous();
             self.outliers_in_row = 0;
             self.samples += 1;
             return Verdict::Accepted;
@@ -130,7 +131,7 @@ impl SourceEstimator {
         let innovation = f.update(z, var_z);
         self.samples += 1;
         if self.samples > 2 {
-            self.wander.observe(innovation.normalised_sq());
+            self.wander.observe(innovation.residual, innovation.variance);
             self.jitter_var += (innovation.residual * innovation.residual - self.jitter_var) / 8.0;
         }
         Verdict::Accepted
@@ -182,7 +183,7 @@ impl SourceEstimator {
         if self.samples < SETTLE_SAMPLES || self.wander.mean_nis() > 2.0 {
             return settling;
         }
-        let r = self.delays.effective_variance(self.precision_var);
+        let r = self.delays.effective_variance(self.precision_var) * self.wander.noise_scale();
         let t_wander = (3.0 * r / (target.max(1e-3) * self.wander.q())).cbrt();
         let t_rate = (r / f.prr.max(1e-30)).sqrt();
         let t = t_wander.min(t_rate);
