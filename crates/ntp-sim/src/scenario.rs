@@ -134,12 +134,8 @@ pub fn scenario(name: &str, jitter: f64, duration: Option<f64>) -> Result<Scenar
         "falseticker" => {
             s.name = "falseticker";
             s.description = "four servers, one of them 1 s off, default polling, 1 ppb/s wander";
-            s.servers = vec![
-                SimServer::GOOD,
-                SimServer::GOOD,
-                SimServer::GOOD,
-                SimServer { offset: 1.0, ..SimServer::GOOD },
-            ];
+            s.servers =
+                vec![SimServer::GOOD, SimServer::GOOD, SimServer::GOOD, SimServer { offset: 1.0, ..SimServer::GOOD }];
             s.duration = 2.0 * DAY;
             s.settle = 6.0 * HOUR;
         }

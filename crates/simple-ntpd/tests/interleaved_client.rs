@@ -121,7 +121,8 @@ fn xleave_against_chronyd_is_interleaved_synchronised_and_stable() {
     if peer_or_skip("chronyd", chronyd_path()).unwrap().is_none() {
         return;
     }
-    let upstream = ChronydServer::start(ChronydServerOpts { local_stratum: 2, ..ChronydServerOpts::default() }).unwrap();
+    let upstream =
+        ChronydServer::start(ChronydServerOpts { local_stratum: 2, ..ChronydServerOpts::default() }).unwrap();
     check("chronyd", interleaved_against_basic(upstream.addr()));
 }
 
