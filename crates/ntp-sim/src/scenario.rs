@@ -82,6 +82,19 @@ pub struct Scenario {
 const HOUR: f64 = 3600.0;
 const DAY: f64 = 86_400.0;
 
+/// The quiet LAN of `quiet` and `busy-server`: 25 µs each way, the clock
+/// 50 ms and 10 ppm off, 0.1 ppb/s wander, slews as fast as the virtual
+/// clock allows, an hour.
+fn quiet_lan(s: &mut Scenario) {
+    s.network.base_delay = 25e-6;
+    s.engine.makestep = MakeStep { threshold: 1.0, limit: 3 };
+    s.engine.max_slew_ppm = 83_333.0;
+    s.initial_error = 0.05;
+    s.initial_drift = 10e-6;
+    s.wander = 1e-10;
+    s.duration = HOUR;
+}
+
 /// The scenario `name` with network jitter `jitter` (s) and, if given, a
 /// different duration (the settling period shrinks with it, to at most a
 /// quarter of the run).
@@ -159,13 +172,7 @@ pub fn scenario(name: &str, jitter: f64, duration: Option<f64>) -> Result<Scenar
             s.name = "quiet";
             s.description = "one server on a quiet LAN (25 µs each way), polled every second, clock 50 ms and 10 ppm off, 0.1 ppb/s wander";
             s.poll = PollConfig { minpoll: 0, maxpoll: 0, ..PollConfig::default() };
-            s.network.base_delay = 25e-6;
-            s.engine.makestep = MakeStep { threshold: 1.0, limit: 3 };
-            s.engine.max_slew_ppm = 83_333.0;
-            s.initial_error = 0.05;
-            s.initial_drift = 10e-6;
-            s.wander = 1e-10;
-            s.duration = HOUR;
+            quiet_lan(&mut s);
             s.settle = 300.0;
         }
         "gps-pps" => {
@@ -225,13 +232,7 @@ pub fn scenario(name: &str, jitter: f64, duration: Option<f64>) -> Result<Scenar
             s.servers = vec![SimServer { send_delay: 100e-6, interleaved: true, ..SimServer::GOOD }];
             s.xleave = xleave;
             s.poll = PollConfig { minpoll: 1, maxpoll: 1, ..PollConfig::default() };
-            s.network.base_delay = 25e-6;
-            s.engine.makestep = MakeStep { threshold: 1.0, limit: 3 };
-            s.engine.max_slew_ppm = 83_333.0;
-            s.initial_error = 0.05;
-            s.initial_drift = 10e-6;
-            s.wander = 1e-10;
-            s.duration = HOUR;
+            quiet_lan(&mut s);
             s.settle = 600.0;
         }
         chaos if chaos.starts_with("chaos-") => crate::chaos::apply(chaos, &mut s)?,
