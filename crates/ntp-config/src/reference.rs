@@ -40,7 +40,7 @@ A key that does not exist, a value of the wrong type, a number out of range or a
 environment SIMPLE_NTPD_NTP_SERVER_STRATUM: ntp_server.stratum must be 1..=15, got 99
 ```
 
-Keys whose status is **planned** are accepted and checked but have no effect yet; each one that is set logs a warning such as `/etc/x.toml:7: KEY is accepted but not implemented yet (FEATURE); it has no effect`. Today one key is planned: `sources.servers[].xleave`.
+Keys whose status is **planned** are accepted and checked but have no effect yet; each one that is set logs a warning such as `/etc/x.toml:7: KEY is accepted but not implemented yet (FEATURE); it has no effect`. Today every key is implemented.
 
 ## Environment variables
 

@@ -26,17 +26,9 @@ fn keys_once_planned_warn_no_more() {
     assert_eq!(warnings("[[vlan_config]]\nvlan_ref = \"v\"\nbroadcast = true\n"), Vec::<String>::new());
     let l = load(&[], &[("SIMPLE_NTPD_VLAN_CONFIG", "[{ vlan_ref = \"e\" }]")]).unwrap();
     assert_eq!(l.warnings, Vec::<String>::new());
-    assert_eq!(ntp_config::PLANNED.len(), 1, "a planned key was added or done: give it tests here");
-}
-
-#[test]
-fn a_source_asking_for_interleaved_mode_warns_that_it_is_planned() {
-    let w = warnings("[[sources.servers]]\naddress = \"192.0.2.1\"\nxleave = true\n");
-    assert_eq!(w.len(), 1, "{w:?}");
-    assert!(w[0].contains("sources.servers[0].xleave") || w[0].contains("sources.servers[].xleave"), "{w:?}");
-    assert!(w[0].contains("not implemented yet"), "{w:?}");
-    // Left out it says nothing.
-    assert_eq!(warnings("[[sources.servers]]\naddress = \"192.0.2.1\"\n"), Vec::<String>::new());
+    // Client-side interleaved mode is implemented now.
+    assert_eq!(warnings("[[sources.servers]]\naddress = \"192.0.2.1\"\nxleave = true\n"), Vec::<String>::new());
+    assert!(ntp_config::PLANNED.is_empty(), "a planned key is back: give it tests here");
 }
 
 #[test]

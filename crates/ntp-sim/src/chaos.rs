@@ -15,7 +15,7 @@ pub const NAMES: [&str; 4] = ["chaos-upstreams", "chaos-blackout", "chaos-dns", 
 const HOUR: f64 = 3600.0;
 
 fn good(n: usize) -> Vec<SimServer> {
-    vec![SimServer { offset: 0.0, stratum: 1 }; n]
+    vec![SimServer::GOOD; n]
 }
 
 /// Turns `s` (the `stable` scenario) into chaos scenario `name`, or says
@@ -28,7 +28,7 @@ pub fn apply(name: &str, s: &mut Scenario) -> Result<(), String> {
             s.name = "chaos-upstreams";
             s.description = "three good servers and one 1 s off; one good server vanishes for 2 h (a majority remains), later two for 1 h (one good server against the falseticker: no majority, holdover)";
             s.servers = good(3);
-            s.servers.push(SimServer { offset: 1.0, stratum: 1 });
+            s.servers.push(SimServer { offset: 1.0, ..SimServer::GOOD });
             s.faults = vec![
                 Fault { kind: FaultKind::ServersDown(vec![0]), start: 6.0 * HOUR, end: 8.0 * HOUR },
                 Fault { kind: FaultKind::ServersDown(vec![1, 2]), start: 12.0 * HOUR, end: 13.0 * HOUR },

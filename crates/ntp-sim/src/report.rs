@@ -102,7 +102,7 @@ pub fn json(sc: &Scenario, jitter: f64, seed: u64, s: &Summary, results: &[RunRe
             "{{\"scenario\":\"{}\",\"timestamps\":\"{}\",\"jitter_s\":{:e},\"runs\":{},\"seed\":{},\"duration_s\":{},\"settle_s\":{},",
             "\"rms_mean_us\":{:.3},\"rms_sd_us\":{:.3},\"mean_error_us\":{:.3},\"max_abs_us\":{:.3},\"sync_time_s\":{},",
             "\"sync_time_mean_s\":{:.1},\"falseticker_selected\":{},\"mean_poll_interval_s\":{:.1},\"steps_mean\":{:.2},",
-            "\"faults\":[{}]}}"
+            "\"interleaved_share\":{:.3},\"faults\":[{}]}}"
         ),
         sc.name,
         sc.timestamping.t1.name(),
@@ -120,6 +120,7 @@ pub fn json(sc: &Scenario, jitter: f64, seed: u64, s: &Summary, results: &[RunRe
         s.falseticker_selected,
         s.mean_poll_interval_s,
         s.steps_mean,
+        s.interleaved_share,
         faults.join(",")
     )
 }

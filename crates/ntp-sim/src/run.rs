@@ -15,6 +15,7 @@ use crate::faults::{FaultResult, Faults, RESOLVE_FIRST_BACKOFF, RESOLVE_MAX_BACK
 use crate::refclocks::SimRefclocks;
 use crate::rng::Rng;
 use crate::scenario::Scenario;
+use crate::server::ServerTables;
 use crate::timestamping::T1Source;
 use ntp_proto::association::{Association, Event as AssociationEvent};
 use ntp_proto::source::SourceConfig;
@@ -42,6 +43,8 @@ pub struct RunResult {
     pub requests: u64,
     /// Samples the engine accepted.
     pub samples: u64,
+    /// Of those, interleaved ones (the server's real transmit time).
+    pub interleaved_samples: u64,
     /// Clock steps (a leap second applied is not one).
     pub steps: u32,
     /// Leap seconds the client's clock applied.
@@ -67,6 +70,8 @@ struct Sim<'a> {
     /// draw exactly the same numbers whatever the protection.
     server_rng: Rng,
     credentials: Credentials,
+    /// Each server's interleaved-mode state.
+    tables: ServerTables,
     clock: SimClock,
     engine: Engine,
     sources: Vec<Source>,
@@ -74,6 +79,7 @@ struct Sim<'a> {
     tick_gen: u64,
     falseticker_selected: bool,
     samples: u64,
+    interleaved_samples: u64,
     refclocks: Option<SimRefclocks>,
     refclock_gen: u64,
     faults: Faults,
@@ -88,7 +94,12 @@ pub fn run(sc: &Scenario, seed: u64, index: u64) -> RunResult {
     if let Some(leap) = sc.leap.filter(|l| l.table) {
         engine.set_leap_table(Some(leap.table()));
     }
-    let config = SourceConfig { poll: sc.poll, local_precision: sc.engine.precision, ..SourceConfig::default() };
+    let config = SourceConfig {
+        poll: sc.poll,
+        local_precision: sc.engine.precision,
+        xleave: sc.xleave,
+        ..SourceConfig::default()
+    };
     let mut credentials = Credentials::new(sc.auth);
     let mut sources = Vec::new();
     let faults = Faults::new(&sc.faults);
@@ -106,6 +117,7 @@ pub fn run(sc: &Scenario, seed: u64, index: u64) -> RunResult {
         rng,
         server_rng: Rng::new(seed, index ^ 0x5EED_5E4E),
         credentials,
+        tables: sc.servers.iter().map(|s| s.table()).collect(),
         clock,
         engine,
         sources,
@@ -113,6 +125,7 @@ pub fn run(sc: &Scenario, seed: u64, index: u64) -> RunResult {
         tick_gen: 0,
         falseticker_selected: false,
         samples: 0,
+        interleaved_samples: 0,
         refclocks,
         refclock_gen: 0,
         faults,
@@ -254,6 +267,7 @@ impl Sim<'_> {
             falseticker_selected: self.falseticker_selected,
             requests,
             samples: self.samples + self.refclocks.as_ref().map_or(0, |r| r.samples),
+            interleaved_samples: self.interleaved_samples,
             steps: self.clock.steps,
             leaps: self.clock.leaps,
             mean_poll_interval: sc.duration * self.sources.len() as f64 / requests.max(1) as f64,
@@ -310,14 +324,14 @@ impl Sim<'_> {
                 if self.faults.server_silent(src, t) {
                     return;
                 }
-                if let Some(reply) = self.sc.servers[src].answer(
+                if let Some((reply, leaves)) = self.sc.servers[src].answer(
                     &packet,
                     t,
                     self.sc.leap.as_ref(),
                     &mut self.credentials,
+                    self.tables[src].as_ref(),
                     &mut self.server_rng,
                 ) {
-                    let leaves = t + crate::server::PROCESSING;
                     if let Some(d) = self.sc.network.delay(leaves, false, &mut self.rng) {
                         if !self.faults.all_lost(leaves) {
                             self.queue.push(leaves + d, Event::ClientRx { src, packet: reply });
@@ -418,6 +432,7 @@ impl Sim<'_> {
         self.sources[src].assoc.advise_poll(update.poll_advice);
         if update.accepted {
             self.samples += 1;
+            self.interleaved_samples += u64::from(sample.interleaved);
             self.faults.sample_accepted(self.clock.true_time());
         }
         self.after_update(update.action.as_ref());

@@ -16,7 +16,7 @@ use ntp_proto::source::PollConfig;
 use ntp_sync::{EngineConfig, MakeStep};
 
 /// Names accepted by `--scenario` (and the `chaos-*` of [`crate::chaos::NAMES`]).
-pub const NAMES: [&str; 11] = [
+pub const NAMES: [&str; 13] = [
     "stable",
     "wander",
     "intermittent",
@@ -28,6 +28,8 @@ pub const NAMES: [&str; 11] = [
     "gps-nmea",
     "leap-insert",
     "leap-delete",
+    "busy-server",
+    "busy-server-xleave",
 ];
 
 /// Everything one scenario fixes.
@@ -43,6 +45,8 @@ pub struct Scenario {
     pub network: Network,
     /// The client's poll settings per source.
     pub poll: PollConfig,
+    /// The client asks for interleaved mode (`xleave = true`).
+    pub xleave: bool,
     /// The engine's settings.
     pub engine: EngineConfig,
     /// Frequency random walk: standard deviation of the per-second step,
@@ -78,6 +82,19 @@ pub struct Scenario {
 const HOUR: f64 = 3600.0;
 const DAY: f64 = 86_400.0;
 
+/// The quiet LAN of `quiet` and `busy-server`: 25 µs each way, the clock
+/// 50 ms and 10 ppm off, 0.1 ppb/s wander, slews as fast as the virtual
+/// clock allows, an hour.
+fn quiet_lan(s: &mut Scenario) {
+    s.network.base_delay = 25e-6;
+    s.engine.makestep = MakeStep { threshold: 1.0, limit: 3 };
+    s.engine.max_slew_ppm = 83_333.0;
+    s.initial_error = 0.05;
+    s.initial_drift = 10e-6;
+    s.wander = 1e-10;
+    s.duration = HOUR;
+}
+
 /// The scenario `name` with network jitter `jitter` (s) and, if given, a
 /// different duration (the settling period shrinks with it, to at most a
 /// quarter of the run).
@@ -87,7 +104,7 @@ pub fn scenario(name: &str, jitter: f64, duration: Option<f64>) -> Result<Scenar
     }
     let network = Network { base_delay: 1e-4, jitter, asymmetry: 0.0, loss: 0.0, outages: None };
     let engine = EngineConfig { precision: -24, ..EngineConfig::default() };
-    let one = vec![SimServer { offset: 0.0, stratum: 1 }];
+    let one = vec![SimServer::GOOD];
     let default_poll = PollConfig { minpoll: 6, maxpoll: 10, ..PollConfig::default() };
     let mut s = Scenario {
         name: "stable",
@@ -95,6 +112,7 @@ pub fn scenario(name: &str, jitter: f64, duration: Option<f64>) -> Result<Scenar
         servers: one.clone(),
         network,
         poll: default_poll,
+        xleave: false,
         engine,
         wander: 1e-9,
         initial_error: 0.1,
@@ -129,12 +147,8 @@ pub fn scenario(name: &str, jitter: f64, duration: Option<f64>) -> Result<Scenar
         "falseticker" => {
             s.name = "falseticker";
             s.description = "four servers, one of them 1 s off, default polling, 1 ppb/s wander";
-            s.servers = vec![
-                SimServer { offset: 0.0, stratum: 1 },
-                SimServer { offset: 0.0, stratum: 1 },
-                SimServer { offset: 0.0, stratum: 1 },
-                SimServer { offset: 1.0, stratum: 1 },
-            ];
+            s.servers =
+                vec![SimServer::GOOD, SimServer::GOOD, SimServer::GOOD, SimServer { offset: 1.0, ..SimServer::GOOD }];
             s.duration = 2.0 * DAY;
             s.settle = 6.0 * HOUR;
         }
@@ -158,13 +172,7 @@ pub fn scenario(name: &str, jitter: f64, duration: Option<f64>) -> Result<Scenar
             s.name = "quiet";
             s.description = "one server on a quiet LAN (25 µs each way), polled every second, clock 50 ms and 10 ppm off, 0.1 ppb/s wander";
             s.poll = PollConfig { minpoll: 0, maxpoll: 0, ..PollConfig::default() };
-            s.network.base_delay = 25e-6;
-            s.engine.makestep = MakeStep { threshold: 1.0, limit: 3 };
-            s.engine.max_slew_ppm = 83_333.0;
-            s.initial_error = 0.05;
-            s.initial_drift = 10e-6;
-            s.wander = 1e-10;
-            s.duration = HOUR;
+            quiet_lan(&mut s);
             s.settle = 300.0;
         }
         "gps-pps" => {
@@ -212,6 +220,20 @@ pub fn scenario(name: &str, jitter: f64, duration: Option<f64>) -> Result<Scenar
             s.start = LeapModel::MONTH_END - 2.0 * DAY;
             s.duration = 3.0 * DAY;
             s.settle = DAY;
+        }
+        "busy-server" | "busy-server-xleave" => {
+            let xleave = name == "busy-server-xleave";
+            s.name = if xleave { "busy-server-xleave" } else { "busy-server" };
+            s.description = if xleave {
+                "the quiet LAN, polled every 2 s, but the server's replies leave 100 µs (50 fixed + exp. 50) after their transmit timestamp; the client uses interleaved mode, the server offers it"
+            } else {
+                "the quiet LAN, polled every 2 s, but the server's replies leave 100 µs (50 fixed + exp. 50) after their transmit timestamp; basic mode"
+            };
+            s.servers = vec![SimServer { send_delay: 100e-6, interleaved: true, ..SimServer::GOOD }];
+            s.xleave = xleave;
+            s.poll = PollConfig { minpoll: 1, maxpoll: 1, ..PollConfig::default() };
+            quiet_lan(&mut s);
+            s.settle = 600.0;
         }
         chaos if chaos.starts_with("chaos-") => crate::chaos::apply(chaos, &mut s)?,
         other => {

@@ -26,6 +26,8 @@ pub struct Summary {
     pub mean_poll_interval_s: f64,
     /// Mean number of clock steps per run.
     pub steps_mean: f64,
+    /// Share of the accepted samples that were interleaved, all runs.
+    pub interleaved_share: f64,
 }
 
 /// Summarises `results` (at least one).
@@ -45,6 +47,8 @@ pub fn summarise(results: &[RunResult]) -> Summary {
         falseticker_selected: results.iter().filter(|r| r.falseticker_selected).count(),
         mean_poll_interval_s: results.iter().map(|r| r.mean_poll_interval).sum::<f64>() / n,
         steps_mean: results.iter().map(|r| f64::from(r.steps)).sum::<f64>() / n,
+        interleaved_share: results.iter().map(|r| r.interleaved_samples).sum::<u64>() as f64
+            / results.iter().map(|r| r.samples).sum::<u64>().max(1) as f64,
     }
 }
 
@@ -61,6 +65,7 @@ mod tests {
             falseticker_selected: ft,
             requests: 10,
             samples: 10,
+            interleaved_samples: 5,
             steps: 1,
             leaps: 0,
             mean_poll_interval: 64.0,
@@ -77,5 +82,6 @@ mod tests {
         assert!((s.max_abs_us - 60.0).abs() < 1e-9);
         assert_eq!(s.sync_time_s, 40.0);
         assert_eq!(s.falseticker_selected, 1);
+        assert_eq!(s.interleaved_share, 0.5);
     }
 }

@@ -251,7 +251,7 @@ impl Engine {
     fn apply(&mut self, t: f64, ctl: Controls) {
         for s in &mut self.sources {
             s.estimator.advance(t);
-            s.estimator.control_frequency(ctl.frequency);
+            s.estimator.frequency_changed(t, ctl.frequency);
             s.estimator.control_step(ctl.step);
         }
         if ctl.step != 0.0 {

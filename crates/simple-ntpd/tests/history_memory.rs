@@ -56,6 +56,7 @@ fn source(name: &str, offset: f64) -> Source {
         jitter_seconds: 1e-4,
         state: SourceState::Candidate,
         last_response_seconds_ago: Some(3.0),
+        interleaved: false,
         refclock: None,
     }
 }

@@ -103,7 +103,7 @@ pub struct ServerSource {
     /// PEM file with the certificate authorities trusted for this server's NTS-KE certificate (default: the system store).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca: Option<PathBuf>,
-    /// Use interleaved mode (RFC 9769, chrony's `xleave`): each request also names the previous exchange, and a server that supports it answers with the kernel timestamp of when its previous reply really left, so the server's send path drops out of the measurement. Servers without it answer in basic mode as usual. Planned: the daemon does not use it yet.
+    /// Use interleaved mode (RFC 9769, chrony's `xleave`): each request also names the previous exchange, and a server that supports it answers with the kernel timestamp of when its previous reply really left, so the server's send path drops out of the measurement. Servers without it answer in basic mode as usual.
     #[serde(default)]
     pub xleave: bool,
 }

@@ -94,6 +94,9 @@ pub struct SourceStatus {
     pub last_sample: Option<NtpTimestamp>,
     /// The reference id the server sent with it.
     pub last_reference_id: Option<ReferenceId>,
+    /// The last accepted sample was interleaved (it carries the server's
+    /// real transmit time of the reply before).
+    pub last_interleaved: bool,
     /// Requests sent.
     pub requests: u64,
     /// Replies accepted as samples.
@@ -129,6 +132,7 @@ pub struct SourcePoller {
     state: PollerState,
     last_sample: Option<NtpTimestamp>,
     last_reference_id: Option<ReferenceId>,
+    last_interleaved: bool,
     requests: u64,
     accepted: u64,
     rejected: u64,
@@ -169,6 +173,7 @@ impl SourcePoller {
             state: PollerState::Active,
             last_sample: None,
             last_reference_id: None,
+            last_interleaved: false,
             requests: 0,
             accepted: 0,
             rejected: 0,
@@ -383,6 +388,7 @@ impl SourcePoller {
         self.accepted += 1;
         self.last_sample = Some(time);
         self.last_reference_id = Some(h.reference_id);
+        self.last_interleaved = interleaved.is_some();
         Ok(Sample {
             offset: v.offset,
             delay: v.delay,
@@ -434,6 +440,7 @@ impl SourcePoller {
             filter: self.filter.stats(),
             last_sample: self.last_sample,
             last_reference_id: self.last_reference_id,
+            last_interleaved: self.last_interleaved,
             requests: self.requests,
             accepted: self.accepted,
             rejected: self.rejected,

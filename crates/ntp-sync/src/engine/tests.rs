@@ -460,3 +460,34 @@ fn a_source_first_heard_during_a_slew_does_not_bend_the_frequency() {
     }
     assert!(c.error.abs() < 1e-5, "error {}", c.error);
 }
+
+/// Interleaved samples: each round delivers the sample measured a round
+/// earlier (offset and time of then), after the engine has slewed the
+/// clock by what it made of the samples before. Taken as current, the
+/// already-corrected offset was corrected again and the loop diverged.
+#[test]
+fn samples_one_poll_old_converge_without_correcting_twice() {
+    let mut e = Engine::new(EngineConfig::default());
+    let id = source(&mut e, 1);
+    let mut c = ModelClock::new(2e-3, 3e-6);
+    let mut previous: Option<Sample> = None;
+    let mut late_errors = Vec::new();
+    for round in 0..80 {
+        let now = c.sample(0.0, 0.001);
+        if let Some(s) = previous.replace(now) {
+            e.update_reach(id, Reach::from_bits(0xff));
+            e.on_sample(id, &Sample { interleaved: true, ..s }, &mut c);
+        }
+        for _ in 0..16 {
+            c.advance(1.0);
+            e.tick(&mut c);
+        }
+        if round >= 40 {
+            late_errors.push(c.error.abs());
+        }
+    }
+    assert!(c.steps.is_empty(), "{:?}", c.steps);
+    let worst = late_errors.iter().cloned().fold(0.0, f64::max);
+    assert!(worst < 1e-5, "error after settling up to {worst} s (last {})", c.error);
+    assert!((c.freq_ppm + 3.0).abs() < 0.5, "freq {}", c.freq_ppm);
+}

@@ -4,11 +4,20 @@
 //! oscillator's wander) is learnt from its residuals ([`wander`]). The
 //! result is the source's offset and offset rate at any time, with their
 //! variances, and the poll interval the source deserves.
+//!
+//! A sample may be older than the clock's last frequency changes: an
+//! interleaved sample (RFC 9769) completes the previous exchange, one poll
+//! ago, and the engine has slewed the clock since. [`controls`] remembers
+//! those changes so such a sample is first brought into the clock's current
+//! timescale (chrony does the same to its stored timestamps whenever it
+//! changes the clock).
 
+pub mod controls;
 pub mod kalman;
 pub mod noise;
 pub mod wander;
 
+use controls::ControlHistory;
 use kalman::OffsetFilter;
 use noise::DelayWindow;
 use wander::WanderEstimator;
@@ -56,6 +65,7 @@ pub struct SourceEstimator {
     precision_var: f64,
     initial_rate_var: f64,
     jitter_var: f64,
+    controls: ControlHistory,
 }
 
 impl SourceEstimator {
@@ -71,6 +81,7 @@ impl SourceEstimator {
             precision_var,
             initial_rate_var,
             jitter_var: 0.0,
+            controls: ControlHistory::default(),
         }
     }
 
@@ -96,11 +107,16 @@ impl SourceEstimator {
 
     /// Incorporates a sample: offset `z` (s) measured at engine time `t`
     /// with round-trip `delay`; `floor` is the sample's own variance floor
-    /// (precisions), added to the configured one.
+    /// (precisions), added to the configured one. A sample measured before
+    /// frequency changes made since is first corrected by what they did to
+    /// the clock ([`Self::frequency_changed`]).
     pub fn on_sample(&mut self, t: f64, z: f64, delay: f64, floor: f64) -> Verdict {
         if !(t.is_finite() && z.is_finite() && delay.is_finite()) {
             return Verdict::Outlier;
         }
+        // Too old to know what was done to the clock since: not usable.
+        let Some(slewed) = self.controls.phase_since(t) else { return Verdict::Outlier };
+        let z = z - slewed;
         self.delays.push(delay);
         let var_z = self.delays.variance(delay, self.precision_var + floor) * self.wander.noise_scale();
         let q = self.wander.q();
@@ -110,7 +126,10 @@ impl SourceEstimator {
             return Verdict::Accepted;
         };
         // A sample taken before the filter's time (a control was applied
-        // while it was in flight) is carried forward along the rate.
+        // while it was in flight, or it completes an earlier exchange) is
+        // carried forward along the rate, which is the rate under the
+        // frequency correction now in force: `slewed` above took out what
+        // the corrections since `t` did beyond that.
         let z = if t < f.t { z + f.r * (f.t - t) } else { z };
         f.predict(t, q);
         let predicted_var = f.pxx + var_z;
@@ -154,11 +173,20 @@ impl SourceEstimator {
         Some(Estimate { offset, offset_var, rate: f.r, rate_var: f.prr + q * dt })
     }
 
-    /// The clock's frequency correction changed by `df` (s/s).
+    /// The rate under the clock's frequency correction is `df` (s/s) less
+    /// than the filter assumed (a new filter's view of a running slew).
     pub fn control_frequency(&mut self, df: f64) {
         if let Some(f) = self.filter.as_mut() {
             f.control_frequency(df);
         }
+    }
+
+    /// The clock's frequency correction changed by `df` (s/s) at engine
+    /// time `t` (after [`Self::advance`] to `t`): the filter follows, and
+    /// the change is remembered for samples measured before `t`.
+    pub fn frequency_changed(&mut self, t: f64, df: f64) {
+        self.control_frequency(df);
+        self.controls.push(t, df);
     }
 
     /// The clock was stepped forward by `d` s.

@@ -180,6 +180,10 @@ pub struct Source {
     pub state: SourceState,
     /// Seconds since the last valid reply (null when none yet).
     pub last_response_seconds_ago: Option<f64>,
+    /// The last sample was interleaved (RFC 9769, `xleave = true` and a
+    /// server that answers so): it carries the server's real transmit time.
+    #[serde(default)]
+    pub interleaved: bool,
     /// For a reference clock: its driver's state (absent for servers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refclock: Option<RefclockStatus>,

@@ -115,6 +115,7 @@ mod tests {
             jitter_seconds: 0.000_01,
             state,
             last_response_seconds_ago: Some(10.0),
+            interleaved: false,
             refclock: None,
         }
     }

@@ -386,6 +386,7 @@ mod tests {
             jitter_seconds: 1e-5,
             state,
             last_response_seconds_ago: Some(1.0),
+            interleaved: false,
             refclock: None,
         }
     }

@@ -193,6 +193,7 @@ impl RefclockSources {
                     jitter_seconds: last.map_or(0.0, |f| f.jitter),
                     state: r.map_or(SourceState::Pending, |r| super::report::map_state(r.state)),
                     last_response_seconds_ago: last.map(|f| now.since(f.time).to_seconds().max(0.0)),
+                    interleaved: false,
                     refclock: Some(RefclockStatus {
                         driver: e.spec.driver.driver_name().to_owned(),
                         status: health.as_ref().map_or("starting", |h| h.state.name()).to_owned(),

@@ -48,6 +48,7 @@ pub fn sync_report<'a>(
                 jitter_seconds: r.map(|r| r.jitter).unwrap_or(0.0).max(0.0),
                 state: r.map(|r| map_state(r.state)).unwrap_or(SourceState::Pending),
                 last_response_seconds_ago: status.last_sample.map(|t| now.since(t).to_seconds().max(0.0)),
+                interleaved: status.last_interleaved,
                 refclock: None,
             }
         })
@@ -63,6 +64,7 @@ pub fn sync_report<'a>(
         jitter_seconds: 0.0,
         state: SourceState::Unreachable,
         last_response_seconds_ago: None,
+        interleaved: false,
         refclock: None,
     }));
     let mut associations: Vec<Option<AssociationInfo>> = running

@@ -63,12 +63,7 @@ impl Loop {
             version: 4,
             response_timeout: 1.0,
             local_precision: self.settings.precision,
-            // Planned (a warning says so): an interleaved sample is the
-            // previous exchange's, measured in the clock's frame of one poll
-            // ago; until those timestamps follow the discipline's slews the
-            // loop sees a poll-old offset and oscillates (measured: ±1 ms at
-            // minpoll 0 against chronyd). The poller itself implements it.
-            xleave: false,
+            xleave: upstream.xleave,
         };
         let (authenticated, nts) = (matches!(auth, ClientAuth::Mac(_)), matches!(auth, ClientAuth::Nts(_)));
         // Spread the first polls of many sources a little.
