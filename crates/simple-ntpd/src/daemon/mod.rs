@@ -233,6 +233,8 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
         Ok(r) => debug!(bytes = r.bytes, refused = r.refused, "start-up pages handed back"),
         Err(e) => debug!("cannot hand start-up pages back: {e}"),
     }
+    // And the heap pages start-up freed (see heap).
+    crate::heap::trim();
     // Everything privileged (binding) is done: become an ordinary user,
     // keeping CAP_SYS_TIME only when steering the system clock.
     let privileges =
