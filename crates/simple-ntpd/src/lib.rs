@@ -15,6 +15,7 @@ pub mod daemon;
 pub mod dhcp;
 pub mod dns;
 pub mod faults;
+pub mod heap;
 pub mod interfaces;
 pub mod logfile;
 pub mod logging;

@@ -7,6 +7,8 @@ use simple_ntpd::cli::{Cli, Command};
 use simple_ntpd::commands;
 
 fn main() -> ExitCode {
+    // Before any thread starts: one allocator arena (see heap).
+    simple_ntpd::heap::single_arena();
     simple_ntpd::panic_policy::install();
     let cli = Cli::parse();
     match cli.command {

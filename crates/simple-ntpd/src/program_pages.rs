@@ -14,6 +14,15 @@
 //! freed (page cache included), so the memory really returns to the system,
 //! and private copies (relocated read-only data) are never discarded.
 //!
+//! Each mapping is first marked `MADV_RANDOM`: otherwise every later fault
+//! reads ahead and maps its neighbours too (readahead and 64 kB
+//! fault-around), so the code run after start-up (serving, the idle loop,
+//! the first status request) brought pages back in bulk. Measured at idle
+//! (static binary): the read-only data mapping 448 -> 170 kB resident. The
+//! code mapping stays at about 3 MB: with the file's page cache in large
+//! folios (Linux 6.x), the pages still mapped keep their folios cached, and
+//! fault-around maps cached neighbours regardless of this advice.
+//!
 //! The kernel pages out a file's pages only for a process that owns the
 //! file or may write it (otherwise it would be a side channel on shared
 //! files), so the daemon calls this as root, just before it switches user
@@ -86,7 +95,12 @@ pub fn release(regions: &[Region]) -> Released {
         // so no memory the program uses changes and no pointer is invalidated.
         // The mapping cannot go away meanwhile: the program file is never
         // unmapped while the process runs.
-        let rc = unsafe { libc::madvise(r.start as *mut libc::c_void, r.end - r.start, libc::MADV_PAGEOUT) };
+        // MADV_RANDOM only sets how later faults read the file (one page,
+        // no readahead): it changes no memory content either.
+        let rc = unsafe {
+            libc::madvise(r.start as *mut libc::c_void, r.end - r.start, libc::MADV_RANDOM);
+            libc::madvise(r.start as *mut libc::c_void, r.end - r.start, libc::MADV_PAGEOUT)
+        };
         if rc == 0 {
             done.bytes += r.end - r.start;
         } else {

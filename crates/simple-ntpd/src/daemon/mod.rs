@@ -227,12 +227,13 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
     let api = start_api(&hub, &log, &config.monitoring, true).await?;
     // Devices and shared memory are opened with root's rights too.
     let devices = Devices::for_config(plan.refclocks(), &config);
-    // Start-up's one-off code is done: hand its pages back while still
-    // allowed to (see program_pages: file pages only for the file's owner).
+    // Start-up's one-off code is done: hand its pages back while still allowed
+    // to (program_pages: file pages only for the file's owner), and its heap's.
     match crate::program_pages::release_own() {
         Ok(r) => debug!(bytes = r.bytes, refused = r.refused, "start-up pages handed back"),
         Err(e) => debug!("cannot hand start-up pages back: {e}"),
     }
+    crate::heap::trim();
     // Everything privileged (binding) is done: become an ordinary user,
     // keeping CAP_SYS_TIME only when steering the system clock.
     let privileges =
