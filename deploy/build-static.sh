@@ -3,15 +3,15 @@
 # distribution packages ship — the daemon, simple-ntpd, by default, or with
 # --bin simple-ntpd-operator the Kubernetes operator: glibc linked in
 # (`-C target-feature=+crt-static`), so it runs on any Linux of the same
-# architecture and `FROM scratch`. Position-dependent (`-C
-# relocation-model=static`, ELF type EXEC): a static PIE relocates itself at
-# start, which copies its relocated read-only data and GOT into private
-# memory (160 kB of the daemon's 988 kB anonymous memory at idle, measured;
-# docs/performance.md, footprint); a fixed-address binary has nothing to
-# relocate and those pages stay clean, shared with the page cache. The price:
-# the program's code and data load at a fixed address (no ASLR for them;
-# heap, stacks and mappings stay randomized). SIMPLE_NTPD_STATIC_PIE=1 builds
-# a static PIE instead, for sites that prefer full ASLR to the 150 kB.
+# architecture and `FROM scratch`. A static PIE (ELF type DYN) by default, so
+# the program image loads at a random address like everything else: the
+# daemon parses packets from anyone. SIMPLE_NTPD_STATIC_PIE=0 links it
+# position-dependent instead (`-C relocation-model=static`, type EXEC) for
+# routers where every page counts: a static PIE relocates itself at start,
+# which copies its relocated read-only data and GOT into private memory
+# (160 kB of the daemon's anonymous memory at idle, measured;
+# docs/performance.md, footprint), and a fixed-address binary keeps those
+# pages clean and shared with the page cache.
 #
 #   bash deploy/build-static.sh [--bin NAME] [--out DIR]
 #
@@ -23,8 +23,8 @@
 # The path of the binary to use is the only line printed on standard output.
 #
 # Environment: SIMPLE_NTPD_TARGET overrides the target triple
-# (default: $(uname -m)-unknown-linux-gnu); SIMPLE_NTPD_STATIC_PIE=1 a static
-# PIE; RUSTFLAGS is kept and extended.
+# (default: $(uname -m)-unknown-linux-gnu); SIMPLE_NTPD_STATIC_PIE=0 a
+# position-dependent binary; RUSTFLAGS is kept and extended.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,7 +42,7 @@ done
 triple=${SIMPLE_NTPD_TARGET:-$(uname -m)-unknown-linux-gnu}
 # With an explicit --target, RUSTFLAGS reach only the target's crates, not
 # build scripts and proc macros, which stay ordinary host programs.
-pie=${SIMPLE_NTPD_STATIC_PIE:-0}
+pie=${SIMPLE_NTPD_STATIC_PIE:-1}
 if [ "$pie" = 1 ]; then
     export RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }-C target-feature=+crt-static"
 else
@@ -74,7 +74,7 @@ target_dir=${CARGO_TARGET_DIR:-target}
 bin="$target_dir/$triple/release/$name"
 [ -x "$bin" ] || { echo "build-static: $bin was not built" >&2; exit 1; }
 # A static binary has no program interpreter and needs no shared library;
-# a position-dependent one is of type EXEC (a PIE is DYN).
+# a PIE is of type DYN, a position-dependent one EXEC.
 if readelf -l "$bin" | grep 'INTERP' >/dev/null || readelf -d "$bin" | grep '(NEEDED)' >/dev/null; then
     echo "build-static: $bin is not statically linked:" >&2
     readelf -d "$bin" | grep '(NEEDED)' >&2 || true
