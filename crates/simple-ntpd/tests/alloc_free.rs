@@ -327,9 +327,22 @@ fn allocations_with_three_vlans(batch_send: bool) -> u64 {
     after - before
 }
 
-// One test function: the counter is process-wide, so a second test running
-// in parallel (building its configuration) would be counted here.
-#[test]
+// The counter is process-wide, so nothing else may allocate while it counts:
+// one test, and no test harness (`harness = false` in Cargo.toml). libtest's
+// own thread prints "has been running for over 60 seconds" when a test takes
+// that long — on a loaded machine this one does — and that notice allocated
+// inside a measured window (6 allocations, seen once).
+fn main() {
+    // `cargo test NAME` passes a filter: run only when it matches.
+    if let Some(filter) = std::env::args().skip(1).find(|a| !a.starts_with('-')) {
+        if !"no_heap_allocation_per_packet".contains(filter.as_str()) {
+            return;
+        }
+    }
+    no_heap_allocation_per_packet();
+    println!("test no_heap_allocation_per_packet ... ok");
+}
+
 fn no_heap_allocation_per_packet() {
     let plain = Protection::Plain;
     assert_eq!(allocations_while_serving(false, SecurityPolicy::default(), plain), 0, "per-reply send path allocated");
