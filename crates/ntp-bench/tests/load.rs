@@ -76,7 +76,10 @@ fn many_sources_are_distinct_clients() {
 #[test]
 fn duplicates_and_garbage_are_counted() {
     let r = Responder::start(Behaviour::DuplicateAndGarbage);
-    let v = bench(&r, &["--rate", "2000"]);
+    // A long timeout: on a loaded machine the responder thread can be
+    // descheduled for longer than the default, and a reply counted lost
+    // would make this test about scheduling instead of counting.
+    let v = bench(&r, &["--rate", "2000", "--timeout-ms", "1000"]);
     let matched = int(&v, "matched");
     // Enough exchanges to compare counts (about 1000 on an idle machine;
     // a loaded one starves the generator, which changes nothing below).

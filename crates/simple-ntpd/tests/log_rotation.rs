@@ -90,23 +90,51 @@ fn rotation_under_load_loses_no_line() {
             }
         })
     };
+    // Requests come in ROTATIONS + 1 phases: a client starts its requests of
+    // phase p only once the p-th rotation is done (the daemon has reopened
+    // both files), and rotation k waits until phase k - 1 is half answered,
+    // so rotations fall among the requests whatever the machine's load.
+    let phase_len = REQUESTS.div_ceil(ROTATIONS + 1);
+    let rotations_done = Arc::new(AtomicU64::new(0));
+    let answered = Arc::new(AtomicU64::new(0));
     let clients: Vec<_> = (0..CLIENTS)
         .map(|c| {
+            let (rotations_done, answered) = (rotations_done.clone(), answered.clone());
             std::thread::spawn(move || {
                 for r in 0..REQUESTS {
+                    let phase = (r / phase_len) as u64;
+                    let deadline = Instant::now() + Duration::from_secs(30);
+                    while rotations_done.load(Ordering::Acquire) < phase {
+                        assert!(Instant::now() < deadline, "rotation {phase} never came");
+                        std::thread::sleep(Duration::from_millis(2));
+                    }
                     let (code, _) = common::http_get(api, &format!("/rotation/{c}/{r}"), Some("rotation-token"));
                     assert_eq!(code, 404);
+                    answered.fetch_add(1, Ordering::Release);
                 }
             })
         })
         .collect();
     let started = Instant::now();
     for k in 1..=ROTATIONS {
-        std::thread::sleep(Duration::from_millis(150));
+        let half_of_phase = ((k - 1) * phase_len + phase_len / 2).min(REQUESTS) * CLIENTS;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while (answered.load(Ordering::Acquire) as usize) < half_of_phase {
+            assert!(Instant::now() < deadline, "requests of phase {} stalled", k - 1);
+            std::thread::sleep(Duration::from_millis(2));
+        }
         for name in ["simple-ntpd.log", "audit.log"] {
             std::fs::rename(logs.join(name), logs.join(format!("{name}.{k}"))).unwrap();
         }
         daemon.signal("USR1").unwrap();
+        // The daemon reopens on its own time: the next phase starts once
+        // both files exist again (each rotation gets lines of its own).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !(logs.join("simple-ntpd.log").exists() && logs.join("audit.log").exists()) {
+            assert!(Instant::now() < deadline, "the daemon did not reopen its files after rotation {k}");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        rotations_done.store(k as u64, Ordering::Release);
     }
     for c in clients {
         c.join().unwrap();
@@ -142,8 +170,9 @@ fn rotation_under_load_loses_no_line() {
             &missing[..missing.len().min(5)]
         );
     }
-    // The rotations happened while the requests were coming in.
-    assert!(log_files >= 3 && audit_files >= 3, "lines in {log_files} log files and {audit_files} audit files");
+    // The rotations happened while the requests were coming in: every
+    // phase's lines are in a file of their own.
+    assert!(log_files >= ROTATIONS + 1 && audit_files >= ROTATIONS + 1, "lines in {log_files} log files and {audit_files} audit files");
     let reopened = std::fs::read_dir(&logs)
         .unwrap()
         .flatten()
