@@ -62,12 +62,19 @@ EOF
 named-checkconf "$TMP/named.conf" || die "named-checkconf refuses the test configuration"
 named -g -c "$TMP/named.conf" >"$TMP/named.log" 2>&1 &
 PIDS+=($!)
-lookup() { dig @127.0.0.1 -p "$DNS_PORT" +short +time=1 +tries=1 ntp.lan.example.net A 2>/dev/null || true; }
+# `dig +short` prints the answer's addresses, one per line, but also its own
+# errors (";; communications error to 127.0.0.1#PORT: connection refused")
+# on standard output: only whole-line addresses count. (Matching the address
+# anywhere let that error, printed while named was still starting, pass for
+# an answer; the query that followed reached named before its zone was
+# loaded, and the suite failed.)
+answers() { dig @127.0.0.1 -p "$DNS_PORT" +short +time=1 +tries="$2" "$1" A 2>/dev/null | grep -v '^;' || true; }
+lookup() { answers ntp.lan.example.net 1; }
 for _ in $(seq 100); do
-    grep -q 127.0.0.1 <<<"$(dig @127.0.0.1 -p "$DNS_PORT" +short +time=1 +tries=1 ns.lan.example.net A 2>/dev/null)" && break
+    grep -qx 127.0.0.1 <<<"$(answers ns.lan.example.net 1)" && break
     sleep 0.2
 done
-grep -q 127.0.0.1 <<<"$(dig @127.0.0.1 -p "$DNS_PORT" +short +time=1 +tries=2 ns.lan.example.net A 2>/dev/null)" || { tail -20 "$TMP/named.log"; die "named does not answer on 127.0.0.1:$DNS_PORT"; }
+grep -qx 127.0.0.1 <<<"$(answers ns.lan.example.net 2)" || { tail -20 "$TMP/named.log"; die "named does not answer on 127.0.0.1:$DNS_PORT"; }
 say "BIND $(named -v | awk '{print $2}') serves lan.example.net on 127.0.0.1:$DNS_PORT, updates allowed for key ntp-update"
 
 ntp_addr() { echo "127.$((RANDOM % 200 + 20)).$((RANDOM % 250 + 1)).$((RANDOM % 250 + 1))"; }
