@@ -64,14 +64,19 @@ def query_offset(binary, server):
 
 
 def proc(pid):
-    rss = threads = None
+    """RSS and its anonymous part (kB), open fds and threads of `pid`. The
+    anonymous part is what a leak grows; the rest is program and library
+    pages, which creep up as code paths are first run."""
+    rss = anon = threads = None
     with open(f"/proc/{pid}/status") as f:
         for line in f:
             if line.startswith("VmRSS:"):
                 rss = int(line.split()[1])
+            elif line.startswith("RssAnon:"):
+                anon = int(line.split()[1])
             elif line.startswith("Threads:"):
                 threads = int(line.split()[1])
-    return rss, len(os.listdir(f"/proc/{pid}/fd")), threads
+    return rss, anon, len(os.listdir(f"/proc/{pid}/fd")), threads
 
 
 def sample(a):
@@ -80,9 +85,9 @@ def sample(a):
         while not os.path.exists(a.stop):
             t = time.time()
             try:
-                rss, fds, threads = proc(a.pid)
+                rss, anon, fds, threads = proc(a.pid)
             except OSError:
-                rss = fds = threads = None
+                rss = anon = fds = threads = None
             warnings = []
             with open(a.log, errors="replace") as f:
                 f.seek(pos)
@@ -97,7 +102,7 @@ def sample(a):
             served = query_offset(a.query, a.served)
             reference = query_offset(a.query, a.reference)
             rec = {
-                "t": t, "rss_kb": rss, "fds": fds, "threads": threads, "log_lines": lines,
+                "t": t, "rss_kb": rss, "anon_kb": anon, "fds": fds, "threads": threads, "log_lines": lines,
                 "panics": panics, "warnings": warnings,
                 "served_minus_reference_s": None if served is None or reference is None else served - reference,
                 "status": get_json(a.api + "/api/v1/status"),
@@ -211,6 +216,8 @@ def report(a):
         "rss_kb": {"start": samples[0]["rss_kb"], "after_warmup": after[0]["rss_kb"],
                    "max": max(s["rss_kb"] for s in after), "end": samples[-1]["rss_kb"]},
         "rss_growth_after_warmup_kb": rss_growth_kb,
+        "anon_kb": {"after_warmup": after[0].get("anon_kb"), "max": max((s.get("anon_kb") or 0) for s in after),
+                    "end": samples[-1].get("anon_kb")},
         "fds": {"first_fifth_min": min(s["fds"] for s in first), "last_fifth_min": min(s["fds"] for s in tail),
                 "max": max(s["fds"] for s in after)},
         "threads": {"first_fifth_min": min(s["threads"] for s in first),
@@ -232,7 +239,7 @@ def report(a):
     with open(os.path.join(a.dir, "report.json"), "w") as f:
         json.dump(result, f, indent=2)
     chart(a.dir, samples, load, windows(events), t0)
-    print(json.dumps({k: result[k] for k in ("rss_growth_after_warmup_kb", "fds", "threads", "requests",
+    print(json.dumps({k: result[k] for k in ("rss_growth_after_warmup_kb", "anon_kb", "fds", "threads", "requests",
                                              "served_offset_vs_steady_upstream_s", "log_lines_per_minute",
                                              "panics", "reloads", "checks")}, indent=1))
     for f in faults:

@@ -320,7 +320,7 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
                             journals::audit_nts_keys(d.hub.audit(), &n.store);
                         }
                         Ok(false) => d.hub.problems().succeeded(Problem::NtsKeys),
-                        Err(e) => d.hub.problems().failed(Problem::NtsKeys, &format!("{e:#}")),
+                        Err(e) => _ = d.hub.problems().failed(Problem::NtsKeys, &format!("{e:#}")),
                     }
                 }
             }

@@ -22,7 +22,7 @@ pub fn read(path: &Path) -> Option<(f64, f64)> {
 pub fn save(path: &Path, frequency_ppm: f64, sd_ppm: f64, problems: &Problems) {
     match write(path, frequency_ppm, sd_ppm) {
         Ok(()) => problems.succeeded(Problem::DriftFile),
-        Err(e) => problems.failed(Problem::DriftFile, &format!("{}: {e}", path.display())),
+        Err(e) => _ = problems.failed(Problem::DriftFile, &format!("{}: {e}", path.display())),
     }
 }
 
