@@ -4,7 +4,24 @@ use std::net::IpAddr;
 
 use crate::auth::SymmetricKey;
 use crate::nts::cookie::CookieKeys;
-use crate::server::{InterleaveTable, Policy, Verdict};
+use crate::packet::{LeapIndicator, ReferenceId};
+use crate::server::{InterleaveTable, Policy, ServerState, Verdict};
+use crate::{NtpShort, NtpTimestamp};
+
+/// The state of a stratum-1 GPS server whose reference time is
+/// `reference_time` (10 µs root dispersion, growing at the usual rate).
+pub(crate) fn gps_server_state(reference_time: NtpTimestamp) -> ServerState {
+    ServerState {
+        leap: LeapIndicator::NoWarning,
+        stratum: 1,
+        precision: -23,
+        reference_id: ReferenceId::from_ascii("GPS"),
+        reference_time,
+        root_delay: NtpShort::ZERO,
+        root_dispersion: NtpShort::from_seconds(1e-5),
+        dispersion_rate: ServerState::PHI,
+    }
+}
 
 /// A server policy that answers everyone and leaves every other decision
 /// to the trait's defaults, optionally with an interleaved-mode table.

@@ -57,16 +57,7 @@ impl Server {
 
     /// The answer to `req` arriving at our local time `at`, sent 1 ms later.
     fn answer(&mut self, req: &[u8], at: f64) -> Option<Vec<u8>> {
-        let state = ServerState {
-            leap: LeapIndicator::NoWarning,
-            stratum: 1,
-            precision: -23,
-            reference_id: ReferenceId::from_ascii("GPS"),
-            reference_time: ts(at + self.offset - 1.0),
-            root_delay: NtpShort::ZERO,
-            root_dispersion: NtpShort::from_seconds(1e-5),
-            dispersion_rate: ServerState::PHI,
-        };
+        let state = crate::testing::gps_server_state(ts(at + self.offset - 1.0));
         let arrival = Arrival {
             source: SocketAddr::from(([192, 0, 2, 9], 40123)),
             receive_time: ts(at + self.offset),

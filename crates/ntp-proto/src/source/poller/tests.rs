@@ -3,10 +3,8 @@
 
 use super::*;
 use crate::kod::write_kod;
-use crate::packet::{LeapIndicator, ReferenceId};
 use crate::server::{parse_request, write_reply, ServerState};
 use crate::source::PollConfig;
-use crate::NtpShort;
 use proptest::prelude::*;
 
 fn ts(s: f64) -> NtpTimestamp {
@@ -14,16 +12,7 @@ fn ts(s: f64) -> NtpTimestamp {
 }
 
 fn server_state() -> ServerState {
-    ServerState {
-        leap: LeapIndicator::NoWarning,
-        stratum: 1,
-        precision: -23,
-        reference_id: ReferenceId::from_ascii("GPS"),
-        reference_time: ts(0.0),
-        root_delay: NtpShort::ZERO,
-        root_dispersion: NtpShort::from_seconds(1e-5),
-        dispersion_rate: ServerState::PHI,
-    }
+    crate::testing::gps_server_state(ts(0.0))
 }
 
 /// The server's reply to `req`, received at server time `t2`, sent at `t3`.

@@ -5,10 +5,8 @@
 use std::net::SocketAddr;
 
 use super::*;
-use crate::packet::{LeapIndicator, ReferenceId};
 use crate::server::{decide, Arrival, Decision, ServerState};
 use crate::testing::XleavePolicy;
-use crate::NtpShort;
 
 /// The server's clock is this far ahead of the client's.
 const OFFSET: f64 = 0.25;
@@ -25,16 +23,7 @@ fn ts(s: f64) -> NtpTimestamp {
 }
 
 fn state() -> ServerState {
-    ServerState {
-        leap: LeapIndicator::NoWarning,
-        stratum: 1,
-        precision: -23,
-        reference_id: ReferenceId::from_ascii("GPS"),
-        reference_time: ts(0.0),
-        root_delay: NtpShort::ZERO,
-        root_dispersion: NtpShort::from_seconds(1e-5),
-        dispersion_rate: ServerState::PHI,
-    }
+    crate::testing::gps_server_state(ts(0.0))
 }
 
 fn poller(xleave: bool) -> SourcePoller {
