@@ -71,6 +71,12 @@ for d in ${EXTRA_DAEMONS:-}; do
     [ -x "${d#*=}" ] || die "${d#*=} missing"
     daemon_args+=(--daemon "$d")
 done
+# A binary written moments ago has dirty page-cache pages, which the kernel
+# cannot hand back (program_pages.rs) until they are written out: flush them,
+# so every daemon starts as an installed binary would.
+for a in "${daemon_args[@]}"; do
+    [ "$a" = --daemon ] || sync "${a#*=}"
+done
 exec python3 "$ROOT/bench/footprint.py" \
     "${daemon_args[@]}" --ntp-bench "$NTP_BENCH" --scenarios "${scenarios[@]}" \
     --rounds "${ROUNDS:-3}" --settle "${SETTLE:-5}" --rate "${RATE:-50000}" \

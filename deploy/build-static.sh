@@ -24,7 +24,8 @@
 #
 # Environment: SIMPLE_NTPD_TARGET overrides the target triple
 # (default: $(uname -m)-unknown-linux-gnu); SIMPLE_NTPD_STATIC_PIE=0 a
-# position-dependent binary; RUSTFLAGS is kept and extended.
+# position-dependent binary; SIMPLE_NTPD_LINK_ORDER=0 the linker's default
+# function order; RUSTFLAGS is kept and extended.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,7 +35,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --out) out=${2:?--out needs a directory}; shift 2 ;;
         --bin) name=${2:?--bin needs a program name}; shift 2 ;;
-        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
         *) echo "build-static: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -68,9 +69,28 @@ case "$name" in
     simple-ntpd|simple-ntpd-operator) ;;
     *) echo "build-static: --bin must be simple-ntpd or simple-ntpd-operator, not $name" >&2; exit 2 ;;
 esac
+# The daemon's hot functions first (deploy/link-order/NAME.syms, written by
+# bench/link-order.sh): the code a running daemon touches then lies in a few
+# adjacent pages, and the rest of the binary, start-up code included, stays
+# out of memory once start-up hands its pages back (program_pages.rs). lld
+# takes the list as it is; a name this build no longer has is skipped. The
+# list is passed under a name made of its hash, so cargo relinks exactly when
+# it changes. SIMPLE_NTPD_LINK_ORDER=0 links in the default order.
+target_dir=${CARGO_TARGET_DIR:-target}
+order=deploy/link-order/$name.syms
+# Only where rustc links with its own lld (x86_64 Linux, Rust 1.90+).
+rust_minor=$(rustc -V | sed -E 's/^rustc 1\.([0-9]+).*/\1/')
+if [ -f "$order" ] && [ "${SIMPLE_NTPD_LINK_ORDER:-1}" != 0 ] && [ "$triple" = x86_64-unknown-linux-gnu ] \
+    && [ "$rust_minor" -ge 90 ] 2>/dev/null; then
+    mkdir -p "$target_dir/link-order"
+    ordered="$(cd "$target_dir/link-order" && pwd)/$name-$(sha256sum "$order" | cut -c1-16).syms"
+    [ -f "$ordered" ] || cp "$order" "$ordered"
+    link_args+=(-C "link-arg=-Wl,--symbol-ordering-file=$ordered" -C "link-arg=-Wl,--no-warn-symbol-ordering")
+else
+    order=""
+fi
 cargo rustc --release --locked --target "$triple" -p "$name" --bin "$name" -- "${link_args[@]}" >&2
 
-target_dir=${CARGO_TARGET_DIR:-target}
 bin="$target_dir/$triple/release/$name"
 [ -x "$bin" ] || { echo "build-static: $bin was not built" >&2; exit 1; }
 # A static binary has no program interpreter and needs no shared library;
@@ -85,6 +105,30 @@ want_type=EXEC
 if ! readelf -h "$bin" | grep -E "Type:[[:space:]]+$want_type" >/dev/null; then
     echo "build-static: $bin is not of ELF type $want_type (it is $(readelf -h "$bin" | awk '/Type:/ {print $2}'))" >&2
     exit 1
+fi
+
+# How much of the list this build found, and whether the linker really put
+# it first: the listed functions must end within twice their size (plus
+# alignment) of the start of the code, not be spread over all of it.
+if [ -n "$order" ]; then
+    text_start=$(readelf -SW "$bin" | awk '{for (i = 1; i < NF; i++) if ($i == ".text") {print $(i + 2); exit}}')
+    read -r listed found bytes end < <(nm -S --defined-only "$bin" | awk -v start="$text_start" '
+        function hex(s,  i, n) { n = 0; s = tolower(s)
+            for (i = 1; i <= length(s); i++) n = n * 16 + index("0123456789abcdef", substr(s, i, 1)) - 1
+            return n }
+        NR == FNR { if ($1 !~ /^#/ && NF) want[$1] = 1; next }
+        NF == 4 && ($4 in want) { if (!($4 in seen)) { seen[$4] = 1; found++ }
+            a = hex($1); bytes += hex($2); if (a + hex($2) > last) last = a + hex($2) }
+        END { n = 0; for (w in want) n++; printf "%d %d %d %d\n", n, found, bytes, last - hex(start) }
+    ' "$order" -)
+    echo "build-static: link order: $found of $listed listed functions placed first ($((bytes / 1024)) kB of code, ending $((end / 1024)) kB into it)" >&2
+    if [ "$found" -gt 0 ] && [ "$end" -gt $((2 * bytes + 65536)) ]; then
+        echo "build-static: the linker did not place the listed functions first (is it lld?)" >&2
+        exit 1
+    fi
+    if [ "$listed" -gt 0 ] && [ $((found * 100 / listed)) -lt 80 ]; then
+        echo "build-static: warning: $order is out of date; regenerate it with bash bench/link-order.sh" >&2
+    fi
 fi
 
 if [ -n "$out" ]; then
