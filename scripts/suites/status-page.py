@@ -324,6 +324,8 @@ def check_desktop(facts, upstream, clients, auth):
         fail(f"the upstream's Auth cell says {rows[0]['cells'][-1]!r}, expected {auth!r}")
     if rows[0]["reach"] < 3:
         fail(f"the upstream's reach shows {rows[0]['reach']} of 8 polls answered, expected at least 3")
+    if rows[0]["cells"][-2] != "basic":
+        fail(f"the upstream's Mode cell says {rows[0]['cells'][-2]!r}, expected 'basic' (no xleave)")
     if rows[0]["cells"][3] != "1":
         fail(f"the upstream's stratum cell says {rows[0]['cells'][3]!r}, expected 1")
     if not facts["clients"]:

@@ -96,6 +96,22 @@ fn interleaved_against_basic(upstream: SocketAddr) -> ((f64, f64), (f64, f64)) {
     assert!(interleaved_seen >= 10, "interleaved samples in {interleaved_seen} looks\n{}", x.daemon.log());
     assert_eq!(last_sample_interleaved(b_api), Some(false), "basic mode asks for no interleaving");
     assert!(synchronised(x_api), "{}", x.daemon.log());
+    // The `sources` table says the same in its Mode column (last cell); a
+    // single exchange may fall back to basic, so a few looks are allowed.
+    for (api, mode) in [(x_api, "I"), (b_api, "B")] {
+        let mut last = String::new();
+        let seen = (0..5).any(|_| {
+            let out = common::cli(&["sources", "--api", &api.to_string()]);
+            let row = out.stdout.lines().find(|l| l.contains(&upstream.to_string())).map(str::to_owned);
+            last = out.stdout;
+            let found = row.as_deref().and_then(|r| r.split_whitespace().last()) == Some(mode);
+            if !found {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            found
+        });
+        assert!(seen, "the sources table never showed mode {mode}:\n{last}");
+    }
     let us = |v: &[f64]| v.iter().map(|o| format!("{:.0}", o * 1e6)).collect::<Vec<_>>().join(" ");
     eprintln!("interleaved probes (µs): {}\nbasic probes (µs): {}", us(&xs), us(&bs));
     (spread(&xs), spread(&bs))

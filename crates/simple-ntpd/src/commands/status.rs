@@ -182,6 +182,13 @@ pub fn sources(args: ApiArgs) -> ExitCode {
                     format!("{:.6}", x.delay_seconds),
                     format!("{:.6}", x.jitter_seconds),
                     x.last_response_seconds_ago.map(|v| format!("{v:.0}")).unwrap_or_else(|| "-".into()),
+                    // I: the last sample was interleaved (RFC 9769), B: basic.
+                    match (x.refclock.is_some() || x.last_response_seconds_ago.is_none(), x.interleaved) {
+                        (true, _) => "-",
+                        (false, true) => "I",
+                        (false, false) => "B",
+                    }
+                    .to_owned(),
                 ]
             })
             .collect();
@@ -197,6 +204,7 @@ pub fn sources(args: ApiArgs) -> ExitCode {
                 "Delay(s)",
                 "Jitter(s)",
                 "Last(s)",
+                "Mode",
             ],
             &rows,
         );

@@ -167,6 +167,7 @@
         cell(s.poll_seconds ? duration(s.poll_seconds) : '–', true), cell(seconds(s.offset_seconds, true), true),
         cell(seconds(s.delay_seconds), true), cell(seconds(s.jitter_seconds), true),
         cell(s.last_response_seconds_ago === null ? '–' : duration(s.last_response_seconds_ago) + ' ago', true),
+        cell(s.refclock || s.last_response_seconds_ago === null ? '–' : (s.interleaved ? 'interleaved' : 'basic')),
         cell(auth.get(s.address) || auth.get(s.name) || 'none'),
       );
       return tr;
