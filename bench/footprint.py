@@ -309,11 +309,11 @@ def daemon_pid(proc):
     return proc.pid
 
 
-def stop(proc):
+def stop(proc, timeout_s=5):
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         try:
-            proc.wait(5)
+            proc.wait(timeout_s)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()

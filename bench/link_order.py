@@ -164,12 +164,7 @@ def profile(args, tmp, full, everything):
                 proc.send_signal(signal.SIGHUP)
                 time.sleep(10)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(120)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        footprint.stop(proc, 120)  # shutdown under valgrind is slow
         log.close()
         upstream.close()
     # Numbered parts are the dumps asked for (a reload that rebinds sockets
