@@ -11,7 +11,7 @@
 # basic and NTS requests, load, the API, a reload) and writes the list. Run it
 # after larger changes to the serving path, the sync loop or the API: the
 # static build prints how many of the listed names it still finds. Needs
-# valgrind and openssl; takes about two minutes; never touches the clock.
+# valgrind and openssl; takes about four minutes; never touches the clock.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "link-order: valgrind is needed (apt-get install valgrind)" >&2; exit 1; }

@@ -183,10 +183,12 @@ pub fn sources(args: ApiArgs) -> ExitCode {
                     format!("{:.6}", x.jitter_seconds),
                     x.last_response_seconds_ago.map(|v| format!("{v:.0}")).unwrap_or_else(|| "-".into()),
                     // I: the last sample was interleaved (RFC 9769), B: basic.
-                    match (x.refclock.is_some() || x.last_response_seconds_ago.is_none(), x.interleaved) {
-                        (true, _) => "-",
-                        (false, true) => "I",
-                        (false, false) => "B",
+                    if x.refclock.is_some() || x.last_response_seconds_ago.is_none() {
+                        "-"
+                    } else if x.interleaved {
+                        "I"
+                    } else {
+                        "B"
                     }
                     .to_owned(),
                 ]

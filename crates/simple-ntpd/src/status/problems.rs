@@ -81,9 +81,7 @@ impl Problems {
     pub fn lookup(&self, host: &str, error: Option<String>) {
         match error {
             None => self.succeeded(Problem::Lookup(host.to_owned())),
-            Some(e) => {
-                self.failed(Problem::Lookup(host.to_owned()), &e);
-            }
+            Some(e) => _ = self.failed(Problem::Lookup(host.to_owned()), &e),
         }
     }
 
