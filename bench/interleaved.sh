@@ -93,7 +93,7 @@ USER_ARGS=(-u root)
 [ "$(id -u)" -eq 0 ] || USER_ARGS=(-U -u "$(id -un)")
 
 free_port() {
-    python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+    python3 "$ROOT/scripts/lib/free_port.py" udp
 }
 
 # chronyd DIR CPU LINES...: a chronyd -x with its own directory and these config lines.

@@ -132,7 +132,7 @@ remove_gwbridge() {
 }
 
 free_udp_port() {
-    in_ns "$PY" -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+    in_ns "$PY" "$REPO/scripts/lib/free_port.py" udp
 }
 
 # A 127.x.y.z whose UDP port 123 is free (other suites and tests bind such

@@ -62,7 +62,7 @@ if [ -n "$(ipcs -m | grep -i '^0x4e54503')" ]; then
 fi
 
 free_tcp_port() {
-    /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+    /usr/bin/python3 scripts/lib/free_port.py tcp
 }
 # ntpdig only asks port 123: a spare loopback address of our own.
 ADDR="127.$((RANDOM % 200 + 20)).$((RANDOM % 250 + 1)).$((RANDOM % 250 + 1))"

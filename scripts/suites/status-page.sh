@@ -46,11 +46,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# free_port udp|tcp: a port the kernel just handed out on 127.0.0.1.
+# free_port udp|tcp: a free port on 127.0.0.1 below the ephemeral range.
 free_port() {
-    "$PYTHON" -c 'import socket,sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if sys.argv[1] == "udp" else socket.SOCK_STREAM)
-s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' "$1"
+    "$PYTHON" scripts/lib/free_port.py "$1"
 }
 
 # wait_serving PORT PID: bounded wait until the daemon answers NTP.

@@ -20,14 +20,7 @@ cleanup() {
 }
 trap cleanup EXIT
 free_port() {
-    /usr/bin/python3 -c 'import socket
-while True:
-    t = socket.socket(); t.bind(("127.0.0.1", 0)); p = t.getsockname()[1]
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        u.bind(("127.0.0.1", p)); print(p); break
-    except OSError:
-        pass'
+    /usr/bin/python3 scripts/lib/free_port.py both
 }
 json() { /usr/bin/python3 -c "import json, sys; d = json.load(sys.stdin); print($1)"; }
 DNS_PORT=$(free_port)
