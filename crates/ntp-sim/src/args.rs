@@ -18,6 +18,8 @@ pub struct Options {
     pub seed: u64,
     /// Simulated seconds per run, overriding the scenario's.
     pub duration: Option<f64>,
+    /// Seconds after the start not counted in RMS and maximum, overriding the scenario's.
+    pub settle: Option<f64>,
     /// How requests are protected.
     pub auth: AuthMode,
     /// Where the client's T1 comes from.
@@ -26,7 +28,7 @@ pub struct Options {
 
 /// Usage text.
 pub const USAGE: &str =
-    "usage: ntp-sim --scenario NAME [--jitter SECONDS] [--runs N] [--json] [--seed S] [--duration SECONDS] [--auth none|mac|nts] [--timestamps kernel|send|poll]
+    "usage: ntp-sim --scenario NAME [--jitter SECONDS] [--runs N] [--json] [--seed S] [--duration SECONDS] [--settle SECONDS] [--auth none|mac|nts] [--timestamps kernel|send|poll]
   scenarios: stable, wander, intermittent, falseticker, startup, lossy, quiet, gps-pps, gps-nmea,
              leap-insert, leap-delete, chaos-upstreams, chaos-blackout, chaos-dns, chaos-step
   (chaos-*: injected faults; each fault's holdover, recovery and first sample after it are reported)
@@ -44,6 +46,7 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
         json: false,
         seed: 1,
         duration: None,
+        settle: None,
         auth: AuthMode::None,
         t1: T1Source::Kernel,
     };
@@ -62,6 +65,7 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
             "--runs" => o.runs = value(key)?.parse().map_err(|_| "--runs needs a whole number".to_string())?,
             "--seed" => o.seed = value(key)?.parse().map_err(|_| "--seed needs a whole number".to_string())?,
             "--duration" => o.duration = Some(num(key, &value(key)?)?),
+            "--settle" => o.settle = Some(num(key, &value(key)?)?),
             "--auth" => o.auth = AuthMode::parse(&value(key)?)?,
             "--timestamps" => o.t1 = T1Source::parse(&value(key)?)?,
             "--json" => o.json = true,
@@ -92,10 +96,10 @@ mod tests {
 
     #[test]
     fn parses_the_documented_forms() {
-        let o = p("--scenario stable --jitter 100e-6 --runs 3 --json --seed 9 --duration=3600").unwrap();
+        let o = p("--scenario stable --jitter 100e-6 --runs 3 --json --seed 9 --duration=3600 --settle 100").unwrap();
         assert_eq!(o.scenario, "stable");
         assert_eq!(o.jitter, 100e-6);
-        assert_eq!((o.runs, o.json, o.seed, o.duration), (3, true, 9, Some(3600.0)));
+        assert_eq!((o.runs, o.json, o.seed, o.duration, o.settle), (3, true, 9, Some(3600.0), Some(100.0)));
         assert!(p("--jitter 1").is_err());
         assert!(p("--scenario x --runs 0").is_err());
         assert!(p("--scenario x --jitter abc").is_err());

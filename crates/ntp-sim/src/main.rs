@@ -13,7 +13,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let sc = match scenario::scenario(&opts.scenario, opts.jitter, opts.duration) {
+    let sc = match scenario::scenario(&opts.scenario, opts.jitter, opts.duration, opts.settle) {
         Ok(s) => scenario::Scenario { auth: opts.auth, timestamping: s.timestamping.with_t1(opts.t1), ..s },
         Err(msg) => {
             eprintln!("{msg}");

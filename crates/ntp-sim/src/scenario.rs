@@ -97,8 +97,8 @@ fn quiet_lan(s: &mut Scenario) {
 
 /// The scenario `name` with network jitter `jitter` (s) and, if given, a
 /// different duration (the settling period shrinks with it, to at most a
-/// quarter of the run).
-pub fn scenario(name: &str, jitter: f64, duration: Option<f64>) -> Result<Scenario, String> {
+/// quarter of the run) and a different settling period.
+pub fn scenario(name: &str, jitter: f64, duration: Option<f64>, settle: Option<f64>) -> Result<Scenario, String> {
     if !(jitter.is_finite() && jitter >= 0.0) {
         return Err(format!("jitter must be a non-negative number of seconds, not {jitter}"));
     }
@@ -251,6 +251,15 @@ pub fn scenario(name: &str, jitter: f64, duration: Option<f64>) -> Result<Scenar
         s.settle = s.settle.min(d / 4.0);
         s.duration = d;
     }
+    if let Some(t) = settle {
+        if !(t.is_finite() && t >= 0.0 && t < s.duration) {
+            return Err(format!(
+                "settle must be a number of seconds from 0 to below the duration ({}), not {t}",
+                s.duration
+            ));
+        }
+        s.settle = t;
+    }
     Ok(s)
 }
 
@@ -261,15 +270,15 @@ mod tests {
     #[test]
     fn every_name_builds_and_unknown_names_fail() {
         for n in NAMES.into_iter().chain(crate::chaos::NAMES) {
-            let s = scenario(n, 1e-4, None).unwrap();
+            let s = scenario(n, 1e-4, None, None).unwrap();
             assert_eq!(s.name, n);
             assert!(s.settle < s.duration);
         }
-        assert!(scenario("nope", 1e-4, None).is_err());
-        assert!(scenario("stable", -1.0, None).is_err());
-        assert_eq!(scenario("stable", 1e-4, Some(4000.0)).unwrap().settle, 1000.0);
+        assert!(scenario("nope", 1e-4, None, None).is_err());
+        assert!(scenario("stable", -1.0, None, None).is_err());
+        assert_eq!(scenario("stable", 1e-4, Some(4000.0), None).unwrap().settle, 1000.0);
         assert_eq!(
-            scenario("falseticker", 1e-4, None).unwrap().servers.iter().filter(|s| s.is_falseticker()).count(),
+            scenario("falseticker", 1e-4, None, None).unwrap().servers.iter().filter(|s| s.is_falseticker()).count(),
             1
         );
     }

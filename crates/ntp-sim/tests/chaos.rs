@@ -13,7 +13,7 @@ use ntp_sim::simulate;
 use ntp_sim::stats::Summary;
 
 fn chaos(name: &str) -> (Vec<RunResult>, Summary, Vec<FaultResult>) {
-    let sc = scenario(name, 100e-6, None).unwrap();
+    let sc = scenario(name, 100e-6, None, None).unwrap();
     let (runs, s) = simulate(&sc, 1, 10);
     let worst = worst_faults(&runs);
     eprintln!("{name}: {s:?}");

@@ -13,7 +13,7 @@ use ntp_sim::simulate;
 use ntp_sim::stats::Summary;
 
 fn sim(name: &str) -> Summary {
-    let sc = scenario(name, 10e-6, None).unwrap();
+    let sc = scenario(name, 10e-6, None, None).unwrap();
     let (_, s) = simulate(&sc, 1, 4);
     eprintln!("{name}: {s:?}");
     s

@@ -11,7 +11,7 @@ use ntp_sim::run::run;
 use ntp_sim::scenario::{scenario, Scenario};
 
 fn with(auth: AuthMode, name: &str) -> Scenario {
-    Scenario { auth, ..scenario(name, 100e-6, Some(20_000.0)).unwrap() }
+    Scenario { auth, ..scenario(name, 100e-6, Some(20_000.0), None).unwrap() }
 }
 
 #[test]
