@@ -9,6 +9,15 @@
 //! [`Discipline::end_slew`] removes when the engine ticks at its end. The
 //! returned [`Controls`] tell the engine how the clock's rate and phase
 //! changed so every source filter can follow.
+//!
+//! Rates in the engine are per second of the clock being steered (the
+//! engine's timeline is that clock's reading); a clock applies a frequency
+//! per second of its own reference. They differ by the factor `1 + f`,
+//! negligible for an oscillator's error but not for a fast slew: 50 ms
+//! slewed at 5 % in one second of the steered clock takes 1.053 s of the
+//! reference and would overshoot by 2.6 ms. So the slew's extra frequency
+//! is set to `rate / (1 − rate)`, which removes exactly `x` over the slew's
+//! `duration` as the engine measures it ([`clock_slew`]).
 
 use crate::clock::{Clock, ClockError};
 use crate::config::EngineConfig;
@@ -186,14 +195,16 @@ impl Discipline {
             // oscillator's error); a deliberate slew may go up to
             // max_slew_ppm on top when the clock allows more (virtual).
             let total = limit.max(max_slew);
+            // Within the limit as the clock will apply it (`clock_slew`).
             let rate = (x / tau).clamp(-total - new_base, total - new_base);
+            let rate = rate.clamp(model_slew(-total - new_base), model_slew(total - new_base));
             if rate == 0.0 {
                 (0.0, 0.0)
             } else {
                 (rate, x / rate)
             }
         };
-        if let Err(e) = clock.set_frequency((new_base + rate) * 1e6) {
+        if let Err(e) = clock.set_frequency((new_base + clock_slew(rate)) * 1e6) {
             return (ClockAction::Failed(e), Controls::default());
         }
         let mut controls = Controls { frequency: new_base + rate - old_total, step: 0.0 };
@@ -210,6 +221,26 @@ impl Discipline {
             return (ClockAction::Stepped { offset: x }, controls);
         }
         (ClockAction::Slewed { offset: x, duration }, controls)
+    }
+}
+
+/// The inverse of [`clock_slew`]: `f / (1 + f)`.
+fn model_slew(f: f64) -> f64 {
+    if f.abs() < 0.5 {
+        f / (1.0 + f)
+    } else {
+        f
+    }
+}
+
+/// The extra frequency a clock must apply, per second of its reference,
+/// for the steered clock's offset to change by `rate` per second of its own
+/// reading (see the module documentation): `rate / (1 − rate)`.
+pub fn clock_slew(rate: f64) -> f64 {
+    if rate.abs() < 0.5 {
+        rate / (1.0 - rate)
+    } else {
+        rate
     }
 }
 

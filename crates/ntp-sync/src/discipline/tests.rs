@@ -72,7 +72,8 @@ fn slew_rate_is_limited_and_ends_on_time() {
     let ClockAction::Slewed { offset, duration } = a else { panic!("{a:?}") };
     assert_eq!(offset, 0.01);
     assert!((duration - 20.0).abs() < 1e-9, "{duration}");
-    assert!((c.freq - 520.0).abs() < 1e-9, "{}", c.freq);
+    // The slew as the clock applies it: 500 ppm per second of the steered clock.
+    assert!((c.freq - 20.0 - clock_slew(500e-6) * 1e6).abs() < 1e-9, "{}", c.freq);
     assert!((ctl.frequency - 520e-6).abs() < 1e-15);
     assert!((d.slew_end().unwrap() - 30.0).abs() < 1e-9);
     assert_eq!(d.end_slew(29.0, &mut c).unwrap(), Controls::default());
@@ -101,4 +102,52 @@ fn starting_frequency_comes_from_config_or_clock() {
     let mut d = Discipline::new();
     d.init(&EngineConfig { initial_frequency_ppm: Some(3.0), ..Default::default() }, &mut c).unwrap();
     assert!((d.frequency_ppm() - 3.0).abs() < 1e-9 && c.freq == 3.0);
+}
+
+/// A clock whose reading runs at `1 + frequency` per second of its
+/// reference, like the virtual clock and the kernel's.
+struct Reference {
+    t: f64,
+    reading: f64,
+    freq: f64,
+}
+
+impl Reference {
+    fn run_until_reading(&mut self, reading: f64) {
+        let rate = 1.0 + self.freq;
+        self.t += (reading - self.reading) / rate;
+        self.reading = reading;
+    }
+}
+
+impl Clock for Reference {
+    fn now(&self) -> NtpTimestamp {
+        NtpTimestamp::ZERO
+    }
+    fn frequency_ppm(&self) -> f64 {
+        self.freq * 1e6
+    }
+    fn set_frequency(&mut self, ppm: f64) -> Result<(), ClockError> {
+        self.freq = ppm * 1e-6;
+        Ok(())
+    }
+    fn step(&mut self, _: f64) -> Result<(), ClockError> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_fast_slew_removes_exactly_the_offset_measured_on_the_steered_clock() {
+    // 50 ms at up to 5 %, over one second of the clock's own reading: the
+    // reading must end 50 ms behind the reference's elapsed time, not 52.6.
+    let cfg = EngineConfig { max_slew_ppm: 50_000.0, min_slew_time: 1.0, ..config(1.0, 0) };
+    let mut d = Discipline::new();
+    let mut c = Reference { t: 0.0, reading: 0.0, freq: 0.0 };
+    d.init(&cfg, &mut c).unwrap();
+    let (a, _) = d.update(&cfg, 0.0, -0.05, 0.0, true, &mut c);
+    let ClockAction::Slewed { duration, .. } = a else { panic!("{a:?}") };
+    c.run_until_reading(duration);
+    d.end_slew(duration, &mut c).unwrap();
+    let gained = c.reading - c.t;
+    assert!((gained + 0.05).abs() < 1e-9, "the slew removed {gained} s, not 0.05");
 }
