@@ -6,11 +6,13 @@
 //! two directions, the error is uniform within ±excess/2 and its variance
 //! is `excess² / 12`. The minimum is the smallest delay of the last
 //! [`WINDOW`] samples; since that is itself above the true minimum, an
-//! allowance is added to every excess: the larger of the gap between the two
-//! smallest delays and `0.7 × median excess / √n` (the expected distance of
+//! allowance is added to every excess: the largest of the gap between the
+//! two smallest delays, `0.7 × median excess / √n` (the expected distance of
 //! the least of n delays from the true minimum, which shrinks as 1/√n when
 //! the delay density rises linearly from the minimum, as it does for two
-//! exponential one-way delays). With few samples the allowance is large
+//! exponential one-way delays) and `minimum / n` (with a handful of samples
+//! their spread is no guide: two that happen to be close would otherwise
+//! make the next one look precise). With few samples the allowance is large
 //! and the estimator does not over-trust the smallest delay seen so far.
 
 use std::collections::VecDeque;
@@ -47,7 +49,7 @@ impl DelayWindow {
         let second_gap = sorted.get(1).map_or(a, |b| b - a);
         let median_excess = sorted[n / 2] - a;
         self.min = a;
-        self.gap = second_gap.max(0.7 * median_excess / (n as f64).sqrt());
+        self.gap = second_gap.max(0.7 * median_excess / (n as f64).sqrt()).max(a / n as f64);
     }
 
     /// The smallest recent delay (infinite when empty).
@@ -103,6 +105,24 @@ mod tests {
         assert!(v_big > 20.0 * v_min);
         let eff = w.effective_variance(1e-12);
         assert!(eff > v_min && eff < v_big);
+    }
+
+    #[test]
+    fn two_close_early_delays_do_not_make_a_sample_look_precise() {
+        // Two samples of a path with 1 ms of jitter that happen to take
+        // 2.05 and 1.97 ms: their spread says nothing yet, the minimum may
+        // be far below. Before the `min / n` allowance the second looked
+        // good to 24 µs (σ); it may be 1 ms off.
+        let mut w = DelayWindow::new();
+        w.push(2.05e-3);
+        w.push(1.97e-3);
+        let sd = w.variance(1.97e-3, 0.0).sqrt();
+        assert!(sd > 250e-6, "{sd}");
+        // With many samples the allowance shrinks to what their spread says.
+        for i in 0..WINDOW {
+            w.push(50e-6 + (i % 8) as f64 * 1e-6);
+        }
+        assert!(w.variance(50e-6, 0.0).sqrt() < 1e-6, "{}", w.variance(50e-6, 0.0).sqrt());
     }
 
     #[test]
