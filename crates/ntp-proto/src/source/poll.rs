@@ -9,7 +9,11 @@
 //! never below a RATE kiss's floor), so that a lossy path still delivers
 //! samples at about the rate the engine asked for. The advised exponent
 //! itself is unchanged: the first answer brings the interval back to it.
-//! Once a source is unreachable (four misses in a row) it backs off instead.
+//! Once a source is unreachable (four misses in a row) it backs off instead,
+//! one doubling per poll from the shortened interval it had reached (not
+//! from the advised one: a path that loses half its packets often loses
+//! four in a row, and restarting at 1024 s would leave the clock without
+//! a sample for hours).
 
 /// The smallest poll exponent accepted (1 s).
 pub const MIN_POLL: i8 = 0;
@@ -56,6 +60,7 @@ pub struct PollState {
     desired: i8,
     kod_floor: i8,
     burst_left: u8,
+    backing_off: bool,
 }
 
 impl PollState {
@@ -68,6 +73,7 @@ impl PollState {
             desired: config.minpoll,
             kod_floor: MIN_POLL,
             burst_left: if config.iburst { config.burst_count } else { 0 },
+            backing_off: false,
         }
     }
 
@@ -103,7 +109,13 @@ impl PollState {
                 return self.config.burst_spacing;
             }
         } else if unreachable {
-            // Back off while nobody answers, and try a burst each time.
+            // Back off while nobody answers, and try a burst each time:
+            // from where the shortening after the misses had got to.
+            if !self.backing_off {
+                self.backing_off = true;
+                let halvings = i8::try_from(missed).unwrap_or(i8::MAX);
+                self.poll = self.poll.saturating_sub(halvings).max(self.config.minpoll);
+            }
             self.poll = (self.poll + 1).min(self.config.maxpoll);
             if self.config.iburst {
                 self.burst_left = self.config.burst_count.saturating_sub(1);
@@ -128,6 +140,7 @@ impl PollState {
     /// A valid reply arrived; `was_unreachable` says whether the source was
     /// unreachable before it. Polling restarts at minpoll after an outage.
     pub fn on_reply(&mut self, was_unreachable: bool) {
+        self.backing_off = false;
         if was_unreachable {
             self.poll = self.config.minpoll;
         }
@@ -172,9 +185,25 @@ mod tests {
     fn backs_off_while_unreachable_and_restarts_after() {
         let mut p = PollState::new(PollConfig::default());
         assert_eq!(p.on_transmit(true, 4), 128.0);
-        assert_eq!(p.on_transmit(true, 4), 256.0);
+        assert_eq!(p.on_transmit(true, 5), 256.0);
         p.on_reply(true);
         assert_eq!(p.poll(), 6);
+    }
+
+    #[test]
+    fn backing_off_starts_from_the_shortened_interval_not_the_advised_one() {
+        let mut p = PollState::new(PollConfig::default());
+        p.advise(10);
+        for _ in 0..4 {
+            p.on_transmit(false, 0);
+        }
+        // Three misses: 512, 256, 128 s; the fourth makes it unreachable.
+        let gaps: Vec<f64> = (1..=3).map(|m| p.on_transmit(false, m)).collect();
+        assert_eq!(gaps, vec![512.0, 256.0, 128.0]);
+        let gaps: Vec<f64> = (4..=8).map(|m| p.on_transmit(true, m)).collect();
+        assert_eq!(gaps, vec![128.0, 256.0, 512.0, 1024.0, 1024.0]);
+        p.on_reply(true);
+        assert_eq!(p.poll(), 6, "restarts at minpoll");
     }
 
     #[test]
@@ -203,7 +232,7 @@ mod tests {
         assert_eq!(p.poll(), 10, "the advised exponent itself is kept");
         assert_eq!(p.on_transmit(false, 0), 1024.0, "an answer brings the interval back");
         assert_eq!(p.on_transmit(false, 9), 64.0, "never below minpoll");
-        assert_eq!(p.on_transmit(true, 4), 1024.0, "unreachable: back off (capped at maxpoll), not shorten");
+        assert_eq!(p.on_transmit(true, 4), 128.0, "unreachable: back off from the shortened interval");
     }
 
     #[test]
