@@ -11,7 +11,7 @@ use ntp_sim::simulate;
 use ntp_sim::stats::Summary;
 
 fn sim(name: &str, jitter: f64, runs: usize) -> Summary {
-    let sc = scenario(name, jitter, None).unwrap();
+    let sc = scenario(name, jitter, None, None).unwrap();
     let (_, s) = simulate(&sc, 1, runs);
     eprintln!("{name} {jitter:e}: {s:?}");
     s
@@ -72,7 +72,7 @@ fn startup_synchronises_within_60s_with_iburst() {
 
 #[test]
 fn runs_are_deterministic_for_a_seed() {
-    let sc = scenario("falseticker", 100e-6, Some(20_000.0)).unwrap();
+    let sc = scenario("falseticker", 100e-6, Some(20_000.0), None).unwrap();
     let (a, _) = simulate(&sc, 42, 2);
     let (b, _) = simulate(&sc, 42, 2);
     let (c, _) = simulate(&sc, 43, 2);
@@ -88,7 +88,10 @@ fn runs_are_deterministic_for_a_seed() {
 ///
 /// Loss-aware polling keeps every run within 1 ms: with a fixed interval
 /// one run strayed to 1.25 ms during a long run of losses at 1024 s (mean
-/// RMS was 128 µs then; the bound below is that figure).
+/// RMS was 128 µs then; the bound below is that figure). The back-off after
+/// four misses starts from the shortened interval: seeds 1–5 give worst
+/// runs of 996, 322, 715, 452, 456 µs (from 1024 s they gave 777, 1370,
+/// 1280, 1025, 572).
 #[test]
 fn lossy_asymmetric_path_stays_synchronised_with_the_expected_bias() {
     let s = sim("lossy", 100e-6, 10);
@@ -105,7 +108,7 @@ fn lossy_asymmetric_path_stays_synchronised_with_the_expected_bias() {
 #[test]
 fn leap_seconds_at_a_month_end_are_applied_once_and_keep_utc() {
     for name in ["leap-insert", "leap-delete"] {
-        let sc = scenario(name, 100e-6, None).unwrap();
+        let sc = scenario(name, 100e-6, None, None).unwrap();
         let (runs, s) = simulate(&sc, 1, 10);
         eprintln!("{name}: {s:?}");
         assert!(
@@ -149,7 +152,7 @@ fn gps_nmea_alone_with_1ms_jitter_passes_chronys_refclock_gate() {
 #[test]
 fn quiet_lan_has_no_timestamping_bias_with_kernel_transmit_timestamps() {
     use ntp_sim::timestamping::T1Source;
-    let base = scenario("quiet", 0.0, None).unwrap();
+    let base = scenario("quiet", 0.0, None, None).unwrap();
     let (_, kernel) = simulate(&base, 1, 3);
     assert!(kernel.mean_error_us.abs() <= 0.5 && kernel.rms_mean_us <= 1.0, "{kernel:?}");
     let poll = ntp_sim::scenario::Scenario { timestamping: base.timestamping.with_t1(T1Source::Poll), ..base.clone() };
@@ -169,11 +172,34 @@ fn quiet_lan_has_no_timestamping_bias_with_kernel_transmit_timestamps() {
 /// Before issue 23's fix the wander estimate, driven by squared residuals
 /// that a slightly mis-scaled noise model kept a few percent above 1, rose
 /// to its ceiling and the filter followed the noise: 8.2 µs RMS at 100 µs
-/// and 51.9 µs at 1 ms (now about 2.2 and 19).
+/// and 51.9 µs at 1 ms (then 2.2 and 19; with the channel fit about 1.6
+/// and 8.6).
 #[test]
 fn quiet_lan_with_jitter_averages_over_many_samples() {
     let s = sim("quiet", 100e-6, 3);
-    assert!(s.rms_mean_us <= 4.0 && s.mean_error_us.abs() <= 1.0, "{s:?}");
+    assert!(s.rms_mean_us <= 2.0 && s.mean_error_us.abs() <= 1.0, "{s:?}");
     let s = sim("quiet", 1e-3, 3);
-    assert!(s.rms_mean_us <= 30.0 && s.mean_error_us.abs() <= 5.0, "{s:?}");
+    assert!(s.rms_mean_us <= 12.0 && s.mean_error_us.abs() <= 5.0, "{s:?}");
+}
+
+/// Issue 23's benchmark window: 100 s after the start (upstream 50 ms and
+/// 10 ppm off), 150 s measured. chronyd measured 5.1 and 51.8 µs RMS there
+/// with 100 µs and 1 ms of jitter; the target is half of that. Before the
+/// slew fix and the channel fit the engine gave 4.5 and 56 µs: the first
+/// slew overshot by 2.6 ms (a frequency applied per second of the
+/// reference, counted per second of the steered clock), and the Kalman
+/// filter alone, weighting samples by a variance, needs far more samples
+/// than the four minutes to average 1 ms of jitter down.
+#[test]
+fn quiet_lan_first_minutes_beat_half_of_chronyd() {
+    let window = |jitter: f64| {
+        let sc = scenario("quiet", jitter, Some(250.0), Some(100.0)).unwrap();
+        let (_, s) = simulate(&sc, 1, 10);
+        eprintln!("quiet {jitter:e}, 100 + 150 s: {s:?}");
+        s
+    };
+    let s = window(100e-6);
+    assert!(s.rms_mean_us <= 2.5, "{s:?}");
+    let s = window(1e-3);
+    assert!(s.rms_mean_us <= 25.0, "{s:?}");
 }

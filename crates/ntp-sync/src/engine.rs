@@ -83,7 +83,11 @@ impl Engine {
         self.next_id = self.next_id.wrapping_add(1);
         let precision = 2f64.powi(i32::from(self.config.precision.clamp(-32, 0)));
         let rate_sd = self.config.initial_frequency_sd_ppm.abs().max(0.01) * 1e-6;
-        let estimator = SourceEstimator::new(precision * precision / 12.0, rate_sd * rate_sd);
+        let mut estimator = SourceEstimator::new(precision * precision / 12.0, rate_sd * rate_sd);
+        if params.refclock {
+            // Its "delay" is a configured figure, not a measured round trip.
+            estimator.disable_channel_fit();
+        }
         self.sources.push(SourceEntry::new(id, params, estimator, self.config.settling_poll));
         id
     }

@@ -56,11 +56,30 @@ impl ControlHistory {
         }
         Some(-self.changes.iter().filter(|(ti, _)| *ti > t).map(|(ti, df)| df * (ti - t)).sum::<f64>())
     }
+
+    /// The total size (s/s) of the changes within `half_width` of `t`: a
+    /// sample whose exchange spans a change measures part of it at one
+    /// frequency and part at another, so its error may exceed half its
+    /// round trip by up to that much times the round trip.
+    pub fn change_near(&self, t: f64, half_width: f64) -> f64 {
+        self.changes.iter().filter(|(ti, _)| (ti - t).abs() <= half_width).map(|(_, df)| df.abs()).sum()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn changes_near_a_sample_add_up_by_size() {
+        let mut h = ControlHistory::default();
+        h.push(100.0, 0.05);
+        h.push(101.0, -0.05);
+        h.push(200.0, 1e-6);
+        assert_eq!(h.change_near(101.001, 0.002), 0.05);
+        assert_eq!(h.change_near(100.5, 0.6), 0.1);
+        assert_eq!(h.change_near(150.0, 1.0), 0.0);
+    }
 
     #[test]
     fn a_finished_slew_counts_by_the_phase_it_gained() {

@@ -2,8 +2,11 @@
 //! Kalman filter ([`kalman`]) whose measurement variance comes from the
 //! sample's excess delay ([`noise`]) and whose process noise (the local
 //! oscillator's wander) is learnt from its residuals ([`wander`]). The
-//! result is the source's offset and offset rate at any time, with their
-//! variances, and the poll interval the source deserves.
+//! same samples feed a channel fit ([`channel`]), which treats each delay
+//! as a hard bound on its sample's error; where it is the more precise (a
+//! jittery path polled often) it outweighs the filter. The result is the
+//! source's offset and offset rate at any time, with their variances, and
+//! the poll interval the source deserves.
 //!
 //! A sample may be older than the clock's last frequency changes: an
 //! interleaved sample (RFC 9769) completes the previous exchange, one poll
@@ -12,11 +15,13 @@
 //! timescale (chrony does the same to its stored timestamps whenever it
 //! changes the clock).
 
+pub mod channel;
 pub mod controls;
 pub mod kalman;
 pub mod noise;
 pub mod wander;
 
+use channel::ChannelFit;
 use controls::ControlHistory;
 use kalman::OffsetFilter;
 use noise::DelayWindow;
@@ -66,6 +71,8 @@ pub struct SourceEstimator {
     initial_rate_var: f64,
     jitter_var: f64,
     controls: ControlHistory,
+    channel: ChannelFit,
+    channel_enabled: bool,
 }
 
 impl SourceEstimator {
@@ -82,7 +89,16 @@ impl SourceEstimator {
             initial_rate_var,
             jitter_var: 0.0,
             controls: ControlHistory::default(),
+            channel: ChannelFit::default(),
+            channel_enabled: true,
         }
+    }
+
+    /// No channel fit for this source: its delays are not measured round
+    /// trips (a reference clock's).
+    pub fn disable_channel_fit(&mut self) {
+        self.channel_enabled = false;
+        self.channel.clear();
     }
 
     /// Samples accepted so far.
@@ -117,6 +133,34 @@ impl SourceEstimator {
         // Too old to know what was done to the clock since: not usable.
         let Some(slewed) = self.controls.phase_since(t) else { return Verdict::Outlier };
         let z = z - slewed;
+        // The filter clears the channel when it restarts (a real change).
+        let verdict = self.filter_sample(t, z, delay, floor);
+        // A sample without a measured round trip bounds nothing. One whose
+        // exchange spans a frequency change is bounded less tightly
+        // (`ControlHistory::change_near`).
+        if self.channel_enabled && delay > 0.0 {
+            let spanned = self.controls.change_near(t, delay) * delay;
+            self.channel.push(t, z, delay + 2.0 * spanned);
+            self.refit_channel();
+        }
+        verdict
+    }
+
+    /// The channel fit over a window short enough that the oscillator's
+    /// wander stays below the fit's own precision (`q·T³/3 ≤ var`; the
+    /// filter's measurement variance until there is a fit).
+    fn refit_channel(&mut self) {
+        let floor = self.precision_var.max(1e-18);
+        let var = match self.channel.line() {
+            Some(l) => l.offset_var.max(floor),
+            None => self.delays.effective_variance(self.precision_var).max(floor),
+        };
+        let span = (3.0 * var / self.wander.q()).cbrt();
+        self.channel.refit(span);
+    }
+
+    /// The Kalman filter's part of [`Self::on_sample`].
+    fn filter_sample(&mut self, t: f64, z: f64, delay: f64, floor: f64) -> Verdict {
         self.delays.push(delay);
         let var_z = self.delays.variance(delay, self.precision_var + floor) * self.wander.noise_scale();
         let q = self.wander.q();
@@ -144,6 +188,7 @@ impl SourceEstimator {
             self.wander.forget_previous();
             self.outliers_in_row = 0;
             self.samples += 1;
+            self.channel.clear();
             return Verdict::Accepted;
         }
         self.outliers_in_row = 0;
@@ -164,13 +209,40 @@ impl SourceEstimator {
         }
     }
 
-    /// The estimate at `t` (the filter is not moved).
+    /// The estimate at `t` (the filter is not moved): the Kalman filter's
+    /// and the channel fit's, each weighted by the inverse of its variance.
+    /// The two come from the same samples, so the variance claimed is the
+    /// smaller of the two, not that of independent estimates.
     pub fn estimate_at(&self, t: f64) -> Option<Estimate> {
         let f = self.filter.as_ref()?;
         let q = self.wander.q();
         let (offset, offset_var) = f.predict_at(t, q);
         let dt = (t - f.t).max(0.0);
-        Some(Estimate { offset, offset_var, rate: f.r, rate_var: f.prr + q * dt })
+        let kalman = Estimate { offset, offset_var, rate: f.r, rate_var: f.prr + q * dt };
+        let Some(line) = self.channel.line() else { return Some(kalman) };
+        let dt = (t - line.t).max(0.0);
+        let fit = Estimate {
+            offset: line.offset + line.rate * dt,
+            offset_var: line.offset_var + dt * dt * line.rate_var + q * dt * dt * dt / 3.0,
+            rate: line.rate,
+            rate_var: line.rate_var + q * dt,
+        };
+        let blend = |a: f64, va: f64, b: f64, vb: f64| {
+            if !b.is_finite() || !vb.is_finite() || vb < 0.0 {
+                return (a, va);
+            }
+            if !va.is_finite() {
+                return (b, vb);
+            }
+            let total = va + vb;
+            if total <= 0.0 {
+                return (a, va);
+            }
+            (a + (b - a) * va / total, va.min(vb))
+        };
+        let (offset, offset_var) = blend(kalman.offset, kalman.offset_var, fit.offset, fit.offset_var);
+        let (rate, rate_var) = blend(kalman.rate, kalman.rate_var, fit.rate, fit.rate_var);
+        Some(Estimate { offset, offset_var, rate, rate_var })
     }
 
     /// The rate under the clock's frequency correction is `df` (s/s) less
@@ -187,6 +259,7 @@ impl SourceEstimator {
     pub fn frequency_changed(&mut self, t: f64, df: f64) {
         self.control_frequency(df);
         self.controls.push(t, df);
+        self.channel.frequency_changed(t, df);
     }
 
     /// The clock was stepped forward by `d` s.
@@ -194,6 +267,7 @@ impl SourceEstimator {
         if let Some(f) = self.filter.as_mut() {
             f.control_step(d);
         }
+        self.channel.stepped(d);
     }
 
     /// The poll exponent this source deserves: the largest power of two T
