@@ -19,7 +19,9 @@
 //! - [`notify`]: readiness, status and watchdog for systemd (sd_notify).
 //! - [`journals`]: log reopening and the audit events of housekeeping.
 //! - [`sources_dir`]: the servers DHCP hooks list in `[sources] directory`.
+//! - [`config_source`]: where the configuration comes from, and loading it.
 
+pub mod config_source;
 pub mod journals;
 pub mod leaps;
 pub mod notify;
@@ -54,6 +56,7 @@ use crate::server::{Server, ServerSettings, ServingOptions};
 use crate::status::problems::Problem;
 use crate::status::{Journals, StatusHub};
 use crate::sync::host;
+pub use config_source::ConfigSource;
 use journals::KeyFileState;
 use notify::Notifier;
 use nts_runtime::NtsRuntime;
@@ -63,23 +66,14 @@ pub use preflight::{describe as describe_preflight_error, preflight, Preflight};
 /// Drops of one reason within a minute that make a "storm" worth a log line.
 const STORM_THRESHOLD: u64 = 100;
 
+/// Readiness events the event loop takes from the kernel per turn (tokio's
+/// default 1 024, a 12 kB array). Its sockets are the API's, NTS-KE's and
+/// the sync sources' (the serving sockets belong to the workers), so
+/// a handful are ready at once; more wait for the next turn.
+const IO_EVENTS_PER_TICK: usize = 64;
+
 /// How often an enabled monitoring API that is not running is started again.
 const API_RETRY: Duration = Duration::from_secs(5);
-
-/// Where the configuration came from, to load it again on reload.
-pub struct ConfigSource {
-    /// Files in merge order.
-    pub files: Vec<PathBuf>,
-    /// Command-line overrides.
-    pub overrides: Overrides,
-}
-
-impl ConfigSource {
-    /// Loads files + environment + overrides.
-    pub fn load(&self) -> Result<Loaded, ntp_config::ConfigError> {
-        ntp_config::load(&self.files, std::env::vars(), &self.overrides)
-    }
-}
 
 /// Server settings for `config`.
 pub fn server_settings(config: &Config, overrides: &Overrides) -> ServerSettings {
@@ -137,8 +131,11 @@ struct Daemon {
 
 /// Runs the daemon until SIGTERM/SIGINT.
 pub fn run(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyhow::Result<()> {
-    let runtime =
-        tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the event loop")?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .max_io_events_per_tick(IO_EVENTS_PER_TICK)
+        .build()
+        .context("cannot start the event loop")?;
     runtime.block_on(run_async(source, loaded, log))
 }
 
