@@ -231,6 +231,11 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
         Err(e) => debug!("cannot hand start-up pages back: {e}"),
     }
     crate::heap::trim();
+    // And the stack that start-up used below the event loop's depth.
+    match crate::stack_pages::release_below_caller() {
+        Ok(bytes) => debug!(bytes, "start-up stack pages handed back"),
+        Err(e) => debug!("cannot hand start-up stack pages back: {e}"),
+    }
     // Everything privileged (binding) is done: become an ordinary user,
     // keeping CAP_SYS_TIME only when steering the system clock.
     let privileges =
