@@ -224,15 +224,18 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
     let api = start_api(&hub, &log, &config.monitoring, true).await?;
     // Devices and shared memory are opened with root's rights too.
     let devices = Devices::for_config(plan.refclocks(), &config);
-    // Start-up's one-off code is done: hand its pages back while still allowed
-    // to (program_pages: file pages only for the file's owner), and its heap's.
+    // Start-up's one-off work is done: hand back what it leaves behind while
+    // still allowed to (program_pages: file pages only for the file's owner;
+    // /proc/self/maps only before the user switch). The stack it used below
+    // the event loop's depth first, so that the code doing it is among the
+    // program pages handed back next; then the heap's free pages.
+    let stack = crate::stack_pages::release_below_caller();
     match crate::program_pages::release_own() {
         Ok(r) => debug!(bytes = r.bytes, refused = r.refused, "start-up pages handed back"),
         Err(e) => debug!("cannot hand start-up pages back: {e}"),
     }
     crate::heap::trim();
-    // And the stack that start-up used below the event loop's depth.
-    match crate::stack_pages::release_below_caller() {
+    match stack {
         Ok(bytes) => debug!(bytes, "start-up stack pages handed back"),
         Err(e) => debug!("cannot hand start-up stack pages back: {e}"),
     }
