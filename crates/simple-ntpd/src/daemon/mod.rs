@@ -66,10 +66,8 @@ pub use preflight::{describe as describe_preflight_error, preflight, Preflight};
 /// Drops of one reason within a minute that make a "storm" worth a log line.
 const STORM_THRESHOLD: u64 = 100;
 
-/// Readiness events the event loop takes from the kernel per turn (tokio's
-/// default 1 024, a 12 kB array). Its sockets are the API's, NTS-KE's and
-/// the sync sources' (the serving sockets belong to the workers), so
-/// a handful are ready at once; more wait for the next turn.
+/// Readiness events the event loop takes per turn: its sockets are few (the
+/// workers own the serving ones); tokio's default of 1 024 is a 12 kB array.
 const IO_EVENTS_PER_TICK: usize = 64;
 
 /// How often an enabled monitoring API that is not running is started again.
@@ -224,11 +222,8 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
     let api = start_api(&hub, &log, &config.monitoring, true).await?;
     // Devices and shared memory are opened with root's rights too.
     let devices = Devices::for_config(plan.refclocks(), &config);
-    // Start-up's one-off work is done: hand back what it leaves behind while
-    // still allowed to (program_pages: file pages only for the file's owner;
-    // /proc/self/maps only before the user switch). The stack it used below
-    // the event loop's depth first, so that the code doing it is among the
-    // program pages handed back next; then the heap's free pages.
+    // Start-up is done: hand back what it leaves while still allowed to (before
+    // the user switch); the stack first, so its code goes with the program's.
     let stack = crate::stack_pages::release_below_caller();
     match crate::program_pages::release_own() {
         Ok(r) => debug!(bytes = r.bytes, refused = r.refused, "start-up pages handed back"),
