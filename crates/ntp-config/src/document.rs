@@ -68,7 +68,7 @@ pub(crate) fn file_layer(name: &str, text: &str, warnings: &mut Vec<String>) -> 
     };
     let mut walker = Walker { name: &name, lines: Lines::new(&text), layer: Layer::default(), issues: Vec::new() };
     let root_origin = Origin::file(&name, (1, 1), (1, 1));
-    let table = walker.table(doc.as_table(), schema::root(), "", &root_origin);
+    let table = walker.table(doc.as_table(), &schema::root(), "", &root_origin);
     walker.layer.table = table;
     walker.layer.set.sort_by_key(|(_, o)| (o.key.0, o.key.1));
     if walker.issues.is_empty() {

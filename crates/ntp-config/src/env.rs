@@ -47,7 +47,7 @@ pub fn var_name(path: &str) -> String {
 /// Every key that can be set from the environment (values and whole arrays
 /// of tables outside arrays), by long variable name.
 pub(crate) fn long_names() -> BTreeMap<String, String> {
-    schema::all_nodes()
+    schema::all_nodes(&schema::root())
         .into_iter()
         .filter(|(_, node, in_array)| !in_array && !matches!(node.kind, Kind::Table(_)))
         .map(|(path, _, _)| (var_name(&path), path))
@@ -101,8 +101,9 @@ pub(crate) fn env_layer(
         }
     }
     let mut layer = Layer::default();
+    let root = schema::root();
     for (path, (var, raw)) in chosen {
-        let Some(node) = schema::node_at(&path) else {
+        let Some(node) = schema::node_at(&root, &path) else {
             continue;
         };
         layer.insert(&path, convert(&raw, node), Origin::env(&var));
@@ -197,7 +198,7 @@ pub fn is_service_link(var: &str, value: &str) -> bool {
 fn unknown(var: &str, long: &BTreeMap<String, String>) -> Issue {
     let strip = |v: &'static str| v.strip_prefix(PREFIX).unwrap_or(v);
     let suffix = var.strip_prefix(PREFIX).unwrap_or(var);
-    let tables: Vec<(String, String)> = schema::all_nodes()
+    let tables: Vec<(String, String)> = schema::all_nodes(&schema::root())
         .into_iter()
         .filter(|(_, n, in_array)| !in_array && matches!(n.kind, Kind::Table(_)))
         .map(|(p, _, _)| (var_name(&p), p))
@@ -320,13 +321,14 @@ mod tests {
 
     #[test]
     fn integer_lists_take_commas() {
-        let node = crate::schema::node_at("performance.cpu_affinity").unwrap();
+        let root = crate::schema::root();
+        let node = crate::schema::node_at(&root, "performance.cpu_affinity").unwrap();
         assert_eq!(convert("0, 1", node), toml::Value::Array(vec![toml::Value::Integer(0), toml::Value::Integer(1)]));
         assert_eq!(convert("[2]", node), toml::Value::Array(vec![toml::Value::Integer(2)]));
     }
 
     fn conv(path: &str, raw: &str) -> toml::Value {
-        convert(raw, schema::node_at(path).unwrap())
+        convert(raw, schema::node_at(&schema::root(), path).unwrap())
     }
 
     #[test]
@@ -334,7 +336,10 @@ mod tests {
         let long = long_names();
         assert_eq!(
             long.len(),
-            schema::all_nodes().iter().filter(|(_, n, a)| !a && !matches!(n.kind, Kind::Table(_))).count(),
+            schema::all_nodes(&schema::root())
+                .iter()
+                .filter(|(_, n, a)| !a && !matches!(n.kind, Kind::Table(_)))
+                .count(),
             "two keys map to the same variable name"
         );
         for (var, path) in [
@@ -345,8 +350,9 @@ mod tests {
         ] {
             assert_eq!(long.get(var).map(String::as_str), Some(path));
         }
+        let root = schema::root();
         for (short, path) in SHORT_FORMS {
-            assert!(schema::node_at(path).is_some(), "{short} -> {path}");
+            assert!(schema::node_at(&root, path).is_some(), "{short} -> {path}");
             assert!(!long.contains_key(*short), "{short} collides with a long name");
         }
     }

@@ -68,6 +68,13 @@ pub use source_files::{parse_source_file, read_directory, DirectorySources, SOUR
 pub use suggest::camel_case;
 pub use upstream::Upstream;
 
+/// True while the configuration's key tree is in memory: only during a
+/// load (it is freed afterwards; a running daemon does not keep it).
+#[doc(hidden)]
+pub fn key_tree_in_memory() -> bool {
+    schema::is_built()
+}
+
 /// The JSON schema of [`Config`] (e.g. for a Kubernetes resource definition).
 pub fn json_schema() -> schemars::schema::RootSchema {
     schemars::schema_for!(Config)

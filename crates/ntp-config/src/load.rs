@@ -76,6 +76,9 @@ pub fn load_from_strs(
     env: impl IntoIterator<Item = (String, String)>,
     overrides: &Overrides,
 ) -> Result<Loaded, ConfigError> {
+    // Every step below reads the key tree: one tree for the whole load, freed
+    // when it returns (see `schema::root`).
+    let _schema = crate::schema::root();
     let mut warnings = Vec::new();
     let mut notes = Vec::new();
     let mut issues = Vec::new();

@@ -61,7 +61,8 @@ pub fn reference_markdown() -> String {
     }
     compat_section(&mut out);
     out.push_str("\n## All keys\n\n| Key | Type | Default | Status |\n| --- | --- | --- | --- |\n");
-    for (path, node, _) in schema::all_nodes() {
+    let root = schema::root();
+    for (path, node, _) in schema::all_nodes(&root) {
         if matches!(node.kind, Kind::Table(_)) {
             continue;
         }
@@ -74,7 +75,6 @@ pub fn reference_markdown() -> String {
             status_short(&path)
         );
     }
-    let root = schema::root();
     for (name, child) in root.fields() {
         match &child.kind {
             Kind::Table(_) => table_section(&mut out, name, child),

@@ -48,6 +48,7 @@ pub(crate) fn is_resource(name: &str, text: &str) -> bool {
 /// The `spec` of an NTPService document as a canonical (snake_case) TOML
 /// table: exactly the keys it sets. Errors name the line and column.
 pub fn spec_table(name: &str, text: &str) -> Result<toml::Table, ConfigError> {
+    let _schema = crate::schema::root(); // one key tree for the whole document
     resource_layer(name, text).map(|l| l.table).map_err(ConfigError::new)
 }
 
@@ -131,7 +132,7 @@ pub(crate) fn resource_layer(name: &str, text: &str) -> Result<Layer, Vec<Issue>
         Some(s) if s.data.is_null() => {}
         Some(s) => match &s.data {
             YamlDataOwned::Mapping(m) => {
-                let table = walker.mapping(m, schema::root(), "");
+                let table = walker.mapping(m, &schema::root(), "");
                 walker.layer.table = table;
             }
             _ => {

@@ -4,7 +4,7 @@
 //! wording and the reference document all come from this one tree, so the
 //! structs in `model.rs` are the only list of keys.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, Weak};
 
 use schemars::schema::{InstanceType, Schema, SchemaObject, SingleOrVec};
 use serde_json::Value;
@@ -126,13 +126,32 @@ pub(crate) fn num(v: f64) -> String {
     }
 }
 
+/// The key tree while someone holds it.
+static SHARED: Mutex<Weak<Node>> = Mutex::new(Weak::new());
+
+/// True while a key tree is built and held (see [`root`]).
+pub(crate) fn is_built() -> bool {
+    SHARED.lock().unwrap_or_else(|e| e.into_inner()).strong_count() > 0
+}
+
 /// The root of the key tree (the `Config` table).
-pub(crate) fn root() -> &'static Node {
-    static ROOT: OnceLock<Node> = OnceLock::new();
-    ROOT.get_or_init(|| {
-        let root = schemars::schema_for!(Config);
-        build(&root.schema, &root.definitions, 0)
-    })
+///
+/// The tree (≈ 60 kB of strings, defaults and doc text) is needed only while
+/// a configuration is read, checked or documented, so it is not kept for the
+/// life of the process: it is built on first use and shared by everyone
+/// holding it at the time (a load holds it from start to end, see
+/// [`crate::load`]), then freed with the last holder. A daemon idling
+/// between reloads does not carry it; a reload builds it again (a few
+/// milliseconds).
+pub(crate) fn root() -> Arc<Node> {
+    let mut shared = SHARED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(root) = shared.upgrade() {
+        return root;
+    }
+    let schema = schemars::schema_for!(Config);
+    let root = Arc::new(build(&schema.schema, &schema.definitions, 0));
+    *shared = Arc::downgrade(&root);
+    root
 }
 
 /// A path split into key names and array positions.
@@ -158,9 +177,9 @@ pub(crate) fn segments(path: &str) -> Vec<Segment<'_>> {
     out
 }
 
-/// The node at a dotted path; array positions may be written `[n]` or `[]`.
-pub(crate) fn node_at(path: &str) -> Option<&'static Node> {
-    let mut node = root();
+/// The node at a dotted path below `root`; array positions may be written `[n]` or `[]`.
+pub(crate) fn node_at<'a>(root: &'a Node, path: &str) -> Option<&'a Node> {
+    let mut node = root;
     for seg in segments(path) {
         node = match (seg, &node.kind) {
             (Segment::Key(k), Kind::Table(_)) => node.field(k)?,
@@ -173,8 +192,8 @@ pub(crate) fn node_at(path: &str) -> Option<&'static Node> {
 
 /// Every node below the root in declaration order, with its path (array
 /// elements written `name[]`) and whether it lies inside an array of tables.
-pub(crate) fn all_nodes() -> Vec<(String, &'static Node, bool)> {
-    fn rec(node: &'static Node, prefix: &str, in_array: bool, out: &mut Vec<(String, &'static Node, bool)>) {
+pub(crate) fn all_nodes(root: &Node) -> Vec<(String, &Node, bool)> {
+    fn rec<'a>(node: &'a Node, prefix: &str, in_array: bool, out: &mut Vec<(String, &'a Node, bool)>) {
         for (name, child) in node.fields() {
             let path = if prefix.is_empty() { name.clone() } else { format!("{prefix}.{name}") };
             out.push((path.clone(), child, in_array));
@@ -186,7 +205,7 @@ pub(crate) fn all_nodes() -> Vec<(String, &'static Node, bool)> {
         }
     }
     let mut out = Vec::new();
-    rec(root(), "", false, &mut out);
+    rec(root, "", false, &mut out);
     out
 }
 
@@ -396,6 +415,8 @@ mod tests {
 
     #[test]
     fn tree_has_the_documented_shape() {
+        let root = root();
+        let node_at = |path| node_at(&root, path);
         let port = node_at("network.listen_port").unwrap();
         assert_eq!(port.expected(), "an integer 0..=65535");
         assert_eq!(port.default, Some(Value::from(123)));
@@ -410,7 +431,7 @@ mod tests {
         assert_eq!(node_at("logging.output").unwrap().expected(), "one of \"console\", \"file\"");
         assert_eq!(node_at("logging.level").unwrap().leaf().unwrap().choices.len(), 8);
         assert!(node_at("network.nope").is_none());
-        for (path, node, _) in all_nodes() {
+        for (path, node, _) in all_nodes(&root) {
             assert!(!node.description.is_empty(), "{path} has no doc comment");
             if let Kind::Leaf(l) = &node.kind {
                 assert_ne!(l.ty, LeafType::Other, "{path} has an unrecognised type");

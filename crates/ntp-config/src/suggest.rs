@@ -72,7 +72,8 @@ pub(crate) fn did_you_mean<'a>(input: &str, candidates: impl IntoIterator<Item =
 /// text, when there are at most three of them.
 pub(crate) fn elsewhere(key: &str) -> Option<String> {
     let snake = snake_case(key);
-    let homes: Vec<String> = schema::all_nodes()
+    let root = schema::root();
+    let homes: Vec<String> = schema::all_nodes(&root)
         .into_iter()
         .filter(|(path, node, in_array)| {
             !in_array

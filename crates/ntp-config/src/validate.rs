@@ -37,7 +37,7 @@ pub(crate) enum Scope {
 pub(crate) fn problems(config: &Config, scope: Scope) -> Vec<Problem> {
     let mut out = Vec::new();
     if let Ok(v) = serde_json::to_value(config) {
-        ranges(&v, schema::root(), "", &mut out);
+        ranges(&v, &schema::root(), "", &mut out);
     }
     values(config, &mut out);
     if scope == Scope::All {
@@ -256,7 +256,8 @@ fn relations(c: &Config, out: &mut Vec<Problem>) {
 pub(crate) fn describe_serde_error(path: &str, message: &str) -> String {
     let mut msg = message.to_owned();
     if message.starts_with("invalid type:") || message.starts_with("invalid value:") {
-        if let (Some(node), Some(i)) = (schema::node_at(path), message.find(", expected ")) {
+        let root = schema::root();
+        if let (Some(node), Some(i)) = (schema::node_at(&root, path), message.find(", expected ")) {
             msg = format!("{}, expected {}", &message[..i], node.expected());
         }
     }

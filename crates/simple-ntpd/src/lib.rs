@@ -28,6 +28,7 @@ pub mod refclock;
 pub mod security;
 pub mod served;
 pub mod server;
+pub mod stack_pages;
 pub mod statslog;
 pub mod status;
 pub mod sync;

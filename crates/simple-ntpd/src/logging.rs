@@ -77,13 +77,23 @@ fn filter_for(level: LogLevel) -> Targets {
     directive(level).parse().unwrap_or_default()
 }
 
+/// Log lines that may wait for the writer thread: the largest burst the
+/// daemon writes at once is its start (a few dozen lines at `info`, a few
+/// hundred at `debug`), and the writer drains the channel while it fills.
+/// 8 kB, where 1 024 lines held 32 kB for the life of the process.
+const LOG_CHANNEL_LINES: usize = 256;
+
 /// Installs the global subscriber. Call once.
 pub fn init(cfg: &LoggingConfig) -> anyhow::Result<LogHandle> {
-    // The default channel preallocates 128k line slots (~4 MB resident);
-    // a daemon that never logs per packet needs far fewer. When full, lines
-    // are dropped rather than blocking the event loop.
+    // The channel preallocates its line slots, 32 bytes each, all written
+    // at once (tracing-appender's default of 128k slots is ~4 MB resident):
+    // a daemon that never logs per packet needs few. When full, lines are
+    // dropped rather than blocking the event loop.
     let non_blocking = |w: Box<dyn std::io::Write + Send>| {
-        tracing_appender::non_blocking::NonBlockingBuilder::default().buffered_lines_limit(1024).lossy(true).finish(w)
+        tracing_appender::non_blocking::NonBlockingBuilder::default()
+            .buffered_lines_limit(LOG_CHANNEL_LINES)
+            .lossy(true)
+            .finish(w)
     };
     let mut log_file = None;
     let (writer, guard) = match cfg.output {

@@ -19,7 +19,9 @@
 //! - [`notify`]: readiness, status and watchdog for systemd (sd_notify).
 //! - [`journals`]: log reopening and the audit events of housekeeping.
 //! - [`sources_dir`]: the servers DHCP hooks list in `[sources] directory`.
+//! - [`config_source`]: where the configuration comes from, and loading it.
 
+pub mod config_source;
 pub mod journals;
 pub mod leaps;
 pub mod notify;
@@ -54,6 +56,7 @@ use crate::server::{Server, ServerSettings, ServingOptions};
 use crate::status::problems::Problem;
 use crate::status::{Journals, StatusHub};
 use crate::sync::host;
+pub use config_source::ConfigSource;
 use journals::KeyFileState;
 use notify::Notifier;
 use nts_runtime::NtsRuntime;
@@ -63,23 +66,12 @@ pub use preflight::{describe as describe_preflight_error, preflight, Preflight};
 /// Drops of one reason within a minute that make a "storm" worth a log line.
 const STORM_THRESHOLD: u64 = 100;
 
+/// Readiness events the event loop takes per turn: its sockets are few (the
+/// workers own the serving ones); tokio's default of 1 024 is a 12 kB array.
+const IO_EVENTS_PER_TICK: usize = 64;
+
 /// How often an enabled monitoring API that is not running is started again.
 const API_RETRY: Duration = Duration::from_secs(5);
-
-/// Where the configuration came from, to load it again on reload.
-pub struct ConfigSource {
-    /// Files in merge order.
-    pub files: Vec<PathBuf>,
-    /// Command-line overrides.
-    pub overrides: Overrides,
-}
-
-impl ConfigSource {
-    /// Loads files + environment + overrides.
-    pub fn load(&self) -> Result<Loaded, ntp_config::ConfigError> {
-        ntp_config::load(&self.files, std::env::vars(), &self.overrides)
-    }
-}
 
 /// Server settings for `config`.
 pub fn server_settings(config: &Config, overrides: &Overrides) -> ServerSettings {
@@ -137,8 +129,11 @@ struct Daemon {
 
 /// Runs the daemon until SIGTERM/SIGINT.
 pub fn run(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyhow::Result<()> {
-    let runtime =
-        tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the event loop")?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .max_io_events_per_tick(IO_EVENTS_PER_TICK)
+        .build()
+        .context("cannot start the event loop")?;
     runtime.block_on(run_async(source, loaded, log))
 }
 
@@ -227,13 +222,18 @@ async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyh
     let api = start_api(&hub, &log, &config.monitoring, true).await?;
     // Devices and shared memory are opened with root's rights too.
     let devices = Devices::for_config(plan.refclocks(), &config);
-    // Start-up's one-off code is done: hand its pages back while still allowed
-    // to (program_pages: file pages only for the file's owner), and its heap's.
+    // Start-up is done: hand back what it leaves while still allowed to (before
+    // the user switch); the stack first, so its code goes with the program's.
+    let stack = crate::stack_pages::release_below_caller();
     match crate::program_pages::release_own() {
         Ok(r) => debug!(bytes = r.bytes, refused = r.refused, "start-up pages handed back"),
         Err(e) => debug!("cannot hand start-up pages back: {e}"),
     }
     crate::heap::trim();
+    match stack {
+        Ok(bytes) => debug!(bytes, "start-up stack pages handed back"),
+        Err(e) => debug!("cannot hand start-up stack pages back: {e}"),
+    }
     // Everything privileged (binding) is done: become an ordinary user,
     // keeping CAP_SYS_TIME only when steering the system clock.
     let privileges =
