@@ -68,6 +68,8 @@ pub struct Line {
     pub rate: f64,
     /// Its variance.
     pub rate_var: f64,
+    /// Time from the oldest exchange used to the newest, s.
+    pub span: f64,
     /// The largest minimum one-way delay the exchanges allow, s (negative:
     /// no line explains them within their delays).
     pub min_one_way: f64,
@@ -178,6 +180,7 @@ impl ChannelFit {
             rate: best.rate,
             rate_var: var_b / DECIDING_PER_SIDE as f64,
             min_one_way: best.min_one_way,
+            span: newest - used[0].t,
         };
         self.line = Some(line);
         Some(line)
@@ -224,7 +227,7 @@ fn fit(used: &[Exchange], t0: f64, skip: Option<usize>) -> Line {
     }
     let b = (lo + hi) / 2.0;
     let (half, middle) = channel(b);
-    Line { t: t0, offset: middle, offset_var: 0.0, rate: b, rate_var: 0.0, min_one_way: half }
+    Line { t: t0, offset: middle, offset_var: 0.0, rate: b, rate_var: 0.0, min_one_way: half, span: 0.0 }
 }
 
 /// Which convex hull [`hull`] builds.

@@ -221,11 +221,13 @@ impl SourceEstimator {
         let kalman = Estimate { offset, offset_var, rate: f.r, rate_var: f.prr + q * dt };
         let Some(line) = self.channel.line() else { return Some(kalman) };
         let dt = (t - line.t).max(0.0);
+        // Never more certain than the timestamps: exchanges that all lie on
+        // the line (a noiseless path) would otherwise claim no variance.
         let fit = Estimate {
             offset: line.offset + line.rate * dt,
-            offset_var: line.offset_var + dt * dt * line.rate_var + q * dt * dt * dt / 3.0,
+            offset_var: line.offset_var.max(self.precision_var) + dt * dt * line.rate_var + q * dt * dt * dt / 3.0,
             rate: line.rate,
-            rate_var: line.rate_var + q * dt,
+            rate_var: line.rate_var.max(self.precision_var / line.span.max(1.0).powi(2)) + q * dt,
         };
         let blend = |a: f64, va: f64, b: f64, vb: f64| {
             if !b.is_finite() || !vb.is_finite() || vb < 0.0 {
@@ -335,6 +337,17 @@ mod tests {
             quiet.delays.effective_variance(1e-14)
         );
         assert!(noisy.desired_poll(1.0, 6) > noisy.desired_poll(1000.0, 6), "a higher target polls faster");
+    }
+
+    #[test]
+    fn a_noiseless_path_never_claims_less_than_the_timestamps_precision() {
+        let mut e = SourceEstimator::new(1e-14, 1e-10);
+        for i in 0..40 {
+            e.on_sample(i as f64, 1e-3, 50e-6, 0.0);
+        }
+        let est = e.estimate_at(39.0).unwrap();
+        assert!((est.offset - 1e-3).abs() < 1e-9, "{}", est.offset);
+        assert!(est.offset_var >= 1e-14 && est.rate_var > 0.0, "{est:?}");
     }
 
     #[test]
