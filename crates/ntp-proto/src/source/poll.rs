@@ -181,6 +181,16 @@ mod tests {
         assert_eq!(p.on_transmit(false, 0), 1.0);
     }
 
+    /// Default settings, advised up to 1024 s and stepped there.
+    fn polling_at_1024_s() -> PollState {
+        let mut p = PollState::new(PollConfig::default());
+        p.advise(10);
+        for _ in 0..4 {
+            p.on_transmit(false, 0);
+        }
+        p
+    }
+
     #[test]
     fn backs_off_while_unreachable_and_restarts_after() {
         let mut p = PollState::new(PollConfig::default());
@@ -192,11 +202,7 @@ mod tests {
 
     #[test]
     fn backing_off_starts_from_the_shortened_interval_not_the_advised_one() {
-        let mut p = PollState::new(PollConfig::default());
-        p.advise(10);
-        for _ in 0..4 {
-            p.on_transmit(false, 0);
-        }
+        let mut p = polling_at_1024_s();
         // Three misses: 512, 256, 128 s; the fourth makes it unreachable.
         let gaps: Vec<f64> = (1..=3).map(|m| p.on_transmit(false, m)).collect();
         assert_eq!(gaps, vec![512.0, 256.0, 128.0]);
@@ -221,11 +227,7 @@ mod tests {
 
     #[test]
     fn missing_replies_shorten_the_interval_towards_minpoll_until_one_arrives() {
-        let mut p = PollState::new(PollConfig::default());
-        p.advise(10);
-        for _ in 0..4 {
-            p.on_transmit(false, 0);
-        }
+        let mut p = polling_at_1024_s();
         assert_eq!(p.poll(), 10);
         let gaps: Vec<f64> = (1..=3).map(|missed| p.on_transmit(false, missed)).collect();
         assert_eq!(gaps, vec![512.0, 256.0, 128.0], "one halving per consecutive miss");

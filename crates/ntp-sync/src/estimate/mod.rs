@@ -71,8 +71,8 @@ pub struct SourceEstimator {
     initial_rate_var: f64,
     jitter_var: f64,
     controls: ControlHistory,
-    channel: ChannelFit,
-    channel_enabled: bool,
+    /// `None` for a source whose delays are not measured round trips.
+    channel: Option<ChannelFit>,
 }
 
 impl SourceEstimator {
@@ -89,16 +89,14 @@ impl SourceEstimator {
             initial_rate_var,
             jitter_var: 0.0,
             controls: ControlHistory::default(),
-            channel: ChannelFit::default(),
-            channel_enabled: true,
+            channel: Some(ChannelFit::default()),
         }
     }
 
     /// No channel fit for this source: its delays are not measured round
     /// trips (a reference clock's).
     pub fn disable_channel_fit(&mut self) {
-        self.channel_enabled = false;
-        self.channel.clear();
+        self.channel = None;
     }
 
     /// Samples accepted so far.
@@ -138,10 +136,12 @@ impl SourceEstimator {
         // A sample without a measured round trip bounds nothing. One whose
         // exchange spans a frequency change is bounded less tightly
         // (`ControlHistory::change_near`).
-        if self.channel_enabled && delay > 0.0 {
+        if delay > 0.0 {
             let spanned = self.controls.change_near(t, delay) * delay;
-            self.channel.push(t, z, delay + 2.0 * spanned);
-            self.refit_channel();
+            if let Some(channel) = self.channel.as_mut() {
+                channel.push(t, z, delay + 2.0 * spanned);
+                self.refit_channel();
+            }
         }
         verdict
     }
@@ -150,13 +150,14 @@ impl SourceEstimator {
     /// wander stays below the fit's own precision (`q·T³/3 ≤ var`; the
     /// filter's measurement variance until there is a fit).
     fn refit_channel(&mut self) {
+        let Some(channel) = self.channel.as_mut() else { return };
         let floor = self.precision_var.max(1e-18);
-        let var = match self.channel.line() {
+        let var = match channel.line() {
             Some(l) => l.offset_var.max(floor),
             None => self.delays.effective_variance(self.precision_var).max(floor),
         };
         let span = (3.0 * var / self.wander.q()).cbrt();
-        self.channel.refit(span);
+        channel.refit(span);
     }
 
     /// The Kalman filter's part of [`Self::on_sample`].
@@ -188,7 +189,9 @@ impl SourceEstimator {
             self.wander.forget_previous();
             self.outliers_in_row = 0;
             self.samples += 1;
-            self.channel.clear();
+            if let Some(channel) = self.channel.as_mut() {
+                channel.clear();
+            }
             return Verdict::Accepted;
         }
         self.outliers_in_row = 0;
@@ -219,7 +222,7 @@ impl SourceEstimator {
         let (offset, offset_var) = f.predict_at(t, q);
         let dt = (t - f.t).max(0.0);
         let kalman = Estimate { offset, offset_var, rate: f.r, rate_var: f.prr + q * dt };
-        let Some(line) = self.channel.line() else { return Some(kalman) };
+        let Some(line) = self.channel.as_ref().and_then(ChannelFit::line) else { return Some(kalman) };
         let dt = (t - line.t).max(0.0);
         // Never more certain than the timestamps: exchanges that all lie on
         // the line (a noiseless path) would otherwise claim no variance.
@@ -261,7 +264,9 @@ impl SourceEstimator {
     pub fn frequency_changed(&mut self, t: f64, df: f64) {
         self.control_frequency(df);
         self.controls.push(t, df);
-        self.channel.frequency_changed(t, df);
+        if let Some(channel) = self.channel.as_mut() {
+            channel.frequency_changed(t, df);
+        }
     }
 
     /// The clock was stepped forward by `d` s.
@@ -269,7 +274,9 @@ impl SourceEstimator {
         if let Some(f) = self.filter.as_mut() {
             f.control_step(d);
         }
-        self.channel.stepped(d);
+        if let Some(channel) = self.channel.as_mut() {
+            channel.stepped(d);
+        }
     }
 
     /// The poll exponent this source deserves: the largest power of two T
