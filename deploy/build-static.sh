@@ -94,16 +94,25 @@ cargo rustc --release --locked --target "$triple" -p "$name" --bin "$name" -- "$
 bin="$target_dir/$triple/release/$name"
 [ -x "$bin" ] || { echo "build-static: $bin was not built" >&2; exit 1; }
 # A static binary has no program interpreter and needs no shared library;
-# a PIE is of type DYN, a position-dependent one EXEC.
-if readelf -l "$bin" | grep 'INTERP' >/dev/null || readelf -d "$bin" | grep '(NEEDED)' >/dev/null; then
+# a PIE is of type DYN, a position-dependent one EXEC. readelf's output is
+# read whole into variables first: under pipefail, a reader that stops at
+# its first match (grep to /dev/null, awk's exit) can kill readelf with
+# SIGPIPE and fail the build at random.
+program_headers=$(readelf -lW "$bin")
+dynamic_section=$(readelf -dW "$bin")
+file_header=$(readelf -hW "$bin")
+section_headers=$(readelf -SW "$bin")
+needed=$(grep -F '(NEEDED)' <<<"$dynamic_section" || true)
+if grep -qF 'INTERP' <<<"$program_headers" || [ -n "$needed" ]; then
     echo "build-static: $bin is not statically linked:" >&2
-    readelf -d "$bin" | grep '(NEEDED)' >&2 || true
+    [ -z "$needed" ] || echo "$needed" >&2
     exit 1
 fi
 want_type=EXEC
 [ "$pie" = 1 ] && want_type=DYN
-if ! readelf -h "$bin" | grep -E "Type:[[:space:]]+$want_type" >/dev/null; then
-    echo "build-static: $bin is not of ELF type $want_type (it is $(readelf -h "$bin" | awk '/Type:/ {print $2}'))" >&2
+elf_type=$(awk '$1 == "Type:" {print $2}' <<<"$file_header")
+if [ "$elf_type" != "$want_type" ]; then
+    echo "build-static: $bin is not of ELF type $want_type (it is $elf_type)" >&2
     exit 1
 fi
 
@@ -111,7 +120,7 @@ fi
 # it first: the listed functions must end within twice their size (plus
 # alignment) of the start of the code, not be spread over all of it.
 if [ -n "$order" ]; then
-    text_start=$(readelf -SW "$bin" | awk '{for (i = 1; i < NF; i++) if ($i == ".text") {print $(i + 2); exit}}')
+    text_start=$(awk '!found {for (i = 1; i < NF; i++) if ($i == ".text") {print $(i + 2); found = 1}}' <<<"$section_headers")
     read -r listed found bytes end < <(nm -S --defined-only "$bin" | awk -v start="$text_start" '
         function hex(s,  i, n) { n = 0; s = tolower(s)
             for (i = 1; i <= length(s); i++) n = n * 16 + index("0123456789abcdef", substr(s, i, 1)) - 1

@@ -518,7 +518,7 @@ SERVICE="${STACK}_simple-ntpd"
 SIMPLE_NTPD_IMAGE=$IMAGE docker stack deploy --resolve-image never -c "$WORK/stack/stack.yaml" "$STACK" >/dev/null
 [ "$(docker service inspect -f '{{.Spec.Mode.Global}}' "$SERVICE")" != "<nil>" ] || die "the service is not global"
 task_container() {
-    docker ps -q --filter "label=com.docker.swarm.service.name=$SERVICE" --filter health=healthy | head -n 1
+    docker ps -q --filter "label=com.docker.swarm.service.name=$SERVICE" --filter health=healthy | sed -n 1p
 }
 first=""
 for _ in $(seq 1 150); do
