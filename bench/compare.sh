@@ -21,7 +21,9 @@
 #   WORKERS=1                          simple-ntpd [performance] worker_threads (for
 #                                      scaling runs also raise SOURCES: SO_REUSEPORT
 #                                      spreads clients by address/port hash)
-#   SERVERS="simple-ntpd chronyd"      which servers to run
+#   SERVERS="simple-ntpd chronyd"      which servers to run; simple-ntpd-per-reply is
+#                                      simple-ntpd with batch_send = false (every reply
+#                                      stamped and sent on its own), beside the default
 #   SKIP_BUILD=0                       1: use existing binaries
 #   SIMPLE_NTPD=target/release/simple-ntpd  NTP_BENCH=target/release/ntp-bench
 #   CHRONYD=/opt/simple-ntpd-peers/chrony/usr/sbin/chronyd
@@ -102,7 +104,7 @@ if [ "$SKIP_BUILD" != 1 ]; then
     cargo build --release -p simple-ntpd -p ntp-bench >&2
 fi
 [ -x "$NTP_BENCH" ] || die "$NTP_BENCH missing (build it or set NTP_BENCH)"
-case " $SERVERS " in *" simple-ntpd "*) [ -x "$SIMPLE_NTPD" ] || die "$SIMPLE_NTPD missing" ;; esac
+case " $SERVERS " in *" simple-ntpd "* | *" simple-ntpd-per-reply "*) [ -x "$SIMPLE_NTPD" ] || die "$SIMPLE_NTPD missing" ;; esac
 case " $SERVERS " in
     *" chronyd "*)
         if [ ! -x "$CHRONYD" ]; then
@@ -187,7 +189,7 @@ wait_ke_ready() {
 }
 
 start_simple_ntpd() {
-    local port=$1 nts_toml=""
+    local port=$1 performance_toml=${2:-} nts_toml=""
     if [ "$NTS" = 1 ]; then
         rm -rf "$TMP/simple-ntpd-keys" && mkdir -p "$TMP/simple-ntpd-keys"
         nts_toml="[security.nts]
@@ -208,6 +210,7 @@ upstream_servers = []
 
 [performance]
 worker_threads = $WORKERS
+$performance_toml
 
 [logging]
 level = "WARN"
@@ -310,8 +313,9 @@ for round in $(seq "$ROUNDS"); do
         say "round $round/$ROUNDS: $name on 127.0.0.1:$port$([ "$NTS" = 1 ] && echo " (NTS-KE on TCP $KE_PORT)")"
         case "$name" in
             simple-ntpd) start_simple_ntpd "$port" ;;
+            simple-ntpd-per-reply) start_simple_ntpd "$port" "batch_send = false" ;;
             chronyd) start_chronyd "$port" ;;
-            *) die "unknown server $name (SERVERS may list simple-ntpd and chronyd)" ;;
+            *) die "unknown server $name (SERVERS may list simple-ntpd, simple-ntpd-per-reply and chronyd)" ;;
         esac
         wait_ready "$port" "$name"
         [ "$NTS" != 1 ] || wait_ke_ready "$KE_PORT" "$name"

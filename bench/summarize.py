@@ -30,6 +30,8 @@ FIELDS = [
     ("tx_error_p50_us", ("tx_error_us", "p50")),
     ("tx_error_p99_us", ("tx_error_us", "p99")),
     ("tx_error_max_us", ("tx_error_us", "max")),
+    ("tx_abs_error_p50_us", ("tx_abs_error_us", "p50")),
+    ("tx_abs_error_p99_us", ("tx_abs_error_us", "p99")),
     ("rx_sanity_p50_us", ("rx_sanity_us", "p50")),
     ("rx_sanity_p99_us", ("rx_sanity_us", "p99")),
     ("lost", ("lost",)),
@@ -116,6 +118,7 @@ def rows(summary):
         ("rtt_p99_us", "RTT p99 µs", "{:.1f}"),
         ("tx_error_p50_us", "T3 error p50 µs", "{:.2f}"),
         ("tx_error_p99_us", "T3 error p99 µs", "{:.2f}"),
+        ("tx_abs_error_p99_us", "|T3 error| p99 µs", "{:.2f}"),
         ("rx_sanity_p50_us", "T2 − send p50 µs", "{:.2f}"),
     ]
     out = []
@@ -123,7 +126,8 @@ def rows(summary):
         rate_kind = kind.startswith(("open-", "sweep-"))
         title = kind.replace("open-", "open ").replace("sweep-", "sweep ") + ("/s" if rate_kind else "")
         for key, label, fmt in metrics:
-            if kind.startswith("sweep") and key not in ("send_per_s", "replies_per_s", "answered_pct"):
+            if kind.startswith("sweep") and key not in ("send_per_s", "replies_per_s", "answered_pct",
+                                                        "tx_abs_error_p99_us"):
                 continue
             if not rate_kind and key == "send_per_s":
                 continue
@@ -138,6 +142,11 @@ def ratio(a, b):
     return None
 
 
+def abs_p99(run):
+    v = run.get("tx_abs_error_p99_us")
+    return v if v is not None else run.get("tx_error_p99_us")
+
+
 def targets(summary, rate):
     """The single-core targets of docs/performance.md, checked for simple-ntpd."""
     me, peer = summary.get("simple-ntpd"), summary.get("chronyd")
@@ -147,12 +156,14 @@ def targets(summary, rate):
     opened = me["runs"].get(f"open-{rate}", {})
     peer_closed = (peer or {}).get("runs", {}).get("closed", {})
     r = ratio(closed.get("replies_per_s"), peer_closed.get("replies_per_s"))
-    tx = [v for v in (closed.get("tx_error_p99_us"), opened.get("tx_error_p99_us")) if v is not None]
+    # |T3 error|: a timestamp early by 5 µs is as wrong as one late by 5 µs
+    # (reports from before this field existed fall back to the signed p99).
+    tx = [v for v in (abs_p99(run) for run in me["runs"].values()) if v is not None]
     checks = [
         ("closed loop replies/s >= 1.3 x chronyd", r, None if r is None else r >= 1.3),
         (f"open loop {rate}/s answered >= 99 %", opened.get("answered_pct"),
          None if opened.get("answered_pct") is None else opened["answered_pct"] >= 99.0),
-        ("T3 error p99 <= 3 us (worst of closed/open)", max(tx) if tx else None, (max(tx) <= 3.0) if tx else None),
+        ("|T3 error| p99 <= 3 us (worst of all runs)", max(tx) if tx else None, (max(tx) <= 3.0) if tx else None),
         ("idle RSS <= 10 MB", me["idle_rss_mb"], None if me["idle_rss_mb"] is None else me["idle_rss_mb"] <= 10.0),
     ]
     return [{"target": t, "value": v, "met": ok} for t, v, ok in checks]

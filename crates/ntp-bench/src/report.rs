@@ -98,6 +98,8 @@ pub struct Report {
     pub rtt_us: RttUs,
     /// Client kernel RX time − server transmit timestamp T3.
     pub tx_error_us: SpreadUs,
+    /// |Client kernel RX time − server transmit timestamp T3|.
+    pub tx_abs_error_us: SpreadUs,
     /// Server receive timestamp T2 − client send time.
     pub rx_sanity_us: SpreadUs,
     /// NTS mode only (absent in plain mode).
@@ -178,6 +180,7 @@ impl Report {
                 max: us(rtt.max()),
             },
             tx_error_us: spread(&result.stats.tx_error),
+            tx_abs_error_us: spread(&result.stats.tx_abs_error),
             rx_sanity_us: spread(&result.stats.rx_sanity),
             nts: result.nts.as_ref().map(|n| {
                 let c = result.stats.nts;
@@ -245,7 +248,11 @@ impl fmt::Display for Report {
             opt(r.p999),
             opt(r.max)
         )?;
-        for (name, s) in [("T3 error µs ", &self.tx_error_us), ("T2 − send µs", &self.rx_sanity_us)] {
+        for (name, s) in [
+            ("T3 error µs ", &self.tx_error_us),
+            ("|T3 error| µs", &self.tx_abs_error_us),
+            ("T2 − send µs", &self.rx_sanity_us),
+        ] {
             writeln!(f, "  {name} min {} · p50 {} · p99 {} · max {}", opt(s.min), opt(s.p50), opt(s.p99), opt(s.max))?;
         }
         if let Some(n) = &self.nts {

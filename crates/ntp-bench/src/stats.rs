@@ -47,6 +47,9 @@ pub struct Stats {
     pub rtt: Histogram,
     /// Server transmit-timestamp error: client kernel RX time − server T3.
     pub tx_error: Histogram,
+    /// Its size, |client kernel RX time − server T3|: a timestamp written
+    /// too late counts as much as one written too early.
+    pub tx_abs_error: Histogram,
     /// Receive-timestamp sanity: server T2 − client send time.
     pub rx_sanity: Histogram,
     /// NTS mode: authentication and cookie counters.
@@ -67,7 +70,9 @@ impl Stats {
             self.counters.zero_timestamps += 1;
             return;
         }
-        self.tx_error.record(rx_ns - unix_ns_from_ntp(reply.transmit, rx_ns));
+        let tx_error = rx_ns - unix_ns_from_ntp(reply.transmit, rx_ns);
+        self.tx_error.record(tx_error);
+        self.tx_abs_error.record(tx_error.abs());
         self.rx_sanity.record(unix_ns_from_ntp(reply.receive, send_ns) - send_ns);
     }
 }
@@ -96,6 +101,7 @@ mod tests {
         let near = |v: Option<i64>, want: i64| v.is_some_and(|v| (v - want).abs() <= 2);
         assert!(near(s.rtt.quantile(0.5), 50_000));
         assert!(near(s.tx_error.quantile(0.5), 2_000));
+        assert!(near(s.tx_abs_error.quantile(0.5), 2_000));
         assert!(near(s.rx_sanity.quantile(0.5), 10_000));
         assert_eq!(s.counters.matched, 1);
         assert_eq!(s.counters.unsynchronised, 0);

@@ -260,8 +260,19 @@ pub fn render(hub: &StatusHub) -> String {
     );
     b.counter(
         "ntp_server_tx_timestamp_missed_total",
-        "Replies to interleaved-mode clients whose kernel transmit timestamp was not available after the send (the next reply to that client is basic).",
+        "Kernel transmit timestamps asked for but not available after the send: replies to interleaved-mode clients (the next reply to that client is basic) and calibration samples of batched sends.",
         stats.tx_timestamp_missed,
+    );
+    b.counter(
+        "ntp_server_send_chunks_total",
+        "System calls of batched sends (performance.batch_send), each sending a chunk of replies stamped with their predicted transmit time.",
+        stats.send_chunks,
+    );
+    b.counter("ntp_server_chunked_replies_total", "Replies sent in those chunks.", stats.chunked_replies);
+    b.gauge(
+        "ntp_server_transmit_prediction_spread_seconds",
+        "How far (about the 99.7th percentile) a batched reply's predicted transmit timestamp may be from the kernel's, worst worker; chunks are only as long as keeps it within 2 µs.",
+        stats.transmit_spread,
     );
     b.counter("ntp_server_nts_replies_total", "Replies authenticated with NTS (RFC 8915).", stats.nts_replied);
     b.counter(

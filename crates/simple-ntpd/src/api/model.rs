@@ -292,8 +292,16 @@ pub struct ServerStats {
     pub rx_timestamp_fallback: u64,
     /// Replies sent in interleaved mode (RFC 9769).
     pub interleaved: u64,
-    /// Interleaved-mode replies whose kernel transmit timestamp was missed.
+    /// Kernel transmit timestamps asked for but missed (interleaved-mode
+    /// replies, calibration samples of batched sends).
     pub tx_timestamp_missed: u64,
+    /// System calls of batched sends (`performance.batch_send`), each with
+    /// a chunk of replies.
+    pub send_chunks: u64,
+    /// Replies sent in those chunks.
+    pub chunked_replies: u64,
+    /// The batched sends' worst predicted transmit-time scatter, seconds.
+    pub transmit_spread: f64,
     /// Kiss-o'-death replies sent (DENY, RATE).
     pub kod_sent: u64,
     /// Replies authenticated with a MAC.

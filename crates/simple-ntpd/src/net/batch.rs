@@ -1,5 +1,6 @@
-//! Batched datagram IO: `recvmmsg` (many requests per system call) and the
-//! opt-in `sendmmsg` (many replies per system call).
+//! Batched datagram IO: `recvmmsg` (many requests per system call) and
+//! `sendmmsg` (many replies per system call, in chunks; a chunk can ask the
+//! kernel for every reply's transmit timestamp).
 //!
 //! All arrays (buffers, addresses, iovecs, control messages, mmsghdrs) are
 //! allocated once per worker and reused, so the packet path does not
@@ -15,6 +16,7 @@ use std::os::fd::AsRawFd;
 
 use socket2::Socket;
 
+use super::tx_timestamp;
 use super::udp::{parse_cmsgs, sockaddr_to_std, std_to_sockaddr, write_pktinfo, CmsgBuf, RecvMeta, CMSG_BUF_LEN};
 
 /// The arrays behind one `recvmmsg`/`sendmmsg` call: `slots` buffers of
@@ -126,16 +128,21 @@ impl RecvBatch {
     }
 }
 
-/// A reusable set of reply slots for one `sendmmsg` call.
+/// A reusable set of reply slots for `sendmmsg` calls.
 pub struct SendBatch {
     s: Slots,
     len: usize,
+    /// Per slot: the length of its pktinfo control message (0: none), after
+    /// which a transmit-timestamp request may follow.
+    pktinfo_len: Vec<usize>,
 }
 
 impl SendBatch {
     /// `slots` replies of up to `buf_len` bytes each.
     pub fn new(slots: usize, buf_len: usize) -> Self {
-        SendBatch { s: Slots::new(slots, buf_len, false), len: 0 }
+        let s = Slots::new(slots, buf_len, false);
+        let pktinfo_len = vec![0; s.hdrs.len()];
+        SendBatch { s, len: 0, pktinfo_len }
     }
 
     /// Queued replies.
@@ -166,38 +173,61 @@ impl SendBatch {
         let (addr, addr_len) = std_to_sockaddr(dest);
         self.s.addrs[i] = addr;
         self.s.iovs[i].iov_len = len.min(self.s.buf_len);
-        let h = &mut self.s.hdrs[i].msg_hdr;
-        h.msg_namelen = addr_len;
-        match local {
-            Some((ip, ifindex)) => {
-                let n = write_pktinfo(&mut self.s.cmsgs[i], ip, ifindex);
-                h.msg_control = self.s.cmsgs[i].0.as_mut_ptr().cast();
-                h.msg_controllen = n as _;
-            }
-            None => {
-                h.msg_control = std::ptr::null_mut();
-                h.msg_controllen = 0;
-            }
-        }
+        self.s.hdrs[i].msg_hdr.msg_namelen = addr_len;
+        self.pktinfo_len[i] = local.map_or(0, |(ip, ifindex)| write_pktinfo(&mut self.s.cmsgs[i], ip, ifindex));
         self.len += 1;
     }
 
-    /// Buffers of the queued replies, to stamp them just before `flush`.
-    pub fn queued_bufs(&mut self) -> impl Iterator<Item = &mut [u8]> {
-        self.s.bufs.chunks_mut(self.s.buf_len).take(self.len)
+    /// Points slot `i`'s header at its control messages: its pktinfo, and
+    /// with `stamp` a request for the reply's kernel transmit timestamp.
+    fn set_control(&mut self, i: usize, stamp: bool) {
+        let mut len = self.pktinfo_len[i];
+        if stamp {
+            len += tx_timestamp::write_tx_request(&mut self.s.cmsgs[i], len);
+        }
+        let h = &mut self.s.hdrs[i].msg_hdr;
+        h.msg_control = if len == 0 { std::ptr::null_mut() } else { self.s.cmsgs[i].0.as_mut_ptr().cast() };
+        h.msg_controllen = len as _;
     }
 
-    /// Sends every queued reply, telling `outcome` for each (by queue
-    /// position) whether it was sent; returns (sent, failed). The queue is
-    /// empty afterwards whatever happened.
-    pub fn flush(&mut self, socket: &Socket, mut outcome: impl FnMut(usize, bool)) -> (usize, usize) {
-        let total = self.len;
-        let (mut done, mut sent, mut failed) = (0, 0, 0);
-        while done < total {
-            // SAFETY: hdrs[done..total] point at live buffers owned by `self`
-            // with the lengths set in `commit`.
+    /// The queued replies' buffers in `range` (queue positions), to stamp
+    /// them just before [`SendBatch::send_chunk`] sends them.
+    pub fn bufs_in(&mut self, range: std::ops::Range<usize>) -> impl Iterator<Item = &mut [u8]> {
+        let buf_len = self.s.buf_len;
+        self.s.bufs[range.start * buf_len..range.end * buf_len].chunks_mut(buf_len)
+    }
+
+    /// Sends the queued replies in `range` with as few `sendmmsg` calls as
+    /// the kernel allows (one, normally); the one at queue position `stamp`
+    /// asks for its kernel transmit timestamp (the socket needs
+    /// `tx_timestamp::enable_on_request`). Tells `outcome` for each queue
+    /// position whether it was sent; returns how many were. Call
+    /// [`SendBatch::clear`] when the whole queue has been sent.
+    pub fn send_chunk(
+        &mut self,
+        socket: &Socket,
+        range: std::ops::Range<usize>,
+        stamp: Option<usize>,
+        mut outcome: impl FnMut(usize, bool),
+    ) -> usize {
+        let end = range.end.min(self.len);
+        if end == range.start + 1 && stamp.is_none() && self.pktinfo_len[range.start] == 0 {
+            // One reply without control messages: sendto spares the kernel
+            // a msghdr and an iovec, as `udp::send` does.
+            let i = range.start;
+            let ok = self.send_plain(socket, i).is_ok();
+            outcome(i, ok);
+            return usize::from(ok);
+        }
+        for i in range.start..end {
+            self.set_control(i, stamp == Some(i));
+        }
+        let (mut done, mut sent) = (range.start, 0);
+        while done < end {
+            // SAFETY: hdrs[done..end] point at live buffers owned by `self`
+            // with the lengths set in `commit` and `set_control`.
             let n = unsafe {
-                libc::sendmmsg(socket.as_raw_fd(), self.s.hdrs[done..].as_mut_ptr(), (total - done) as libc::c_uint, 0)
+                libc::sendmmsg(socket.as_raw_fd(), self.s.hdrs[done..].as_mut_ptr(), (end - done) as libc::c_uint, 0)
             };
             if n > 0 {
                 (done..done + n as usize).for_each(|i| outcome(i, true));
@@ -206,12 +236,53 @@ impl SendBatch {
             } else {
                 // The reply at `done` failed: skip it and send the rest.
                 outcome(done, false);
-                failed += 1;
                 done += 1;
             }
         }
+        sent
+    }
+
+    /// Sends the queued reply at `i` alone with `sendto`.
+    fn send_plain(&self, socket: &Socket, i: usize) -> io::Result<usize> {
+        let data = &self.s.bufs[i * self.s.buf_len..][..self.s.iovs[i].iov_len];
+        // SAFETY: `data` and the slot's address are live for the call and
+        // only read; the address length is the one `commit` stored.
+        let n = unsafe {
+            libc::sendto(
+                socket.as_raw_fd(),
+                data.as_ptr().cast(),
+                data.len(),
+                0,
+                (&self.s.addrs[i] as *const libc::sockaddr_storage).cast(),
+                self.s.hdrs[i].msg_hdr.msg_namelen,
+            )
+        };
+        if n < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(n as usize)
+        }
+    }
+
+    /// Empties the queue.
+    pub fn clear(&mut self) {
         self.len = 0;
-        (sent, failed)
+    }
+
+    /// Buffers of the queued replies, to stamp them just before `flush`.
+    pub fn queued_bufs(&mut self) -> impl Iterator<Item = &mut [u8]> {
+        let len = self.len;
+        self.bufs_in(0..len)
+    }
+
+    /// Sends every queued reply (no transmit timestamps), telling `outcome`
+    /// for each (by queue position) whether it was sent; returns (sent,
+    /// failed). The queue is empty afterwards whatever happened.
+    pub fn flush(&mut self, socket: &Socket, outcome: impl FnMut(usize, bool)) -> (usize, usize) {
+        let total = self.len;
+        let sent = self.send_chunk(socket, 0..total, None, outcome);
+        self.clear();
+        (sent, total - sent)
     }
 }
 
@@ -280,6 +351,40 @@ mod tests {
             let meta = udp::recv(&client, &mut buf, &mut cm).unwrap();
             assert_eq!(&buf[..meta.len], &[i + 10, i, i, i]);
             assert_eq!(meta.source, SocketAddr::from(([127, 0, 0, 1], port)));
+        }
+    }
+
+    #[test]
+    fn a_chunk_asks_the_kernel_for_the_transmit_timestamp_of_exactly_the_chosen_reply() {
+        let server = bound("127.0.0.1:0");
+        tx_timestamp::enable_on_request(&server).unwrap();
+        let client = bound("127.0.0.1:0");
+        let client_addr = client.local_addr().unwrap().as_socket().unwrap();
+        let mut out = SendBatch::new(8, 64);
+        for i in 0..5u8 {
+            out.next_buf()[..4].copy_from_slice(&[i; 4]);
+            out.commit(4, client_addr, None);
+        }
+        let no_stamp = out.send_chunk(&server, 0..1, None, |_, sent| assert!(sent));
+        let before = crate::clock::SystemClock.now();
+        let stamped = out.send_chunk(&server, 1..4, Some(2), |_, sent| assert!(sent));
+        let after = crate::clock::SystemClock.now();
+        let last = out.send_chunk(&server, 4..5, None, |_, sent| assert!(sent));
+        out.clear();
+        assert_eq!((no_stamp, stamped, last), (1, 3, 1));
+        std::thread::sleep(Duration::from_millis(20));
+        let t = tx_timestamp::read_after(&server, before).expect("the stamped reply's timestamp");
+        assert!(after.since(t).to_bits() >= 0, "taken during the chunk's send");
+        assert_eq!(
+            tx_timestamp::read(&server).unwrap_err().kind(),
+            io::ErrorKind::WouldBlock,
+            "one timestamp for one stamped reply"
+        );
+        let mut buf = [0u8; 64];
+        let mut cm = CmsgBuf::default();
+        for i in 0..5u8 {
+            let meta = udp::recv(&client, &mut buf, &mut cm).unwrap();
+            assert_eq!(&buf[..meta.len], &[i; 4], "in queue order, each once");
         }
     }
 }

@@ -121,7 +121,7 @@ pub fn send_stamped(
 /// Writes the `SO_TIMESTAMPING` control message asking for a software
 /// transmit timestamp at byte `at` of `cmsg` (a multiple of the control
 /// message alignment: the end of the one before); returns its space.
-fn write_tx_request(cmsg: &mut CmsgBuf, at: usize) -> usize {
+pub(crate) fn write_tx_request(cmsg: &mut CmsgBuf, at: usize) -> usize {
     let len = size_of::<u32>() as u32;
     // SAFETY: CMSG_SPACE/CMSG_LEN are pure arithmetic.
     let (space, cmsg_len) = unsafe { (libc::CMSG_SPACE(len) as usize, libc::CMSG_LEN(len) as usize) };

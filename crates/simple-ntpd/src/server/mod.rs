@@ -11,6 +11,7 @@ pub mod client_log;
 pub mod control;
 pub mod policy;
 pub mod stats;
+pub mod transmit_calibration;
 pub mod worker;
 
 pub use worker::WorkerOptions as ServingOptions;

@@ -35,6 +35,10 @@ pub struct WorkerStats {
     control_replied: AtomicU64,
     interleaved: AtomicU64,
     tx_timestamp_missed: AtomicU64,
+    send_chunks: AtomicU64,
+    chunked_replies: AtomicU64,
+    /// Gauge: the batched sends' worst predicted transmit-time scatter (ns).
+    transmit_spread_ns: AtomicU64,
 }
 
 impl Default for WorkerStats {
@@ -50,6 +54,9 @@ impl Default for WorkerStats {
             control_replied: AtomicU64::new(0),
             interleaved: AtomicU64::new(0),
             tx_timestamp_missed: AtomicU64::new(0),
+            send_chunks: AtomicU64::new(0),
+            chunked_replies: AtomicU64::new(0),
+            transmit_spread_ns: AtomicU64::new(0),
         }
     }
 }
@@ -116,11 +123,26 @@ impl WorkerStats {
     pub fn interleaved(&self) {
         bump(&self.interleaved);
     }
-    /// The kernel transmit timestamp of a reply to an interleaved-mode
-    /// client was not there after the send (its next reply is basic).
+    /// The kernel transmit timestamp asked for with a reply (to an
+    /// interleaved-mode client, whose next reply is then basic, or as a
+    /// calibration sample of batched sends) was not there after the send.
     #[inline]
     pub fn tx_timestamp_missed(&self) {
         bump(&self.tx_timestamp_missed);
+    }
+    /// A chunk of `replies` replies (time and kiss-o'-death) went to the
+    /// kernel in one system call of a batched send.
+    #[inline]
+    pub fn send_chunk(&self, replies: usize) {
+        bump(&self.send_chunks);
+        let c = &self.chunked_replies;
+        c.store(c.load(Relaxed).wrapping_add(replies as u64), Relaxed);
+    }
+    /// The batched sends' calibration now predicts transmit times to within
+    /// `seconds` (its bound on the scatter; see `transmit_calibration`).
+    #[inline]
+    pub fn transmit_spread(&self, seconds: f64) {
+        self.transmit_spread_ns.store((seconds * 1e9).round() as u64, Relaxed);
     }
     /// The kernel gave no receive timestamp; the clock was read instead.
     #[inline]
@@ -130,7 +152,7 @@ impl WorkerStats {
 }
 
 /// Counters summed over all workers.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct Totals {
     /// Datagrams received.
     pub received: u64,
@@ -152,8 +174,16 @@ pub struct Totals {
     pub control_replied: u64,
     /// Replies sent in interleaved mode.
     pub interleaved: u64,
-    /// Interleaved-mode replies whose kernel transmit timestamp was missed.
+    /// Kernel transmit timestamps asked for but missed (interleaved-mode
+    /// replies, calibration samples of batched sends).
     pub tx_timestamp_missed: u64,
+    /// System calls of batched sends, each with a chunk of replies.
+    pub send_chunks: u64,
+    /// Replies sent in those chunks.
+    pub chunked_replies: u64,
+    /// The worst predicted transmit-time scatter of any worker's batched
+    /// sends, in seconds (0 without batched sends).
+    pub transmit_spread: f64,
     /// Drops by reason name.
     pub dropped: Vec<(&'static str, u64)>,
 }
@@ -292,6 +322,9 @@ fn sum<'a>(workers: impl Iterator<Item = &'a WorkerStats>) -> Totals {
         t.control_replied += w.control_replied.load(Relaxed);
         t.interleaved += w.interleaved.load(Relaxed);
         t.tx_timestamp_missed += w.tx_timestamp_missed.load(Relaxed);
+        t.send_chunks += w.send_chunks.load(Relaxed);
+        t.chunked_replies += w.chunked_replies.load(Relaxed);
+        t.transmit_spread = t.transmit_spread.max(w.transmit_spread_ns.load(Relaxed) as f64 * 1e-9);
     }
     t
 }

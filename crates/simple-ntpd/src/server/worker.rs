@@ -3,11 +3,15 @@
 //! decision (`ntp_proto::server::decide`: parse, access rules, rate limit,
 //! MAC or NTS), count the outcome, and reply from the address it arrived on.
 //!
-//! By default every reply's transmit timestamp is read immediately before
-//! that reply's own send (and its MAC computed after), so it is honest to
-//! within the cost of one send. With `batch_send` (opt-in) replies are
-//! stamped together and sent with one sendmmsg: more throughput, later
-//! replies leave tens of microseconds after their timestamp.
+//! Without `batch_send` every reply's transmit timestamp is read immediately
+//! before that reply's own send (and its MAC computed after), so it is
+//! honest to within the cost of one send, late by that cost. With
+//! `batch_send` the replies of one receive batch are decided first, then
+//! sent in chunks, one `sendmmsg` each: every reply is stamped with one
+//! clock read plus the delay its position in the chunk is predicted to take
+//! to the kernel's transmit point, learnt from kernel transmit timestamps
+//! (`transmit_calibration`), and chunks are only as long as those
+//! predictions stay within 2 µs.
 //! Clients in interleaved mode (RFC 9769) are answered on their own, with
 //! the kernel transmit timestamp of their previous reply; each such reply
 //! asks the kernel for its own transmit timestamp, read right after the
@@ -26,7 +30,7 @@ use ntp_proto::control::{self, ControlRequest};
 use ntp_proto::server::{
     decide, Arrival, Decision, DropReason, InterleaveTable, MacSeal, Policy, PreparedReply, Seal, Sealed, TxHandle,
 };
-use ntp_proto::NtpTimestamp;
+use ntp_proto::{NtpDuration, NtpTimestamp};
 use socket2::Socket;
 use tracing::{debug, trace, warn};
 
@@ -34,6 +38,7 @@ use super::broadcast::{is_own_broadcast, Broadcaster};
 use super::client_log::ClientLog;
 use super::policy::ServingPolicy;
 use super::stats::WorkerStats;
+use super::transmit_calibration::{ChunkPlan, TransmitCalibration};
 use crate::clock::SystemClock;
 use crate::interfaces::{BroadcastIn, InterfaceCell};
 use crate::net::batch::{RecvBatch, SendBatch};
@@ -46,6 +51,11 @@ use crate::served::{Snapshot, StateCell};
 
 /// Reply buffer size: replies are never larger than their request.
 const REPLY_BUF: usize = 1024;
+
+/// How far (s, about the 99.7th percentile) a batched reply's predicted
+/// transmit timestamp may scatter around the kernel's: chunks are no longer
+/// than the positions that stay within it.
+const TRANSMIT_ERROR_BOUND: f64 = 2e-6;
 
 /// How a worker serves.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -132,10 +142,13 @@ impl Worker {
         }
         // One byte more than the limit so an over-long datagram is detected.
         let mut rx = RecvBatch::new(self.options.recv_batch, self.options.max_packet_size + 1);
-        let mut tx = self
-            .options
-            .batch_send
-            .then(|| (SendBatch::new(rx.capacity(), REPLY_BUF), Vec::<Queued>::with_capacity(rx.capacity())));
+        let mut tx = self.options.batch_send.then(|| {
+            (
+                SendBatch::new(rx.capacity(), REPLY_BUF),
+                Vec::<Queued>::with_capacity(rx.capacity()),
+                self.transmit_calibration(rx.capacity()),
+            )
+        });
         let mut out = [0u8; REPLY_BUF];
         // Nonces for NTS: a per-worker CSPRNG seeded once from the OS.
         let mut rng = crate::random::csprng();
@@ -197,7 +210,7 @@ impl Worker {
                         }
                     }
                 }
-                Some((batch, queued)) => {
+                Some((batch, queued, calibration)) => {
                     queued.clear();
                     for i in 0..n {
                         let Some((data, meta)) = rx.get(i) else {
@@ -240,24 +253,78 @@ impl Worker {
                         batch.commit(len, meta.source, self.reply_source(&meta));
                         queued.push(q);
                     }
-                    let t3 = snapshot.correction.apply(SystemClock.now());
-                    for (buf, q) in batch.queued_bufs().zip(queued.iter()) {
-                        if let Queued::Reply(p, mac, _) = q {
-                            let len = p.finish(buf, t3);
-                            // Same policy snapshot as the decision: the key is there.
-                            if mac.is_some_and(|m| m.apply(buf, len, &policy).is_some()) {
-                                self.stats.authenticated();
-                            }
-                        }
-                    }
-                    batch.flush(&self.socket, |i, sent| match (sent, queued[i]) {
-                        (true, Queued::Reply(.., slot)) => self.stats.replied(slot),
-                        (true, Queued::Kod) => self.stats.kod_sent(),
-                        (false, _) => self.stats.send_error(),
-                    });
+                    self.send_batch(batch, queued, calibration, &snapshot, &policy);
                 }
             }
         }
+    }
+
+    /// The calibration of batched sends, when the socket can report the
+    /// replies' transmit timestamps (otherwise `None`: every reply is sent
+    /// on its own, stamped just before its send).
+    fn transmit_calibration(&self, limit: usize) -> Option<TransmitCalibration> {
+        match tx_timestamp::enable_on_request(&self.socket) {
+            Ok(()) => Some(TransmitCalibration::new(TRANSMIT_ERROR_BOUND, limit)),
+            Err(e) => {
+                warn!(address = %self.bound, error = %e, "no kernel transmit timestamps: replies are sent one by one");
+                None
+            }
+        }
+    }
+
+    /// Stamps and sends the queued replies in chunks: each chunk's replies
+    /// get one clock read plus their position's predicted delay to the
+    /// kernel's transmit point, and now and then a chunk asks the kernel
+    /// when each of its replies left, to keep the predictions honest. Without
+    /// a calibration, chunks of one reply stamped just before their send.
+    fn send_batch(
+        &self,
+        batch: &mut SendBatch,
+        queued: &[Queued],
+        calibration: &mut Option<TransmitCalibration>,
+        snapshot: &Snapshot,
+        policy: &ServingPolicy<'_>,
+    ) {
+        let total = batch.len();
+        let mut start = 0;
+        while start < total {
+            let plan = match calibration {
+                Some(c) => c.plan(total - start),
+                None => ChunkPlan { len: 1, sample: None },
+            };
+            let range = start..start + plan.len;
+            let read_at = SystemClock.now();
+            for (position, (buf, q)) in batch.bufs_in(range.clone()).zip(&queued[range.clone()]).enumerate() {
+                if let Queued::Reply(p, mac, _) = q {
+                    let delay = calibration.as_ref().map_or(0.0, |c| c.delay(position));
+                    let len = p.finish(buf, snapshot.correction.apply(read_at + NtpDuration::from_seconds(delay)));
+                    // Same policy snapshot as the decision: the key is there.
+                    if mac.is_some_and(|m| m.apply(buf, len, policy).is_some()) {
+                        self.stats.authenticated();
+                    }
+                }
+            }
+            let stamped = plan.sample.map(|p| start + p);
+            let sent = batch.send_chunk(&self.socket, range.clone(), stamped, |i, sent| match (sent, queued[i]) {
+                (true, Queued::Reply(.., slot)) => self.stats.replied(slot),
+                (true, Queued::Kod) => self.stats.kod_sent(),
+                (false, _) => self.stats.send_error(),
+            });
+            if sent > 0 {
+                self.stats.send_chunk(sent);
+            }
+            if let (Some(c), Some(position), true) = (calibration.as_mut(), plan.sample, sent == plan.len) {
+                match tx_timestamp::read_after(&self.socket, read_at) {
+                    Some(left) => {
+                        c.learn(position, left.since(read_at).to_seconds());
+                        self.stats.transmit_spread(c.spread());
+                    }
+                    None => self.stats.tx_timestamp_missed(),
+                }
+            }
+            start = range.end;
+        }
+        batch.clear();
     }
 
     /// The interleaved-mode table, when it is on and the socket can report
