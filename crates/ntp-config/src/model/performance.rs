@@ -19,7 +19,7 @@ pub struct PerformanceConfig {
     #[serde(alias = "recvBatch")]
     #[schemars(range(min = 1, max = 256))]
     pub recv_batch: usize,
-    /// Send replies in batches with one sendmmsg call instead of one send per reply. Raises throughput, but every reply in a batch is stamped before the batch is sent, so later replies leave tens of microseconds after their transmit timestamp. Off by default: time accuracy first.
+    /// Send the replies of each receive batch in chunks, one sendmmsg call each, every reply stamped with the time it is predicted to reach the kernel: one clock read per chunk plus the delay of the reply's position, calibrated continuously from the kernel's transmit timestamps of sampled replies; a chunk is only as long as those predictions stay within 2 µs. On by default: transmit timestamps within about 1 µs of the kernel's, either way, and fewer system calls. false: each reply is stamped immediately before its own send, so its timestamp is early by the cost of that send (about 1 µs).
     #[serde(alias = "batchSend")]
     pub batch_send: bool,
     /// CPU cores to pin worker threads to, used round-robin (worker i runs on cpu_affinity[i % len]); empty = no pinning.
@@ -41,7 +41,7 @@ impl Default for PerformanceConfig {
             worker_threads: 0,
             max_packet_size: 2048,
             recv_batch: 32,
-            batch_send: false,
+            batch_send: true,
             cpu_affinity: Vec::new(),
             socket_receive_buffer: 256 << 10,
             socket_send_buffer: 1 << 20,
