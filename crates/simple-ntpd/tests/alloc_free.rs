@@ -108,30 +108,9 @@ fn busy_policy(secret: &[u8]) -> SecurityPolicy {
     policy
 }
 
-/// An in-process server on a free loopback port, serving a local reference
-/// at stratum 2 with `workers` workers, interleaved mode on.
+/// An in-process server with `workers` workers, interleaved mode on.
 fn start_server(workers: usize, batch_send: bool, policy: SecurityPolicy) -> Server {
-    let state = StateCell::new(
-        LocalReference { stratum: 2, precision: -24 }.snapshot(ntp_proto::NtpTimestamp::from_unix(1, 0)),
-    );
-    let settings = ServerSettings {
-        listen: vec!["127.0.0.1:0".parse().unwrap()],
-        workers,
-        worker: ServingOptions {
-            max_packet_size: 2048,
-            recv_batch: 32,
-            batch_send,
-            interleaved: true,
-            cpu: None,
-            broadcasts: false,
-        },
-        cpu_affinity: vec![],
-        socket: SocketOptions::default(),
-        client_log_size: 4096,
-        default_listen: false,
-        share_port: false,
-    };
-    Server::start(&settings, state, PolicyCell::new(policy), InterfaceCell::default()).unwrap()
+    common::in_process_server(workers, batch_send, true, policy)
 }
 
 fn allocations_while_serving(batch_send: bool, mut policy: SecurityPolicy, protection: Protection<'_>) -> u64 {

@@ -7,39 +7,19 @@
 
 #![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use ntp_proto::NtpTimestamp;
-use simple_ntpd::interfaces::InterfaceCell;
-use simple_ntpd::net::listen::SocketOptions;
 use simple_ntpd::net::udp::{self, CmsgBuf};
-use simple_ntpd::security::{PolicyCell, SecurityPolicy};
-use simple_ntpd::served::local::LocalReference;
-use simple_ntpd::served::StateCell;
-use simple_ntpd::server::{Server, ServerSettings, ServingOptions};
+use simple_ntpd::security::SecurityPolicy;
+use simple_ntpd::server::Server;
 use socket2::{Domain, Protocol, Socket, Type};
 
 fn start_server(batch_send: bool) -> Server {
-    let state = StateCell::new(LocalReference { stratum: 2, precision: -24 }.snapshot(NtpTimestamp::from_unix(1, 0)));
-    let settings = ServerSettings {
-        listen: vec!["127.0.0.1:0".parse().unwrap()],
-        workers: 1,
-        worker: ServingOptions {
-            max_packet_size: 2048,
-            recv_batch: 32,
-            batch_send,
-            interleaved: false,
-            cpu: None,
-            broadcasts: false,
-        },
-        cpu_affinity: vec![],
-        socket: SocketOptions::default(),
-        client_log_size: 4096,
-        default_listen: false,
-        share_port: false,
-    };
-    Server::start(&settings, state, PolicyCell::new(SecurityPolicy::default()), InterfaceCell::default()).unwrap()
+    common::in_process_server(1, batch_send, false, SecurityPolicy::default())
 }
 
 /// Sends bursts of `burst` requests for `window`, and returns for every

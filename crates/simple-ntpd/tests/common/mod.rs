@@ -234,3 +234,37 @@ pub fn leap_seconds_list(at: u64, tai: i32) -> String {
     text.push_str(&format!("#h\t{}\n", words.join(" ")));
     text
 }
+
+/// An in-process server (no daemon process) on a free 127.0.0.1 port,
+/// serving a local reference at stratum 2 with `workers` workers.
+pub fn in_process_server(
+    workers: usize,
+    batch_send: bool,
+    interleaved: bool,
+    policy: simple_ntpd::security::SecurityPolicy,
+) -> simple_ntpd::server::Server {
+    use simple_ntpd::server::{Server, ServerSettings, ServingOptions};
+    let state = simple_ntpd::served::StateCell::new(
+        simple_ntpd::served::local::LocalReference { stratum: 2, precision: -24 }
+            .snapshot(ntp_proto::NtpTimestamp::from_unix(1, 0)),
+    );
+    let settings = ServerSettings {
+        listen: vec!["127.0.0.1:0".parse().unwrap()],
+        workers,
+        worker: ServingOptions {
+            max_packet_size: 2048,
+            recv_batch: 32,
+            batch_send,
+            interleaved,
+            cpu: None,
+            broadcasts: false,
+        },
+        cpu_affinity: vec![],
+        socket: simple_ntpd::net::listen::SocketOptions::default(),
+        client_log_size: 4096,
+        default_listen: false,
+        share_port: false,
+    };
+    let policy = simple_ntpd::security::PolicyCell::new(policy);
+    Server::start(&settings, state, policy, simple_ntpd::interfaces::InterfaceCell::default()).unwrap()
+}
