@@ -1,6 +1,6 @@
 //! Batched datagram IO: `recvmmsg` (many requests per system call) and
-//! `sendmmsg` (many replies per system call, in chunks; a chunk can ask the
-//! kernel for every reply's transmit timestamp).
+//! `sendmmsg` (many replies per system call, in chunks; one reply of a chunk
+//! can ask the kernel for its transmit timestamp).
 //!
 //! All arrays (buffers, addresses, iovecs, control messages, mmsghdrs) are
 //! allocated once per worker and reused, so the packet path does not
