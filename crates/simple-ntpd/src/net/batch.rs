@@ -16,6 +16,8 @@ use std::os::fd::AsRawFd;
 
 use socket2::Socket;
 
+use crate::zero_pages::ZeroPages;
+
 use super::tx_timestamp;
 use super::udp::{parse_cmsgs, sockaddr_to_std, std_to_sockaddr, write_pktinfo, CmsgBuf, RecvMeta, CMSG_BUF_LEN};
 
@@ -24,7 +26,9 @@ use super::udp::{parse_cmsgs, sockaddr_to_std, std_to_sockaddr, write_pktinfo, C
 /// already pointing at each other.
 struct Slots {
     buf_len: usize,
-    bufs: Vec<u8>,
+    /// On pages of their own: at idle only the first slot is written, and
+    /// only that page becomes resident (see `zero_pages`).
+    bufs: ZeroPages,
     addrs: Vec<libc::sockaddr_storage>,
     iovs: Vec<libc::iovec>,
     cmsgs: Vec<CmsgBuf>,
@@ -41,7 +45,7 @@ impl Slots {
         let slots = slots.max(1);
         let mut b = Slots {
             buf_len,
-            bufs: vec![0u8; slots * buf_len],
+            bufs: ZeroPages::new(slots * buf_len),
             // SAFETY: all-zero is a valid sockaddr_storage / mmsghdr.
             addrs: vec![unsafe { zeroed() }; slots],
             iovs: Vec::with_capacity(slots),
