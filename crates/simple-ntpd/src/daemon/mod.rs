@@ -134,7 +134,25 @@ pub fn run(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyhow::Resu
         .max_io_events_per_tick(IO_EVENTS_PER_TICK)
         .build()
         .context("cannot start the event loop")?;
-    runtime.block_on(run_async(source, loaded, log))
+    runtime.block_on(main_future(source, loaded, log))
+}
+
+/// The daemon's main future, on the heap.
+///
+/// It is ≈ 10 kB and lives as long as the process. Held in `run`'s frame
+/// (twice over: as built, and pinned by `block_on`) it made that frame
+/// 22 kB, resident under every frame the idle loop runs in; boxed here, in
+/// a frame of its own that has returned before the loop starts, its stack
+/// copy lies below the loop and is handed back with the rest of start-up's
+/// stack (`stack_pages`). Measured at idle on the static binary: main stack
+/// 56 → 32–40 kB, heap 8–12 kB more.
+#[inline(never)]
+fn main_future(
+    source: ConfigSource,
+    loaded: Loaded,
+    log: LogHandle,
+) -> std::pin::Pin<Box<impl std::future::Future<Output = anyhow::Result<()>>>> {
+    Box::pin(run_async(source, loaded, log))
 }
 
 async fn run_async(source: ConfigSource, loaded: Loaded, log: LogHandle) -> anyhow::Result<()> {
