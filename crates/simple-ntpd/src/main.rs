@@ -10,7 +10,7 @@ fn main() -> ExitCode {
     // Before any thread starts: one allocator arena (see heap).
     simple_ntpd::heap::single_arena();
     simple_ntpd::panic_policy::install();
-    let cli = Cli::parse();
+    let cli = parse_command_line();
     match cli.command {
         None => commands::run::run(cli.run),
         Some(Command::Run(args)) => commands::run::run(args),
@@ -30,4 +30,12 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
     }
+}
+
+/// Parses the command line in a frame of its own: clap's temporaries would
+/// otherwise sit in `main`'s frame, which stays on the stack under the
+/// daemon's event loop for the life of the process.
+#[inline(never)]
+fn parse_command_line() -> Cli {
+    Cli::parse()
 }
