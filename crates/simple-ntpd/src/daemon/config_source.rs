@@ -1,9 +1,13 @@
 //! Where the daemon's configuration comes from (files, environment,
-//! command-line overrides), to load it at start and again on every reload.
+//! command-line overrides), to load it at start and again on every reload,
+//! and the serving settings a configuration from there asks for.
 
 use std::path::PathBuf;
 
-use ntp_config::{Loaded, Overrides};
+use ntp_config::{Config, Loaded, Overrides};
+
+use crate::net::listen::SocketOptions;
+use crate::server::{ServerSettings, ServingOptions};
 
 /// Where the configuration came from, to load it again on reload.
 pub struct ConfigSource {
@@ -44,5 +48,32 @@ impl ConfigSource {
                 Err(_) => load(),
             }
         })
+    }
+
+    /// Server settings for `config` (loaded from here: a `--listen` on the
+    /// command line means the default listen address is not in force).
+    pub fn server_settings(&self, config: &Config) -> ServerSettings {
+        ServerSettings {
+            listen: config.listen_sockets(),
+            workers: config.worker_threads(),
+            worker: ServingOptions {
+                max_packet_size: config.performance.max_packet_size,
+                recv_batch: config.performance.recv_batch,
+                batch_send: config.performance.batch_send,
+                interleaved: config.ntp_server.interleaved,
+                cpu: None,
+                broadcasts: false,
+            },
+            cpu_affinity: config.performance.cpu_affinity.clone(),
+            socket: SocketOptions {
+                recv_buffer: config.performance.socket_receive_buffer,
+                send_buffer: config.performance.socket_send_buffer,
+                ..SocketOptions::default()
+            },
+            client_log_size: config.monitoring.client_log_size,
+            default_listen: self.overrides.listen.is_none()
+                && config.network.listen_address == ntp_config::NetworkConfig::default().listen_address,
+            share_port: config.network.share_port,
+        }
     }
 }
