@@ -26,9 +26,8 @@ use super::udp::{parse_cmsgs, sockaddr_to_std, std_to_sockaddr, write_pktinfo, C
 /// already pointing at each other.
 struct Slots {
     buf_len: usize,
-    /// On pages of their own: a receive batch at idle writes only its first
-    /// slot, and only that page becomes resident (see `zero_pages`); a send
-    /// batch backs all of its pages at once (`SendBatch::new`).
+    /// On pages of their own: at idle only the first slot is written, and
+    /// only that page becomes resident (see `zero_pages`).
     bufs: ZeroPages,
     addrs: Vec<libc::sockaddr_storage>,
     iovs: Vec<libc::iovec>,
@@ -145,12 +144,7 @@ pub struct SendBatch {
 impl SendBatch {
     /// `slots` replies of up to `buf_len` bytes each.
     pub fn new(slots: usize, buf_len: usize) -> Self {
-        let mut s = Slots::new(slots, buf_len, false);
-        // Backed now, unlike the receive buffers: replies are written into
-        // the slots from the first batch on, and a first-touch page fault
-        // inside a timed send would be learnt as transmit delay by the
-        // worker's calibration (stamps in the future, seen as T3 after T4).
-        s.bufs.fill(0);
+        let s = Slots::new(slots, buf_len, false);
         let pktinfo_len = vec![0; s.hdrs.len()];
         SendBatch { s, len: 0, pktinfo_len }
     }
