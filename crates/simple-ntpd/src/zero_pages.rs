@@ -59,6 +59,53 @@ impl ZeroPages {
     }
 }
 
+/// `n` values of `T`, all-zero, on fresh pages of their own (see
+/// [`ZeroPages`]): a table sized for the worst case that costs resident
+/// memory only where it is written. Elements are never dropped, hence
+/// `T: Copy`.
+pub struct ZeroSlice<T: Copy> {
+    pages: ZeroPages,
+    n: usize,
+    _t: std::marker::PhantomData<T>,
+}
+
+impl<T: Copy> ZeroSlice<T> {
+    /// `n` all-zero values.
+    ///
+    /// # Safety
+    ///
+    /// All-zero bytes must be a valid `T`.
+    pub unsafe fn new(n: usize) -> ZeroSlice<T> {
+        assert!(std::mem::align_of::<T>() <= 4096, "page alignment suffices");
+        let bytes = n.checked_mul(std::mem::size_of::<T>()).expect("table size");
+        ZeroSlice { pages: ZeroPages::new(bytes), n, _t: std::marker::PhantomData }
+    }
+}
+
+impl<T: Copy> Deref for ZeroSlice<T> {
+    type Target = [T];
+
+    fn deref(&self) -> &[T] {
+        if self.n == 0 || std::mem::size_of::<T>() == 0 {
+            return &[];
+        }
+        // SAFETY: the mapping holds `n` values of `T` (page-aligned, so
+        // aligned for `T`), each all-zero, which `new`'s caller vouched is a
+        // valid `T`, or written through `deref_mut` as a `T`.
+        unsafe { std::slice::from_raw_parts(self.pages.ptr.as_ptr().cast::<T>(), self.n) }
+    }
+}
+
+impl<T: Copy> DerefMut for ZeroSlice<T> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        if self.n == 0 || std::mem::size_of::<T>() == 0 {
+            return &mut [];
+        }
+        // SAFETY: as in `deref`; `&mut self` makes this the only reference.
+        unsafe { std::slice::from_raw_parts_mut(self.pages.ptr.as_ptr().cast::<T>(), self.n) }
+    }
+}
+
 impl Deref for ZeroPages {
     type Target = [u8];
 
@@ -118,5 +165,18 @@ mod tests {
         // (Reading maps the shared zero page, which mincore counts too.)
         assert!(b.iter().enumerate().all(|(i, x)| *x == if i == 5000 { 7 } else { 0 }));
         assert!(ZeroPages::new(0).is_empty());
+    }
+
+    #[test]
+    fn zero_slices_hold_values_and_start_unbacked() {
+        // SAFETY: all-zero is a valid [u64; 16].
+        let mut t: super::ZeroSlice<[u64; 16]> = unsafe { super::ZeroSlice::new(1000) };
+        assert_eq!(t.len(), 1000);
+        assert_eq!(resident_pages(&t.pages), 0);
+        t[999] = [7; 16];
+        assert_eq!(resident_pages(&t.pages), 1);
+        assert!(t[..999].iter().all(|v| *v == [0; 16]) && t[999] == [7; 16]);
+        // SAFETY: as above.
+        assert!(unsafe { super::ZeroSlice::<u64>::new(0) }.is_empty());
     }
 }

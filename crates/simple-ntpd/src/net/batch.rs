@@ -16,7 +16,7 @@ use std::os::fd::AsRawFd;
 
 use socket2::Socket;
 
-use crate::zero_pages::ZeroPages;
+use crate::zero_pages::{ZeroPages, ZeroSlice};
 
 use super::tx_timestamp;
 use super::udp::{parse_cmsgs, sockaddr_to_std, std_to_sockaddr, write_pktinfo, CmsgBuf, RecvMeta, CMSG_BUF_LEN};
@@ -26,12 +26,13 @@ use super::udp::{parse_cmsgs, sockaddr_to_std, std_to_sockaddr, write_pktinfo, C
 /// already pointing at each other.
 struct Slots {
     buf_len: usize,
-    /// On pages of their own: at idle only the first slot is written, and
-    /// only that page becomes resident (see `zero_pages`).
+    /// On pages of their own, like the addresses and control buffers: at
+    /// idle only the first slots are written, and only their pages become
+    /// resident (see `zero_pages`).
     bufs: ZeroPages,
-    addrs: Vec<libc::sockaddr_storage>,
+    addrs: ZeroSlice<libc::sockaddr_storage>,
     iovs: Vec<libc::iovec>,
-    cmsgs: Vec<CmsgBuf>,
+    cmsgs: ZeroSlice<CmsgBuf>,
     hdrs: Vec<libc::mmsghdr>,
 }
 
@@ -46,10 +47,12 @@ impl Slots {
         let mut b = Slots {
             buf_len,
             bufs: ZeroPages::new(slots * buf_len),
-            // SAFETY: all-zero is a valid sockaddr_storage / mmsghdr.
-            addrs: vec![unsafe { zeroed() }; slots],
+            // SAFETY: all-zero is a valid sockaddr_storage (family
+            // AF_UNSPEC), and a valid CmsgBuf (bytes).
+            addrs: unsafe { ZeroSlice::new(slots) },
             iovs: Vec::with_capacity(slots),
-            cmsgs: (0..slots).map(|_| CmsgBuf::default()).collect(),
+            // SAFETY: as above.
+            cmsgs: unsafe { ZeroSlice::new(slots) },
             // SAFETY: as above, for mmsghdr (null pointers, zero lengths).
             hdrs: vec![unsafe { zeroed() }; slots],
         };
