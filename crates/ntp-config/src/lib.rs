@@ -57,7 +57,7 @@ pub use env::{
 pub use error::{ConfigError, Issue};
 pub use host_port::HostPort;
 pub use level::LogLevel;
-pub use load::{load, load_from_strs, Loaded};
+pub use load::{load, load_from_strs, Loaded, Origins};
 pub use model::*;
 pub use overrides::Overrides;
 pub use planned::{planned, PlannedKey, PLANNED};

@@ -28,16 +28,34 @@ pub struct Loaded {
     pub notes: Vec<String>,
     /// Where each key path that was set came from (`file:line:column`, an
     /// environment variable, a command-line option).
-    origins: BTreeMap<String, String>,
+    origins: Origins,
 }
 
 impl Loaded {
     /// Where `path` (a dotted key path such as `security.nts.enabled`), or
     /// the nearest table above it, was set; `None` when only defaults apply.
     pub fn location(&self, path: &str) -> Option<&str> {
+        self.origins.location(path)
+    }
+
+    /// Where each key was set, to be kept apart from the configuration (to
+    /// locate an error found later without holding a second copy of it).
+    pub fn origins(&self) -> &Origins {
+        &self.origins
+    }
+}
+
+/// Where each key path of a loaded configuration was set.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Origins(BTreeMap<String, String>);
+
+impl Origins {
+    /// Where `path` (a dotted key path such as `security.nts.enabled`), or
+    /// the nearest table above it, was set; `None` when only defaults apply.
+    pub fn location(&self, path: &str) -> Option<&str> {
         let mut p = path;
         loop {
-            if let Some(o) = self.origins.get(p) {
+            if let Some(o) = self.0.get(p) {
                 return Some(o);
             }
             p = parent(p)?;
@@ -132,7 +150,7 @@ pub fn load_from_strs(
             "{at}: monitoring.allow has no effect while monitoring.token is set: the token admits its holder from any address and nothing but /healthz and /readyz is served without it"
         ));
     }
-    let origins = merged.origins.iter().map(|(p, o)| (p.clone(), o.at_value())).collect();
+    let origins = Origins(merged.origins.iter().map(|(p, o)| (p.clone(), o.at_value())).collect());
     Ok(Loaded { config, warnings, notes, origins })
 }
 

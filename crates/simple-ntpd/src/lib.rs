@@ -32,4 +32,5 @@ pub mod stack_pages;
 pub mod statslog;
 pub mod status;
 pub mod sync;
+pub mod zero_pages;
 pub mod zeroed;

@@ -84,6 +84,10 @@ fn filter_for(level: LogLevel) -> Targets {
 const LOG_CHANNEL_LINES: usize = 256;
 
 /// Installs the global subscriber. Call once.
+///
+/// Not inlined: its temporaries would sit in the caller's frame, which for
+/// `run` stays on the stack under the event loop for the process's life.
+#[inline(never)]
 pub fn init(cfg: &LoggingConfig) -> anyhow::Result<LogHandle> {
     // The channel preallocates its line slots, 32 bytes each, all written
     // at once (tracing-appender's default of 128k slots is ~4 MB resident):

@@ -71,6 +71,7 @@ fn unsafe_code_stays_in_the_os_interface_modules() {
         "crates/simple-ntpd/src/program_pages.rs",
         "crates/simple-ntpd/src/heap.rs",
         "crates/simple-ntpd/src/stack_pages.rs",
+        "crates/simple-ntpd/src/zero_pages.rs",
         "crates/simple-ntpd/src/refclock/shm_segment.rs",
         "crates/simple-ntpd/src/refclock/pps_device.rs",
         "crates/ntp-bench/src/sys.rs",

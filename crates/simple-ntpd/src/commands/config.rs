@@ -44,7 +44,7 @@ pub fn run(cmd: ConfigCommand) -> ExitCode {
             let checked = match crate::daemon::preflight(&loaded.config) {
                 Ok(c) => c,
                 Err(e) => {
-                    eprintln!("error: {}", crate::daemon::describe_preflight_error(&loaded, &e));
+                    eprintln!("error: {}", crate::daemon::describe_preflight_error(loaded.origins(), &e));
                     return ExitCode::from(1);
                 }
             };

@@ -47,14 +47,17 @@ pub fn run(args: RunArgs) -> ExitCode {
         info!("the configuration says enabled = false (an NTPService's spec.enabled): not serving");
         return ExitCode::SUCCESS;
     }
-    // The daemon gets a clone: ours keeps the log writer alive until the
-    // reason for a failed start has been written out.
-    let located = loaded.clone();
+    // Only where each key was set is kept to locate a failed start, not a
+    // second copy of the configuration: this frame and its heap blocks live
+    // as long as the daemon. The daemon gets a clone of the log handle: ours
+    // keeps the log writer alive until the reason for a failed start has
+    // been written out.
+    let origins = loaded.origins().clone();
     let result = daemon::run(source, loaded, log.clone());
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let e = daemon::describe_preflight_error(&located, &e);
+            let e = daemon::describe_preflight_error(&origins, &e);
             error!("{e}");
             if !matches!(log.started_with.output, ntp_config::LogOutput::Console) {
                 // Logging goes to a file: whoever started us sees why, too.

@@ -124,9 +124,9 @@ impl std::fmt::Display for AtKey {
 impl std::error::Error for AtKey {}
 
 /// The text of a preflight error, prefixed with the file, line and column of
-/// the key it concerns when the loaded configuration knows it.
-pub fn describe(loaded: &ntp_config::Loaded, e: &anyhow::Error) -> String {
-    match e.downcast_ref::<AtKey>().and_then(|k| loaded.location(k.path)) {
+/// the key it concerns when the loaded configuration's origins know it.
+pub fn describe(origins: &ntp_config::Origins, e: &anyhow::Error) -> String {
+    match e.downcast_ref::<AtKey>().and_then(|k| origins.location(k.path)) {
         Some(at) => format!("{at}: {e:#}"),
         None => format!("{e:#}"),
     }
@@ -153,7 +153,7 @@ mod tests {
         )
         .unwrap();
         let e = preflight(&loaded.config).unwrap_err();
-        let text = describe(&loaded, &e);
+        let text = describe(loaded.origins(), &e);
         assert!(text.starts_with("t.toml:2:11: security.nts.enabled needs security.nts.certificate_chain"), "{text}");
         assert!(text.contains("spec.security.nts.certificateChain"), "{text}");
         let e = preflight(&config(

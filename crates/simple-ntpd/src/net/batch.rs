@@ -16,6 +16,8 @@ use std::os::fd::AsRawFd;
 
 use socket2::Socket;
 
+use crate::zero_pages::{ZeroPages, ZeroSlice};
+
 use super::tx_timestamp;
 use super::udp::{parse_cmsgs, sockaddr_to_std, std_to_sockaddr, write_pktinfo, CmsgBuf, RecvMeta, CMSG_BUF_LEN};
 
@@ -24,10 +26,13 @@ use super::udp::{parse_cmsgs, sockaddr_to_std, std_to_sockaddr, write_pktinfo, C
 /// already pointing at each other.
 struct Slots {
     buf_len: usize,
-    bufs: Vec<u8>,
-    addrs: Vec<libc::sockaddr_storage>,
+    /// On pages of their own, like the addresses and control buffers: at
+    /// idle only the first slots are written, and only their pages become
+    /// resident (see `zero_pages`).
+    bufs: ZeroPages,
+    addrs: ZeroSlice<libc::sockaddr_storage>,
     iovs: Vec<libc::iovec>,
-    cmsgs: Vec<CmsgBuf>,
+    cmsgs: ZeroSlice<CmsgBuf>,
     hdrs: Vec<libc::mmsghdr>,
 }
 
@@ -41,11 +46,13 @@ impl Slots {
         let slots = slots.max(1);
         let mut b = Slots {
             buf_len,
-            bufs: vec![0u8; slots * buf_len],
-            // SAFETY: all-zero is a valid sockaddr_storage / mmsghdr.
-            addrs: vec![unsafe { zeroed() }; slots],
+            bufs: ZeroPages::new(slots * buf_len),
+            // SAFETY: all-zero is a valid sockaddr_storage (family
+            // AF_UNSPEC), and a valid CmsgBuf (bytes).
+            addrs: unsafe { ZeroSlice::new(slots) },
             iovs: Vec::with_capacity(slots),
-            cmsgs: (0..slots).map(|_| CmsgBuf::default()).collect(),
+            // SAFETY: as above.
+            cmsgs: unsafe { ZeroSlice::new(slots) },
             // SAFETY: as above, for mmsghdr (null pointers, zero lengths).
             hdrs: vec![unsafe { zeroed() }; slots],
         };

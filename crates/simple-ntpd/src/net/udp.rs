@@ -49,6 +49,7 @@ pub(crate) const CMSG_BUF_LEN: usize = 192;
 
 /// A reusable control-message buffer, aligned for `cmsghdr`.
 #[repr(C, align(8))]
+#[derive(Clone, Copy)]
 pub struct CmsgBuf(pub(crate) [u8; CMSG_BUF_LEN]);
 
 impl Default for CmsgBuf {
