@@ -72,6 +72,15 @@ impl Slots {
     }
 }
 
+impl Slots {
+    /// Backs every page of the arrays now (see `ZeroPages::populate`).
+    fn populate(&mut self) {
+        self.bufs.populate();
+        self.addrs.populate();
+        self.cmsgs.populate();
+    }
+}
+
 /// A reusable set of receive slots for one `recvmmsg` call.
 pub struct RecvBatch {
     s: Slots,
@@ -81,6 +90,12 @@ impl RecvBatch {
     /// `slots` datagrams of up to `buf_len` bytes each.
     pub fn new(slots: usize, buf_len: usize) -> Self {
         RecvBatch { s: Slots::new(slots, buf_len, true) }
+    }
+
+    /// Backs all its memory now: for a worker whose batches start filling
+    /// up, so that its memory is taken at once, not over minutes.
+    pub fn populate(&mut self) {
+        self.s.populate();
     }
 
     /// Number of slots.
@@ -150,6 +165,11 @@ impl SendBatch {
         let s = Slots::new(slots, buf_len, false);
         let pktinfo_len = vec![0; s.hdrs.len()];
         SendBatch { s, len: 0, pktinfo_len }
+    }
+
+    /// Backs all its memory now (see [`RecvBatch::populate`]).
+    pub fn populate(&mut self) {
+        self.s.populate();
     }
 
     /// Queued replies.

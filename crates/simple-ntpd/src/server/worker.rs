@@ -155,6 +155,7 @@ impl Worker {
         let mut limiter: Option<RateLimiter> = None;
         let xleave = self.interleave_table();
         let mut broadcaster = self.options.broadcasts.then(|| Broadcaster::new(self.bound));
+        let mut populated = false;
         while !shutdown.load(Ordering::Relaxed) {
             if let Some(b) = &mut broadcaster {
                 b.send_due(&self.socket, &self.interfaces.load(), &self.state.load(), &self.stats);
@@ -170,6 +171,15 @@ impl Worker {
                     continue;
                 }
             };
+            if !populated && n >= rx.capacity() / 4 {
+                // Load: take the batches' memory at once rather than page by
+                // page as bursts fill more slots (idle, it stays untouched).
+                rx.populate();
+                if let Some((batch, ..)) = &mut tx {
+                    batch.populate();
+                }
+                populated = true;
+            }
             let snapshot = self.state.load();
             let security = self.policy.load();
             let interfaces = self.interfaces.load();
