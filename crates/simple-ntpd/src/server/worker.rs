@@ -171,9 +171,10 @@ impl Worker {
                     continue;
                 }
             };
-            if !populated && n >= rx.capacity() / 4 {
-                // Load: take the batches' memory at once rather than page by
-                // page as bursts fill more slots (idle, it stays untouched).
+            if !populated && n >= 2 {
+                // Requests arrive together: take the batches' memory at once
+                // rather than page by page, over minutes, as bursts fill more
+                // slots (idle or polled one at a time, it stays untouched).
                 rx.populate();
                 if let Some((batch, ..)) = &mut tx {
                     batch.populate();
