@@ -295,22 +295,6 @@ impl SendBatch {
     pub fn clear(&mut self) {
         self.len = 0;
     }
-
-    /// Buffers of the queued replies, to stamp them just before `flush`.
-    pub fn queued_bufs(&mut self) -> impl Iterator<Item = &mut [u8]> {
-        let len = self.len;
-        self.bufs_in(0..len)
-    }
-
-    /// Sends every queued reply (no transmit timestamps), telling `outcome`
-    /// for each (by queue position) whether it was sent; returns (sent,
-    /// failed). The queue is empty afterwards whatever happened.
-    pub fn flush(&mut self, socket: &Socket, outcome: impl FnMut(usize, bool)) -> (usize, usize) {
-        let total = self.len;
-        let sent = self.send_chunk(socket, 0..total, None, outcome);
-        self.clear();
-        (sent, total - sent)
-    }
 }
 
 #[cfg(test)]
@@ -365,11 +349,12 @@ mod tests {
             out.next_buf()[..4].copy_from_slice(&[i; 4]);
             out.commit(4, client_addr, Some(("127.0.0.1".parse().unwrap(), 0)));
         }
-        for b in out.queued_bufs() {
+        for b in out.bufs_in(0..3) {
             b[0] += 10;
         }
         let mut seen = Vec::new();
-        assert_eq!(out.flush(&server, |i, sent| seen.push((i, sent))), (3, 0));
+        assert_eq!(out.send_chunk(&server, 0..3, None, |i, sent| seen.push((i, sent))), 3);
+        out.clear();
         assert_eq!(seen, [(0, true), (1, true), (2, true)]);
         assert!(out.is_empty());
         let mut buf = [0u8; 64];
