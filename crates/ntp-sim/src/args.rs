@@ -29,8 +29,9 @@ pub struct Options {
 /// Usage text.
 pub const USAGE: &str =
     "usage: ntp-sim --scenario NAME [--jitter SECONDS] [--runs N] [--json] [--seed S] [--duration SECONDS] [--settle SECONDS] [--auth none|mac|nts] [--timestamps kernel|send|poll]
-  scenarios: stable, wander, intermittent, falseticker, startup, lossy, quiet, gps-pps, gps-nmea,
-             leap-insert, leap-delete, chaos-upstreams, chaos-blackout, chaos-dns, chaos-step
+  scenarios: stable, wander, intermittent, falseticker, startup, lossy, quiet, quiet-predicted-transmit,
+             gps-pps, gps-nmea, leap-insert, leap-delete, busy-server, busy-server-xleave,
+             chaos-upstreams, chaos-blackout, chaos-dns, chaos-step
   (chaos-*: injected faults; each fault's holdover, recovery and first sample after it are reported)
   (--timestamps: T1 from the kernel's transmit timestamp, as the daemon takes it; from a clock read
    right before send(); or from the read when the poll came due, as before kernel timestamps)

@@ -16,7 +16,7 @@ use ntp_proto::source::PollConfig;
 use ntp_sync::{EngineConfig, MakeStep};
 
 /// Names accepted by `--scenario` (and the `chaos-*` of [`crate::chaos::NAMES`]).
-pub const NAMES: [&str; 13] = [
+pub const NAMES: [&str; 14] = [
     "stable",
     "wander",
     "intermittent",
@@ -24,6 +24,7 @@ pub const NAMES: [&str; 13] = [
     "startup",
     "lossy",
     "quiet",
+    "quiet-predicted-transmit",
     "gps-pps",
     "gps-nmea",
     "leap-insert",
@@ -171,6 +172,14 @@ pub fn scenario(name: &str, jitter: f64, duration: Option<f64>, settle: Option<f
         "quiet" => {
             s.name = "quiet";
             s.description = "one server on a quiet LAN (25 µs each way), polled every second, clock 50 ms and 10 ppm off, 0.1 ppb/s wander";
+            s.poll = PollConfig { minpoll: 0, maxpoll: 0, ..PollConfig::default() };
+            quiet_lan(&mut s);
+            s.settle = 300.0;
+        }
+        "quiet-predicted-transmit" => {
+            s.name = "quiet-predicted-transmit";
+            s.description = "the quiet LAN of `quiet`, but the server writes each reply's predicted departure, right on average (a send latency corrected by its median, as simple-ntpd's batched sends and the accuracy benchmark's reference did): its transmit timestamp scatters 1 µs (sd) around the true one";
+            s.servers = vec![SimServer { transmit_noise: 1e-6, ..SimServer::GOOD }];
             s.poll = PollConfig { minpoll: 0, maxpoll: 0, ..PollConfig::default() };
             quiet_lan(&mut s);
             s.settle = 300.0;

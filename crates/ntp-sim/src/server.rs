@@ -9,7 +9,12 @@
 //! measurement; a server that offers interleaved mode (RFC 9769) keeps the
 //! real departure of each reply (its kernel transmit timestamp) in the real
 //! `InterleaveTable` and hands it to an interleaved client with the next
-//! reply.
+//! reply. A server that writes its reply's *predicted* departure instead
+//! of the clock read, predicted by an average of its send latency (as
+//! simple-ntpd's batched sends and the accuracy benchmark's reference did
+//! with a median until issue 23's sixth round), is exact on average but
+//! scatters around it (`transmit_noise`): some of its replies claim to
+//! leave later than they do, which no network delay explains.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -38,6 +43,10 @@ pub struct SimServer {
     /// Answers interleaved requests (like `ntp_server.interleaved`, chrony
     /// with `xleave` clients).
     pub interleaved: bool,
+    /// Standard deviation of the transmit timestamp around the reply's true
+    /// departure, s (0: the timestamp is the clock read, early by the send
+    /// delay). Non-zero models a server that predicts its send delay.
+    pub transmit_noise: f64,
 }
 
 /// The servers' interleaved state: one table per server (every simulated
@@ -76,7 +85,8 @@ impl Policy for ServerPolicy<'_> {
 
 impl SimServer {
     /// A stratum-1 server on true time, quick to send, basic mode only.
-    pub const GOOD: SimServer = SimServer { offset: 0.0, stratum: 1, send_delay: 0.0, interleaved: false };
+    pub const GOOD: SimServer =
+        SimServer { offset: 0.0, stratum: 1, send_delay: 0.0, interleaved: false, transmit_noise: 0.0 };
 
     /// Its interleaved-mode table, if it offers interleaved mode.
     pub fn table(&self) -> Option<InterleaveTable> {
@@ -127,9 +137,15 @@ impl SimServer {
         match decide(request, &arrival, &state, &mut policy, &mut out) {
             Decision::Reply(prepared, seal) => {
                 let handle = prepared.tx_handle();
-                let n = prepared.finish(&mut out, timestamp(utc(stamped)));
+                let (written, leaves) = if self.transmit_noise > 0.0 {
+                    // The predicted departure: the reply leaves at `stamped`,
+                    // its timestamp scatters around that.
+                    (stamped + self.transmit_noise * rng.normal(), stamped)
+                } else {
+                    (stamped, stamped + self.draw_send_delay(rng))
+                };
+                let n = prepared.finish(&mut out, timestamp(utc(written)));
                 let sealed = seal.seal(&mut out, n, request.len(), policy.credentials, rng).ok()?;
-                let leaves = stamped + self.draw_send_delay(rng);
                 if let (Some(table), Some(handle)) = (table, handle) {
                     // The kernel's transmit timestamp: when it really left.
                     table.record_transmit(handle, timestamp(utc(leaves)));
