@@ -30,6 +30,8 @@
 
 use std::collections::VecDeque;
 
+use super::edge::start;
+
 /// Samples kept.
 pub const CAPACITY: usize = 256;
 /// Samples needed before the fit is used.
@@ -153,8 +155,12 @@ impl ChannelFit {
 
     /// Refits over the exchanges of the last `span` seconds before the
     /// newest; no line with fewer than [`MIN_SAMPLES`] of them or when no
-    /// line explains them within their delays.
-    pub fn refit(&mut self, span: f64) -> Option<Line> {
+    /// line explains them within their delays. `noise` (0–1, the source's
+    /// [`super::noise::DelayWindow::noise`]) says how far the delays look
+    /// like timestamp noise around a centre rather than queueing: the
+    /// channel's edges move from the extreme bounds towards the median ones
+    /// ([`super::edge`]).
+    pub fn refit(&mut self, span: f64, noise: f64) -> Option<Line> {
         self.line = None;
         let newest = self.window.back()?.t;
         let from = if span.is_finite() { newest - span.max(0.0) } else { f64::NEG_INFINITY };
@@ -162,21 +168,21 @@ impl ChannelFit {
         if used.len() < MIN_SAMPLES {
             return None;
         }
-        let best = fit(&used, newest, None);
+        let (best, median_var) = fit(&used, newest, None, noise);
         if best.min_one_way < 0.0 {
             return None;
         }
         // Uncertainty: refit without each exchange that bounds the channel.
         let (mut var_a, mut var_b) = (0.0, 0.0);
         for skip in deciding(&used, newest, best.rate) {
-            let other = fit(&used, newest, Some(skip));
+            let (other, _) = fit(&used, newest, Some(skip), noise);
             var_a += (other.offset - best.offset).powi(2);
             var_b += (other.rate - best.rate).powi(2);
         }
         let line = Line {
             t: newest,
             offset: best.offset,
-            offset_var: var_a / DECIDING_PER_SIDE as f64,
+            offset_var: var_a / DECIDING_PER_SIDE as f64 + median_var,
             rate: best.rate,
             rate_var: var_b / DECIDING_PER_SIDE as f64,
             min_one_way: best.min_one_way,
@@ -191,8 +197,12 @@ impl ChannelFit {
 /// exchange `skip`. Only the corners of the two boundaries matter: the
 /// lower convex hull of the ceilings `(tᵢ, zᵢ + dᵢ/2)` and the upper hull of
 /// the floors `(tᵢ, zᵢ − dᵢ/2)`, a few vertices each; a golden-section
-/// search over the slope then evaluates `B(b)` on those alone.
-fn fit(used: &[Exchange], t0: f64, skip: Option<usize>) -> Line {
+/// search over the slope then evaluates `B(b)` on those alone. With
+/// `noise` > 0 the channel's edges at that slope move towards the median
+/// bounds ([`start`]); the second value is the variance that adds (the
+/// jackknife over the extreme exchanges does not see it): `noise²` times
+/// that of the mean of the two medians.
+fn fit(used: &[Exchange], t0: f64, skip: Option<usize>, noise: f64) -> (Line, f64) {
     let points = |side: f64| {
         used.iter()
             .enumerate()
@@ -226,8 +236,24 @@ fn fit(used: &[Exchange], t0: f64, skip: Option<usize>) -> Line {
         }
     }
     let b = (lo + hi) / 2.0;
-    let (half, middle) = channel(b);
-    Line { t: t0, offset: middle, offset_var: 0.0, rate: b, rate_var: 0.0, min_one_way: half, span: 0.0 }
+    let ((half, middle), median_var) = if noise > 0.0 {
+        // Each side's start (bounds measured so that queueing raises them),
+        // and the variance of its median: (1.2533 σ)² / n, σ from the
+        // interquartile half-range.
+        let side = |sign: f64| {
+            let mut v: Vec<f64> = points(sign).map(|(x, y)| sign * (y - b * x)).collect();
+            v.sort_by(f64::total_cmp);
+            let n = v.len();
+            let sigma = (v[n / 2] - v[n / 4]) / 0.6745;
+            (sign * start(&v, noise), std::f64::consts::FRAC_PI_2 * sigma * sigma / n as f64)
+        };
+        let ((ceiling, var_c), (floor, var_f)) = (side(1.0), side(-1.0));
+        (((ceiling - floor) / 2.0, (ceiling + floor) / 2.0), noise * noise * (var_c + var_f) / 4.0)
+    } else {
+        (channel(b), 0.0)
+    };
+    let line = Line { t: t0, offset: middle, offset_var: 0.0, rate: b, rate_var: 0.0, min_one_way: half, span: 0.0 };
+    (line, median_var)
 }
 
 /// Which convex hull [`hull`] builds.
@@ -299,10 +325,51 @@ mod tests {
         c
     }
 
+    /// A quiet path (25 µs each way) to a server whose transmit timestamps
+    /// scatter 1 µs (sd) around the true departure: a reply stamped `e`
+    /// late measures the offset `e/2` high and the round trip `e` short.
+    fn noisy_transmit_stamps(n: usize, offset: f64) -> ChannelFit {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut normal = || {
+            let mut sum = -6.0;
+            for _ in 0..12 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                sum += (x >> 11) as f64 / (1u64 << 53) as f64;
+            }
+            sum * 1e-6
+        };
+        let mut c = ChannelFit::default();
+        for i in 0..n {
+            let e = normal();
+            c.push(i as f64, offset + e / 2.0, 50e-6 - e);
+        }
+        c
+    }
+
+    #[test]
+    fn timestamp_noise_needs_the_median_edges_not_the_extremes() {
+        // The extremes: the latest-stamped reply decides the floor, ≈ 2.7 σ
+        // over 256 exchanges, so the line sits ≈ 1.4 µs high.
+        let mut c = noisy_transmit_stamps(256, 1e-3);
+        let extreme = c.refit(f64::INFINITY, 0.0).unwrap();
+        assert!(extreme.offset - 1e-3 > 0.8e-6, "{}", extreme.offset - 1e-3);
+        // Told the delays are noise around a centre: the medians.
+        let centred = c.refit(f64::INFINITY, 1.0).unwrap();
+        assert!((centred.offset - 1e-3).abs() < 0.15e-6, "{}", centred.offset - 1e-3);
+        // Its variance is at least that of the medians (σ/2 per exchange
+        // over 256): the jackknife over the extremes alone would claim less.
+        assert!(centred.offset_var.sqrt() > 0.02e-6 && centred.offset_var.sqrt() < 0.2e-6, "{}", centred.offset_var);
+        // A queueing path is unchanged by `noise` 0.
+        let mut q = exchanges(200, 1e-3, 5e-6, 25e-6, 1e-3);
+        assert_eq!(q.refit(f64::INFINITY, 0.0), q.refit(f64::INFINITY, 0.0));
+    }
+
     #[test]
     fn finds_the_line_far_inside_the_jitter() {
         let mut c = exchanges(200, 1e-3, 5e-6, 25e-6, 1e-3);
-        let l = c.refit(f64::INFINITY).expect("a line");
+        let l = c.refit(f64::INFINITY, 0.0).expect("a line");
         let truth = 1e-3 + 5e-6 * 199.0;
         // 1 ms of jitter each way; an average of 200 would be ≈ 50 µs off.
         assert!((l.offset - truth).abs() < 20e-6, "{} vs {truth}", l.offset);
@@ -315,7 +382,7 @@ mod tests {
     #[test]
     fn a_quiet_path_gives_the_exact_line() {
         let mut c = exchanges(40, -2e-3, 0.0, 25e-6, 0.0);
-        let l = c.refit(f64::INFINITY).unwrap();
+        let l = c.refit(f64::INFINITY, 0.0).unwrap();
         assert!((l.offset + 2e-3).abs() < 1e-12, "{}", l.offset);
         assert!((l.min_one_way - 25e-6).abs() < 1e-12);
     }
@@ -326,7 +393,7 @@ mod tests {
         // The clock runs 10 ppm faster from t = 39 on, and steps 1 ms at 39.
         c.frequency_changed(39.0, 10e-6);
         c.stepped(1e-3);
-        let l = c.refit(f64::INFINITY).unwrap();
+        let l = c.refit(f64::INFINITY, 0.0).unwrap();
         assert!((l.rate + 10e-6).abs() < 1e-12, "{}", l.rate);
         assert!((l.offset + 1e-3).abs() < 1e-12, "{}", l.offset);
     }
@@ -334,15 +401,15 @@ mod tests {
     #[test]
     fn too_few_or_inconsistent_exchanges_give_no_line() {
         let mut c = exchanges(MIN_SAMPLES - 1, 0.0, 0.0, 25e-6, 1e-4);
-        assert!(c.refit(f64::INFINITY).is_none());
+        assert!(c.refit(f64::INFINITY, 0.0).is_none());
         // A source that jumps by 10 ms on a 50 µs path: no line fits.
         let mut c = exchanges(20, 0.0, 0.0, 25e-6, 0.0);
         for i in 20..40 {
             c.push(i as f64, 10e-3, 50e-6);
         }
-        assert!(c.refit(f64::INFINITY).is_none());
+        assert!(c.refit(f64::INFINITY, 0.0).is_none());
         // Only the last 10 s: too few.
-        assert!(c.refit(10.0).is_none());
+        assert!(c.refit(10.0, 0.0).is_none());
         c.push(f64::NAN, 0.0, 0.0);
         assert_eq!(c.len(), 40);
         c.clear();

@@ -17,6 +17,7 @@
 
 pub mod channel;
 pub mod controls;
+pub mod edge;
 pub mod kalman;
 pub mod noise;
 pub mod wander;
@@ -157,7 +158,7 @@ impl SourceEstimator {
             None => self.delays.effective_variance(self.precision_var).max(floor),
         };
         let span = (3.0 * var / self.wander.q()).cbrt();
-        channel.refit(span);
+        channel.refit(span, self.delays.noise());
     }
 
     /// The Kalman filter's part of [`Self::on_sample`].

@@ -17,6 +17,8 @@
 
 use std::collections::VecDeque;
 
+use super::edge::{self, TailShape};
+
 /// Samples over which the minimum delay is taken.
 pub const WINDOW: usize = 64;
 
@@ -25,13 +27,23 @@ pub const WINDOW: usize = 64;
 pub struct DelayWindow {
     delays: VecDeque<f64>,
     min: f64,
+    /// Where the delays start ([`edge::start`]): the minimum on a queueing
+    /// path, the centre of the scatter where timestamp noise dominates.
+    reference: f64,
+    shape: TailShape,
     gap: f64,
 }
 
 impl DelayWindow {
     /// An empty window.
     pub fn new() -> Self {
-        DelayWindow { delays: VecDeque::with_capacity(WINDOW), min: f64::INFINITY, gap: 0.0 }
+        DelayWindow {
+            delays: VecDeque::with_capacity(WINDOW),
+            min: f64::INFINITY,
+            reference: f64::INFINITY,
+            shape: TailShape::default(),
+            gap: 0.0,
+        }
     }
 
     /// Records a delay (seconds; negative values count as zero).
@@ -47,9 +59,20 @@ impl DelayWindow {
         sorted.sort_by(f64::total_cmp);
         let (a, n) = (sorted[0], sorted.len());
         let second_gap = sorted.get(1).map_or(a, |b| b - a);
-        let median_excess = sorted[n / 2] - a;
+        // The shape sees the delay as measured: a negative round trip (a
+        // reply stamped later than it arrived) is noise's signature, and
+        // clamping it would make a hard edge at zero.
+        self.shape.push(delay);
+        self.reference = edge::start(&sorted, self.shape.noise());
+        let median_excess = sorted[n / 2] - self.reference;
         self.min = a;
         self.gap = second_gap.max(0.7 * median_excess / (n as f64).sqrt()).max(a / n as f64);
+    }
+
+    /// How far the delays look from queueing (0) towards timestamp noise
+    /// around a centre (1): see [`edge`].
+    pub fn noise(&self) -> f64 {
+        self.shape.noise()
     }
 
     /// The smallest recent delay (infinite when empty).
@@ -70,7 +93,7 @@ impl DelayWindow {
     /// The offset variance of a sample with round-trip `delay`, given the
     /// variance `floor` of its timestamps (clock precisions).
     pub fn variance(&self, delay: f64, floor: f64) -> f64 {
-        let excess = if self.min.is_finite() { (delay - self.min).max(0.0) } else { delay.max(0.0) };
+        let excess = if self.reference.is_finite() { (delay - self.reference).abs() } else { delay.max(0.0) };
         let e = excess + self.gap;
         floor + e * e / 12.0
     }
@@ -123,6 +146,49 @@ mod tests {
             w.push(50e-6 + (i % 8) as f64 * 1e-6);
         }
         assert!(w.variance(50e-6, 0.0).sqrt() < 1e-6, "{}", w.variance(50e-6, 0.0).sqrt());
+    }
+
+    /// Values from a fixed xorshift sequence: standard normal (sum of 12
+    /// uniforms − 6) or exponential with mean 1.
+    fn draws(normal: bool) -> impl FnMut() -> f64 {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut uniform = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 11) as f64 / (1u64 << 53) as f64
+        };
+        move || {
+            if normal {
+                (0..12).map(|_| uniform()).sum::<f64>() - 6.0
+            } else {
+                -uniform().max(1e-12).ln()
+            }
+        }
+    }
+
+    #[test]
+    fn noisy_delays_are_weighted_around_their_centre_queueing_from_the_minimum() {
+        // Round trips scattered 1 µs (sd) around 50 µs by transmit-stamp
+        // noise: a delay 1.5 µs short is as doubtful as one 1.5 µs long
+        // (its offset is the one pushed high). Measured from the minimum,
+        // the short one looked several times better.
+        let mut w = DelayWindow::new();
+        let mut normal = draws(true);
+        for _ in 0..4 * WINDOW {
+            w.push(50e-6 + normal() * 1e-6);
+        }
+        assert!(w.noise() > 0.95, "{}", w.noise());
+        let (short, long) = (w.variance(48.5e-6, 0.0), w.variance(51.5e-6, 0.0));
+        assert!((short / long - 1.0).abs() < 0.5, "{short} {long}");
+        // Round trips over a queueing path rise from a hard minimum.
+        let mut q = DelayWindow::new();
+        let mut exp = draws(false);
+        for _ in 0..4 * WINDOW {
+            q.push(50e-6 + (exp() + exp()) * 100e-6);
+        }
+        assert_eq!(q.noise(), 0.0);
+        assert!(q.variance(q.min(), 0.0) * 10.0 < q.variance(q.min() + 150e-6, 0.0));
     }
 
     #[test]
