@@ -20,7 +20,9 @@
 #   QUICK=1          three cases (quiet, quiet + 10 ppm, 100 µs + 10 ppm),
 #                    SETTLE=40 DURATION=40: about 5 minutes
 #   SETTLE=100 DURATION=150 INTERVAL=1   seconds before / of measurement, probe interval
-#   SERVERS="simple-ntpd chronyd"        which daemons to run
+#   SERVERS="simple-ntpd chronyd"        which daemons to run (also
+#                    simple-ntpd-per-reply: `batch_send = false`, every reply
+#                    stamped by a clock read right before its own send)
 #   SEED=1           jitter seed (the same for every case)
 #   SKIP_BUILD=0     1: use existing binaries
 #   SIMPLE_NTPD=target/release/simple-ntpd  NTP_ACCURACY=target/release/ntp-accuracy
@@ -106,7 +108,7 @@ if [ -n "$BASELINE" ]; then
     [ -x "$BASELINE" ] || die "BASELINE=$BASELINE is not an executable"
     case " $SERVERS " in *" baseline "*) ;; *) SERVERS="$SERVERS baseline" ;; esac
 fi
-case " $SERVERS " in *" simple-ntpd "*) [ -x "$SIMPLE_NTPD" ] || die "$SIMPLE_NTPD missing" ;; esac
+case " $SERVERS " in *" simple-ntpd "* | *" simple-ntpd-per-reply "*) [ -x "$SIMPLE_NTPD" ] || die "$SIMPLE_NTPD missing" ;; esac
 case " $SERVERS " in
     *" chronyd "*)
         if [ ! -x "$CHRONYD" ]; then
@@ -138,7 +140,7 @@ free_port() {
 }
 
 start_simple_ntpd() {
-    local port=$1 upstream=$2 dir=$3 name=${4:-simple-ntpd} binary=${5:-$SIMPLE_NTPD}
+    local port=$1 upstream=$2 dir=$3 name=${4:-simple-ntpd} binary=${5:-$SIMPLE_NTPD} batch_send=${6:-true}
     cat >"$dir/$name.toml" <<EOF
 [network]
 listen_address = "127.0.0.1"
@@ -155,6 +157,7 @@ maxpoll = 0
 
 [performance]
 worker_threads = 1
+batch_send = $batch_send
 
 [monitoring]
 enabled = false
@@ -209,6 +212,7 @@ for case in $CASES; do
         while [ "$p" = "$up" ]; do p=$(free_port); done
         case $s in
             simple-ntpd) start_simple_ntpd "$p" "$up" "$dir" ;;
+            simple-ntpd-per-reply) start_simple_ntpd "$p" "$up" "$dir" simple-ntpd-per-reply "$SIMPLE_NTPD" false ;;
             chronyd) start_chronyd "$p" "$up" "$dir" ;;
             baseline) start_simple_ntpd "$p" "$up" "$dir" baseline "$BASELINE" ;;
             *) die "unknown server $s" ;;
