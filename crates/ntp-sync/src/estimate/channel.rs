@@ -329,20 +329,9 @@ mod tests {
     /// scatter 1 µs (sd) around the true departure: a reply stamped `e`
     /// late measures the offset `e/2` high and the round trip `e` short.
     fn noisy_transmit_stamps(n: usize, offset: f64) -> ChannelFit {
-        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut normal = || {
-            let mut sum = -6.0;
-            for _ in 0..12 {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                sum += (x >> 11) as f64 / (1u64 << 53) as f64;
-            }
-            sum * 1e-6
-        };
         let mut c = ChannelFit::default();
-        for i in 0..n {
-            let e = normal();
+        for (i, e) in crate::estimate::edge::draws(n, true, 0).into_iter().enumerate() {
+            let e = e * 1e-6;
             c.push(i as f64, offset + e / 2.0, 50e-6 - e);
         }
         c

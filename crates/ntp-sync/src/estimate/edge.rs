@@ -99,30 +99,34 @@ impl TailShape {
     }
 }
 
+/// `n` test values from a fixed xorshift sequence (`seed` picks one):
+/// round trips of two exponential directions (mean 1 each), or standard
+/// normal (sum of 12 uniforms − 6). Shared by the estimation tests.
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Windows of `n` values from a fixed xorshift sequence: round trips of
-    /// two exponential directions, or normal (sum of 12 uniforms − 6).
-    fn draws(n: usize, normal: bool, seed: u64) -> Vec<f64> {
-        let mut x: u64 = 0x2545_f491_4f6c_dd1d ^ seed.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        let mut u = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 11) as f64 / (1u64 << 53) as f64
-        };
-        (0..n)
-            .map(|_| {
+pub(crate) fn draws(n: usize, normal: bool, seed: u64) -> Vec<f64> {
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d ^ seed.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let mut u = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x >> 11) as f64 / (1u64 << 53) as f64
+    };
+    (0..n)
+        .map(
+            |_| {
                 if normal {
                     (0..12).map(|_| u()).sum::<f64>() - 6.0
                 } else {
                     -u().max(1e-12).ln() - u().max(1e-12).ln()
                 }
-            })
-            .collect()
-    }
+            },
+        )
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
 
     fn window(n: usize, normal: bool, seed: u64) -> Vec<f64> {
         let mut v = draws(n, normal, seed);

@@ -14,6 +14,9 @@
 //! their spread is no guide: two that happen to be close would otherwise
 //! make the next one look precise). With few samples the allowance is large
 //! and the estimator does not over-trust the smallest delay seen so far.
+//! Where the delays look like timestamp noise around a centre rather than
+//! queueing ([`super::edge`]), the excess is measured from that centre,
+//! on either side, instead of from the minimum.
 
 use std::collections::VecDeque;
 
@@ -148,25 +151,6 @@ mod tests {
         assert!(w.variance(50e-6, 0.0).sqrt() < 1e-6, "{}", w.variance(50e-6, 0.0).sqrt());
     }
 
-    /// Values from a fixed xorshift sequence: standard normal (sum of 12
-    /// uniforms − 6) or exponential with mean 1.
-    fn draws(normal: bool) -> impl FnMut() -> f64 {
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut uniform = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 11) as f64 / (1u64 << 53) as f64
-        };
-        move || {
-            if normal {
-                (0..12).map(|_| uniform()).sum::<f64>() - 6.0
-            } else {
-                -uniform().max(1e-12).ln()
-            }
-        }
-    }
-
     #[test]
     fn noisy_delays_are_weighted_around_their_centre_queueing_from_the_minimum() {
         // Round trips scattered 1 µs (sd) around 50 µs by transmit-stamp
@@ -174,18 +158,16 @@ mod tests {
         // (its offset is the one pushed high). Measured from the minimum,
         // the short one looked several times better.
         let mut w = DelayWindow::new();
-        let mut normal = draws(true);
-        for _ in 0..4 * WINDOW {
-            w.push(50e-6 + normal() * 1e-6);
+        for v in edge::draws(4 * WINDOW, true, 1) {
+            w.push(50e-6 + v * 1e-6);
         }
         assert!(w.noise() > 0.95, "{}", w.noise());
         let (short, long) = (w.variance(48.5e-6, 0.0), w.variance(51.5e-6, 0.0));
         assert!((short / long - 1.0).abs() < 0.5, "{short} {long}");
         // Round trips over a queueing path rise from a hard minimum.
         let mut q = DelayWindow::new();
-        let mut exp = draws(false);
-        for _ in 0..4 * WINDOW {
-            q.push(50e-6 + (exp() + exp()) * 100e-6);
+        for v in edge::draws(4 * WINDOW, false, 1) {
+            q.push(50e-6 + v * 100e-6);
         }
         assert_eq!(q.noise(), 0.0);
         assert!(q.variance(q.min(), 0.0) * 10.0 < q.variance(q.min() + 150e-6, 0.0));
