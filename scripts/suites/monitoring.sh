@@ -34,7 +34,7 @@ VENV="$PEERS_DIR/venv-deploy-checks"
 ensure_venv "$VENV" kubernetes-validate==1.37.0
 PY="$VENV/bin/python"
 cargo build --quiet --locked -p simple-ntpd --bin simple-ntpd
-BIN="$(pwd)/${CARGO_TARGET_DIR:-target}/debug/simple-ntpd"
+BIN="$(realpath -m "${CARGO_TARGET_DIR:-target}")/debug/simple-ntpd"
 # The daemons run with a clean environment: the test scripts' own
 # SIMPLE_NTPD_* variables would be read as configuration. The interlock
 # against writing the kernel clock stays.
