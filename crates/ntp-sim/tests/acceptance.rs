@@ -173,7 +173,7 @@ fn quiet_lan_has_no_timestamping_bias_with_kernel_transmit_timestamps() {
 /// that a slightly mis-scaled noise model kept a few percent above 1, rose
 /// to its ceiling and the filter followed the noise: 8.2 µs RMS at 100 µs
 /// and 51.9 µs at 1 ms (then 2.2 and 19; with the channel fit about 1.6
-/// and 8.6).
+/// and 8.6; with its posterior mean 1.1 and 7.1).
 #[test]
 fn quiet_lan_with_jitter_averages_over_many_samples() {
     let s = sim("quiet", 100e-6, 3);
@@ -183,24 +183,32 @@ fn quiet_lan_with_jitter_averages_over_many_samples() {
 }
 
 /// Issue 23's benchmark window: 100 s after the start (upstream 50 ms and
-/// 10 ppm off), 150 s measured. chronyd measured 5.1 and 51.8 µs RMS there
-/// with 100 µs and 1 ms of jitter; the target is half of that. Before the
-/// slew fix and the channel fit the engine gave 4.5 and 56 µs: the first
-/// slew overshot by 2.6 ms (a frequency applied per second of the
-/// reference, counted per second of the steered clock), and the Kalman
-/// filter alone, weighting samples by a variance, needs far more samples
-/// than the four minutes to average 1 ms of jitter down.
+/// 10 ppm off), 150 s measured. chronyd measured 4.9–6.1 and 52–56 µs RMS
+/// there with 100 µs and 1 ms of jitter; the target is half of that, in
+/// every run. Before the slew fix and the channel fit the engine gave 4.5
+/// and 56 µs: the first slew overshot by 2.6 ms (a frequency applied per
+/// second of the reference, counted per second of the steered clock), and
+/// the Kalman filter alone, weighting samples by a variance, needs far more
+/// samples than the four minutes to average 1 ms of jitter down. Then 1.91
+/// µs at 100 µs over 40 runs, 10 of them above 2.5 µs: the channel fit took
+/// the widest channel's line, whose newest end is twice as far off as its
+/// middle, claimed a variance from a jackknife that was often far too
+/// large or small, was averaged with the less precise Kalman filter by
+/// inverse variance, and was cut to a window a wander it could follow
+/// would not need. Its posterior mean, the squared weights and the longer
+/// window give 1.36, 4 runs above 2.5 µs.
 #[test]
 fn quiet_lan_first_minutes_beat_half_of_chronyd() {
-    let window = |jitter: f64| {
+    let window = |jitter: f64, runs: usize| {
         let sc = scenario("quiet", jitter, Some(250.0), Some(100.0)).unwrap();
-        let (_, s) = simulate(&sc, 1, 10);
+        let (results, s) = simulate(&sc, 1, runs);
         eprintln!("quiet {jitter:e}, 100 + 150 s: {s:?}");
-        s
+        let above = |limit: f64| results.iter().filter(|r| r.rms > limit).count();
+        (s, above(2.5e-6))
     };
-    let s = window(100e-6);
-    assert!(s.rms_mean_us <= 2.5, "{s:?}");
-    let s = window(1e-3);
+    let (s, above) = window(100e-6, 40);
+    assert!(s.rms_mean_us <= 1.6 && above <= 6, "{above} of 40 runs above 2.5 µs: {s:?}");
+    let (s, _) = window(1e-3, 10);
     assert!(s.rms_mean_us <= 25.0, "{s:?}");
 }
 
