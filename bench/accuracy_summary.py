@@ -3,6 +3,13 @@
 simple-ntpd's and chronyd's served-time error (mean / sd / RMS, µs), the
 ratio of their RMS, and the issue's targets.
 
+Figures are over the exchanges that did not stall on the way (the probe's
+`error_us_unstalled`: round trip within twice the server's median + 10 µs;
+a stall shows as half its length in the error whatever the server's clock,
+and any NTP client discards such an exchange by its delay). Where some
+stalled, the cell adds the RMS over every exchange and how many stalled,
+and the raw ratio has its own column.
+
 Usage: accuracy_summary.py [--load TEXT] [--json] RUN_DIR
 """
 import argparse
@@ -16,11 +23,25 @@ def fmt_us(s):
     return f"{s:+.1f}" if abs(s) < 1000 else f"{s:+.0f}"
 
 
+def errors(r):
+    """The unstalled figures (the raw ones for reports from before they existed)."""
+    return r.get("error_us_unstalled", r["error_us"])
+
+
 def cell(r):
-    if r is None or r["error_us"]["n"] == 0:
+    if r is None or errors(r)["n"] == 0:
         return "—"
-    e = r["error_us"]
-    return f"{fmt_us(e['mean'])} / {e['sd']:.1f} / {e['rms']:.1f}"
+    e = errors(r)
+    text = f"{fmt_us(e['mean'])} / {e['sd']:.1f} / {e['rms']:.1f}"
+    if r.get("stalled"):
+        text += f" (all: {r['error_us']['rms']:.1f}; {r['stalled']} stalled)"
+    return text
+
+
+def rms_ratio(a, b, key=errors):
+    if a is None or b is None or key(a)["n"] == 0 or key(b)["n"] == 0 or key(b)["rms"] <= 0:
+        return None
+    return key(a)["rms"] / key(b)["rms"]
 
 
 def label(c):
@@ -35,9 +56,9 @@ def label(c):
 
 def targets(c, ours, theirs):
     """The issue's targets for this case: (text, met?)."""
-    if ours is None or theirs is None or ours["error_us"]["n"] == 0 or theirs["error_us"]["n"] == 0:
+    if ours is None or theirs is None or errors(ours)["n"] == 0 or errors(theirs)["n"] == 0:
         return ("", None)
-    o, t = ours["error_us"], theirs["error_us"]
+    o, t = errors(ours), errors(theirs)
     if c["asymmetry_s"] != 0:
         return ("", None)
     if c["jitter_s"] == 0:
@@ -67,24 +88,22 @@ def main():
     print()
     has_base = any(r["name"] == "baseline" for c in cases for r in c["servers"])
     base_head = " baseline | RMS ratio b/c |" if has_base else ""
-    print(f"| upstream | simple-ntpd | chronyd | RMS ratio s/c |{base_head} reference (probe check) | target |")
-    print(f"|---|---|---|---:|{'---|---:|' if has_base else ''}---|---|")
+    print(f"| upstream | simple-ntpd | chronyd | RMS ratio s/c | raw ratio |{base_head} reference (probe check) | target |")
+    print(f"|---|---|---|---:|---:|{'---|---:|' if has_base else ''}---|---|")
+    fmt = lambda x: "" if x is None else f"{x:.2f}"
     for c in cases:
         by = {r["name"]: r for r in c["servers"]}
         ours, theirs, ref = by.get("simple-ntpd"), by.get("chronyd"), by.get("reference")
-        ratio = None
-        if ours and theirs and theirs["error_us"]["rms"] > 0 and ours["error_us"]["n"] and theirs["error_us"]["n"]:
-            ratio = ours["error_us"]["rms"] / theirs["error_us"]["rms"]
+        ratio = rms_ratio(ours, theirs)
+        raw_ratio = rms_ratio(ours, theirs, key=lambda r: r["error_us"])
         base = by.get("baseline")
-        base_ratio = None
-        if base and theirs and theirs["error_us"]["rms"] > 0 and base["error_us"]["n"] and theirs["error_us"]["n"]:
-            base_ratio = base["error_us"]["rms"] / theirs["error_us"]["rms"]
-        base_cells = f" {cell(base)} | {'' if base_ratio is None else f'{base_ratio:.2f}'} |" if has_base else ""
+        base_ratio = rms_ratio(base, theirs)
+        base_cells = f" {cell(base)} | {fmt(base_ratio)} |" if has_base else ""
         text, ok = targets(c, ours, theirs)
         verdict = "" if ok is None else (f"{text}: **met**" if ok else f"{text}: **NOT met**")
-        print(f"| {label(c)} | {cell(ours)} | {cell(theirs)} | {'' if ratio is None else f'{ratio:.2f}'} |{base_cells} "
+        print(f"| {label(c)} | {cell(ours)} | {cell(theirs)} | {fmt(ratio)} | {fmt(raw_ratio)} |{base_cells} "
               f"{cell(ref)} | {verdict} |")
-        rows.append({"case": label(c), "ratio": ratio, "baseline_ratio": base_ratio, "met": ok, **c})
+        rows.append({"case": label(c), "ratio": ratio, "raw_ratio": raw_ratio, "baseline_ratio": base_ratio, "met": ok, **c})
     if a.json:
         print(json.dumps(rows))
 

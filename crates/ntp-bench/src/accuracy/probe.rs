@@ -10,7 +10,15 @@
 //! `((T2 − ref(T1)) + (T3 − ref(T4))) / 2` — what a client of that server
 //! would be told the reference's time is, minus the reference's time. It is
 //! positive when the server is ahead. On loopback both directions take the
-//! same few microseconds, so the probe itself adds well under a microsecond.
+//! same few microseconds, so the probe itself adds well under a microsecond
+//! — unless something stalls on the way: a preemption between the server's
+//! transmit stamp and the wire, or a receive deferred to a kernel thread,
+//! adds its time to one direction, and the exchange's error is then
+//! −(or +) half the stall whatever the server's clock. Any NTP client
+//! discards such an exchange by its round trip; the report does too, in a
+//! second summary ([`TargetReport::error_us_unstalled`]): exchanges whose
+//! round trip exceeds [`STALL_FACTOR`] × the server's median plus
+//! [`STALL_MARGIN_US`] are counted as stalled and left out of it.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
@@ -24,6 +32,12 @@ use crate::engine::now_ns;
 use crate::ntp::{encode_request, parse_reply, unix_ns_from_ntp};
 use crate::rng::Rng;
 use crate::sys;
+
+/// Round trips above this many times a server's median (plus
+/// [`STALL_MARGIN_US`]) count as stalled.
+pub const STALL_FACTOR: f64 = 2.0;
+/// See [`STALL_FACTOR`], µs.
+pub const STALL_MARGIN_US: f64 = 10.0;
 
 /// A server to measure.
 #[derive(Clone, Debug)]
@@ -71,6 +85,12 @@ pub struct TargetReport {
     pub error_us: Summary,
     /// Round-trip delay, µs.
     pub delay_us: Summary,
+    /// Served time minus reference time, µs, over the exchanges that did
+    /// not stall on the way (round trip within [`STALL_FACTOR`] × the
+    /// median + [`STALL_MARGIN_US`]).
+    pub error_us_unstalled: Summary,
+    /// Exchanges left out of `error_us_unstalled`.
+    pub stalled: u64,
     /// Requests sent.
     pub sent: u64,
     /// Replies that gave a measurement.
@@ -113,6 +133,8 @@ impl Prober {
             address: target.addr.to_string(),
             error_us: Summary::default(),
             delay_us: Summary::default(),
+            error_us_unstalled: Summary::default(),
+            stalled: 0,
             sent: 0,
             measured: 0,
             unsynchronised: 0,
@@ -223,15 +245,37 @@ pub fn run(cfg: &ProbeConfig) -> io::Result<Vec<TargetReport>> {
             let delays: Vec<f64> = r.series.iter().map(|m| m.delay_us).collect();
             r.error_us = Summary::of(&errors);
             r.delay_us = Summary::of(&delays);
+            (r.error_us_unstalled, r.stalled) = unstalled(&r.series, r.delay_us.median);
             r
         })
         .collect())
+}
+
+/// The figures of the exchanges of `series` that did not stall (round trip
+/// within [`STALL_FACTOR`] × `median_delay` + [`STALL_MARGIN_US`]), and how
+/// many did.
+fn unstalled(series: &[Measurement], median_delay: f64) -> (Summary, u64) {
+    let limit = STALL_FACTOR * median_delay + STALL_MARGIN_US;
+    let kept: Vec<f64> = series.iter().filter(|m| m.delay_us <= limit).map(|m| m.error_us).collect();
+    (Summary::of(&kept), (series.len() - kept.len()) as u64)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::accuracy::upstream::{serve, UpstreamConfig};
+
+    #[test]
+    fn exchanges_that_stalled_on_the_way_are_left_out_of_the_second_summary() {
+        // A 190 µs stall after the server's transmit stamp: −95 µs whatever its clock.
+        let m = |error_us, delay_us| Measurement { t: 0.0, error_us, delay_us };
+        let series = [m(1.0, 4.0), m(-1.0, 5.0), m(0.5, 18.0), m(-95.0, 193.0), m(0.0, 4.5)];
+        let (kept, stalled) = unstalled(&series, 4.5);
+        assert_eq!((kept.n, stalled), (4, 1));
+        assert!(kept.min > -2.0 && kept.rms < 1.0, "{kept:?}");
+        let (all, none) = unstalled(&series, 1000.0);
+        assert_eq!((all.n, none), (5, 0));
+    }
 
     #[test]
     fn measures_the_reference_itself_as_exact() {

@@ -171,14 +171,34 @@ fn run_probe(a: &ProbeArgs) -> anyhow::Result<()> {
     };
     let reports = probe::run(&cfg)?;
     println!(
-        "{:<14} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>6} {:>6}",
-        "server", "mean µs", "sd µs", "RMS µs", "min µs", "max µs", "delay µs", "n", "unsync"
+        "{:<14} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>6} {:>6} {:>8} {:>13}",
+        "server",
+        "mean µs",
+        "sd µs",
+        "RMS µs",
+        "min µs",
+        "max µs",
+        "delay µs",
+        "n",
+        "unsync",
+        "stalled",
+        "unstalled RMS"
     );
     for r in &reports {
         let e = &r.error_us;
         println!(
-            "{:<14} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>10.1} {:>6} {:>6}",
-            r.name, e.mean, e.sd, e.rms, e.min, e.max, r.delay_us.median, e.n, r.unsynchronised
+            "{:<14} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>10.1} {:>6} {:>6} {:>8} {:>13.2}",
+            r.name,
+            e.mean,
+            e.sd,
+            e.rms,
+            e.min,
+            e.max,
+            r.delay_us.median,
+            e.n,
+            r.unsynchronised,
+            r.stalled,
+            r.error_us_unstalled.rms
         );
     }
     if let Some(path) = &a.series {
