@@ -10,7 +10,10 @@
 # (minpoll = maxpoll = 0). After SETTLE seconds, `ntp-accuracy probe` asks
 # each of them (and the upstream itself, as the probe's calibration) for the
 # time every second for DURATION seconds, with kernel transmit and receive
-# timestamps, and reports served time − reference time: mean, sd and RMS in µs.
+# timestamps, and reports served time − reference time: mean, sd and RMS in µs,
+# over every exchange and without those that stalled on the way (round trip
+# over twice the server's median + 10 µs: the error is then half the stall,
+# whatever the server's clock); the table and the targets use the latter.
 # Nothing steers the system clock (simple-ntpd: virtual clock; chronyd: -x).
 #
 # Environment (defaults):
