@@ -21,7 +21,7 @@
 //! window, and the estimate is used at the newest end, where the slope's
 //! error counts most. With exponential jitter the widest channel is the
 //! most likely line, and the likelihood of the others is known in closed
-//! form (`exp(2n·B(b)/jitter)` for slope `b`, `posterior` below): the estimate
+//! form (`exp(2n·B(b)/jitter)` for slope `b`, [`super::slopes`]): the estimate
 //! is their mean, the least squared error under that model, and their
 //! spread is its variance.
 //!
@@ -33,6 +33,7 @@
 use std::collections::VecDeque;
 
 use super::edge::start;
+use super::slopes::posterior;
 
 /// Samples kept.
 pub const CAPACITY: usize = 256;
@@ -230,7 +231,7 @@ fn fit(used: &[Exchange], t0: f64, noise: f64) -> Line {
         (slack[k] - slack[0]) * n / k as f64
     };
     let jitter = mean_excess.max((edge_excess(1.0) + edge_excess(-1.0)) / 2.0);
-    let post = posterior(&channel, widest, n, jitter);
+    let post = posterior(&channel, widest, MAX_SLOPE, n, jitter);
     if noise <= 0.0 {
         return Line {
             t: t0,
@@ -264,93 +265,9 @@ fn fit(used: &[Exchange], t0: f64, noise: f64) -> Line {
     }
 }
 
-/// Log-likelihood below its peak at which [`posterior`] stops integrating.
-const TAIL: f64 = 25.0;
 /// Exchanges nearest each edge of the channel that measure the jitter's
 /// scale beside the mean excess ([`fit`]).
 const EDGE_EXCHANGES: usize = 8;
-/// Integration points on each side of the peak.
-const POINTS: usize = 128;
-
-/// A line's posterior mean and variance.
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct Posterior {
-    offset: f64,
-    offset_var: f64,
-    rate: f64,
-    rate_var: f64,
-}
-
-/// The posterior mean of the line, and its variance, when each direction's
-/// delay is its minimum plus exponential jitter of mean `jitter` (s), given
-/// `channel(b)` = (half-width, middle) of the channel at slope `b`, widest
-/// at `widest`, over `n` exchanges.
-///
-/// With the ceiling `c + b·t` and floor `f + b·t` of the channel, the `n`
-/// ceilings and `n` floors have likelihood `∝ exp(n(c − f)/jitter)` while
-/// every exchange lies between them, so for a slope `b`, `c` lies an
-/// exponential of mean `jitter/n` below the highest ceiling the exchanges
-/// allow and `f` as far above the lowest floor: the offset's mean is the
-/// channel's middle at `b` and its variance `jitter²/(2n²)`. Integrating
-/// them out leaves the slope's likelihood `∝ exp(2n·B(b)/jitter)`. The
-/// widest channel alone (its maximum) decides the line by its few extreme
-/// exchanges; the mean over the slopes this allows is the estimate with the
-/// least squared error under that model — at the newest exchange, where the
-/// slope's uncertainty counts most, about half that of the widest channel's
-/// line — and its variance comes with it.
-fn posterior(channel: &impl Fn(f64) -> (f64, f64), widest: f64, n: f64, jitter: f64) -> Posterior {
-    let (peak, middle) = channel(widest);
-    let k = 2.0 * n / jitter;
-    if !(k.is_finite() && k > 0.0) {
-        // No jitter: every line allowed is the same.
-        return Posterior { offset: middle, offset_var: 0.0, rate: widest, rate_var: 0.0 };
-    }
-    let log_weight = |b: f64| -k * (peak - channel(b).0);
-    // Where the likelihood has fallen by `TAIL` on each side (or the search's
-    // limit): `B` is concave, so bisection finds it.
-    let reach = |limit: f64| {
-        if log_weight(limit) > -TAIL {
-            return limit;
-        }
-        let (mut inside, mut outside) = (widest, limit);
-        for _ in 0..STEPS {
-            let b = (inside + outside) / 2.0;
-            if log_weight(b) > -TAIL {
-                inside = b;
-            } else {
-                outside = b;
-            }
-        }
-        outside
-    };
-    let (mut sum_w, mut sum_b, mut sum_bb, mut sum_m, mut sum_mm) = (0.0, 0.0, 0.0, 0.0, 0.0);
-    for limit in [reach(-MAX_SLOPE), reach(MAX_SLOPE)] {
-        let step = (limit - widest) / POINTS as f64;
-        for i in 0..=POINTS {
-            // Trapezoid rule; the peak is shared by both sides.
-            let end = if i == 0 || i == POINTS { 0.5 } else { 1.0 };
-            let b = widest + step * i as f64;
-            let (half, mid) = channel(b);
-            let w = end * step.abs() * (-k * (peak - half)).exp();
-            let (db, dm) = (b - widest, mid - middle);
-            sum_w += w;
-            sum_b += w * db;
-            sum_bb += w * db * db;
-            sum_m += w * dm;
-            sum_mm += w * dm * dm;
-        }
-    }
-    if sum_w.is_nan() || sum_w <= 0.0 {
-        return Posterior { offset: middle, offset_var: 0.0, rate: widest, rate_var: 0.0 };
-    }
-    let (mean_b, mean_m) = (sum_b / sum_w, sum_m / sum_w);
-    Posterior {
-        offset: middle + mean_m,
-        offset_var: (sum_mm / sum_w - mean_m * mean_m).max(0.0) + 2.0 / (k * k),
-        rate: widest + mean_b,
-        rate_var: (sum_bb / sum_w - mean_b * mean_b).max(0.0),
-    }
-}
 
 /// Which convex hull [`hull`] builds.
 #[derive(Clone, Copy, PartialEq)]

@@ -20,6 +20,7 @@ pub mod controls;
 pub mod edge;
 pub mod kalman;
 pub mod noise;
+pub mod slopes;
 pub mod wander;
 
 use channel::ChannelFit;
