@@ -123,10 +123,14 @@ say "no Conflicts/Provides/Replaces/Breaks: installs next to chrony, ntpsec and 
 phase "scratch root"
 includes="adduser,procps,logrotate,chrony,systemd"
 tarball="$CACHE_DIR/debian-bookworm-$(echo "$includes" | md5sum | cut -c1-8).tar"
-if [ ! -s "$tarball" ]; then
+# Only a non-empty regular file counts as the cache: mmdebstrap picks its
+# output format from the name's extension and, without --format, made a
+# directory of "….tar.tmp" (left behind by an earlier run of this suite).
+if [ ! -f "$tarball" ] || [ ! -s "$tarball" ]; then
     "${SUDO[@]}" mkdir -p "$CACHE_DIR"
+    "${SUDO[@]}" rm -rf "$tarball" "$tarball.tmp"
     say "creating a Debian 12 root with $includes (once; cached as $tarball)"
-    mmdebstrap --mode=root --variant=minbase --include="$includes" --quiet bookworm "$tarball.tmp" \
+    mmdebstrap --mode=root --variant=minbase --format=tar --include="$includes" --quiet bookworm "$tarball.tmp" \
         || die "mmdebstrap failed"
     mv "$tarball.tmp" "$tarball"
 fi
