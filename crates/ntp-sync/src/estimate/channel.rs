@@ -224,13 +224,19 @@ fn fit(used: &[Exchange], t0: f64, noise: f64) -> Line {
     // noise not yet told from queueing, `super::edge`) the nearest lie far
     // apart, and the mean excess alone would have the fit claim nanoseconds.
     let mean_excess = used.iter().map(|e| e.d / 2.0).sum::<f64>() / n - half;
-    let edge_excess = |sign: f64| {
-        let mut slack: Vec<f64> = points(sign).map(|(x, y)| sign * (y - widest * x)).collect();
-        slack.sort_by(f64::total_cmp);
-        let k = EDGE_EXCHANGES.min(slack.len() - 1);
-        (slack[k] - slack[0]) * n / k as f64
+    // Each side's bounds at the widest channel's slope, ascending, measured
+    // so that queueing raises them (the ceilings up, the floors down).
+    let bounds = |sign: f64| {
+        let mut v: Vec<f64> = points(sign).map(|(x, y)| sign * (y - widest * x)).collect();
+        v.sort_by(f64::total_cmp);
+        v
     };
-    let jitter = mean_excess.max((edge_excess(1.0) + edge_excess(-1.0)) / 2.0);
+    let (ceilings, floors) = (bounds(1.0), bounds(-1.0));
+    let edge_excess = |v: &[f64]| {
+        let k = EDGE_EXCHANGES.min(v.len() - 1);
+        (v[k] - v[0]) * n / k as f64
+    };
+    let jitter = mean_excess.max((edge_excess(&ceilings) + edge_excess(&floors)) / 2.0);
     let post = posterior(&channel, widest, MAX_SLOPE, n, jitter);
     if noise <= 0.0 {
         return Line {
@@ -243,17 +249,14 @@ fn fit(used: &[Exchange], t0: f64, noise: f64) -> Line {
             span: 0.0,
         };
     }
-    // Each side's start at the widest channel's slope (bounds measured so
-    // that queueing raises them), and the variance of its median:
-    // (1.2533 σ)² / n, σ from the interquartile half-range.
-    let side = |sign: f64| {
-        let mut v: Vec<f64> = points(sign).map(|(x, y)| sign * (y - widest * x)).collect();
-        v.sort_by(f64::total_cmp);
+    // Each side's start, and the variance of its median: (1.2533 σ)² / n,
+    // σ from the interquartile half-range.
+    let side = |v: &[f64], sign: f64| {
         let n = v.len();
         let sigma = (v[n / 2] - v[n / 4]) / 0.6745;
-        (sign * start(&v, noise), std::f64::consts::FRAC_PI_2 * sigma * sigma / n as f64)
+        (sign * start(v, noise), std::f64::consts::FRAC_PI_2 * sigma * sigma / n as f64)
     };
-    let ((ceiling, var_c), (floor, var_f)) = (side(1.0), side(-1.0));
+    let ((ceiling, var_c), (floor, var_f)) = (side(&ceilings, 1.0), side(&floors, -1.0));
     Line {
         t: t0,
         offset: (ceiling + floor) / 2.0,
@@ -310,13 +313,8 @@ mod tests {
 
     /// [`exchanges`] from the sequence `seed` picks.
     fn seeded_exchanges(n: usize, offset: f64, rate: f64, base: f64, jitter: f64, seed: u64) -> ChannelFit {
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15 ^ seed.wrapping_mul(0x2545_f491_4f6c_dd1d);
-        let mut exp = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            -((x >> 11) as f64 / (1u64 << 53) as f64).max(1e-12).ln() * jitter
-        };
+        let mut u = crate::estimate::edge::uniforms(0x9e37_79b9_7f4a_7c15 ^ seed.wrapping_mul(0x2545_f491_4f6c_dd1d));
+        let mut exp = || -u().max(1e-12).ln() * jitter;
         let mut c = ChannelFit::default();
         for i in 0..n {
             let t = i as f64;

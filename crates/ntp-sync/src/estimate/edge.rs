@@ -99,18 +99,24 @@ impl TailShape {
     }
 }
 
+/// Uniform values in [0, 1) from the xorshift sequence that starts at
+/// `state`: the estimation tests' one generator.
+#[cfg(test)]
+pub(crate) fn uniforms(mut state: u64) -> impl FnMut() -> f64 {
+    move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
 /// `n` test values from a fixed xorshift sequence (`seed` picks one):
 /// round trips of two exponential directions (mean 1 each), or standard
 /// normal (sum of 12 uniforms − 6). Shared by the estimation tests.
 #[cfg(test)]
 pub(crate) fn draws(n: usize, normal: bool, seed: u64) -> Vec<f64> {
-    let mut x: u64 = 0x2545_f491_4f6c_dd1d ^ seed.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    let mut u = || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        (x >> 11) as f64 / (1u64 << 53) as f64
-    };
+    let mut u = uniforms(0x2545_f491_4f6c_dd1d ^ seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
     (0..n)
         .map(
             |_| {
